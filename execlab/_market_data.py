@@ -1,0 +1,136 @@
+"""Bars aligned into time × symbol arrays, validated once, for the columnar steps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+__all__ = ["BarsError", "MarketData"]
+
+FloatArray = npt.NDArray[np.float64]
+
+_ALIASES = {"date": "timestamp", "ts": "timestamp", "time": "timestamp", "bid_close": "bid", "ask_close": "ask"}
+_REQUIRED = ("timestamp", "symbol", "close")
+_PRICE_FIELDS = ("open", "high", "low", "close", "bid", "ask")
+
+
+class BarsError(ValueError):
+    """Bars are malformed; the message names the symbol and timestamp at fault."""
+
+
+def _to_pandas(bars: Any) -> pd.DataFrame:
+    if isinstance(bars, pd.DataFrame):
+        return bars
+    to_pandas = getattr(bars, "to_pandas", None)
+    if to_pandas is None:
+        raise BarsError(f"bars must be a pandas or polars DataFrame, got {type(bars).__name__}")
+    frame: pd.DataFrame = to_pandas()
+    return frame
+
+
+@dataclass(frozen=True, eq=False)
+class MarketData:
+    """OHLCV (and optional quotes) as ``(time, symbol)`` float arrays; NaN means no bar."""
+
+    timestamps: pd.DatetimeIndex
+    symbols: tuple[str, ...]
+    open: FloatArray
+    high: FloatArray
+    low: FloatArray
+    close: FloatArray
+    volume: FloatArray
+    bid: FloatArray | None = None
+    ask: FloatArray | None = None
+
+    @classmethod
+    def from_bars(cls, bars: Any) -> MarketData:
+        """Build from a long table (pandas or polars) with ``timestamp, symbol, open, high, low, close, volume``.
+
+        ``date``/``ts`` are accepted for ``timestamp`` and ``bid_close``/``ask_close`` for ``bid``/``ask``.
+        Missing open/high/low fall back to close; missing volume means unlimited volume.
+        """
+        frame = _to_pandas(bars)
+        if not isinstance(frame.index, pd.RangeIndex):
+            frame = frame.reset_index()
+        frame = frame.rename(columns={k: v for k, v in _ALIASES.items() if k in frame.columns and v not in frame})
+        missing = [c for c in _REQUIRED if c not in frame.columns]
+        if missing:
+            raise BarsError(f"bars: missing columns {missing}; got {list(frame.columns)}")
+        ts_codes, ts_uniques = pd.factorize(pd.to_datetime(frame["timestamp"]), sort=True)
+        sym_codes, sym_uniques = pd.factorize(frame["symbol"].astype(str), sort=True)
+        n_t, n_s = len(ts_uniques), len(sym_uniques)
+        flat = ts_codes.astype(np.int64) * n_s + sym_codes
+        if len(np.unique(flat)) != len(flat):
+            dup = frame[pd.Series(flat).duplicated(keep=False).to_numpy()].iloc[0]
+            raise BarsError(f"bars: duplicate bar for symbol {dup['symbol']!r} at {dup['timestamp']}")
+
+        def grid(column: str, fallback: FloatArray | None = None) -> FloatArray | None:
+            if column not in frame.columns:
+                return None if fallback is None else fallback.copy()
+            out = np.full(n_t * n_s, np.nan)
+            out[flat] = pd.to_numeric(frame[column], errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
+            arr = out.reshape(n_t, n_s)
+            if fallback is not None:
+                arr = np.where(np.isnan(arr), fallback, arr)
+            return arr
+
+        close = grid("close")
+        assert close is not None
+        fields = {name: grid(name, close) for name in ("open", "high", "low")}
+        volume = grid("volume")
+        data = cls(
+            timestamps=pd.DatetimeIndex(ts_uniques, name="timestamp"),
+            symbols=tuple(str(s) for s in sym_uniques),
+            open=fields["open"],  # type: ignore[arg-type]
+            high=fields["high"],  # type: ignore[arg-type]
+            low=fields["low"],  # type: ignore[arg-type]
+            close=close,
+            volume=np.full_like(close, np.inf) if volume is None else np.nan_to_num(volume, nan=0.0),
+            bid=grid("bid"),
+            ask=grid("ask"),
+        )
+        data._check_prices()
+        return data
+
+    def _check_prices(self) -> None:
+        for name in _PRICE_FIELDS:
+            arr = getattr(self, name)
+            if arr is None:
+                continue
+            bad = ~np.isnan(arr) & ~(np.isfinite(arr) & (arr > 0))
+            if bad.any():
+                t, s = np.argwhere(bad)[0]
+                raise BarsError(f"bars: {name} price {arr[t, s]!r} for symbol {self.symbols[s]!r} at "
+                                f"{self.timestamps[t]} must be positive and finite ({int(bad.sum())} bad values)")
+        if (self.volume < 0).any():
+            t, s = np.argwhere(self.volume < 0)[0]
+            raise BarsError(f"bars: negative volume for symbol {self.symbols[s]!r} at {self.timestamps[t]}")
+
+    @property
+    def has_quotes(self) -> bool:
+        """True when bid and ask columns are present."""
+        return self.bid is not None and self.ask is not None
+
+    def last_close(self) -> FloatArray:
+        """Close carried forward over missing bars (the mark price for valuation)."""
+        return pd.DataFrame(self.close).ffill().to_numpy()
+
+    def select(self, symbols: Sequence[str]) -> MarketData:
+        """The same bars restricted to (and ordered as) ``symbols``."""
+        index = {s: i for i, s in enumerate(self.symbols)}
+        unknown = [s for s in symbols if s not in index]
+        if unknown:
+            raise BarsError(f"bars: no bars for symbols {unknown[:10]}")
+        cols = np.array([index[s] for s in symbols], dtype=np.intp)
+
+        def take(a: FloatArray | None) -> FloatArray | None:
+            return None if a is None else np.ascontiguousarray(a[:, cols])
+
+        return MarketData(self.timestamps, tuple(symbols), take(self.open), take(self.high),  # type: ignore[arg-type]
+                          take(self.low), take(self.close), take(self.volume), take(self.bid),  # type: ignore[arg-type]
+                          take(self.ask))

@@ -1,0 +1,138 @@
+"""Order management: the state machine as a table, and an in-memory columnar order book.
+
+The backtest keeps its journal here in memory; paper and live put the same transitions in SQLite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from execlab._batches import FillBatch, OrderEvents
+from execlab._codes import (
+    CANCELLED,
+    DENIED,
+    EXPIRED,
+    FILLED,
+    PARTIALLY_FILLED,
+    PENDING,
+    REJECTED,
+    SUBMITTED,
+)
+from execlab._schema import OrderStatus
+
+__all__ = ["TRANSITIONS", "OrderBook", "allowed_transition"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+_EDGES: Final = {
+    PENDING: (SUBMITTED, DENIED, REJECTED, CANCELLED),
+    SUBMITTED: (PARTIALLY_FILLED, FILLED, CANCELLED, REJECTED, EXPIRED),
+    PARTIALLY_FILLED: (PARTIALLY_FILLED, FILLED, CANCELLED, EXPIRED),
+}
+#: ``TRANSITIONS[a, b]`` is True when an order may move from status code ``a`` to ``b``.
+TRANSITIONS: Final = np.zeros((len(OrderStatus), len(OrderStatus)), dtype=np.bool_)
+for _src, _dsts in _EDGES.items():
+    TRANSITIONS[_src, list(_dsts)] = True
+TRANSITIONS.setflags(write=False)
+
+
+def allowed_transition(current: OrderStatus, new: OrderStatus) -> bool:
+    """Whether the table allows ``current`` → ``new``."""
+    codes = list(OrderStatus)
+    return bool(TRANSITIONS[codes.index(current), codes.index(new)])
+
+
+_COLUMNS: Final[dict[str, type]] = {
+    "bar": np.int64, "symbol": np.int64, "leg": np.int64, "quantity": np.float64, "order_type": np.int8,
+    "time_in_force": np.int8, "limit_price": np.float64, "stop_price": np.float64, "trail_amount": np.float64,
+    "trail_percent": np.float64, "decision_price": np.float64, "status": np.int8, "filled": np.float64,
+    "fill_value": np.float64, "fees": np.float64, "risk_reason": np.int8, "venue_reason": np.int8,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedTransition:
+    """A state change the table refused: recorded, not applied."""
+
+    oid: int
+    current: int
+    requested: int
+
+
+class OrderBook:
+    """Every order of a run as columns, keyed by a dense integer id; fills appended as batches."""
+
+    def __init__(self, capacity: int = 1024):
+        self._n = 0
+        self.cols: dict[str, np.ndarray] = {k: np.zeros(capacity, dtype=t) for k, t in _COLUMNS.items()}
+        self._fills: list[FillBatch] = []
+        self.refused: list[RejectedTransition] = []
+
+    def __len__(self) -> int:
+        return self._n
+
+    def column(self, name: str) -> np.ndarray:
+        """A column's live values (a view)."""
+        return self.cols[name][: self._n]
+
+    def add(self, values: dict[str, np.ndarray | float | int]) -> IntArray:
+        """Append orders (status pending unless given); returns their ids."""
+        m = len(np.asarray(values["symbol"]))
+        need = self._n + m
+        if need > self.cols["bar"].size:
+            size = max(need, 2 * self.cols["bar"].size)
+            for key, arr in self.cols.items():
+                grown = np.zeros(size, dtype=arr.dtype)
+                grown[: self._n] = arr[: self._n]
+                self.cols[key] = grown
+        sl = slice(self._n, need)
+        for key, arr in self.cols.items():
+            arr[sl] = values.get(key, 0)
+        self._n = need
+        return np.arange(sl.start, need, dtype=np.int64)
+
+    def transition(self, oids: IntArray, new_status: npt.NDArray[np.int8] | int) -> IntArray:
+        """Move orders to ``new_status`` where the table allows; returns the ids moved."""
+        status = self.cols["status"]
+        new = np.broadcast_to(np.asarray(new_status, dtype=np.int8), oids.shape)
+        ok = TRANSITIONS[status[oids], new]
+        if not ok.all():
+            for oid, cur, req in zip(oids[~ok], status[oids][~ok], new[~ok], strict=True):
+                self.refused.append(RejectedTransition(int(oid), int(cur), int(req)))
+        moved = oids[ok]
+        status[moved] = new[ok]
+        return moved
+
+    def apply(self, fills: FillBatch, events: OrderEvents) -> None:
+        """Book executions and state changes reported by an executor."""
+        if len(fills):
+            self._fills.append(fills)
+            np.add.at(self.cols["filled"], fills.oid, fills.quantity)
+            np.add.at(self.cols["fill_value"], fills.oid, fills.quantity * fills.price)
+            np.add.at(self.cols["fees"], fills.oid, fills.fee)
+        if len(events):
+            moved = self.transition(events.oid, events.status)
+            if moved.size:
+                reason = events.reason[np.isin(events.oid, moved)]
+                self.cols["venue_reason"][moved] = np.maximum(self.cols["venue_reason"][moved], reason)
+
+    def open_ids(self) -> IntArray:
+        """Ids of orders that are submitted or partially filled."""
+        st = self.column("status")
+        return np.flatnonzero((st == SUBMITTED) | (st == PARTIALLY_FILLED)).astype(np.int64)
+
+    def fills(self) -> FillBatch:
+        """All executions booked, in order."""
+        if not self._fills:
+            return FillBatch(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0),
+                             np.zeros(0), np.zeros(0, np.bool_))
+        parts = self._fills
+        return FillBatch(*(np.concatenate([getattr(p, f) for p in parts]) for f in FillBatch.__slots__))
+
+
+_ = (FILLED, CANCELLED, REJECTED, EXPIRED)  # codes referenced by the transition table

@@ -1,0 +1,91 @@
+"""The one pipeline every mode runs: plan → risk → OMS → executor, on columns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+import numpy.typing as npt
+
+from execlab._batches import OrderBatch
+from execlab._codes import DENIED, PENDING, SUBMITTED, TIF, TYPE
+from execlab._config import PlanConfig
+from execlab._executor import OrderExecutor
+from execlab._instruments import InstrumentArrays
+from execlab._oms import OrderBook
+from execlab._plan import PlanSettings, plan_orders
+from execlab._risk import RiskContext, RiskEngine
+
+__all__ = ["RebalanceOutcome", "Rebalancer"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class RebalanceOutcome:
+    """What one rebalance did: orders planned, denied by risk, and sent."""
+
+    bar: int
+    planned: int
+    denied: int
+    sent: int
+
+
+class Rebalancer:
+    """Turns one row of targets into orders and routes them through an :class:`OrderExecutor`."""
+
+    def __init__(self, executor: OrderExecutor, book: OrderBook, risk: RiskEngine, plan: PlanConfig,
+                 rules: InstrumentArrays):
+        self.executor = executor
+        self.book = book
+        self.risk = risk
+        self.plan_config = plan
+        self.rules = rules
+        self.settings = PlanSettings(unit=plan.target_unit, no_trade_band=plan.no_trade_band,
+                                     cash_buffer=plan.cash_buffer)
+        self._type = np.int8(TYPE[plan.order_type])
+        self._tif = np.int8(TIF[plan.time_in_force])
+
+    def sync(self) -> None:
+        """Book the fills and state changes the executor reported."""
+        fills, events = self.executor.poll()
+        if len(fills) or len(events):
+            self.book.apply(fills, events)
+
+    def rebalance(self, target: FloatArray, price: FloatArray, cash: float, equity: float,
+                  bar: int) -> RebalanceOutcome:
+        """Plan, check, journal and send the orders that move positions to ``target``."""
+        ex, book = self.executor, self.book
+        self.sync()
+        if self.plan_config.cancel_open_orders:
+            open_ids = book.open_ids()
+            if open_ids.size:
+                ex.cancel(open_ids)
+                self.sync()
+                cash, equity = ex.account().cash, ex.account().equity
+        position = ex.positions()
+        settings = replace(self.settings, cash_floor=ex.cash_floor())
+        _, qty, _, seq = plan_orders(target, position, price, cash, equity, self.rules, settings,
+                                     lambda q: ex.cost_estimate(q, price))
+        if seq.size == 0:
+            return RebalanceOutcome(bar, 0, 0, 0)
+        q = qty[seq]
+        px = price[seq]
+        reason = self.risk.check(RiskContext(seq, q, px, position[seq], equity))
+        nan = np.full(seq.size, np.nan)
+        oids = book.add({"bar": bar, "symbol": seq, "quantity": q, "order_type": self._type,
+                         "time_in_force": self._tif, "limit_price": nan, "stop_price": nan, "trail_amount": nan,
+                         "trail_percent": nan, "decision_price": px, "status": PENDING, "risk_reason": reason})
+        ok = reason == 0
+        n_ok = int(ok.sum())
+        if n_ok < seq.size:
+            book.transition(oids[~ok], DENIED)
+        if n_ok:
+            sent = oids if n_ok == seq.size else oids[ok]
+            batch = OrderBatch(sent, seq[ok] if n_ok < seq.size else seq, q[ok] if n_ok < seq.size else q,
+                               np.full(n_ok, self._type), np.full(n_ok, self._tif), nan[:n_ok], nan[:n_ok],
+                               nan[:n_ok], nan[:n_ok])
+            book.transition(sent, SUBMITTED)
+            ex.submit(batch)
+            self.sync()
+        return RebalanceOutcome(bar, int(seq.size), int(seq.size - n_ok), n_ok)

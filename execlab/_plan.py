@@ -1,0 +1,218 @@
+"""Plan: the diff from target positions to orders, on columns.
+
+Targets in shares, weights or notional go down one ladder (weight → notional → shares), then
+``order = target − current``, rounded toward zero to whole lots. Instrument minimums, a no-trade band and the
+cash available (after sells, net of estimated costs, less a cash buffer) shape the orders; sells come first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Literal
+
+import numba
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from execlab._instruments import InstrumentArrays
+
+__all__ = ["CostEstimate", "Plan", "PlanReason", "PlanSettings", "plan_orders"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+class PlanReason(IntEnum):
+    """Why a symbol's order is what it is."""
+
+    ORDER = 0
+    NO_CHANGE = 1
+    BELOW_MIN_QUANTITY = 2
+    BELOW_MIN_NOTIONAL = 3
+    IN_NO_TRADE_BAND = 4
+    CASH_LIMITED = 5
+    NO_CASH = 6
+
+
+@dataclass(frozen=True, slots=True)
+class CostEstimate:
+    """Pre-trade estimate of costs: slippage fraction per symbol, fee rate, per-share fee and minimum fee."""
+
+    slippage: FloatArray | float = 0.0
+    fee_rate: float = 0.0
+    per_share: float = 0.0
+    min_fee: float = 0.0
+    max_fee_pct: float = np.inf
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSettings:
+    """The plan's knobs (see :class:`execlab.PlanConfig`) plus the cash floor that margin allows."""
+
+    unit: Literal["shares", "weight", "notional"] = "shares"
+    no_trade_band: float = 0.0
+    cash_buffer: float = 0.0
+    cash_floor: float | None = 0.0
+    """Lowest cash the plan may leave (negative with margin); ``None`` means no cash check."""
+
+
+@numba.njit(cache=True)
+def _cap_to_cash(
+    qty: FloatArray,
+    price: FloatArray,
+    slip: FloatArray,
+    lot: FloatArray,
+    min_qty: FloatArray,
+    min_notional: FloatArray,
+    closing: npt.NDArray[np.bool_],
+    sequence: IntArray,
+    reason: IntArray,
+    available: float,
+    fee_rate: float,
+    per_share: float,
+    min_fee: float,
+    max_fee_pct: float,
+) -> None:
+    """Walk orders in sequence; shrink buys (whole lots) to what the available cash pays for."""
+    for k in range(sequence.shape[0]):
+        j = sequence[k]
+        q = qty[j]
+        if q == 0.0:
+            continue
+        if q < 0.0:
+            gross = -q * price[j] * (1.0 - slip[j])
+            fee = gross * fee_rate
+            if per_share > 0.0:
+                fee += min(max(min_fee, -q * per_share), max_fee_pct * gross)
+            available += gross - fee
+            continue
+        unit = price[j] * (1.0 + slip[j])
+        gross = q * unit
+        fee = gross * fee_rate
+        if per_share > 0.0:
+            fee += min(max(min_fee, q * per_share), max_fee_pct * gross)
+        cost = gross + fee
+        if cost <= available * (1.0 + 1e-12) + 1e-9:
+            available -= cost
+            continue
+        # Affordable size, then whole lots, then re-check the fee floor.
+        room = available
+        if per_share > 0.0:
+            room -= min_fee
+        new_q = room / (unit * (1.0 + fee_rate) + (per_share if per_share > 0.0 else 0.0))
+        if lot[j] > 0.0:
+            new_q = np.floor(new_q / lot[j] + 1e-9) * lot[j]
+        while new_q > 0.0:
+            gross = new_q * unit
+            fee = gross * fee_rate
+            if per_share > 0.0:
+                fee += min(max(min_fee, new_q * per_share), max_fee_pct * gross)
+            if gross + fee <= available * (1.0 + 1e-12) + 1e-9:
+                break
+            new_q = new_q - lot[j] if lot[j] > 0.0 else new_q * (1.0 - 1e-9)
+        if new_q <= 0.0 or new_q < min_qty[j] or new_q * price[j] < min_notional[j]:
+            qty[j] = 0.0
+            reason[j] = 6  # NO_CASH
+            continue
+        qty[j] = new_q
+        reason[j] = 5  # CASH_LIMITED
+        available -= gross + fee
+
+
+def _round_to_lots(delta: FloatArray, lot: FloatArray) -> FloatArray:
+    lots = np.where(lot > 0, lot, 1.0)
+    rounded = np.trunc(np.round(delta / lots, 8)) * lots
+    return np.where(lot > 0, rounded, delta)
+
+
+def plan_orders(
+    target: FloatArray,
+    position: FloatArray,
+    price: FloatArray,
+    cash: float,
+    equity: float,
+    rules: InstrumentArrays,
+    settings: PlanSettings,
+    costs: CostEstimate | Callable[[FloatArray], CostEstimate] = CostEstimate(),
+) -> tuple[FloatArray, FloatArray, IntArray, IntArray]:
+    """Orders for one rebalance: returns ``(target_shares, order_qty, reason, sequence)``.
+
+    ``order_qty`` is signed (negative sells); ``sequence`` lists the symbols with an order, sells first,
+    then by order value ascending (the order a shared cash pool is spent in).
+    """
+    if settings.unit == "shares":
+        target_shares = target
+    else:
+        money = target * (equity * (1.0 - settings.cash_buffer)) if settings.unit == "weight" else target
+        with np.errstate(invalid="ignore", divide="ignore"):
+            target_shares = np.where(money == 0.0, 0.0, money / price)
+    closing = (target_shares == 0.0) & (position != 0.0)
+    qty = np.where(closing, -position, _round_to_lots(target_shares - position, rules.lot_size))
+    notional = np.abs(qty) * price
+    reason = np.zeros(qty.shape[0], dtype=np.int64)
+    reason[qty == 0.0] = PlanReason.NO_CHANGE
+    small = ~closing & (qty != 0.0)
+    for mask, code in (
+        (small & (np.abs(qty) < rules.min_quantity), PlanReason.BELOW_MIN_QUANTITY),
+        (small & (notional < rules.min_notional), PlanReason.BELOW_MIN_NOTIONAL),
+        (small & (notional < settings.no_trade_band * equity), PlanReason.IN_NO_TRADE_BAND),
+    ):
+        hit = mask & (reason == PlanReason.ORDER)
+        reason[hit] = code
+    qty = np.where(reason == PlanReason.ORDER, qty, 0.0)
+    active = np.flatnonzero(qty)
+    sequence = active[np.argsort(qty[active] * price[active], kind="stable")]
+    if settings.cash_floor is not None and sequence.size and (qty[sequence[-1]] > 0):
+        if callable(costs):
+            costs = costs(qty)
+        slip = np.broadcast_to(np.asarray(costs.slippage, dtype=np.float64), qty.shape)
+        available = cash - settings.cash_floor - settings.cash_buffer * equity
+        _cap_to_cash(qty, price, np.ascontiguousarray(slip), rules.lot_size, rules.min_quantity,
+                     rules.min_notional, closing, sequence, reason, available, costs.fee_rate, costs.per_share,
+                     costs.min_fee, costs.max_fee_pct)
+        sequence = sequence[qty[sequence] != 0.0]
+    return target_shares, qty, reason, sequence
+
+
+class Plan:
+    """A rebalance plan a person can read before anything is sent: one row per symbol."""
+
+    def __init__(self, table: pd.DataFrame, timestamp: pd.Timestamp | None, cash: float, equity: float):
+        self.table = table
+        self.timestamp = timestamp
+        self.cash = cash
+        self.equity = equity
+
+    @property
+    def orders(self) -> pd.DataFrame:
+        """Only the rows that send an order, in sending order."""
+        rows = self.table[self.table["order_qty"] != 0]
+        return rows.sort_values("sequence")
+
+    def summary(self) -> dict[str, float]:
+        """Counts and notionals of the plan's buys and sells."""
+        o = self.orders
+        buys, sells = o[o["order_qty"] > 0], o[o["order_qty"] < 0]
+        return {
+            "orders": float(len(o)),
+            "buys": float(len(buys)),
+            "sells": float(len(sells)),
+            "buy_notional": float(buys["notional"].sum()),
+            "sell_notional": float(sells["notional"].sum()),
+        }
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return (f"Plan(at={self.timestamp}, equity={self.equity:,.2f}, cash={self.cash:,.2f}, "
+                f"orders={int(s['orders'])}, buys={int(s['buys'])}, sells={int(s['sells'])})\n"
+                f"{self.orders.to_string()}")
+
+    def _repr_html_(self) -> str:
+        s = self.summary()
+        head = (f"<b>Plan</b> at {self.timestamp} — equity {self.equity:,.2f}, cash {self.cash:,.2f}: "
+                f"{int(s['sells'])} sells ({s['sell_notional']:,.0f}), {int(s['buys'])} buys "
+                f"({s['buy_notional']:,.0f})")
+        return head + self.table.to_html(float_format=lambda v: f"{v:,.4f}")

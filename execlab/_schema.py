@@ -1,0 +1,181 @@
+"""The neutral schema: orders, fills, positions and account snapshots, broker-independent.
+
+Enumerations carry a small integer code so that columnar batches (numpy arrays) and single
+immutable values (pydantic models) describe the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "STATUS_CODES",
+    "AccountSnapshot",
+    "Fill",
+    "Order",
+    "OrderStatus",
+    "OrderType",
+    "Position",
+    "Side",
+    "TimeInForce",
+    "order_json_schema",
+]
+
+
+class Side(StrEnum):
+    """Direction of an order or fill."""
+
+    BUY = "buy"
+    SELL = "sell"
+
+
+class OrderType(StrEnum):
+    """How an order is priced."""
+
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+    TRAILING_STOP = "trailing_stop"
+
+
+class TimeInForce(StrEnum):
+    """How long an order may work."""
+
+    DAY = "day"
+    GTC = "gtc"
+    IOC = "ioc"
+    FOK = "fok"
+    OPG = "opg"
+    CLS = "cls"
+
+
+class OrderStatus(StrEnum):
+    """Life-cycle state of an order; ``denied`` means stopped by pre-trade risk, before submission."""
+
+    PENDING = "pending"
+    SUBMITTED = "submitted"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    DENIED = "denied"
+
+    @property
+    def is_terminal(self) -> bool:
+        """True for states an order never leaves."""
+        return self in _TERMINAL
+
+
+_TERMINAL: Final = frozenset(
+    {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED, OrderStatus.EXPIRED, OrderStatus.DENIED}
+)
+
+#: Integer code of each status, used by columnar order tables.
+STATUS_CODES: Final[dict[OrderStatus, int]] = {s: i for i, s in enumerate(OrderStatus)}
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+
+
+class Order(BaseModel):
+    """One neutral order, as routed to any executor."""
+
+    model_config = _FROZEN
+
+    symbol: str = Field(min_length=1, max_length=64)
+    side: Side
+    quantity: float = Field(gt=0, allow_inf_nan=False)
+    order_type: OrderType = OrderType.MARKET
+    limit_price: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    stop_price: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    trail_amount: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    trail_percent: float | None = Field(default=None, gt=0, lt=100, allow_inf_nan=False)
+    time_in_force: TimeInForce = TimeInForce.DAY
+    client_order_id: str = Field(min_length=1, max_length=128, pattern=r"^[.A-Za-z0-9:/_-]+$")
+    strategy_id: str = "default"
+    run_id: str = "default"
+
+    @model_validator(mode="after")
+    def _prices_match_type(self) -> Order:
+        needs_limit = self.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+        needs_stop = self.order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
+        if needs_limit != (self.limit_price is not None):
+            raise ValueError(f"limit_price is {'required' if needs_limit else 'not allowed'} "
+                             f"for order_type={self.order_type.value}")
+        if needs_stop != (self.stop_price is not None):
+            raise ValueError(f"stop_price is {'required' if needs_stop else 'not allowed'} "
+                             f"for order_type={self.order_type.value}")
+        trailing = self.order_type is OrderType.TRAILING_STOP
+        n_trail = (self.trail_amount is not None) + (self.trail_percent is not None)
+        if trailing and n_trail != 1:
+            raise ValueError("trailing_stop needs exactly one of trail_amount or trail_percent")
+        if not trailing and n_trail:
+            raise ValueError(f"trail_amount/trail_percent are not allowed for order_type={self.order_type.value}")
+        return self
+
+    @property
+    def signed_quantity(self) -> float:
+        """Quantity with sign: positive buys, negative sells."""
+        return self.quantity if self.side is Side.BUY else -self.quantity
+
+
+class Fill(BaseModel):
+    """One execution of (part of) an order."""
+
+    model_config = _FROZEN
+
+    client_order_id: str
+    symbol: str
+    side: Side
+    quantity: float = Field(gt=0)
+    price: float = Field(gt=0)
+    fee: float = Field(ge=0)
+    timestamp: datetime
+    slippage_cost: float = 0.0
+    liquidity: str = "taker"
+
+
+class Position(BaseModel):
+    """Holding of one symbol."""
+
+    model_config = _FROZEN
+
+    symbol: str
+    quantity: float
+    average_price: float = 0.0
+    market_price: float = 0.0
+
+    @property
+    def market_value(self) -> float:
+        """Quantity times market price."""
+        return self.quantity * self.market_price
+
+
+class AccountSnapshot(BaseModel):
+    """Cash and value of an account at one time."""
+
+    model_config = _FROZEN
+
+    timestamp: datetime | None = None
+    cash: float
+    equity: float
+    buying_power: float
+    currency: str = "USD"
+
+
+def order_json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of one neutral order, as accepted by the webhook."""
+    schema = Order.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://execlab.dev/schemas/order.schema.json"
+    return schema
+
+
+if __name__ == "__main__":  # pragma: no cover - regenerates the shipped schema file
+    print(json.dumps(order_json_schema(), indent=2))
