@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from execlab._batches import FillBatch, OrderBatch, OrderEvents
+from execlab._batches import FillBatch, OrderBatch, OrderEvents, concat_events, concat_fills
 from execlab._codes import CANCELLED, VenueReason
 from execlab._config import VenueConfig
 from execlab._executor import OrderExecutor
@@ -82,9 +82,7 @@ class BacktestExecutor(OrderExecutor):
     def poll(self) -> tuple[FillBatch, OrderEvents]:
         fills, events = self._fills, self._events
         self._fills, self._events = [], []
-        f = fills[0] if len(fills) == 1 else _concat(FillBatch, fills)
-        e = events[0] if len(events) == 1 else _concat(OrderEvents, events)
-        return f, e  # type: ignore[return-value]
+        return concat_fills(fills), concat_events(events)
 
     def cost_estimate(self, quantity: FloatArray, price: FloatArray) -> CostEstimate:
         return self.venue.cost_estimate(self.bar, quantity, price)
@@ -92,9 +90,3 @@ class BacktestExecutor(OrderExecutor):
     def cash_floor(self) -> float | None:
         return self.venue.cash_floor(self.bar)
 
-
-def _concat(kind: type[FillBatch] | type[OrderEvents], parts: list[FillBatch] | list[OrderEvents]) -> object:
-    if not parts:
-        return FillBatch(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0),
-                         np.zeros(0), np.zeros(0, np.bool_)) if kind is FillBatch else OrderEvents.empty()
-    return kind(*(np.concatenate([getattr(p, f) for p in parts]) for f in kind.__slots__))

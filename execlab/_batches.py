@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["FillBatch", "OrderBatch", "OrderEvents"]
+__all__ = ["NO_EVENTS", "NO_FILLS", "FillBatch", "OrderBatch", "OrderEvents", "concat_events", "concat_fills"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -59,7 +59,31 @@ class OrderEvents:
     def __len__(self) -> int:
         return len(self.oid)
 
-    @staticmethod
-    def empty() -> OrderEvents:
-        """No events."""
-        return OrderEvents(np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0, np.int8))
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+#: An empty fill batch (read-only arrays).
+NO_FILLS = FillBatch(*(_frozen(np.zeros(0, dtype=t)) for t in (np.int64, np.int64, float, float, float, float, bool)))
+#: An empty event batch (read-only arrays).
+NO_EVENTS = OrderEvents(*(_frozen(np.zeros(0, dtype=t)) for t in (np.int64, np.int8, np.int8)))
+
+
+def concat_fills(parts: list[FillBatch]) -> FillBatch:
+    """One batch from many, in order."""
+    if not parts:
+        return NO_FILLS
+    if len(parts) == 1:
+        return parts[0]
+    return FillBatch(*(np.concatenate([getattr(p, f) for p in parts]) for f in FillBatch.__slots__))
+
+
+def concat_events(parts: list[OrderEvents]) -> OrderEvents:
+    """One batch from many, in order."""
+    if not parts:
+        return NO_EVENTS
+    if len(parts) == 1:
+        return parts[0]
+    return OrderEvents(*(np.concatenate([getattr(p, f) for p in parts]) for f in OrderEvents.__slots__))

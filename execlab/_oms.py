@@ -11,7 +11,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from execlab._batches import FillBatch, OrderEvents
+from execlab._batches import FillBatch, OrderEvents, concat_fills
 from execlab._codes import (
     CANCELLED,
     DENIED,
@@ -69,6 +69,7 @@ class OrderBook:
 
     def __init__(self, capacity: int = 1024):
         self._n = 0
+        self._open_from = 0  # every order below this id is in a terminal state or pending
         self.cols: dict[str, np.ndarray] = {k: np.zeros(capacity, dtype=t) for k, t in _COLUMNS.items()}
         self._fills: list[FillBatch] = []
         self.refused: list[RejectedTransition] = []
@@ -81,7 +82,7 @@ class OrderBook:
         return self.cols[name][: self._n]
 
     def add(self, values: dict[str, np.ndarray | float | int]) -> IntArray:
-        """Append orders (status pending unless given); returns their ids."""
+        """Append orders; columns not given stay zero (status pending). Returns their ids."""
         m = len(np.asarray(values["symbol"]))
         need = self._n + m
         if need > self.cols["bar"].size:
@@ -91,22 +92,23 @@ class OrderBook:
                 grown[: self._n] = arr[: self._n]
                 self.cols[key] = grown
         sl = slice(self._n, need)
-        for key, arr in self.cols.items():
-            arr[sl] = values.get(key, 0)
+        for key, value in values.items():
+            self.cols[key][sl] = value
         self._n = need
         return np.arange(sl.start, need, dtype=np.int64)
 
-    def transition(self, oids: IntArray, new_status: npt.NDArray[np.int8] | int) -> IntArray:
-        """Move orders to ``new_status`` where the table allows; returns the ids moved."""
+    def transition(self, oids: IntArray, new_status: npt.NDArray[np.int8] | int) -> npt.NDArray[np.bool_]:
+        """Move orders to ``new_status`` where the table allows; returns which ones moved."""
         status = self.cols["status"]
+        ok: npt.NDArray[np.bool_] = TRANSITIONS[status[oids], new_status]
+        if ok.all():
+            status[oids] = new_status
+            return ok
         new = np.broadcast_to(np.asarray(new_status, dtype=np.int8), oids.shape)
-        ok = TRANSITIONS[status[oids], new]
-        if not ok.all():
-            for oid, cur, req in zip(oids[~ok], status[oids][~ok], new[~ok], strict=True):
-                self.refused.append(RejectedTransition(int(oid), int(cur), int(req)))
-        moved = oids[ok]
-        status[moved] = new[ok]
-        return moved
+        for oid, cur, req in zip(oids[~ok], status[oids][~ok], new[~ok], strict=True):
+            self.refused.append(RejectedTransition(int(oid), int(cur), int(req)))
+        status[oids[ok]] = new[ok]
+        return ok
 
     def apply(self, fills: FillBatch, events: OrderEvents) -> None:
         """Book executions and state changes reported by an executor."""
@@ -117,22 +119,24 @@ class OrderBook:
             np.add.at(self.cols["fees"], fills.oid, fills.fee)
         if len(events):
             moved = self.transition(events.oid, events.status)
-            if moved.size:
-                reason = events.reason[np.isin(events.oid, moved)]
-                self.cols["venue_reason"][moved] = np.maximum(self.cols["venue_reason"][moved], reason)
+            oids = events.oid[moved]
+            self.cols["venue_reason"][oids] = np.maximum(self.cols["venue_reason"][oids], events.reason[moved])
 
     def open_ids(self) -> IntArray:
         """Ids of orders that are submitted or partially filled."""
-        st = self.column("status")
-        return np.flatnonzero((st == SUBMITTED) | (st == PARTIALLY_FILLED)).astype(np.int64)
+        lo = self._open_from
+        st = self.cols["status"][lo : self._n]
+        live = np.flatnonzero((st == SUBMITTED) | (st == PARTIALLY_FILLED) | (st == PENDING))
+        if live.size == 0:
+            self._open_from = self._n
+            return np.zeros(0, dtype=np.int64)
+        self._open_from = lo + int(live[0])
+        out: IntArray = (live[st[live] != PENDING] + lo).astype(np.int64)
+        return out
 
     def fills(self) -> FillBatch:
         """All executions booked, in order."""
-        if not self._fills:
-            return FillBatch(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0),
-                             np.zeros(0), np.zeros(0, np.bool_))
-        parts = self._fills
-        return FillBatch(*(np.concatenate([getattr(p, f) for p in parts]) for f in FillBatch.__slots__))
+        if len(self._fills) > 1:
+            self._fills = [concat_fills(self._fills)]
+        return concat_fills(self._fills)
 
-
-_ = (FILLED, CANCELLED, REJECTED, EXPIRED)  # codes referenced by the transition table

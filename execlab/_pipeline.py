@@ -64,7 +64,8 @@ class Rebalancer:
                 self.sync()
                 cash, equity = ex.account().cash, ex.account().equity
         position = ex.positions()
-        settings = replace(self.settings, cash_floor=ex.cash_floor())
+        floor = ex.cash_floor()
+        settings = self.settings if floor == self.settings.cash_floor else replace(self.settings, cash_floor=floor)
         _, qty, _, seq = plan_orders(target, position, price, cash, equity, self.rules, settings,
                                      lambda q: ex.cost_estimate(q, price))
         if seq.size == 0:
@@ -74,8 +75,9 @@ class Rebalancer:
         reason = self.risk.check(RiskContext(seq, q, px, position[seq], equity))
         nan = np.full(seq.size, np.nan)
         oids = book.add({"bar": bar, "symbol": seq, "quantity": q, "order_type": self._type,
-                         "time_in_force": self._tif, "limit_price": nan, "stop_price": nan, "trail_amount": nan,
-                         "trail_percent": nan, "decision_price": px, "status": PENDING, "risk_reason": reason})
+                         "time_in_force": self._tif, "limit_price": np.nan, "stop_price": np.nan,
+                         "trail_amount": np.nan, "trail_percent": np.nan, "decision_price": px,
+                         "risk_reason": reason})
         ok = reason == 0
         n_ok = int(ok.sum())
         if n_ok < seq.size:

@@ -67,7 +67,6 @@ def _cap_to_cash(
     lot: FloatArray,
     min_qty: FloatArray,
     min_notional: FloatArray,
-    closing: npt.NDArray[np.bool_],
     sequence: IntArray,
     reason: IntArray,
     available: float,
@@ -77,19 +76,21 @@ def _cap_to_cash(
     max_fee_pct: float,
 ) -> None:
     """Walk orders in sequence; shrink buys (whole lots) to what the available cash pays for."""
+    one_slip = slip.shape[0] == 1
     for k in range(sequence.shape[0]):
         j = sequence[k]
         q = qty[j]
+        sl = slip[0] if one_slip else slip[j]
         if q == 0.0:
             continue
         if q < 0.0:
-            gross = -q * price[j] * (1.0 - slip[j])
+            gross = -q * price[j] * (1.0 - sl)
             fee = gross * fee_rate
             if per_share > 0.0:
                 fee += min(max(min_fee, -q * per_share), max_fee_pct * gross)
             available += gross - fee
             continue
-        unit = price[j] * (1.0 + slip[j])
+        unit = price[j] * (1.0 + sl)
         gross = q * unit
         fee = gross * fee_rate
         if per_share > 0.0:
@@ -122,10 +123,72 @@ def _cap_to_cash(
         available -= gross + fee
 
 
-def _round_to_lots(delta: FloatArray, lot: FloatArray) -> FloatArray:
-    lots = np.where(lot > 0, lot, 1.0)
-    rounded = np.trunc(np.round(delta / lots, 8)) * lots
-    return np.where(lot > 0, rounded, delta)
+_UNIT_CODES = {"shares": 0, "weight": 1, "notional": 2}
+
+
+@numba.njit(cache=True)
+def _diff(
+    target: FloatArray,
+    position: FloatArray,
+    price: FloatArray,
+    equity: float,
+    unit: int,
+    cash_buffer: float,
+    band: float,
+    lot: FloatArray,
+    min_qty: FloatArray,
+    min_notional: FloatArray,
+) -> tuple[FloatArray, FloatArray, IntArray, IntArray]:
+    """Targets → shares → signed orders in whole lots, with the reason per symbol and the sending sequence."""
+    n = target.shape[0]
+    shares = np.empty(n)
+    qty = np.zeros(n)
+    reason = np.zeros(n, dtype=np.int64)
+    value = np.zeros(n)
+    n_orders = 0
+    sizing = equity * (1.0 - cash_buffer)
+    for j in range(n):
+        t = target[j]
+        if unit == 0:
+            sh = t
+        elif t == 0.0:
+            sh = 0.0
+        elif unit == 1:
+            sh = t * sizing / price[j]
+        else:
+            sh = t / price[j]
+        shares[j] = sh
+        pos = position[j]
+        if sh == 0.0 and pos != 0.0:
+            q = -pos  # closing a position is always allowed
+        else:
+            q = sh - pos
+            if lot[j] > 0.0:
+                q = np.trunc(np.round(q / lot[j], 8)) * lot[j]
+            if q != 0.0:
+                notional = abs(q) * price[j]
+                if abs(q) < min_qty[j]:
+                    reason[j] = 2
+                elif notional < min_notional[j]:
+                    reason[j] = 3
+                elif notional < band * equity:
+                    reason[j] = 4
+                if reason[j] != 0:
+                    q = 0.0
+            else:
+                reason[j] = 1
+        if q != 0.0:
+            qty[j] = q
+            value[n_orders] = q * price[j]
+            n_orders += 1
+    active = np.empty(n_orders, dtype=np.int64)
+    k = 0
+    for j in range(n):
+        if qty[j] != 0.0:
+            active[k] = j
+            k += 1
+    order = np.argsort(value[:n_orders], kind="mergesort")
+    return shares, qty, reason, active[order]
 
 
 def plan_orders(
@@ -141,40 +204,21 @@ def plan_orders(
     """Orders for one rebalance: returns ``(target_shares, order_qty, reason, sequence)``.
 
     ``order_qty`` is signed (negative sells); ``sequence`` lists the symbols with an order, sells first,
-    then by order value ascending (the order a shared cash pool is spent in).
+    then by order value ascending (the order a shared cash pool is spent in). ``reason`` holds a
+    :class:`PlanReason` code per symbol.
     """
-    if settings.unit == "shares":
-        target_shares = target
-    else:
-        money = target * (equity * (1.0 - settings.cash_buffer)) if settings.unit == "weight" else target
-        with np.errstate(invalid="ignore", divide="ignore"):
-            target_shares = np.where(money == 0.0, 0.0, money / price)
-    closing = (target_shares == 0.0) & (position != 0.0)
-    qty = np.where(closing, -position, _round_to_lots(target_shares - position, rules.lot_size))
-    notional = np.abs(qty) * price
-    reason = np.zeros(qty.shape[0], dtype=np.int64)
-    reason[qty == 0.0] = PlanReason.NO_CHANGE
-    small = ~closing & (qty != 0.0)
-    for mask, code in (
-        (small & (np.abs(qty) < rules.min_quantity), PlanReason.BELOW_MIN_QUANTITY),
-        (small & (notional < rules.min_notional), PlanReason.BELOW_MIN_NOTIONAL),
-        (small & (notional < settings.no_trade_band * equity), PlanReason.IN_NO_TRADE_BAND),
-    ):
-        hit = mask & (reason == PlanReason.ORDER)
-        reason[hit] = code
-    qty = np.where(reason == PlanReason.ORDER, qty, 0.0)
-    active = np.flatnonzero(qty)
-    sequence = active[np.argsort(qty[active] * price[active], kind="stable")]
+    shares, qty, reason, sequence = _diff(target, position, price, equity, _UNIT_CODES[settings.unit],
+                                          settings.cash_buffer, settings.no_trade_band, rules.lot_size,
+                                          rules.min_quantity, rules.min_notional)
     if settings.cash_floor is not None and sequence.size and (qty[sequence[-1]] > 0):
         if callable(costs):
             costs = costs(qty)
-        slip = np.broadcast_to(np.asarray(costs.slippage, dtype=np.float64), qty.shape)
+        slip = np.asarray(costs.slippage, dtype=np.float64).reshape(-1)
         available = cash - settings.cash_floor - settings.cash_buffer * equity
-        _cap_to_cash(qty, price, np.ascontiguousarray(slip), rules.lot_size, rules.min_quantity,
-                     rules.min_notional, closing, sequence, reason, available, costs.fee_rate, costs.per_share,
-                     costs.min_fee, costs.max_fee_pct)
+        _cap_to_cash(qty, price, slip, rules.lot_size, rules.min_quantity, rules.min_notional, sequence, reason,
+                     available, costs.fee_rate, costs.per_share, costs.min_fee, costs.max_fee_pct)
         sequence = sequence[qty[sequence] != 0.0]
-    return target_shares, qty, reason, sequence
+    return shares, qty, reason, sequence
 
 
 class Plan:

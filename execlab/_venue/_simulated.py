@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from execlab._batches import FillBatch, OrderBatch, OrderEvents
+from execlab._batches import NO_EVENTS, NO_FILLS, FillBatch, OrderBatch, OrderEvents
 from execlab._config import VenueConfig
 from execlab._market_data import MarketData
 from execlab._plan import CostEstimate
@@ -156,7 +156,7 @@ class SimulatedVenue:
             self._vol_used[:] = 0.0
             self._vol_bar = i
         if self._n == 0:
-            return _NO_FILLS, _NO_EVENTS
+            return NO_FILLS, NO_EVENTS
         if self._f["oid"].size < self._n:
             self._grow_outputs(2 * self._n)
         m, w, f, e, c = self.market, self._w, self._f, self._e, self.costs
@@ -175,16 +175,12 @@ class SimulatedVenue:
         )
         if left == 0:
             self._n = 0
-        fills = _NO_FILLS if nf == 0 else FillBatch(
+        fills = NO_FILLS if nf == 0 else FillBatch(
             f["oid"][:nf].copy(), np.full(nf, i, dtype=np.int64), f["qty"][:nf].copy(), f["price"][:nf].copy(),
             f["ref"][:nf].copy(), f["fee"][:nf].copy(), f["maker"][:nf].copy(),
         )
-        events = _NO_EVENTS if ne == 0 else OrderEvents(
+        events = NO_EVENTS if ne == 0 else OrderEvents(
             e["oid"][:ne].copy(), e["status"][:ne].copy(), e["reason"][:ne].copy()
         )
         return fills, events
 
-
-_NO_FILLS = FillBatch(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0),
-                      np.zeros(0), np.zeros(0, np.bool_))
-_NO_EVENTS = OrderEvents(np.zeros(0, np.int64), np.zeros(0, np.int8), np.zeros(0, np.int8))
