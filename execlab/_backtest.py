@@ -47,7 +47,7 @@ def run_backtest(
     market = all_bars if tm.symbols == all_bars.symbols else all_bars.select(tm.symbols)
     rules = table.arrays(tm.symbols)
     executor = BacktestExecutor(market, cfg.venue, cfg.initial_cash, rules.lot_size, allow_short)
-    book = OrderBook(capacity=max(1024, tm.values.size // 4))
+    book = OrderBook(capacity=min(max(1024, tm.values.size), 4_000_000))
     rebalancer = Rebalancer(executor, book, RiskEngine(cfg.risk, tm.symbols, allow_short), cfg.plan, rules)
 
     n_t, n_s = market.close.shape

@@ -98,7 +98,7 @@ class InstrumentTable:
                 raise ValueError(f"instrument table row {row_number} ({row['symbol']}): unknown asset_class "
                                  f"{asset_class!r}")
             base = DEFAULT_INSTRUMENTS[asset_class]
-            values = {k: v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}
+            values = {str(k): v for k, v in row.items() if not (isinstance(v, float) and np.isnan(v))}
             try:
                 out.append(replace(base, **values))
             except (TypeError, ValueError) as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
@@ -55,6 +56,36 @@ _COLUMNS: Final[dict[str, type]] = {
 }
 
 
+@numba.njit(cache=True)
+def _apply_transitions(status: np.ndarray, oids: np.ndarray, new: np.ndarray, table: np.ndarray) -> np.ndarray:
+    ok = np.empty(oids.shape[0], dtype=np.bool_)
+    one = new.shape[0] == 1
+    for k in range(oids.shape[0]):
+        to = new[0] if one else new[k]
+        allowed = table[status[oids[k]], to]
+        ok[k] = allowed
+        if allowed:
+            status[oids[k]] = to
+    return ok
+
+
+@numba.njit(cache=True)
+def _book_fills(filled: np.ndarray, value: np.ndarray, fees: np.ndarray, oid: np.ndarray, qty: np.ndarray,
+                price: np.ndarray, fee: np.ndarray) -> None:
+    for k in range(oid.shape[0]):
+        filled[oid[k]] += qty[k]
+        value[oid[k]] += qty[k] * price[k]
+        fees[oid[k]] += fee[k]
+
+
+_NAN_COLUMNS: Final = frozenset({"limit_price", "stop_price", "trail_amount", "trail_percent", "decision_price"})
+
+
+def _blank(column: str, size: int) -> np.ndarray:
+    dtype = _COLUMNS[column]
+    return np.full(size, np.nan) if column in _NAN_COLUMNS else np.zeros(size, dtype=dtype)
+
+
 @dataclass(frozen=True, slots=True)
 class RejectedTransition:
     """A state change the table refused: recorded, not applied."""
@@ -69,8 +100,9 @@ class OrderBook:
 
     def __init__(self, capacity: int = 1024):
         self._n = 0
-        self._open_from = 0  # every order below this id is in a terminal state or pending
-        self.cols: dict[str, np.ndarray] = {k: np.zeros(capacity, dtype=t) for k, t in _COLUMNS.items()}
+        self._open_from = 0  # every order below this id is in a terminal state
+        self._record_refusals = True
+        self.cols: dict[str, np.ndarray] = {k: _blank(k, capacity) for k in _COLUMNS}
         self._fills: list[FillBatch] = []
         self.refused: list[RejectedTransition] = []
 
@@ -82,13 +114,13 @@ class OrderBook:
         return self.cols[name][: self._n]
 
     def add(self, values: dict[str, np.ndarray | float | int]) -> IntArray:
-        """Append orders; columns not given stay zero (status pending). Returns their ids."""
+        """Append orders; columns not given keep their blank value (NaN prices, zero else). Returns their ids."""
         m = len(np.asarray(values["symbol"]))
         need = self._n + m
         if need > self.cols["bar"].size:
             size = max(need, 2 * self.cols["bar"].size)
             for key, arr in self.cols.items():
-                grown = np.zeros(size, dtype=arr.dtype)
+                grown = _blank(key, size)
                 grown[: self._n] = arr[: self._n]
                 self.cols[key] = grown
         sl = slice(self._n, need)
@@ -100,23 +132,21 @@ class OrderBook:
     def transition(self, oids: IntArray, new_status: npt.NDArray[np.int8] | int) -> npt.NDArray[np.bool_]:
         """Move orders to ``new_status`` where the table allows; returns which ones moved."""
         status = self.cols["status"]
-        ok: npt.NDArray[np.bool_] = TRANSITIONS[status[oids], new_status]
-        if ok.all():
-            status[oids] = new_status
-            return ok
-        new = np.broadcast_to(np.asarray(new_status, dtype=np.int8), oids.shape)
-        for oid, cur, req in zip(oids[~ok], status[oids][~ok], new[~ok], strict=True):
-            self.refused.append(RejectedTransition(int(oid), int(cur), int(req)))
-        status[oids[ok]] = new[ok]
+        new = np.asarray(new_status, dtype=np.int8).reshape(-1)
+        before = status[oids] if self._record_refusals else status[:0]
+        ok = _apply_transitions(status, oids, new, TRANSITIONS)
+        if self._record_refusals and not ok.all():
+            new_b = np.broadcast_to(new, oids.shape)
+            for oid, cur, req in zip(oids[~ok], before[~ok], new_b[~ok], strict=True):
+                self.refused.append(RejectedTransition(int(oid), int(cur), int(req)))
         return ok
 
     def apply(self, fills: FillBatch, events: OrderEvents) -> None:
         """Book executions and state changes reported by an executor."""
         if len(fills):
             self._fills.append(fills)
-            np.add.at(self.cols["filled"], fills.oid, fills.quantity)
-            np.add.at(self.cols["fill_value"], fills.oid, fills.quantity * fills.price)
-            np.add.at(self.cols["fees"], fills.oid, fills.fee)
+            c = self.cols
+            _book_fills(c["filled"], c["fill_value"], c["fees"], fills.oid, fills.quantity, fills.price, fills.fee)
         if len(events):
             moved = self.transition(events.oid, events.status)
             oids = events.oid[moved]

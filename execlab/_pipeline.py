@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from execlab._batches import OrderBatch
-from execlab._codes import DENIED, PENDING, SUBMITTED, TIF, TYPE
+from execlab._codes import DENIED, SUBMITTED, TIF, TYPE
 from execlab._config import PlanConfig
 from execlab._executor import OrderExecutor
 from execlab._instruments import InstrumentArrays
@@ -43,8 +43,8 @@ class Rebalancer:
         self.rules = rules
         self.settings = PlanSettings(unit=plan.target_unit, no_trade_band=plan.no_trade_band,
                                      cash_buffer=plan.cash_buffer)
-        self._type = np.int8(TYPE[plan.order_type])
-        self._tif = np.int8(TIF[plan.time_in_force])
+        self._type = TYPE[plan.order_type]
+        self._tif = TIF[plan.time_in_force]
 
     def sync(self) -> None:
         """Book the fills and state changes the executor reported."""
@@ -75,9 +75,7 @@ class Rebalancer:
         reason = self.risk.check(RiskContext(seq, q, px, position[seq], equity))
         nan = np.full(seq.size, np.nan)
         oids = book.add({"bar": bar, "symbol": seq, "quantity": q, "order_type": self._type,
-                         "time_in_force": self._tif, "limit_price": np.nan, "stop_price": np.nan,
-                         "trail_amount": np.nan, "trail_percent": np.nan, "decision_price": px,
-                         "risk_reason": reason})
+                         "time_in_force": self._tif, "decision_price": px, "risk_reason": reason})
         ok = reason == 0
         n_ok = int(ok.sum())
         if n_ok < seq.size:
@@ -85,8 +83,8 @@ class Rebalancer:
         if n_ok:
             sent = oids if n_ok == seq.size else oids[ok]
             batch = OrderBatch(sent, seq[ok] if n_ok < seq.size else seq, q[ok] if n_ok < seq.size else q,
-                               np.full(n_ok, self._type), np.full(n_ok, self._tif), nan[:n_ok], nan[:n_ok],
-                               nan[:n_ok], nan[:n_ok])
+                               np.full(n_ok, self._type, np.int8), np.full(n_ok, self._tif, np.int8),
+                               nan[:n_ok], nan[:n_ok], nan[:n_ok], nan[:n_ok])
             book.transition(sent, SUBMITTED)
             ex.submit(batch)
             self.sync()

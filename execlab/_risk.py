@@ -63,14 +63,13 @@ class RiskEngine:
             return reason
         cfg = self.config
         after = ctx.position + ctx.quantity
-        notional = np.abs(ctx.quantity) * ctx.price
         checks: list[tuple[npt.NDArray[np.bool_], RiskReason]] = []
         if self.state == "reducing_only":
             checks.append((np.abs(after) > np.abs(ctx.position) + 1e-12, RiskReason.REDUCING_ONLY))
         if self._restricted.any():
             checks.append((self._restricted[ctx.symbol], RiskReason.RESTRICTED))
         if cfg.max_order_value is not None:
-            checks.append((notional > cfg.max_order_value, RiskReason.MAX_ORDER_VALUE))
+            checks.append((np.abs(ctx.quantity) * ctx.price > cfg.max_order_value, RiskReason.MAX_ORDER_VALUE))
         if cfg.max_order_quantity is not None:
             checks.append((np.abs(ctx.quantity) > cfg.max_order_quantity, RiskReason.MAX_ORDER_QUANTITY))
         if cfg.max_position_pct is not None:
@@ -79,5 +78,6 @@ class RiskEngine:
         if not self.allow_short:
             checks.append((after < -1e-9, RiskReason.SHORTING_NOT_ALLOWED))
         for hit, code in reversed(checks):
-            reason[hit] = code
+            if hit.any():
+                reason[hit] = code
         return reason

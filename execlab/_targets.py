@@ -46,7 +46,7 @@ def targets_to_wide(targets: Any) -> pd.DataFrame:
         to_pandas = getattr(frame, "to_pandas", None)
         if to_pandas is None:
             raise TargetError(f"targets must be a pandas or polars DataFrame, got {type(targets).__name__}")
-        frame = to_pandas()
+        frame = pd.DataFrame(to_pandas())
         time_cols = [c for c in _TIME_COLUMNS if c in frame.columns]
         if "symbol" not in frame.columns and time_cols:
             frame = frame.set_index(time_cols[0])
@@ -66,7 +66,8 @@ def targets_to_wide(targets: Any) -> pd.DataFrame:
         frame = frame.pivot(index=time_cols[0], columns="symbol", values=value_cols[0])
     if frame.columns.duplicated().any():
         raise TargetError(f"targets: duplicate symbol column {frame.columns[frame.columns.duplicated()][0]!r}")
-    return frame
+    wide: pd.DataFrame = frame
+    return wide
 
 
 def align_targets(

@@ -11,15 +11,17 @@ import pandas as pd
 from execlab._config import FeeConfig, SlippageConfig, VenueConfig
 from execlab._market_data import MarketData
 from execlab._plan import CostEstimate
-from execlab._venue import _kernel as K
+from execlab._venue import _kernel as kernel
 
 __all__ = ["CostModel"]
 
 FloatArray = npt.NDArray[np.float64]
 
-_PRICE = {"close": K.CLOSE, "next_open": K.NEXT_OPEN, "vwap": K.VWAP, "quote": K.QUOTE}
-_SLIP = {"none": K.SLIP_NONE, "fixed_bps": K.SLIP_BPS, "half_spread": K.SLIP_HALF_SPREAD, "sqrt_impact": K.SLIP_SQRT}
-_FEE = {"none": K.FEE_NONE, "bps": K.FEE_BPS, "per_share": K.FEE_PER_SHARE, "maker_taker": K.FEE_MAKER_TAKER}
+_PRICE = {"close": kernel.CLOSE, "next_open": kernel.NEXT_OPEN, "vwap": kernel.VWAP, "quote": kernel.QUOTE}
+_SLIP = {"none": kernel.SLIP_NONE, "fixed_bps": kernel.SLIP_BPS, "half_spread": kernel.SLIP_HALF_SPREAD,
+         "sqrt_impact": kernel.SLIP_SQRT}
+_FEE = {"none": kernel.FEE_NONE, "bps": kernel.FEE_BPS, "per_share": kernel.FEE_PER_SHARE,
+        "maker_taker": kernel.FEE_MAKER_TAKER}
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,15 +70,16 @@ class CostModel:
 
     def row(self, a: FloatArray, i: int) -> FloatArray:
         """Row ``i`` of a per-bar input, or its only row when it does not vary."""
-        return a[i] if a.shape[0] > 1 else a[0]
+        out: FloatArray = a[i] if a.shape[0] > 1 else a[0]
+        return out
 
     def estimate(self, i: int, qty: FloatArray, price: FloatArray, spread: FloatArray | None) -> CostEstimate:
         """What the plan should expect one share of each order to cost at bar ``i`` (slippage and fees)."""
-        if self.slip_model == K.SLIP_BPS:
+        if self.slip_model == kernel.SLIP_BPS:
             slippage: FloatArray | float = float(self.slip_params[0]) * 1e-4
-        elif self.slip_model == K.SLIP_HALF_SPREAD and spread is not None:
+        elif self.slip_model == kernel.SLIP_HALF_SPREAD and spread is not None:
             slippage = np.nan_to_num(0.5 * spread / price)
-        elif self.slip_model == K.SLIP_SQRT:
+        elif self.slip_model == kernel.SLIP_SQRT:
             with np.errstate(invalid="ignore", divide="ignore"):
                 slippage = np.nan_to_num(
                     self.slip_params[1] * self.row(self.sigma, i) * np.sqrt(np.abs(qty) / self.row(self.adv, i)),
@@ -85,10 +88,10 @@ class CostModel:
         else:
             slippage = 0.0
         p = self.fee_params
-        if self.fee_model == K.FEE_BPS:
+        if self.fee_model == kernel.FEE_BPS:
             return CostEstimate(slippage, float(p[0]) * 1e-4)
-        if self.fee_model == K.FEE_PER_SHARE:
+        if self.fee_model == kernel.FEE_PER_SHARE:
             return CostEstimate(slippage, 0.0, float(p[1]), float(p[2]), float(p[3]))
-        if self.fee_model == K.FEE_MAKER_TAKER:
+        if self.fee_model == kernel.FEE_MAKER_TAKER:
             return CostEstimate(slippage, max(float(p[4]), float(p[5])) * 1e-4)
         return CostEstimate(slippage)

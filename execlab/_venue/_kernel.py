@@ -21,21 +21,22 @@ FEE_NONE, FEE_BPS, FEE_PER_SHARE, FEE_MAKER_TAKER = 0, 1, 2, 3
 @numba.njit(cache=True, inline="always")
 def _fee(model: int, p: np.ndarray, notional: float, qty: float, first: bool, maker: bool) -> float:
     # p = [bps, per_share, minimum, maximum_pct, maker_bps, taker_bps]
+    fee = 0.0
     if model == FEE_BPS:
-        return notional * p[0] * 1e-4
-    if model == FEE_PER_SHARE:
+        fee = notional * p[0] * 1e-4
+    elif model == FEE_PER_SHARE:
         fee = qty * p[1]
         if first and fee < p[2]:
             fee = p[2]
         cap = notional * p[3]
-        return fee if fee < cap else cap
-    if model == FEE_MAKER_TAKER:
-        return notional * (p[4] if maker else p[5]) * 1e-4
-    return 0.0
+        fee = fee if fee < cap else cap
+    elif model == FEE_MAKER_TAKER:
+        fee = notional * (p[4] if maker else p[5]) * 1e-4
+    return float(fee)
 
 
 @numba.njit(cache=True)
-def match_bar(  # noqa: PLR0912, PLR0913, PLR0915
+def match_bar(
     i: int,
     day_i: int,
     n_work: int,
@@ -88,9 +89,7 @@ def match_bar(  # noqa: PLR0912, PLR0913, PLR0915
         # Reference (model) price for market-like execution
         if tif == 4:
             ref = o[s]
-        elif tif == 5:
-            ref = c[s]
-        elif price_model == CLOSE:
+        elif tif == 5 or price_model == CLOSE:
             ref = c[s]
         elif price_model == NEXT_OPEN:
             ref = o[s]

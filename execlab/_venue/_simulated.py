@@ -34,7 +34,7 @@ class SimulatedVenue:
         self.market = market
         self.config = config
         self.costs = CostModel.from_config(config, market)
-        n_t, n_s = market.close.shape
+        n_s = market.close.shape[1]
         self.position = np.zeros(n_s)
         self.avg_price = np.zeros(n_s)
         self._cash = np.array([float(initial_cash)])
@@ -106,7 +106,7 @@ class SimulatedVenue:
             self._n = 0
         elif self._n > 4096 and w["active"][: self._n].mean() < 0.5:
             keep = np.flatnonzero(w["active"][: self._n])
-            for key, arr in w.items():
+            for arr in w.values():
                 arr[: keep.size] = arr[keep]
             self._n = keep.size
         need = self._n + m
