@@ -43,3 +43,4 @@ class VenueReason(IntEnum):
     DAY_EXPIRED = 5
     CANCELLED_BY_CLIENT = 6
     SESSION_PRICE_MISSING = 7
+    INVALID_ORDER = 8

@@ -51,7 +51,9 @@ class PlanConfig(BaseModel):
     """Skip an order whose notional is below this fraction of equity."""
     cash_buffer: Annotated[float, Field(ge=0, lt=1)] = 0.0
     """Fraction of equity kept in cash when weights or notionals are sized."""
-    order_type: OrderType = OrderType.MARKET
+    order_type: Literal[OrderType.MARKET, OrderType.LIMIT] = OrderType.MARKET
+    limit_offset_bps: NonNegative = 0.0
+    """For limit orders: buy limit = decision price × (1 + offset), sell limit × (1 − offset), on the tick grid."""
     time_in_force: TimeInForce = TimeInForce.GTC
     cancel_open_orders: bool = True
     """Cancel the run's working orders before each rebalance (cancel-replace)."""

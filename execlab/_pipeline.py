@@ -15,6 +15,7 @@ from execlab._instruments import InstrumentArrays
 from execlab._oms import OrderBook
 from execlab._plan import PlanSettings, plan_orders
 from execlab._risk import RiskContext, RiskEngine
+from execlab._schema import OrderType
 
 __all__ = ["RebalanceOutcome", "Rebalancer"]
 
@@ -45,6 +46,14 @@ class Rebalancer:
                                      cash_buffer=plan.cash_buffer)
         self._type = TYPE[plan.order_type]
         self._tif = TIF[plan.time_in_force]
+
+    def _limit_prices(self, seq: npt.NDArray[np.int64], q: FloatArray, px: FloatArray) -> FloatArray:
+        off = self.plan_config.limit_offset_bps * 1e-4
+        tick = self.rules.tick_size[seq]
+        raw = np.where(q > 0, px * (1.0 + off), px * (1.0 - off))
+        on_grid = np.where(q > 0, np.ceil(np.round(raw / tick, 6)), np.floor(np.round(raw / tick, 6))) * tick
+        out: FloatArray = np.where(tick > 0, on_grid, raw)
+        return out
 
     def sync(self) -> None:
         """Book the fills and state changes the executor reported."""
@@ -82,9 +91,13 @@ class Rebalancer:
             book.transition(oids[~ok], DENIED)
         if n_ok:
             sent = oids if n_ok == seq.size else oids[ok]
-            batch = OrderBatch(sent, seq[ok] if n_ok < seq.size else seq, q[ok] if n_ok < seq.size else q,
-                               np.full(n_ok, self._type, np.int8), np.full(n_ok, self._tif, np.int8),
-                               nan[:n_ok], nan[:n_ok], nan[:n_ok], nan[:n_ok])
+            limit = self._limit_prices(seq, q, px) if self._type == TYPE[OrderType.LIMIT] else nan
+            if n_ok < seq.size:
+                seq, q, limit = seq[ok], q[ok], limit[ok]
+            if self._type == TYPE[OrderType.LIMIT]:
+                book.cols["limit_price"][sent] = limit
+            batch = OrderBatch(sent, seq, q, np.full(n_ok, self._type, np.int8), np.full(n_ok, self._tif, np.int8),
+                               limit, nan[:n_ok], nan[:n_ok], nan[:n_ok])
             book.transition(sent, SUBMITTED)
             ex.submit(batch)
             self.sync()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -91,7 +91,7 @@ def write_report(result: BacktestResult, path: str | Path, title: str = "execlab
         "costs": _costs(result, summary),
         "turnover": _turnover_text(result),
         "tables": _tables(result),
-        "summary_json": html.escape(json.dumps(summary), quote=False),
+        "summary_json": json.dumps(summary).replace("</", "<\\/"),
     }
     roots: list[Model] = [_equity_plot(equity, drawdown), _turnover_plot(result.turnover)]
     page = file_html(roots, INLINE, title, template=_TEMPLATE, template_variables=variables)
@@ -107,15 +107,15 @@ def write_report(result: BacktestResult, path: str | Path, title: str = "execlab
 def _equity_plot(equity: pd.Series, drawdown: pd.Series) -> Model:
     source = ColumnDataSource({"t": equity.index.to_numpy(), "equity": equity.to_numpy(),
                                "drawdown": drawdown.to_numpy()})
-    top = figure(height=320, x_axis_type="datetime", sizing_mode="stretch_width", title="Equity",
-                 tools="pan,xwheel_zoom,box_zoom,reset,save")
+    top = figure(name="equity-curve", height=320, x_axis_type="datetime", sizing_mode="stretch_width",
+                 title="Equity", tools="pan,xwheel_zoom,box_zoom,reset,save")
     top.line("t", "equity", source=source, line_width=1.5, color="#1f5fa8")
     top.yaxis.formatter = NumeralTickFormatter(format="0,0")
     top.add_tools(HoverTool(tooltips=[("date", "@t{%F}"), ("equity", "@equity{0,0.00}"),
                                       ("drawdown", "@drawdown{0.00%}")], formatters={"@t": "datetime"},
                             mode="vline"))
-    bottom = figure(height=170, x_axis_type="datetime", sizing_mode="stretch_width", title="Drawdown",
-                    x_range=top.x_range, tools="pan,xwheel_zoom,box_zoom,reset")
+    bottom = figure(name="drawdown", height=170, x_axis_type="datetime", sizing_mode="stretch_width",
+                    title="Drawdown", x_range=top.x_range, tools="pan,xwheel_zoom,box_zoom,reset")
     bottom.varea(x="t", y1=0.0, y2="drawdown", source=source, color="#c0392b", alpha=0.35)
     bottom.line("t", "drawdown", source=source, color="#c0392b", line_width=1)
     bottom.yaxis.formatter = NumeralTickFormatter(format="0%")
@@ -125,7 +125,7 @@ def _equity_plot(equity: pd.Series, drawdown: pd.Series) -> Model:
 def _turnover_plot(turnover: pd.Series) -> Model:
     traded = turnover[turnover > 0]
     source = ColumnDataSource({"t": traded.index.to_numpy(), "turnover": traded.to_numpy()})
-    fig = figure(height=200, x_axis_type="datetime", sizing_mode="stretch_width",
+    fig = figure(name="turnover", height=200, x_axis_type="datetime", sizing_mode="stretch_width",
                  title="Traded notional / equity, per bar with fills", tools="pan,xwheel_zoom,box_zoom,reset")
     fig.segment(x0="t", y0=0.0, x1="t", y1="turnover", source=source, color="#1f5fa8")
     fig.scatter("t", "turnover", source=source, size=3, color="#1f5fa8")
@@ -154,11 +154,31 @@ def _table(rows: Iterable[tuple[str, str]], head: tuple[str, str] | None = None)
     return "\n".join([*out, "</table>"])
 
 
-def _frame(frame: pd.DataFrame, floats: str = "{:,.4f}") -> str:
+def _number(value: float) -> str:
+    """Up to four decimals, trailing zeros dropped: 9130.0 → 9,130 and 27.78 → 27.78."""
+    if not math.isfinite(value):
+        return "" if math.isnan(value) else str(value)
+    text = f"{value:,.4f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def _frame(frame: pd.DataFrame, money: Iterable[str] = (), pct: Iterable[str] = ()) -> str:
+    """An escaped HTML table: money with two decimals, fractions as percentages, other numbers plain."""
     if frame.empty:
         return "<p>None.</p>"
-    body = frame.to_html(index=False, border=0, na_rep="", escape=True,
-                         float_format=lambda v: floats.format(v))
+    money_columns, pct_columns = set(money), set(pct)
+    formatters: dict[str, Callable[[float], str]] = {}
+    for name in frame.columns:
+        if name in money_columns:
+            formatters[name] = lambda v: "" if math.isnan(v) else _money(v)
+        elif name in pct_columns:
+            formatters[name] = lambda v: "" if math.isnan(v) else _pct(v)
+        elif pd.api.types.is_float_dtype(frame[name]):
+            formatters[name] = _number
+    out = frame.copy()
+    for name, fmt in formatters.items():
+        out[name] = [fmt(float(v)) for v in out[name]]
+    body = out.to_html(index=False, border=0, na_rep="", escape=True)
     return f'<div class="scroll">{body}</div>'
 
 
@@ -205,14 +225,15 @@ def _costs(result: BacktestResult, summary: dict[str, float]) -> str:
         "kind": list(kinds),
         "amount": list(kinds.values()),
         "bps of traded notional": [v / traded * 1e4 if traded else np.nan for v in kinds.values()],
-        "% of initial value": [v / summary["initial_value"] * 100 for v in kinds.values()],
+        "share of initial value": [v / summary["initial_value"] for v in kinds.values()],
     })
     note = f"<p>Traded notional: {_money(traded)} {html.escape(result.config.currency)}.</p>"
     by_symbol = ""
     if len(fills):
         grouped = fills.groupby("symbol")[["fee", "slippage_cost"]].sum().reset_index()
-        by_symbol = "<h3>By symbol</h3>" + _frame(grouped, "{:,.2f}")
-    return "<h2>Costs by kind</h2>" + _frame(frame, "{:,.2f}") + note + by_symbol
+        by_symbol = "<h3>By symbol</h3>" + _frame(grouped, money=["fee", "slippage_cost"])
+    table = _frame(frame, money=["amount"], pct=["share of initial value"])
+    return "<h2>Costs by kind</h2>" + table + note + by_symbol
 
 
 def _turnover_text(result: BacktestResult) -> str:
@@ -245,18 +266,19 @@ def _positions(result: BacktestResult) -> pd.DataFrame:
 
 def _tables(result: BacktestResult) -> str:
     orders = result.orders.drop(columns=["strategy_id", "run_id"]).tail(_TAIL)
-    orders = orders.dropna(axis=1, how="all")
+    if len(orders):
+        orders = orders.dropna(axis=1, how="all")  # limit/stop prices when every order is a market order
     fills = result.fills.tail(_TAIL)
     config = result.config.model_dump(mode="json", exclude={"broker", "live"})
     notes = "".join(f"<li>{html.escape(item)}</li>" for item in NOT_MODELLED)
     return "\n".join([
-        "<h2>Final positions</h2>", _frame(_positions(result), "{:,.4f}"),
+        "<h2>Final positions</h2>", _frame(_positions(result), money=["market value"], pct=["weight"]),
         f"<h2>Last {_TAIL} orders</h2>",
         f"<p>{len(result.orders):,} orders in all; the full table is <code>result.orders</code>.</p>",
-        _frame(_timestamps(orders)),
+        _frame(_timestamps(orders), money=["fees"]),
         f"<h2>Last {_TAIL} fills</h2>",
         f"<p>{len(result.fills):,} fills in all; the full table is <code>result.fills</code>.</p>",
-        _frame(_timestamps(fills)),
+        _frame(_timestamps(fills), money=["fee", "slippage_cost"]),
         "<h2>What is not modelled</h2>",
         '<div class="note"><p>The simulated venue fills from daily bars. It does not model:</p>'
         f"<ul>{notes}</ul><p>Returns are therefore those of a total-return price series traded at the bar "
@@ -268,5 +290,8 @@ def _tables(result: BacktestResult) -> str:
 
 def _timestamps(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
-    out["timestamp"] = pd.DatetimeIndex(out["timestamp"]).strftime("%Y-%m-%d %H:%M")
+    if out.empty:
+        return out
+    ts = pd.DatetimeIndex(out["timestamp"])
+    out["timestamp"] = ts.strftime("%Y-%m-%d" if (ts == ts.normalize()).all() else "%Y-%m-%d %H:%M:%S")
     return out

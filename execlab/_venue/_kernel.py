@@ -53,7 +53,7 @@ def match_bar(
     lot: np.ndarray,
     # models
     price_model: int, slip_model: int, slip_p: np.ndarray, fee_model: int, fee_p: np.ndarray,
-    cap: float, cash_floor: float, allow_short: bool,
+    cap: float, cash_floor: float, allow_short: bool, max_gross: float, mark: np.ndarray,
     # outputs
     f_oid: np.ndarray, f_qty: np.ndarray, f_price: np.ndarray, f_ref: np.ndarray, f_fee: np.ndarray,
     f_maker: np.ndarray, e_oid: np.ndarray, e_status: np.ndarray, e_reason: np.ndarray,
@@ -63,6 +63,11 @@ def match_bar(
     Status codes written to events: 2 partially filled, 3 filled, 4 cancelled, 5 rejected, 6 expired.
     """
     cash = cash_box[0]
+    gross = 0.0
+    if max_gross < np.inf:
+        for j in range(position.shape[0]):
+            if position[j] != 0.0:
+                gross += abs(position[j] * mark[j])
     nf = 0
     ne = 0
     left = 0
@@ -100,10 +105,19 @@ def match_bar(
         bar_open = c[s] if same_bar else o[s]
         bar_high = c[s] if same_bar else h[s]
         bar_low = c[s] if same_bar else lo[s]
+        if tif == 4 or tif == 5:  # auction orders trade only at their auction's price
+            bar_open = ref
+            bar_high = ref
+            bar_low = ref
         t = w_type[k]
         px = np.nan
         market_like = False
-        if np.isnan(ref) or np.isnan(c[s]):
+        maker = False  # True when a resting limit was reached intrabar (it provided liquidity)
+        invalid = ((t == 1 or t == 3) and not (w_limit[k] > 0.0)) or ((t == 2 or t == 3) and not (w_stop[k] > 0.0))
+        invalid = invalid or (t == 4 and not (w_trail_amt[k] > 0.0 or w_trail_pct[k] > 0.0))
+        if invalid:
+            px = np.nan
+        elif np.isnan(ref) or np.isnan(c[s]):
             px = np.nan  # no trading in this symbol at this bar
         elif t == 0:
             px = ref
@@ -115,22 +129,21 @@ def match_bar(
                     px = bar_open
                 elif bar_low <= lim:
                     px = lim
+                    maker = True
             else:
                 if bar_open >= lim:
                     px = bar_open
                 elif bar_high >= lim:
                     px = lim
+                    maker = True
         else:
             if t == 4:
+                # The stop known before this bar triggers; this bar's extreme moves it for later bars.
                 ext = w_extreme[k]
-                if not same_bar:
-                    if buy:
-                        ext = min(ext, bar_low) if not np.isnan(ext) else bar_low
-                    else:
-                        ext = max(ext, bar_high) if not np.isnan(ext) else bar_high
-                w_extreme[k] = ext
                 off = w_trail_amt[k] if w_trail_amt[k] > 0 else ext * w_trail_pct[k] * 0.01
                 stop = ext + off if buy else ext - off
+                if not same_bar:
+                    w_extreme[k] = min(ext, bar_low) if buy else max(ext, bar_high)
             else:
                 stop = w_stop[k]
             trig = w_triggered[k]
@@ -152,10 +165,12 @@ def match_bar(
                         px = trig_px
                     elif buy and bar_low <= lim:
                         px = lim
+                        maker = True
                     elif (not buy) and trig_px >= lim:
                         px = trig_px
                     elif (not buy) and bar_high >= lim:
                         px = lim
+                        maker = True
                 else:
                     px = trig_px
                     market_like = True
@@ -174,9 +189,18 @@ def match_bar(
         if qty > 0.0 and not buy and not allow_short and qty > position[s] + 1e-9:
             qty = max(position[s], 0.0)
             reason = 2
+        # Margin: an order that grows a position keeps gross exposure within max_gross.
+        if qty > 0.0 and max_gross < np.inf:
+            grows = (buy and position[s] >= 0.0) or ((not buy) and position[s] <= 0.0)
+            if grows:
+                room = (max_gross - gross) / px
+                if room < qty:
+                    qty = room if room > 0.0 else 0.0
+                    if lot[s] > 0.0:
+                        qty = np.floor(qty / lot[s] + 1e-9) * lot[s]
+                    reason = 1
         fill_px = px
         fee = 0.0
-        maker = (t == 1 or t == 3) and not first_bar
         if qty > 0.0:
             if market_like:
                 if slip_model == SLIP_BPS:
@@ -229,6 +253,7 @@ def match_bar(
             else:
                 avg_price[s] = (avg_price[s] * pos0 + fill_px * signed) / pos1
             position[s] = pos1 if abs(pos1) > 1e-12 * max(1.0, abs(pos0)) else 0.0
+            gross += (abs(position[s]) - abs(pos0)) * fill_px
             cash -= signed * fill_px + fee
             vol_used[s] += qty
             w_filled[k] += qty
@@ -244,7 +269,10 @@ def match_bar(
             f_maker[nf] = maker
             nf += 1
         done_status = -1
-        if q_left == 0.0:
+        if invalid:
+            done_status = 5
+            reason = 8
+        elif q_left == 0.0:
             done_status = 3
         elif reason == 1 or reason == 2:
             done_status = 4 if w_filled[k] > 0 else 5

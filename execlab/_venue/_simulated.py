@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 
 from execlab._batches import NO_EVENTS, NO_FILLS, FillBatch, OrderBatch, OrderEvents
+from execlab._codes import OPG
 from execlab._config import VenueConfig
 from execlab._market_data import MarketData
 from execlab._plan import CostEstimate
@@ -39,11 +41,11 @@ class SimulatedVenue:
         self.avg_price = np.zeros(n_s)
         self._cash = np.array([float(initial_cash)])
         self._lot = np.ascontiguousarray(lot_size, dtype=np.float64)
-        self.allow_short = bool(allow_short or config.margin.enabled)
+        self.allow_short = bool(allow_short)
         self._vol_used = np.zeros(n_s)
         self._vol_bar = -1
-        days = market.timestamps.normalize().asi8 // 86_400_000_000_000
-        self._day = np.asarray(days - days.min(), dtype=np.int64)
+        dates = market.timestamps.normalize()
+        self._day = np.asarray((dates - dates[0]) // pd.Timedelta(days=1), dtype=np.int64)
         self._delay = (0 if config.fill_price == "close" else 1) + config.latency_bars
         self._bid = market.bid if market.bid is not None else np.full((1, n_s), np.nan)
         self._ask = market.ask if market.ask is not None else np.full((1, n_s), np.nan)
@@ -76,6 +78,11 @@ class SimulatedVenue:
         """Lowest cash allowed: zero without margin, −(leverage − 1) × equity with it."""
         margin = self.config.margin
         return -(margin.max_leverage - 1.0) * max(self.equity(i), 0.0) if margin.enabled else 0.0
+
+    def max_gross(self, i: int) -> float:
+        """Largest gross exposure allowed: max_leverage × equity with margin, unbounded without (cash rules)."""
+        margin = self.config.margin
+        return margin.max_leverage * max(self.equity(i), 0.0) if margin.enabled else float("inf")
 
     def cost_estimate(self, i: int, qty: FloatArray, price: FloatArray) -> CostEstimate:
         """The venue's own expectation of slippage and fees, for the plan's cash check."""
@@ -128,9 +135,10 @@ class SimulatedVenue:
         w["trail_pct"][sl] = orders.trail_percent
         w["extreme"][sl] = self._mark[bar][orders.symbol]
         w["triggered"][sl] = False
-        eligible = bar + self._delay
+        # An opening-auction order sent at a bar can only join the next bar's open.
+        eligible = bar + np.where(orders.time_in_force == OPG, max(self._delay, 1), self._delay)
         w["eligible"][sl] = eligible
-        w["day"][sl] = self._day[min(eligible, self._day.size - 1)]
+        w["day"][sl] = self._day[np.minimum(eligible, self._day.size - 1)]
         w["submit"][sl] = bar
         w["filled"][sl] = 0.0
         w["active"][sl] = True
@@ -169,7 +177,7 @@ class SimulatedVenue:
             c.row(self._bid, i), c.row(self._ask, i), c.row(c.sigma, i), c.row(c.adv, i),
             self.position, self.avg_price, self._cash, self._vol_used, self._lot,
             c.price_model, c.slip_model, c.slip_params, c.fee_model, c.fee_params,
-            self._cap, self.cash_floor(i), self.allow_short,
+            self._cap, self.cash_floor(i), self.allow_short, self.max_gross(i), self._mark[i],
             f["oid"], f["qty"], f["price"], f["ref"], f["fee"], f["maker"],
             e["oid"], e["status"], e["reason"],
         )
