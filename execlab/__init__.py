@@ -4,6 +4,7 @@ from execlab._backtest import BacktestResult, run_backtest
 from execlab._backtest_executor import BacktestExecutor
 from execlab._batches import FillBatch, OrderBatch, OrderEvents
 from execlab._config import (
+    LIVE_ENDPOINTS,
     LIVE_OPT_IN_PHRASE,
     BrokerConfig,
     Config,
@@ -24,6 +25,7 @@ from execlab._oms import TRANSITIONS, OrderBook, allowed_transition
 from execlab._plan import CostEstimate, Plan, PlanReason, PlanSettings, plan_orders
 from execlab._planner import make_plan
 from execlab._risk import RiskEngine, RiskReason
+from execlab._report import write_report
 from execlab._sample_data import sample_bars, write_sample_bars
 from execlab._schema import (
     AccountSnapshot,
@@ -41,6 +43,7 @@ from execlab._venue import SimulatedVenue
 
 __all__ = [
     "DEFAULT_INSTRUMENTS",
+    "LIVE_ENDPOINTS",
     "LIVE_OPT_IN_PHRASE",
     "TRANSITIONS",
     "AccountSnapshot",
@@ -87,5 +90,6 @@ __all__ = [
     "plan_orders",
     "run_backtest",
     "sample_bars",
+    "write_report",
     "write_sample_bars",
 ]

@@ -39,7 +39,7 @@ def run_backtest(
     cfg = config or Config()
     if cfg.mode != "backtest":
         raise ValueError(f"mode: run_backtest needs mode 'backtest', the config says {cfg.mode!r}")
-    table = instruments or InstrumentTable()
+    table = instruments if instruments is not None else InstrumentTable()
     all_bars = bars if isinstance(bars, MarketData) else MarketData.from_bars(bars)
     allow_short = cfg.plan.allow_short
     leverage = cfg.venue.margin.max_leverage if cfg.venue.margin.enabled else 1.0

@@ -9,6 +9,7 @@ import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, m
 from execlab._schema import OrderType, TimeInForce
 
 __all__ = [
+    "LIVE_ENDPOINTS",
     "LIVE_OPT_IN_PHRASE",
     "BrokerConfig",
     "Config",
@@ -159,6 +161,14 @@ class Config(BaseModel):
     live: LiveConfig = LiveConfig()
 
     @model_validator(mode="after")
+    def _paper_stays_off_live_endpoints(self) -> Config:
+        url = self.broker.base_url
+        if self.mode != "live" and url and _is_live_endpoint(self.broker.name, url):
+            raise ValueError(f"broker.base_url: {url!r} is a live-trading endpoint of {self.broker.name}, but mode "
+                             f"is {self.mode!r}; use the broker's paper endpoint or mode 'live' with the opt-in")
+        return self
+
+    @model_validator(mode="after")
     def _live_needs_opt_in(self) -> Config:
         if self.mode == "live":
             given = self.live.opt_in.get_secret_value() if self.live.opt_in else None
@@ -177,7 +187,30 @@ class Config(BaseModel):
             raise ConfigError(_describe(exc)) from None
 
 
+#: Hosts (and IB gateway ports) that trade real money; a non-live config may not point at them.
+LIVE_ENDPOINTS: dict[str, tuple[str, ...]] = {
+    "alpaca": ("api.alpaca.markets",),
+    "oanda": ("api-fxtrade.oanda.com", "stream-fxtrade.oanda.com"),
+    "ccxt": ("api.binance.com", "api1.binance.com", "api2.binance.com", "api3.binance.com"),
+    "ibkr": (":7496", ":4001"),
+}
+
+
+def _is_live_endpoint(broker: str, url: str) -> bool:
+    netloc = urlsplit(url if "//" in url else f"//{url}").netloc.lower()
+    for marker in LIVE_ENDPOINTS.get(broker, ()):
+        if marker.startswith(":") and netloc.endswith(marker):
+            return True
+        if netloc.split(":")[0] == marker:
+            return True
+    return False
+
+
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+_SECRET_KEYS = ("api_key", "api_secret")
+_ENV_ONLY = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
 def _substitute(value: Any, where: str, env: dict[str, str]) -> Any:
@@ -220,5 +253,11 @@ def load_config(source: str | Path | dict[str, Any], env: dict[str, str] | None 
         raw = yaml.safe_load(text) or {}
     if not isinstance(raw, dict):
         raise ConfigError("invalid config: the top level must be a mapping of keys")
+    broker: dict[str, Any] = raw["broker"] if isinstance(raw.get("broker"), dict) else {}
+    for key in _SECRET_KEYS:
+        value = broker.get(key)
+        if value is not None and not (isinstance(value, str) and _ENV_ONLY.fullmatch(value.strip())):
+            raise ConfigError(f"broker.{key}: secrets must come from the environment; write it as "
+                              f"'${{SOME_VARIABLE}}', not as a literal value")
     substituted = _substitute(raw, "", dict(os.environ) if env is None else env)
     return Config.from_mapping(substituted)

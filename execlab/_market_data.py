@@ -16,7 +16,7 @@ FloatArray = npt.NDArray[np.float64]
 
 _ALIASES = {"date": "timestamp", "ts": "timestamp", "time": "timestamp", "bid_close": "bid", "ask_close": "ask"}
 _REQUIRED = ("timestamp", "symbol", "close")
-_PRICE_FIELDS = ("open", "high", "low", "close", "bid", "ask")
+_PRICE_FIELDS = ("close", "open", "high", "low", "bid", "ask")  # close first: the others fall back to it
 
 
 class BarsError(ValueError):
@@ -105,7 +105,7 @@ class MarketData:
             bad = ~np.isnan(arr) & ~(np.isfinite(arr) & (arr > 0))
             if bad.any():
                 t, s = np.argwhere(bad)[0]
-                raise BarsError(f"bars: {name} price {arr[t, s]!r} for symbol {self.symbols[s]!r} at "
+                raise BarsError(f"bars: {name} price {float(arr[t, s])} for symbol {self.symbols[s]!r} at "
                                 f"{self.timestamps[t]} must be positive and finite ({int(bad.sum())} bad values)")
         if (self.volume < 0).any():
             t, s = np.argwhere(self.volume < 0)[0]

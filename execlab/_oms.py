@@ -57,12 +57,14 @@ _COLUMNS: Final[dict[str, type]] = {
 
 
 @numba.njit(cache=True)
-def _apply_transitions(status: np.ndarray, oids: np.ndarray, new: np.ndarray, table: np.ndarray) -> np.ndarray:
+def _apply_transitions(status: np.ndarray, oids: np.ndarray, new: np.ndarray, table: np.ndarray,
+                       before: np.ndarray) -> np.ndarray:
     ok = np.empty(oids.shape[0], dtype=np.bool_)
     one = new.shape[0] == 1
     for k in range(oids.shape[0]):
         to = new[0] if one else new[k]
-        allowed = table[status[oids[k]], to]
+        before[k] = status[oids[k]]
+        allowed = table[before[k], to]
         ok[k] = allowed
         if allowed:
             status[oids[k]] = to
@@ -133,8 +135,8 @@ class OrderBook:
         """Move orders to ``new_status`` where the table allows; returns which ones moved."""
         status = self.cols["status"]
         new = np.asarray(new_status, dtype=np.int8).reshape(-1)
-        before = status[oids] if self._record_refusals else status[:0]
-        ok = _apply_transitions(status, oids, new, TRANSITIONS)
+        before = np.empty(oids.shape[0], dtype=np.int8)
+        ok = _apply_transitions(status, oids, new, TRANSITIONS, before)
         if self._record_refusals and not ok.all():
             new_b = np.broadcast_to(new, oids.shape)
             for oid, cur, req in zip(oids[~ok], before[~ok], new_b[~ok], strict=True):

@@ -88,6 +88,10 @@ def _cap_to_cash(
             fee = gross * fee_rate
             if per_share > 0.0:
                 fee += min(max(min_fee, -q * per_share), max_fee_pct * gross)
+            if gross - fee < 0.0 and available + gross - fee < 0.0:
+                qty[j] = 0.0  # the fee is more than the sale brings and cash cannot pay it
+                reason[j] = 6
+                continue
             available += gross - fee
             continue
         unit = price[j] * (1.0 + sl)
@@ -165,6 +169,8 @@ def _diff(
             q = sh - pos
             if lot[j] > 0.0:
                 q = np.trunc(np.round(q / lot[j], 8)) * lot[j]
+            elif abs(q) <= 1e-9 * max(abs(sh), abs(pos)):
+                q = 0.0  # float dust on continuous quantities
             if q != 0.0:
                 notional = abs(q) * price[j]
                 if abs(q) < min_qty[j]:
@@ -210,11 +216,11 @@ def plan_orders(
     shares, qty, reason, sequence = _diff(target, position, price, equity, _UNIT_CODES[settings.unit],
                                           settings.cash_buffer, settings.no_trade_band, rules.lot_size,
                                           rules.min_quantity, rules.min_notional)
-    if settings.cash_floor is not None and sequence.size and (qty[sequence[-1]] > 0):
+    if settings.cash_floor is not None and sequence.size:
         if callable(costs):
             costs = costs(qty)
         slip = np.asarray(costs.slippage, dtype=np.float64).reshape(-1)
-        available = cash - settings.cash_floor - settings.cash_buffer * equity
+        available = cash - settings.cash_floor - settings.cash_buffer * max(equity, 0.0)
         _cap_to_cash(qty, price, slip, rules.lot_size, rules.min_quantity, rules.min_notional, sequence, reason,
                      available, costs.fee_rate, costs.per_share, costs.min_fee, costs.max_fee_pct)
         sequence = sequence[qty[sequence] != 0.0]

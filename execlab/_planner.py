@@ -11,7 +11,7 @@ import pandas as pd
 from execlab._config import Config
 from execlab._instruments import InstrumentTable
 from execlab._plan import CostEstimate, Plan, PlanReason, PlanSettings, plan_orders
-from execlab._targets import TargetError
+from execlab._targets import TargetError, check_unit
 
 __all__ = ["make_plan"]
 
@@ -69,14 +69,17 @@ def make_plan(
     bad_px = [s for s in symbols if s in px.index and px[s] <= 0]
     if bad_px:
         raise TargetError(f"prices: price for symbol {bad_px[0]!r} must be positive, got {px[bad_px[0]]}")
+    leverage = cfg.venue.margin.max_leverage if cfg.venue.margin.enabled else 1.0
+    inst = instruments if instruments is not None else InstrumentTable()
+    check_unit(tgt.to_frame().T.rename(index={tgt.name: timestamp}), tgt.to_numpy()[None, :], cfg.plan.target_unit,
+               leverage, inst)
     t = tgt.reindex(symbols, fill_value=0.0).to_numpy()
     p = pos.reindex(symbols, fill_value=0.0).to_numpy()
     price = px.reindex(symbols).to_numpy()
     equity = cash + float(np.nansum(p * price))
-    rules = (instruments or InstrumentTable()).arrays(symbols)
-    leverage = cfg.venue.margin.max_leverage if cfg.venue.margin.enabled else 1.0
+    rules = inst.arrays(symbols)
     settings = PlanSettings(cfg.plan.target_unit, cfg.plan.no_trade_band, cfg.plan.cash_buffer,
-                            -(leverage - 1.0) * max(equity, 0.0))
+                            -(leverage - 1.0) * max(equity, 0.0) if cfg.venue.margin.enabled else 0.0)
     shares, qty, reason, seq = plan_orders(t, p, price, cash, equity, rules, settings, costs or CostEstimate())
     sequence = np.full(len(symbols), -1)
     sequence[seq] = np.arange(seq.size)

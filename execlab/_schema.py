@@ -172,9 +172,35 @@ class AccountSnapshot(BaseModel):
 def order_json_schema() -> dict[str, Any]:
     """JSON Schema (draft 2020-12) of one neutral order, as accepted by the webhook."""
     schema = Order.model_json_schema()
+    schema["allOf"] = [
+        _price_rule("limit_price", [OrderType.LIMIT, OrderType.STOP_LIMIT]),
+        _price_rule("stop_price", [OrderType.STOP, OrderType.STOP_LIMIT]),
+        {
+            "if": _type_is([OrderType.TRAILING_STOP]),
+            "then": {"oneOf": [
+                {"required": ["trail_amount"], "properties": {"trail_amount": {"type": "number"},
+                                                               "trail_percent": {"type": "null"}}},
+                {"required": ["trail_percent"], "properties": {"trail_percent": {"type": "number"},
+                                                                "trail_amount": {"type": "null"}}},
+            ]},
+            "else": {"properties": {"trail_amount": {"type": "null"}, "trail_percent": {"type": "null"}}},
+        },
+    ]
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "https://execlab.dev/schemas/order.schema.json"
     return schema
+
+
+def _type_is(types: list[OrderType]) -> dict[str, Any]:
+    return {"properties": {"order_type": {"enum": [t.value for t in types]}}, "required": ["order_type"]}
+
+
+def _price_rule(field: str, types: list[OrderType]) -> dict[str, Any]:
+    return {
+        "if": _type_is(types),
+        "then": {"required": [field], "properties": {field: {"type": "number"}}},
+        "else": {"properties": {field: {"type": "null"}}},
+    }
 
 
 if __name__ == "__main__":  # pragma: no cover - regenerates the shipped schema file

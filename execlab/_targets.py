@@ -12,7 +12,7 @@ import pandas as pd
 from execlab._instruments import InstrumentTable
 from execlab._market_data import MarketData
 
-__all__ = ["TargetError", "TargetMatrix", "align_targets", "targets_to_wide"]
+__all__ = ["TargetError", "TargetMatrix", "align_targets", "check_unit", "targets_to_wide"]
 
 FloatArray = npt.NDArray[np.float64]
 Unit = Literal["shares", "weight", "notional"]
@@ -117,7 +117,7 @@ def align_targets(
         ts, sym, n = _first(values < 0, frame)
         raise TargetError(f"targets: negative target for symbol {sym!r} at {ts} but plan.allow_short is false "
                           f"({n} such values)")
-    _check_unit(frame, values, unit, max_leverage, instruments)
+    check_unit(frame, values, unit, max_leverage, instruments)
     sub = market.select(list(frame.columns))
     no_price = (values != 0) & np.isnan(sub.close[bars])
     if no_price.any():
@@ -127,8 +127,9 @@ def align_targets(
     return TargetMatrix(bars.astype(np.int64), np.ascontiguousarray(values), tuple(frame.columns), unit)
 
 
-def _check_unit(frame: pd.DataFrame, values: FloatArray, unit: Unit, max_leverage: float,
-                instruments: InstrumentTable | None) -> None:
+def check_unit(frame: pd.DataFrame, values: FloatArray, unit: Unit, max_leverage: float,
+               instruments: InstrumentTable | None) -> None:
+    """Raise :class:`TargetError` when rows look like another unit than ``unit`` (weights vs shares)."""
     nonzero = values != 0
     if unit == "weight":
         gross = np.abs(values).sum(axis=1)
