@@ -24,8 +24,8 @@ from execlab._market_data import BarsError, MarketData
 from execlab._oms import TRANSITIONS, OrderBook, allowed_transition
 from execlab._plan import CostEstimate, Plan, PlanReason, PlanSettings, plan_orders
 from execlab._planner import make_plan
-from execlab._risk import RiskEngine, RiskReason
 from execlab._report import write_report
+from execlab._risk import RiskEngine, RiskReason
 from execlab._sample_data import sample_bars, write_sample_bars
 from execlab._schema import (
     AccountSnapshot,
