@@ -34,6 +34,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -277,11 +278,9 @@ def main() -> int:
     res = {side: run_worker(side, args) for side in SIDES}
     import numba
 
-    import execlab as xl
-
     n_t, n_s = res["execlab"]["shape"]
     print("== execlab vs vectorbt: daily random whole-share targets ==")
-    print(f"  python {sys.version.split()[0]}, execlab {getattr(xl, '__version__', '0.1.0')}, "
+    print(f"  python {sys.version.split()[0]}, execlab {metadata.version('execlab')}, "
           f"vectorbt {res['vectorbt']['version']}, numpy {np.__version__}, pandas {pd.__version__}, "
           f"numba {numba.__version__}, {os.cpu_count()} CPUs")
     print(f"  data: {args.data.name}: {n_s} of {res['execlab']['n_symbols_all']} symbols have the full "

@@ -130,5 +130,8 @@ class InstrumentTable:
     def __len__(self) -> int:
         return len(self._by_symbol)
 
+    def __bool__(self) -> bool:
+        return True  # a table with only a default still applies to every symbol
+
     def __repr__(self) -> str:
         return f"InstrumentTable({len(self)} listed, default={self.default_asset_class})"

@@ -51,11 +51,13 @@ import pytest
 
 import execlab as xl
 
-vbt = pytest.importorskip("vectorbt")
-
 pytestmark = pytest.mark.shared_data
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sp500_daily_2013_2018.parquet"
+if not DATA.is_file():
+    pytest.skip(f"shared data not found: {DATA}", allow_module_level=True)
+
+vbt = pytest.importorskip("vectorbt")
 RTOL = 1e-6
 FEES = 0.001  # 10 bps
 SLIPPAGE = 0.0005  # 5 bps
@@ -102,8 +104,6 @@ class Daily:
 
 @pytest.fixture(scope="module")
 def daily() -> Daily:
-    if not DATA.is_file():
-        pytest.skip(f"shared data not found: {DATA}")
     return Daily(pd.read_parquet(DATA))
 
 
