@@ -27,6 +27,8 @@ class OrderBatch:
     stop_price: FloatArray
     trail_amount: FloatArray
     trail_percent: FloatArray
+    client_order_ids: tuple[str, ...] | None = None
+    """Set when the OMS journals orders (paper and live); the backtest leaves it out."""
 
     def __len__(self) -> int:
         return len(self.oid)

@@ -113,15 +113,40 @@ class VenueConfig(BaseModel):
 
 
 class RiskConfig(BaseModel):
-    """Pre-trade limits; ``None`` disables a check."""
+    """Pre-trade limits, checked over each batch before anything is sent; ``None`` disables a limit.
+
+    Fractions are of equity (``max_position_pct``: 0.1 is 10 %; exposures are multiples: 1.0 is 100 %).
+    """
 
     model_config = _STRICT
 
     max_order_value: NonNegative | None = None
+    """Largest notional of one order (quantity × limit price, or decision price for market orders)."""
     max_order_quantity: NonNegative | None = None
+    """Largest quantity of one order, in shares or units."""
     max_position_pct: NonNegative | None = None
+    """Largest position value after the order, as a fraction of equity (orders that shrink a position pass)."""
+    max_gross_exposure: NonNegative | None = None
+    """Largest sum of |position values| of the whole book after the batch, as a multiple of equity."""
+    max_net_exposure: NonNegative | None = None
+    """Largest |sum of signed position values| of the whole book after the batch, as a multiple of equity."""
+    max_daily_orders: Annotated[int, Field(ge=0)] | None = None
+    """Most orders sent per trading day, counting those already sent today."""
+    daily_loss_limit: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    """Loss from the day's start equity (a currency amount) at which trading halts for the rest of the day."""
+    price_band_pct: NonNegative | None = None
+    """Fat-finger band: deny an order whose limit (or decision) price is further than this fraction from the last
+    price."""
+    max_adv_pct: NonNegative | None = None
+    """Largest order quantity as a fraction of the symbol's average daily volume."""
+    check_buying_power: bool = True
+    """Deny buys whose estimated cost (after the batch's earlier sells) exceeds the account's buying power."""
     restricted: tuple[str, ...] = ()
+    """Symbols that may not be traded at all."""
     trading_state: Literal["active", "reducing_only", "halted"] = "active"
+    """State the risk engine starts in."""
+    emergency_flatten: bool = False
+    """Whether the kill switch, besides cancelling open orders, also closes every position."""
 
 
 class BrokerConfig(BaseModel):

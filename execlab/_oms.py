@@ -5,6 +5,7 @@ The backtest keeps its journal here in memory; paper and live put the same trans
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -22,10 +23,15 @@ from execlab._codes import (
     PENDING,
     REJECTED,
     SUBMITTED,
+    TIF_NAMES,
+    TYPE_NAMES,
 )
+from execlab._ids import client_order_id
+from execlab._journal import Intent, Journal
+from execlab._risk import RiskReason
 from execlab._schema import OrderStatus
 
-__all__ = ["TRANSITIONS", "OrderBook", "allowed_transition"]
+__all__ = ["TRANSITIONS", "BookJournal", "OrderBook", "allowed_transition"]
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -97,10 +103,27 @@ class RejectedTransition:
     requested: int
 
 
-class OrderBook:
-    """Every order of a run as columns, keyed by a dense integer id; fills appended as batches."""
+@dataclass(frozen=True)
+class BookJournal:
+    """Where a journaled order book writes: the journal, the run, its symbols and the key of each rebalance."""
 
-    def __init__(self, capacity: int = 1024):
+    journal: Journal
+    run_id: str
+    symbols: tuple[str, ...]
+    rebalance_key: Callable[[int], str]
+    """Maps the rebalance's bar (or sequence number) to its key, e.g. the as-of timestamp."""
+
+
+class OrderBook:
+    """Every order of a run as columns, keyed by a dense integer id; fills appended as batches.
+
+    With a :class:`BookJournal`, intents are journaled (in one transaction per batch) when added and every state
+    change when applied, each before the caller acts on it; orders then carry deterministic client order ids.
+    """
+
+    def __init__(self, capacity: int = 1024, journal: BookJournal | None = None):
+        self.journal = journal
+        self.client_ids: list[str] = []
         self._n = 0
         self._open_from = 0  # every order below this id is in a terminal state
         self._record_refusals = True
@@ -128,8 +151,39 @@ class OrderBook:
         sl = slice(self._n, need)
         for key, value in values.items():
             self.cols[key][sl] = value
+        oids = np.arange(sl.start, need, dtype=np.int64)
+        if self.journal is not None:
+            self._journal_intents(oids)
         self._n = need
-        return np.arange(sl.start, need, dtype=np.int64)
+        return oids
+
+    def _journal_intents(self, oids: IntArray) -> None:
+        bj = self.journal
+        assert bj is not None
+        c = self.cols
+        intents = []
+        for oid in oids.tolist():
+            key = bj.rebalance_key(int(c["bar"][oid]))
+            symbol = bj.symbols[int(c["symbol"][oid])]
+            leg = int(c["leg"][oid])
+            qty = float(c["quantity"][oid])
+            limit, stop = float(c["limit_price"][oid]), float(c["stop_price"][oid])
+            intents.append(Intent(
+                client_order_id=client_order_id(bj.run_id, key, symbol, leg), run_id=bj.run_id, rebalance_key=key,
+                symbol=symbol, side="buy" if qty > 0 else "sell", quantity=abs(qty),
+                order_type=str(TYPE_NAMES[c["order_type"][oid]]), time_in_force=str(TIF_NAMES[c["time_in_force"][oid]]),
+                limit_price=None if np.isnan(limit) else limit, stop_price=None if np.isnan(stop) else stop,
+                decision_price=float(c["decision_price"][oid]), leg=leg,
+                risk_reason="" if not c["risk_reason"][oid] else RiskReason(int(c["risk_reason"][oid])).name.lower(),
+            ))
+        bj.journal.record_intents(intents, [OrderStatus.PENDING.value] * len(intents))
+        self.client_ids.extend(i.client_order_id for i in intents)
+
+    def ids_of(self, oids: IntArray) -> tuple[str, ...] | None:
+        """Client order ids of ``oids`` (None for a book without a journal)."""
+        if self.journal is None:
+            return None
+        return tuple(self.client_ids[int(o)] for o in oids)
 
     def transition(self, oids: IntArray, new_status: npt.NDArray[np.int8] | int) -> npt.NDArray[np.bool_]:
         """Move orders to ``new_status`` where the table allows; returns which ones moved."""
@@ -137,11 +191,28 @@ class OrderBook:
         new = np.asarray(new_status, dtype=np.int8).reshape(-1)
         before = np.empty(oids.shape[0], dtype=np.int8)
         ok = _apply_transitions(status, oids, new, TRANSITIONS, before)
+        if self.journal is not None:
+            self._journal_states(oids, new, ok, before)
         if self._record_refusals and not ok.all():
             new_b = np.broadcast_to(new, oids.shape)
             for oid, cur, req in zip(oids[~ok], before[~ok], new_b[~ok], strict=True):
                 self.refused.append(RejectedTransition(int(oid), int(cur), int(req)))
         return ok
+
+    def _journal_states(self, oids: IntArray, new: npt.NDArray[np.int8], ok: npt.NDArray[np.bool_],
+                        before: npt.NDArray[np.int8]) -> None:
+        bj = self.journal
+        assert bj is not None
+        names = [s.value for s in OrderStatus]
+        new_b = np.broadcast_to(new, oids.shape)
+        rows: list[tuple[str, str | None, str | None, dict[str, object] | None]] = []
+        for oid, to, moved, was in zip(oids.tolist(), new_b.tolist(), ok.tolist(), before.tolist(), strict=True):
+            coid = self.client_ids[oid]
+            if moved:
+                rows.append(("state", coid, names[to], {"from": names[was]}))
+            else:
+                rows.append(("refused_transition", coid, None, {"from": names[was], "to": names[to]}))
+        bj.journal.record_many(bj.run_id, rows)
 
     def apply(self, fills: FillBatch, events: OrderEvents) -> None:
         """Book executions and state changes reported by an executor."""

@@ -46,6 +46,7 @@ class Rebalancer:
                                      cash_buffer=plan.cash_buffer)
         self._type = TYPE[plan.order_type]
         self._tif = TIF[plan.time_in_force]
+        self._is_limit = plan.order_type == OrderType.LIMIT
 
     def _limit_prices(self, seq: npt.NDArray[np.int64], q: FloatArray, px: FloatArray) -> FloatArray:
         off = self.plan_config.limit_offset_bps * 1e-4
@@ -79,26 +80,26 @@ class Rebalancer:
                                      lambda q: ex.cost_estimate(q, price))
         if seq.size == 0:
             return RebalanceOutcome(bar, 0, 0, 0)
+        planned = int(seq.size)
         q = qty[seq]
         px = price[seq]
         reason = self.risk.check(RiskContext(seq, q, px, position[seq], equity))
         nan = np.full(seq.size, np.nan)
+        limit = self._limit_prices(seq, q, px) if self._is_limit else nan
         oids = book.add({"bar": bar, "symbol": seq, "quantity": q, "order_type": self._type,
-                         "time_in_force": self._tif, "decision_price": px, "risk_reason": reason})
+                         "time_in_force": self._tif, "decision_price": px, "risk_reason": reason,
+                         "limit_price": limit})
         ok = reason == 0
         n_ok = int(ok.sum())
-        if n_ok < seq.size:
+        if n_ok < planned:
             book.transition(oids[~ok], DENIED)
         if n_ok:
-            sent = oids if n_ok == seq.size else oids[ok]
-            limit = self._limit_prices(seq, q, px) if self._type == TYPE[OrderType.LIMIT] else nan
-            if n_ok < seq.size:
+            sent = oids if n_ok == planned else oids[ok]
+            if n_ok < planned:
                 seq, q, limit = seq[ok], q[ok], limit[ok]
-            if self._type == TYPE[OrderType.LIMIT]:
-                book.cols["limit_price"][sent] = limit
             batch = OrderBatch(sent, seq, q, np.full(n_ok, self._type, np.int8), np.full(n_ok, self._tif, np.int8),
-                               limit, nan[:n_ok], nan[:n_ok], nan[:n_ok])
+                               limit, nan[:n_ok], nan[:n_ok], nan[:n_ok], book.ids_of(sent))
             book.transition(sent, SUBMITTED)
             ex.submit(batch)
             self.sync()
-        return RebalanceOutcome(bar, int(seq.size), int(seq.size - n_ok), n_ok)
+        return RebalanceOutcome(bar, planned, planned - n_ok, n_ok)

@@ -33,8 +33,6 @@ Differences by design, and how the cases bridge them:
 - **Dust after a fractional cut.** In continuous mode, once a cut buy has spent the cash, vectorbt rejects
   later buys (no cash) while execlab may still fill ~1e-15-share buys from rounding residue, and cash can end
   at ~-1e-11. Order counts therefore differ in that case; values and positions agree far inside 1e-6.
-- **Uniform instrument tables** are currently ignored by ``run_backtest`` (an execlab bug, see the ``uniform``
-  case, marked xfail): the continuous case lists every symbol's instrument instead.
 
 The data (``../shared/data/sp500_daily_2013_2018.parquet`` from the repository root) is not part of the
 repository; every test skips when it is absent.
@@ -65,11 +63,6 @@ SLIPPAGE = 0.0005  # 5 bps
 
 def _continuous(symbol: str) -> xl.Instrument:
     return xl.Instrument(symbol, lot_size=0, fractional=True, min_quantity=0)
-
-
-def _frac_instruments(symbols: list[str]) -> xl.InstrumentTable:
-    """Continuous quantities, listed per symbol (the uniform table is dropped by run_backtest: see below)."""
-    return xl.InstrumentTable([_continuous(s) for s in symbols])
 
 
 FRACTIONAL_UNIFORM = xl.InstrumentTable.uniform(_continuous("*"))
@@ -188,20 +181,15 @@ def test_daily_cash_constrained_whole_lots(daily: Daily) -> None:
     assert (result.positions.to_numpy() == np.round(result.positions.to_numpy())).all()
 
 
-@pytest.mark.parametrize("table", [
-    pytest.param("listed", id="listed"),
-    pytest.param("uniform", id="uniform", marks=pytest.mark.xfail(
-        strict=True,
-        reason="execlab bug: InstrumentTable.__len__ counts listed symbols only, so a uniform table is falsy "
-               "and run_backtest's `instruments or InstrumentTable()` silently swaps it for whole shares",
-    )),
-])
+# "uniform" (a default only, no symbol listed) once fell back to whole shares: an empty table was falsy.
+@pytest.mark.parametrize("table", ["uniform", "listed"])
 def test_daily_cash_constrained_continuous(daily: Daily, table: str) -> None:
     rng = np.random.default_rng(31)
     symbols = sorted(rng.choice(daily.full, 50, replace=False))
     close, market = daily.universe(symbols)
     targets = _random_targets(close, seed=32, high=500)
-    instruments = _frac_instruments(symbols) if table == "listed" else FRACTIONAL_UNIFORM
+    listed = xl.InstrumentTable([_continuous(s) for s in symbols])
+    instruments = FRACTIONAL_UNIFORM if table == "uniform" else listed
     result, pf = _run_both(close, market, targets, targets, cash=1e6, granularity=None,
                            instruments=instruments)
     held = result.positions.to_numpy()

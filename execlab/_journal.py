@@ -1,0 +1,298 @@
+"""The journal: an append-only SQLite record of every intent, request, response, state change and fill.
+
+One file, WAL mode, no server. Rows are never updated or deleted (triggers refuse it), secrets are redacted
+before they are written, and every table reads back as a DataFrame.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import pandas as pd
+
+__all__ = ["Intent", "Journal", "JournalFill", "redact"]
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS intents (
+    client_order_id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    rebalance_key TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,
+    quantity REAL NOT NULL,
+    order_type TEXT NOT NULL,
+    time_in_force TEXT NOT NULL,
+    limit_price REAL,
+    stop_price REAL,
+    decision_price REAL,
+    leg INTEGER NOT NULL,
+    risk_reason TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS intents_run ON intents(run_id, rebalance_key);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    client_order_id TEXT,
+    status TEXT,
+    payload TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_order ON events(client_order_id, seq);
+CREATE INDEX IF NOT EXISTS events_kind ON events(run_id, kind);
+CREATE TABLE IF NOT EXISTS fills (
+    fill_id TEXT PRIMARY KEY,
+    client_order_id TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    side TEXT NOT NULL,
+    quantity REAL NOT NULL,
+    price REAL NOT NULL,
+    fee REAL NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS fills_order ON fills(client_order_id);
+"""
+_APPEND_ONLY: Final = "".join(
+    f"""
+CREATE TRIGGER IF NOT EXISTS {table}_no_{op} BEFORE {op.upper()} ON {table}
+BEGIN SELECT RAISE(ABORT, 'the journal is append-only: {op} on {table} refused'); END;"""
+    for table in ("intents", "events", "fills")
+    for op in ("update", "delete")
+)
+
+_SECRET_KEYS: Final = re.compile(r"(secret|password|passwd|token|api[_-]?key|authorization|apca-api|private)", re.I)
+REDACTED: Final = "***"
+
+
+def redact(value: Any, secrets: Sequence[str] = ()) -> Any:
+    """A copy of ``value`` with secret-looking keys and every known secret string replaced by ``***``."""
+    if isinstance(value, Mapping):
+        return {k: (REDACTED if _SECRET_KEYS.search(str(k)) and v not in (None, "") else redact(v, secrets))
+                for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact(v, secrets) for v in value]
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret and secret in value:
+                value = value.replace(secret, REDACTED)
+        return value
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """An order the OMS decided to send, journaled before anything is sent."""
+
+    client_order_id: str
+    run_id: str
+    rebalance_key: str
+    symbol: str
+    side: str
+    quantity: float
+    order_type: str = "market"
+    time_in_force: str = "day"
+    limit_price: float | None = None
+    stop_price: float | None = None
+    decision_price: float | None = None
+    leg: int = 0
+    risk_reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class JournalFill:
+    """One execution as the broker reported it; ``fill_id`` makes recording it twice harmless."""
+
+    fill_id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    quantity: float
+    price: float
+    fee: float = 0.0
+    at: str = ""
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class Journal:
+    """Append-only SQLite journal (``":memory:"`` for a throwaway one)."""
+
+    def __init__(self, path: str | Path, secrets: Iterable[str] = (), synchronous: str = "NORMAL"):
+        self.path = str(path)
+        self._secrets = tuple(s for s in secrets if s)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._db.executescript(_SCHEMA + _APPEND_ONLY)
+
+    def close(self) -> None:
+        """Close the database file."""
+        with self._lock:
+            self._db.close()
+
+    def add_secret(self, *secrets: str) -> None:
+        """Register more strings that must never be written."""
+        self._secrets = self._secrets + tuple(s for s in secrets if s)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _json(self, payload: Mapping[str, Any] | None) -> str:
+        return json.dumps(redact(dict(payload or {}), self._secrets), default=str, sort_keys=True)
+
+    # -- writes -------------------------------------------------------------------------------------------
+    def record_intents(self, intents: Sequence[Intent], status: Sequence[str]) -> None:
+        """Journal a whole batch of intents and their first status in one transaction (all or nothing)."""
+        at = _now()
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO intents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(i.client_order_id, i.run_id, i.rebalance_key, i.symbol, i.side, float(i.quantity), i.order_type,
+                  i.time_in_force, i.limit_price, i.stop_price, i.decision_price, int(i.leg), i.risk_reason, at)
+                 for i in intents],
+            )
+            db.executemany(
+                "INSERT INTO events (at, run_id, kind, client_order_id, status, payload) VALUES (?,?,?,?,?,?)",
+                [(at, i.run_id, "state", i.client_order_id, s, self._json({"reason": i.risk_reason}))
+                 for i, s in zip(intents, status, strict=True)],
+            )
+
+    def record(self, run_id: str, kind: str, client_order_id: str | None = None, status: str | None = None,
+               payload: Mapping[str, Any] | None = None) -> None:
+        """Append one event (request, response, state change, alert, reconciliation ...)."""
+        self.record_many(run_id, [(kind, client_order_id, status, payload)])
+
+    def record_many(self, run_id: str,
+                    rows: Iterable[tuple[str, str | None, str | None, Mapping[str, Any] | None]]) -> None:
+        """Append several events in one transaction."""
+        at = _now()
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO events (at, run_id, kind, client_order_id, status, payload) VALUES (?,?,?,?,?,?)",
+                [(at, run_id, kind, coid, status, self._json(payload)) for kind, coid, status, payload in rows],
+            )
+
+    def record_fills(self, run_id: str, fills: Sequence[JournalFill]) -> list[bool]:
+        """Journal executions; returns which were new (a fill seen before is ignored, not doubled)."""
+        at = _now()
+        out = []
+        with self._tx() as db:
+            for f in fills:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?)",
+                    (f.fill_id, f.client_order_id, run_id, f.symbol, f.side, float(f.quantity), float(f.price),
+                     float(f.fee), f.at or at),
+                )
+                out.append(cur.rowcount == 1)
+        return out
+
+    # -- reads --------------------------------------------------------------------------------------------
+    def _frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        with self._lock:
+            cur = self._db.execute(sql, params)
+            cols = [d[0] for d in cur.description]
+            return pd.DataFrame(cur.fetchall(), columns=cols)
+
+    def orders(self, run_id: str | None = None, rebalance_key: str | None = None) -> pd.DataFrame:
+        """Every intent with its latest status, filled quantity and average fill price."""
+        where, params = [], []
+        if run_id is not None:
+            where.append("i.run_id = ?")
+            params.append(run_id)
+        if rebalance_key is not None:
+            where.append("i.rebalance_key = ?")
+            params.append(rebalance_key)
+        sql = f"""
+            SELECT i.*,
+                   (SELECT e.status FROM events e WHERE e.client_order_id = i.client_order_id AND e.kind = 'state'
+                    ORDER BY e.seq DESC LIMIT 1) AS status,
+                   COALESCE((SELECT SUM(f.quantity) FROM fills f WHERE f.client_order_id = i.client_order_id), 0)
+                       AS filled_quantity,
+                   (SELECT SUM(f.quantity * f.price) / SUM(f.quantity) FROM fills f
+                    WHERE f.client_order_id = i.client_order_id) AS avg_fill_price
+            FROM intents i {'WHERE ' + ' AND '.join(where) if where else ''}
+            ORDER BY i.rowid"""
+        return self._frame(sql, params)
+
+    def events(self, run_id: str | None = None, kind: str | None = None) -> pd.DataFrame:
+        """The event log in order (payload as JSON text)."""
+        where, params = [], []
+        if run_id is not None:
+            where.append("run_id = ?")
+            params.append(run_id)
+        if kind is not None:
+            where.append("kind = ?")
+            params.append(kind)
+        return self._frame(f"SELECT * FROM events {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY seq",
+                           params)
+
+    def fills(self, run_id: str | None = None) -> pd.DataFrame:
+        """Every execution recorded."""
+        if run_id is None:
+            return self._frame("SELECT * FROM fills ORDER BY rowid")
+        return self._frame("SELECT * FROM fills WHERE run_id = ? ORDER BY rowid", (run_id,))
+
+    def status_of(self, client_order_ids: Sequence[str]) -> dict[str, str]:
+        """Latest journaled status of each given order (absent ids are left out)."""
+        out: dict[str, str] = {}
+        with self._lock:
+            for coid in client_order_ids:
+                row = self._db.execute(
+                    "SELECT status FROM events WHERE client_order_id = ? AND kind = 'state' ORDER BY seq DESC LIMIT 1",
+                    (coid,),
+                ).fetchone()
+                if row is not None:
+                    out[coid] = row[0]
+        return out
+
+    def fills_total(self, client_order_id: str) -> float:
+        """Quantity filled so far for one order, by the journal."""
+        with self._lock:
+            row = self._db.execute("SELECT COALESCE(SUM(quantity), 0) FROM fills WHERE client_order_id = ?",
+                                   (client_order_id,)).fetchone()
+        return float(row[0])
+
+    def fills_value(self, client_order_id: str) -> float:
+        """Quantity × price filled so far for one order, by the journal."""
+        with self._lock:
+            row = self._db.execute("SELECT COALESCE(SUM(quantity * price), 0) FROM fills WHERE client_order_id = ?",
+                                   (client_order_id,)).fetchone()
+        return float(row[0])
+
+    def known_order_ids(self) -> set[str]:
+        """Client order ids the journal knows (intents and adopted external orders)."""
+        with self._lock:
+            ids = {r[0] for r in self._db.execute("SELECT client_order_id FROM intents")}
+            ids |= {r[0] for r in self._db.execute(
+                "SELECT client_order_id FROM events WHERE kind = 'adopted' AND client_order_id IS NOT NULL")}
+        return ids
+
+    def positions_from_fills(self, run_id: str | None = None) -> pd.Series:
+        """Net quantity per symbol implied by the journaled fills."""
+        fills = self.fills(run_id)
+        if fills.empty:
+            return pd.Series(dtype=float, name="quantity")
+        signed = fills["quantity"].where(fills["side"] == "buy", -fills["quantity"])
+        return signed.groupby(fills["symbol"]).sum().rename("quantity")

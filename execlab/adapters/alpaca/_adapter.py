@@ -1,0 +1,104 @@
+"""``AlpacaAdapter``: Alpaca's Trading API v2 through alpaca-py's ``TradingClient``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+from alpaca.common.exceptions import APIError
+from alpaca.trading.client import TradingClient
+from alpaca.trading.enums import QueryOrderStatus
+from alpaca.trading.models import Order as AlpacaOrder
+from alpaca.trading.models import Position as AlpacaPosition
+from alpaca.trading.models import TradeAccount
+from alpaca.trading.requests import GetOrdersRequest
+from requests.adapters import HTTPAdapter
+
+from execlab._broker import BrokerAdapter, BrokerOrder
+from execlab._schema import AccountSnapshot, Order
+from execlab.adapters.alpaca._mapping import to_broker_order, to_error, to_request
+
+__all__ = ["AlpacaAdapter"]
+
+
+class _TimeoutAdapter(HTTPAdapter):
+    """A transport that gives every request a timeout (alpaca-py sets none)."""
+
+    def __init__(self, timeout: float):
+        super().__init__()
+        self.timeout = timeout
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        return super().send(request, **kwargs)
+
+
+class AlpacaAdapter(BrokerAdapter):
+    """Orders, positions and account through alpaca-py; ``base_url`` points at Alpaca or at a local venue."""
+
+    name = "alpaca"
+
+    def __init__(self, api_key: str, secret_key: str, base_url: str | None = None, paper: bool = True,
+                 timeout: float = 10.0):
+        self.client = TradingClient(api_key, secret_key, paper=paper, url_override=base_url)
+        # Rate limits are paced and retried by execlab; alpaca-py's own 3 s sleeps on 429 would hide them.
+        self.client._retry = 0
+        transport = _TimeoutAdapter(timeout)
+        self.client._session.mount("http://", transport)
+        self.client._session.mount("https://", transport)
+
+    def _submit(self, order: Order) -> BrokerOrder:
+        try:
+            placed = self.client.submit_order(to_request(order))
+        except (APIError, requests.RequestException) as exc:
+            raise to_error(exc) from exc
+        assert isinstance(placed, AlpacaOrder)
+        return to_broker_order(placed)
+
+    def _cancel(self, broker_order_id: str) -> None:
+        try:
+            self.client.cancel_order_by_id(broker_order_id)
+        except (APIError, requests.RequestException) as exc:
+            raise to_error(exc) from exc
+
+    def _order(self, client_order_id: str) -> BrokerOrder | None:
+        try:
+            found = self.client.get_order_by_client_id(client_order_id)
+        except APIError as exc:
+            if exc.status_code == 404:
+                return None
+            raise to_error(exc) from exc
+        except requests.RequestException as exc:
+            raise to_error(exc) from exc
+        assert isinstance(found, AlpacaOrder)
+        return to_broker_order(found)
+
+    def _open_orders(self) -> list[BrokerOrder]:
+        try:
+            orders = self.client.get_orders(GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500))
+        except (APIError, requests.RequestException) as exc:
+            raise to_error(exc) from exc
+        return [to_broker_order(o) for o in orders if isinstance(o, AlpacaOrder)]
+
+    def _positions(self) -> dict[str, float]:
+        try:
+            held = self.client.get_all_positions()
+        except (APIError, requests.RequestException) as exc:
+            raise to_error(exc) from exc
+        out: dict[str, float] = {}
+        for p in held:
+            if isinstance(p, AlpacaPosition):
+                qty = float(p.qty)
+                side = p.side.value if hasattr(p.side, "value") else str(p.side)
+                out[p.symbol] = -abs(qty) if side == "short" else qty
+        return out
+
+    def _account(self) -> AccountSnapshot:
+        try:
+            acct = self.client.get_account()
+        except (APIError, requests.RequestException) as exc:
+            raise to_error(exc) from exc
+        assert isinstance(acct, TradeAccount)
+        return AccountSnapshot(cash=float(acct.cash or 0.0), equity=float(acct.equity or 0.0),
+                               buying_power=float(acct.buying_power or 0.0), currency=str(acct.currency or "USD"))
