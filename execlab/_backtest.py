@@ -53,7 +53,8 @@ def run_backtest(
     n_t, n_s = market.close.shape
     positions = np.zeros((n_t, n_s))
     cash = np.zeros(n_t)
-    marks = executor.venue._mark
+    marks = executor.venue.mark_prices_all()
+    tradable = ~np.isnan(market.close)
     venue = executor.venue
     rebalance_at = np.full(n_t, -1, dtype=np.int64)
     rebalance_at[tm.bars] = np.arange(tm.bars.size)
@@ -66,7 +67,7 @@ def run_backtest(
             c = venue.cash
             held = venue.position != 0.0
             equity = c + float(venue.position[held] @ marks[i][held]) if held.any() else c
-            rebalancer.rebalance(tm.values[r], marks[i], c, equity, i)
+            rebalancer.rebalance(tm.values[r], marks[i], c, equity, i, tradable[i])
         positions[i] = venue.position
         cash[i] = venue.cash
     rebalancer.sync()

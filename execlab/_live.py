@@ -86,7 +86,7 @@ def run_live_rebalance(
     rules = (instruments if instruments is not None else InstrumentTable()).arrays(universe)
     risk = RiskEngine(config.risk, universe, config.plan.allow_short)
     if report.state == "reducing_only":
-        risk.state = "reducing_only"
+        risk.set_reducing_only("reconciliation found an unexplained position difference")
     rebalancer = Rebalancer(executor, book, risk, config.plan, rules)
     account = executor.account()
     target_arr = tgt.reindex(list(universe), fill_value=0.0).to_numpy()

@@ -62,9 +62,12 @@ class Rebalancer:
         if len(fills) or len(events):
             self.book.apply(fills, events)
 
-    def rebalance(self, target: FloatArray, price: FloatArray, cash: float, equity: float,
-                  bar: int) -> RebalanceOutcome:
-        """Plan, check, journal and send the orders that move positions to ``target``."""
+    def rebalance(self, target: FloatArray, price: FloatArray, cash: float, equity: float, bar: int,
+                  tradable: npt.NDArray[np.bool_] | None = None) -> RebalanceOutcome:
+        """Plan, check, journal and send the orders that move positions to ``target``.
+
+        ``price`` is each symbol's reference (last) price; ``tradable`` marks the symbols that can trade now.
+        """
         ex, book = self.executor, self.book
         self.sync()
         if self.plan_config.cancel_open_orders:
@@ -77,7 +80,7 @@ class Rebalancer:
         floor = ex.cash_floor()
         settings = self.settings if floor == self.settings.cash_floor else replace(self.settings, cash_floor=floor)
         _, qty, _, seq = plan_orders(target, position, price, cash, equity, self.rules, settings,
-                                     lambda q: ex.cost_estimate(q, price))
+                                     lambda q: ex.cost_estimate(q, price), tradable)
         if seq.size == 0:
             return RebalanceOutcome(bar, 0, 0, 0)
         planned = int(seq.size)

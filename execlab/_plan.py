@@ -35,6 +35,7 @@ class PlanReason(IntEnum):
     IN_NO_TRADE_BAND = 4
     CASH_LIMITED = 5
     NO_CASH = 6
+    NOT_TRADING = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +119,7 @@ def _cap_to_cash(
             if gross + fee <= available * (1.0 + 1e-12) + 1e-9:
                 break
             new_q = new_q - lot[j] if lot[j] > 0.0 else new_q * (1.0 - 1e-9)
-        if new_q <= 0.0 or new_q < min_qty[j] or new_q * price[j] < min_notional[j]:
+        if new_q * unit < 1e-6 or new_q < min_qty[j] or new_q * price[j] < min_notional[j]:
             qty[j] = 0.0
             reason[j] = 6  # NO_CASH
             continue
@@ -142,6 +143,7 @@ def _diff(
     lot: FloatArray,
     min_qty: FloatArray,
     min_notional: FloatArray,
+    tradable: npt.NDArray[np.bool_],
 ) -> tuple[FloatArray, FloatArray, IntArray, IntArray]:
     """Targets → shares → signed orders in whole lots, with the reason per symbol and the sending sequence."""
     n = target.shape[0]
@@ -163,7 +165,11 @@ def _diff(
             sh = t / price[j]
         shares[j] = sh
         pos = position[j]
-        if sh == 0.0 and pos != 0.0:
+        if not tradable[j]:
+            q = 0.0  # no bar for this symbol now (halt, gap): hold, whatever the target
+            if sh != pos:
+                reason[j] = 7
+        elif sh == 0.0 and pos != 0.0:
             q = -pos  # closing a position is always allowed
         else:
             q = sh - pos
@@ -206,16 +212,18 @@ def plan_orders(
     rules: InstrumentArrays,
     settings: PlanSettings,
     costs: CostEstimate | Callable[[FloatArray], CostEstimate] = CostEstimate(),
+    tradable: npt.NDArray[np.bool_] | None = None,
 ) -> tuple[FloatArray, FloatArray, IntArray, IntArray]:
     """Orders for one rebalance: returns ``(target_shares, order_qty, reason, sequence)``.
 
     ``order_qty`` is signed (negative sells); ``sequence`` lists the symbols with an order, sells first,
     then by order value ascending (the order a shared cash pool is spent in). ``reason`` holds a
-    :class:`PlanReason` code per symbol.
+    :class:`PlanReason` code per symbol. Symbols not ``tradable`` now (no bar: a halt or a gap) are held.
     """
     shares, qty, reason, sequence = _diff(target, position, price, equity, _UNIT_CODES[settings.unit],
                                           settings.cash_buffer, settings.no_trade_band, rules.lot_size,
-                                          rules.min_quantity, rules.min_notional)
+                                          rules.min_quantity, rules.min_notional,
+                                          np.ones(target.shape[0], np.bool_) if tradable is None else tradable)
     if settings.cash_floor is not None and sequence.size:
         if callable(costs):
             costs = costs(qty)

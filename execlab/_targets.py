@@ -119,10 +119,11 @@ def align_targets(
                           f"({n} such values)")
     check_unit(frame, values, unit, max_leverage, instruments)
     sub = market.select(list(frame.columns))
-    no_price = (values != 0) & np.isnan(sub.close[bars])
+    # A symbol halted or missing a bar is held; one never priced up to then cannot be traded at all.
+    no_price = (values != 0) & np.isnan(sub.last_close()[bars])
     if no_price.any():
         ts, sym, n = _first(no_price, frame)
-        raise TargetError(f"targets: symbol {sym!r} has a target at {ts} but no price at that time "
+        raise TargetError(f"targets: symbol {sym!r} has a target at {ts} but no price at or before that time "
                           f"({n} such values)")
     return TargetMatrix(bars.astype(np.int64), np.ascontiguousarray(values), tuple(frame.columns), unit)
 

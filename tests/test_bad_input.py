@@ -200,17 +200,35 @@ def test_polars_unknown_symbol_long_form(spy: Spy) -> None:
 
 
 @pytest.mark.parametrize("how", ["nan_close", "missing_row"])
-def test_nonzero_target_without_price_names_symbol_and_time(spy: Spy, how: str) -> None:
+def test_nonzero_target_for_a_symbol_never_priced_names_symbol_and_time(spy: Spy, how: str) -> None:
+    # CCC has no bar up to and including the last rebalance: it cannot be sized or traded at all.
+    bars = make_bars()
+    at = (bars["symbol"] == "CCC") & (bars["timestamp"] <= LATE)
+    if how == "nan_close":
+        bars.loc[at, ["open", "high", "low", "close"]] = np.nan
+    else:
+        bars = bars[~at]
+    targets = share_targets()
+    targets.loc[targets.index[:-1], "CCC"] = 0.0
+    msg = backtest_error(spy, TargetError, targets, bars)
+    assert "'CCC'" in msg
+    assert LATE_TEXT in msg
+    assert "price" in msg
+
+
+@pytest.mark.parametrize("how", ["nan_close", "missing_row"])
+def test_symbol_with_a_gap_is_held_not_traded(how: str) -> None:
+    # CCC was priced before LATE but has no bar at LATE (a halt): the plan holds it, no order at LATE.
     bars = make_bars()
     at = (bars["symbol"] == "CCC") & (bars["timestamp"] == LATE)
     if how == "nan_close":
         bars.loc[at, ["open", "high", "low", "close"]] = np.nan
     else:
         bars = bars[~at]
-    msg = backtest_error(spy, TargetError, share_targets(), bars)
-    assert "'CCC'" in msg
-    assert LATE_TEXT in msg
-    assert "price" in msg
+    result = run_backtest(share_targets(), bars)
+    orders = result.orders
+    assert not ((orders["symbol"] == "CCC") & (orders["timestamp"] == LATE)).any()
+    assert result.positions.loc[LATE, "CCC"] == 4.0  # the row before LATE asked for 4
 
 
 def test_zero_target_without_price_is_allowed() -> None:

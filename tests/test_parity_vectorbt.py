@@ -32,7 +32,7 @@ Differences by design, and how the cases bridge them:
   cash-constrained whole-lot case passes ``size_granularity=1`` to vectorbt.
 - **Dust after a fractional cut.** In continuous mode, once a cut buy has spent the cash, vectorbt rejects
   later buys (no cash) while execlab may still fill ~1e-15-share buys from rounding residue, and cash can end
-  at ~-1e-11. Order counts therefore differ in that case; values and positions agree far inside 1e-6.
+  at ~-1e-10. Order counts therefore differ in that case; values and positions agree far inside 1e-6.
 
 The data (``../shared/data/sp500_daily_2013_2018.parquet`` from the repository root) is not part of the
 repository; every test skips when it is absent.
@@ -56,6 +56,7 @@ if not DATA.is_file():
     pytest.skip(f"shared data not found: {DATA}", allow_module_level=True)
 
 vbt = pytest.importorskip("vectorbt")
+
 RTOL = 1e-6
 FEES = 0.001  # 10 bps
 SLIPPAGE = 0.0005  # 5 bps

@@ -234,7 +234,7 @@ def match_bar(
                     if cash - notional - fee >= cash_floor - 1e-9 * max(1.0, abs(cash)):
                         break
                     new_q = new_q - lot[s] if lot[s] > 0.0 else new_q * (1.0 - 1e-9)
-                qty = new_q if new_q > 0.0 else 0.0
+                qty = new_q if new_q * fill_px >= 1e-6 else 0.0  # no dust orders after a cash cut
                 notional = qty * fill_px
                 fee = _fee(fee_model, fee_p, notional, qty, w_filled[k] == 0.0, maker) if qty > 0 else 0.0
                 reason = 1

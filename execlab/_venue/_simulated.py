@@ -69,6 +69,10 @@ class SimulatedVenue:
         out: FloatArray = self._mark[i]
         return out
 
+    def mark_prices_all(self) -> FloatArray:
+        """Last known close per bar and symbol (time × symbol, read-only use)."""
+        return self._mark
+
     def equity(self, i: int) -> float:
         """Cash plus positions at their last known close."""
         held = self.position != 0.0
