@@ -169,8 +169,8 @@ def _diff(
             q = 0.0  # no bar for this symbol now (halt, gap): hold, whatever the target
             if sh != pos:
                 reason[j] = 7
-        elif sh == 0.0 and pos != 0.0:
-            q = -pos  # closing a position is always allowed
+        elif sh == 0.0 and abs(pos) * price[j] >= 1e-9:
+            q = -pos  # closing a position is always allowed (below a billionth of a unit of money it is dust)
         else:
             q = sh - pos
             if lot[j] > 0.0:
