@@ -1,0 +1,261 @@
+"""The aiohttp application: Alpaca Trading API v2 routes, authentication, rate limit, fault injection, harness routes.
+
+Request path through the gateway middleware, for ``/v2`` routes: count the request (and the order attempt of a
+``POST /v2/orders``), check ``APCA-API-KEY-ID``/``APCA-API-SECRET-KEY`` (401), the per-key rolling rate limit (429),
+then the drawn faults (delay, 5xx, hang), then the handler. Every ``/v2`` answer carries the ``X-Ratelimit-*``
+headers. Routes under ``/_`` (``/_stats``, ``/_quotes``, ``/_faults``, ``/_trade_updates``) are the harness's: no
+keys, no rate limit, no faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+from collections.abc import Awaitable, Callable
+from typing import Any, Final
+
+from aiohttp import web
+
+from execlab.venues.alpaca._faults import FaultInjector, RateDecision, RateLimiter
+from execlab.venues.alpaca._mapping import error_body
+from execlab.venues.alpaca._state import AlpacaError, AlpacaState
+
+__all__ = ["AppContext", "build_app"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_SERVER_ERRORS: Final = {
+    500: (50010000, "internal server error"),
+    502: (50210000, "bad gateway"),
+    503: (50310000, "service unavailable"),
+    504: (50410000, "gateway timeout"),
+}
+
+
+class AppContext:
+    """What the routes share: the venue state, credentials, rate limiter, fault injector, and a stop signal."""
+
+    def __init__(self, state: AlpacaState, api_key: str, secret_key: str, limiter: RateLimiter,
+                 injector: FaultInjector) -> None:
+        self.state = state
+        self.api_key = api_key
+        self.secret_key = secret_key
+        self.limiter = limiter
+        self.injector = injector
+        self.stopping = asyncio.Event()
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep, but wake at once when the venue stops."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status)
+
+
+def _error(status: int, code: int, message: str) -> web.Response:
+    return _json(error_body(code, message), status)
+
+
+async def _call(handler: Handler, request: web.Request) -> web.StreamResponse:
+    """Run a handler, turning venue errors and router errors into Alpaca's JSON error bodies."""
+    try:
+        return await handler(request)
+    except AlpacaError as exc:
+        return _json(exc.body(), exc.status)
+    except web.HTTPNotFound:
+        return _error(404, 40410000, "endpoint not found")
+    except web.HTTPMethodNotAllowed:
+        return _error(405, 40510000, "method not allowed")
+
+
+async def _order_attempt_id(request: web.Request) -> str | None:
+    try:
+        body = json.loads(await request.read() or b"null")
+    except ValueError:
+        return None
+    coid = body.get("client_order_id") if isinstance(body, dict) else None
+    return coid if isinstance(coid, str) and coid else None
+
+
+def build_app(ctx: AppContext) -> web.Application:
+    """The application serving ``ctx``'s venue (create it inside the event loop that will run it)."""
+    state = ctx.state
+
+    @web.middleware
+    async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith("/_"):
+            return await _call(handler, request)
+        with state.lock:
+            state.requests += 1
+        if request.method == "POST" and request.path.rstrip("/") == "/v2/orders":
+            state.count_attempt(await _order_attempt_id(request))
+        key = request.headers.get("APCA-API-KEY-ID", "")
+        decision: RateDecision
+        if key != ctx.api_key or request.headers.get("APCA-API-SECRET-KEY", "") != ctx.secret_key:
+            decision = ctx.limiter.hit(key, consume=False)
+            response: web.StreamResponse = _error(401, 40110000, "request is not authorized")
+        else:
+            decision = ctx.limiter.hit(key)
+            if not decision.allowed:
+                with state.lock:
+                    state.rate_limited += 1
+                response = _error(429, 42910000, "rate limit exceeded")
+            else:
+                response = await _with_faults(request, handler)
+        response.headers.update(decision.headers())
+        with state.lock:
+            state.statuses[response.status] += 1
+        return response
+
+    async def _with_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+        injection = ctx.injector.draw(request.method, request.path)
+        if injection.delay:
+            await ctx.pause(injection.delay)
+        state.sync()
+        if injection.error_status is not None:
+            if injection.error_after_apply:
+                await _call(handler, request)
+            code, message = _SERVER_ERRORS.get(injection.error_status, (50010000, "internal server error"))
+            return _error(injection.error_status, code, message)
+        if injection.hang and injection.hang_after:
+            await ctx.pause(injection.hang)
+            return await _call(handler, request)
+        response = await _call(handler, request)
+        if injection.hang:
+            await ctx.pause(injection.hang)
+        return response
+
+    routes = web.RouteTableDef()
+
+    # -- orders ------------------------------------------------------------------------------------------
+    @routes.post("/v2/orders")
+    async def submit_order(request: web.Request) -> web.StreamResponse:
+        try:
+            body = json.loads(await request.read() or b"null")
+        except ValueError:
+            raise AlpacaError(400, 40010000, "request body format is invalid") from None
+        return _json(state.submit(body))
+
+    @routes.get("/v2/orders")
+    async def list_orders(request: web.Request) -> web.StreamResponse:
+        return _json(state.list_orders(dict(request.query)))
+
+    @routes.delete("/v2/orders")
+    async def cancel_all(request: web.Request) -> web.StreamResponse:
+        return _json(state.cancel_all(), 207)
+
+    @routes.get("/v2/orders:by_client_order_id")
+    async def by_client_order_id(request: web.Request) -> web.StreamResponse:
+        return _json(state.order_by_client_id(request.query.get("client_order_id")))
+
+    @routes.get("/v2/orders/{order_id}")
+    async def get_order(request: web.Request) -> web.StreamResponse:
+        return _json(state.order(request.match_info["order_id"]))
+
+    @routes.delete("/v2/orders/{order_id}")
+    async def cancel_order(request: web.Request) -> web.StreamResponse:
+        state.cancel(request.match_info["order_id"])
+        return web.Response(status=204)
+
+    # -- positions ---------------------------------------------------------------------------------------
+    @routes.get("/v2/positions")
+    async def positions(request: web.Request) -> web.StreamResponse:
+        return _json(state.positions())
+
+    @routes.delete("/v2/positions")
+    async def close_all(request: web.Request) -> web.StreamResponse:
+        cancel = request.query.get("cancel_orders", "false").lower() == "true"
+        return _json(state.close_all(cancel), 207)
+
+    @routes.get("/v2/positions/{symbol:.+}")
+    async def position(request: web.Request) -> web.StreamResponse:
+        return _json(state.position(request.match_info["symbol"]))
+
+    @routes.delete("/v2/positions/{symbol:.+}")
+    async def close_position(request: web.Request) -> web.StreamResponse:
+        return _json(state.close_position(request.match_info["symbol"], dict(request.query)))
+
+    # -- account, clock, assets --------------------------------------------------------------------------
+    @routes.get("/v2/account")
+    async def account(request: web.Request) -> web.StreamResponse:
+        return _json(state.account())
+
+    @routes.get("/v2/clock")
+    async def clock(request: web.Request) -> web.StreamResponse:
+        return _json(state.clock())
+
+    @routes.get("/v2/assets/{symbol:.+}")
+    async def asset(request: web.Request) -> web.StreamResponse:
+        return _json(state.asset(request.match_info["symbol"]))
+
+    # -- harness (not Alpaca API) ------------------------------------------------------------------------
+    @routes.get("/_stats")
+    async def stats(request: web.Request) -> web.StreamResponse:
+        return _json(state.stats())
+
+    @routes.post("/_quotes")
+    async def quotes(request: web.Request) -> web.StreamResponse:
+        try:
+            body = json.loads(await request.read() or b"null")
+            items = body.get("quotes", [body]) if isinstance(body, dict) else body
+            if not isinstance(items, list) or not all(isinstance(q, dict) for q in items):
+                raise ValueError("send a quote object, a list of them, or {\"quotes\": [...]}")
+            batch = [_quote(q) for q in items]
+            state.set_quotes(batch)
+        except ValueError as exc:
+            return _error(400, 40010000, str(exc))
+        return _json({"quotes": len(batch)})
+
+    @routes.get("/_faults")
+    async def get_faults(request: web.Request) -> web.StreamResponse:
+        return _json(ctx.injector.faults.to_dict())
+
+    @routes.post("/_faults")
+    async def set_faults(request: web.Request) -> web.StreamResponse:
+        try:
+            body = json.loads(await request.read() or b"{}")
+            if not isinstance(body, dict):
+                raise ValueError("send a JSON object of fault knobs")
+            ctx.injector.update(body)
+        except ValueError as exc:
+            return _error(400, 40010000, str(exc))
+        return _json(ctx.injector.faults.to_dict())
+
+    @routes.delete("/_faults")
+    async def reset_faults(request: web.Request) -> web.StreamResponse:
+        ctx.injector.reset()
+        return _json(ctx.injector.faults.to_dict())
+
+    @routes.get("/_trade_updates")
+    async def trade_updates(request: web.Request) -> web.StreamResponse:
+        try:
+            since = int(request.query.get("since", "0"))
+        except ValueError:
+            return _error(400, 40010000, "since must be an integer")
+        with state.lock:
+            return _json(state.events[since:])
+
+    app = web.Application(middlewares=[gateway])
+    app.add_routes(routes)
+    return app
+
+
+def _quote(q: dict[str, Any]) -> tuple[str, float, float, float | None, float | None]:
+    def price(key: str) -> float | None:
+        value = q.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError(f"{key} must be a number, got {value!r}")
+        return float(value)
+
+    symbol = q.get("symbol")
+    if not isinstance(symbol, str):
+        raise ValueError(f"symbol is required, got {symbol!r}")
+    bid, ask = price("bid"), price("ask")
+    return (symbol, math.nan if bid is None else bid, math.nan if ask is None else ask, price("last"),
+            price("volume"))

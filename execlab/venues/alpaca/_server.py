@@ -1,0 +1,240 @@
+"""``AlpacaVenue``: the local Alpaca Trading API v2 server, on 127.0.0.1, in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import socket
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Final, Self
+
+import pandas as pd
+from aiohttp import web
+
+from execlab._config import VenueConfig
+from execlab._market_data import MarketData
+from execlab.venues._engine import QuoteVenue
+from execlab.venues.alpaca._app import AppContext, build_app
+from execlab.venues.alpaca._faults import AlpacaFaults, FaultInjector, RateLimiter
+from execlab.venues.alpaca._state import AlpacaState, TradeUpdateListener
+
+__all__ = ["DEFAULT_API_KEY", "DEFAULT_SECRET_KEY", "AlpacaVenue"]
+
+#: Keys a venue uses when none are given: test values, printed by the command line, never real credentials.
+DEFAULT_API_KEY: Final = "PKEXECLABLOCAL000001"
+DEFAULT_SECRET_KEY: Final = "execlab-local-venue-not-a-secret"
+
+
+class AlpacaVenue:
+    """A local server speaking Alpaca's Trading API v2 (REST) in front of execlab's simulated venue.
+
+    Point alpaca-py at it with ``TradingClient(key, secret, paper=True, url_override=venue.base_url)``. Orders
+    fill against quotes given by :meth:`set_quote` (or a bar replay, :meth:`replay_bars`); fault knobs are
+    :attr:`faults` (or ``POST /_faults``). Use as a context manager, or :meth:`start` and :meth:`stop`.
+
+    Args:
+        api_key: the ``APCA-API-KEY-ID`` requests must carry.
+        secret_key: the ``APCA-API-SECRET-KEY`` requests must carry.
+        host: interface to bind; loopback by default.
+        port: TCP port; 0 picks a free one (read :attr:`port` or :attr:`base_url` after :meth:`start`).
+        initial_cash: the account's starting cash (USD).
+        venue_config: fees, slippage on top of the spread, participation cap (against quote ``volume``) and
+            margin (``margin.max_leverage`` is the account ``multiplier``), as in the backtest.
+        allow_short: whether sells beyond the position open shorts (else 403 "insufficient qty available").
+        symbols: if given, the only tradable symbols (others: 422 on orders, 404 on assets).
+        rate_limit: requests allowed per API key in any rolling ``rate_window`` seconds (Alpaca: 200 a minute).
+        rate_window: the rolling window in seconds.
+        faults: initial fault knobs (default: none).
+        seed: seeds order and account ids and the fault draws, so runs repeat.
+        clock: the venue's time source (default: the system clock, UTC).
+        always_open: the clock reports the market open at any hour (the venue trades at any hour regardless).
+    """
+
+    def __init__(self, api_key: str = DEFAULT_API_KEY, secret_key: str = DEFAULT_SECRET_KEY, *,
+                 host: str = "127.0.0.1", port: int = 0, initial_cash: float = 100_000.0,
+                 venue_config: VenueConfig | None = None, allow_short: bool = False,
+                 symbols: Iterable[str] | None = None, rate_limit: int = 200, rate_window: float = 60.0,
+                 faults: AlpacaFaults | None = None, seed: int = 0,
+                 clock: Callable[[], datetime] | None = None, always_open: bool = True) -> None:
+        if not api_key or not secret_key:
+            raise ValueError("api_key and secret_key must be non-empty")
+        if not (math.isfinite(initial_cash) and initial_cash >= 0):
+            raise ValueError(f"initial_cash must be a finite amount >= 0, got {initial_cash!r}")
+        self.api_key = api_key
+        self.secret_key = secret_key
+        self.host = host
+        self._requested_port = int(port)
+        self.injector = FaultInjector(faults)
+        self.limiter = RateLimiter(rate_limit, rate_window)
+        self.state = AlpacaState(initial_cash=initial_cash, venue_config=venue_config, allow_short=allow_short,
+                                 symbols=symbols, clock=clock, injector=self.injector, seed=seed,
+                                 always_open=always_open)
+        self._port: int | None = None
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ctx: AppContext | None = None
+        self._runner: web.AppRunner | None = None
+
+    # -- life cycle ----------------------------------------------------------------------------------------
+    def start(self) -> Self:
+        """Bind the port and serve in a background thread; returns once requests are accepted."""
+        if self._thread is not None:
+            raise RuntimeError("AlpacaVenue is already started")
+        QuoteVenue.warm_up()  # the kernel's first call must not stall the event loop inside a request
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self._requested_port))
+        except OSError:
+            sock.close()
+            raise
+        self._port = int(sock.getsockname()[1])
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._serve(sock))
+            except BaseException as exc:  # handed to the starting thread
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            loop.run_forever()
+            loop.close()
+
+        self._loop = loop
+        self._thread = threading.Thread(target=run, name=f"alpaca-venue:{self._port}", daemon=True)
+        self._thread.start()
+        if not ready.wait(30) or failure:
+            self._thread = None
+            sock.close()
+            raise RuntimeError(f"AlpacaVenue did not start on {self.host}:{self._port}") from (
+                failure[0] if failure else None)
+        return self
+
+    async def _serve(self, sock: socket.socket) -> None:
+        self._ctx = AppContext(self.state, self.api_key, self.secret_key, self.limiter, self.injector)
+        runner = web.AppRunner(build_app(self._ctx), access_log=None, shutdown_timeout=2.0,
+                               handler_cancellation=False)
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+        self._runner = runner
+
+    async def _shutdown(self) -> None:
+        if self._ctx is not None:
+            self._ctx.stopping.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    def stop(self) -> None:
+        """Stop serving (hanging requests are let go at once) and join the thread; safe to call twice."""
+        loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(timeout=10)
+            self._thread = None
+            self._loop = None
+            self._runner = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (after :meth:`start`)."""
+        if self._port is None:
+            raise RuntimeError("AlpacaVenue is not started: call start() or use it as a context manager")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port``: pass it to ``TradingClient(url_override=...)`` (alpaca-py adds ``/v2``)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def faults(self) -> AlpacaFaults:
+        """The live fault knobs: assign attributes (or use ``POST /_faults``) to change them."""
+        return self.injector.faults
+
+    # -- price source --------------------------------------------------------------------------------------
+    def set_quote(self, symbol: str, bid: float | None, ask: float | None, last: float | None = None,
+                  volume: float | None = None) -> None:
+        """Set one symbol's quote and match every working order against it.
+
+        ``None`` for ``bid`` or ``ask`` means that side is unknown (``last`` stands in); ``last`` defaults to the
+        mid. ``volume`` is what the participation cap (``venue_config.participation_cap``) may take from it.
+        """
+        self.set_quotes({symbol: (bid, ask, last, volume)})
+
+    def set_quotes(self, quotes: Mapping[str, tuple[float | None, float | None, float | None, float | None]]
+                   ) -> None:
+        """Set several quotes ``{symbol: (bid, ask, last, volume)}`` as one market step, then match."""
+        nan = math.nan
+        self.state.set_quotes(
+            (s, nan if b is None else float(b), nan if a is None else float(a), last, volume)
+            for s, (b, a, last, volume) in quotes.items()
+        )
+
+    def set_time(self, when: datetime | None) -> None:
+        """Freeze the venue's clock at ``when`` (naive means UTC), or follow the clock again with None."""
+        self.state.set_time(when)
+
+    def replay_bars(self, bars: Any) -> Iterator[pd.Timestamp]:
+        """Step through bars (a long pandas or polars table, as for the backtest), one timestamp per ``next``.
+
+        Each step freezes the venue clock at the bar's timestamp and sets every symbol's quote from its bar: the
+        ``bid``/``ask`` columns when present, else the close on both sides; last = close; volume = the bar's
+        volume. Orders are matched after each step; the timestamp is yielded so the caller can trade between bars.
+        """
+        market = MarketData.from_bars(bars)
+        for i, stamp in enumerate(market.timestamps):
+            when = stamp.to_pydatetime()
+            self.set_time(when if when.tzinfo is not None else when.replace(tzinfo=UTC))
+            batch: list[tuple[str, float, float, float | None, float | None]] = []
+            for s, symbol in enumerate(market.symbols):
+                close = float(market.close[i, s])
+                if math.isnan(close):
+                    continue
+                bid = float(market.bid[i, s]) if market.bid is not None else close
+                ask = float(market.ask[i, s]) if market.ask is not None else close
+                batch.append((symbol, close if math.isnan(bid) else bid, close if math.isnan(ask) else ask, close,
+                              float(market.volume[i, s])))
+            self.state.set_quotes(batch)
+            yield stamp
+
+    # -- introspection -------------------------------------------------------------------------------------
+    def trade_updates(self, since: int = 0) -> list[dict[str, Any]]:
+        """Trade-update events (the ``data`` of Alpaca's ``trade_updates`` stream messages) from index ``since``."""
+        with self.state.lock:
+            return list(self.state.events[since:])
+
+    def add_trade_update_listener(self, listener: TradeUpdateListener) -> None:
+        """Call ``listener(event)`` for every new trade update (under the venue lock: hand off, do not block)."""
+        with self.state.lock:
+            self.state.listeners.append(listener)
+
+    def remove_trade_update_listener(self, listener: TradeUpdateListener) -> None:
+        """Stop calling ``listener``."""
+        with self.state.lock:
+            self.state.listeners.remove(listener)
+
+    def stats(self) -> dict[str, Any]:
+        """What ``GET /_stats`` answers: requests, answers by status, 429s, order attempts per client order id."""
+        return self.state.stats()
