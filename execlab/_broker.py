@@ -114,7 +114,9 @@ class BrokerExecutor(OrderExecutor):
         attempts: int = 4,
         backoff_seconds: float = 0.2,
         sleep: Callable[[float], None] = time.sleep,
+        progress: Callable[[str, str], None] | None = None,
     ):
+        self._progress = progress
         self.adapter = adapter
         self.journal = journal
         self.run_id = run_id
@@ -173,6 +175,8 @@ class BrokerExecutor(OrderExecutor):
             return existing
         self.journal.record(self.run_id, "request", coid, None,
                             {"op": "submit", "order": order.model_dump(mode="json")})
+        if self._progress is not None:
+            self._progress("sending", coid)
         for attempt in range(self._attempts):
             try:
                 placed = self.adapter._submit(order)

@@ -1,4 +1,4 @@
-"""The ``execlab`` command line: ``demo``, ``backtest``, ``data build`` and ``schema``.
+"""The ``execlab`` command line: ``demo``, ``backtest``, ``data build``, ``schema``, ``rebalance``, ``venue``.
 
 Bad input (targets, config, bars, unreadable files) prints one red line naming the fault and exits with
 code 2; nothing else is caught, so a bug still shows its traceback.
@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 import execlab as xl
+from execlab._cli_trading import register as register_trading_commands
 from execlab._report import write_report
 from execlab.strategies import momentum_targets
 
@@ -165,6 +166,9 @@ def data_build(
 def schema() -> None:
     """Print the JSON Schema of one order."""
     typer.echo(json.dumps(xl.order_json_schema(), indent=2))
+
+
+register_trading_commands(app)
 
 
 def main() -> None:

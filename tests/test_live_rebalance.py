@@ -1,0 +1,124 @@
+"""A paper rebalance through the real alpaca-py against the local Alpaca venue: journal, resume, reconcile."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import execlab as xl
+from execlab._broker import BrokerExecutor
+from execlab._journal import Journal
+from execlab._live import run_live_rebalance
+from execlab._reconcile import reconcile
+from execlab.adapters.alpaca import AlpacaAdapter
+from execlab.venues import AlpacaVenue
+
+KEY, SECRET = "PKTESTKEY0000001", "test-secret-do-not-log-0001"
+PRICES = {"AAA": 10.0, "BBB": 20.0, "CCC": 50.0, "DDD": 5.0}
+
+
+@pytest.fixture
+def venue() -> Iterator[AlpacaVenue]:
+    with AlpacaVenue(KEY, SECRET, initial_cash=100_000.0, rate_limit=10_000) as v:
+        for sym, px in PRICES.items():
+            v.set_quote(sym, px - 0.01, px + 0.01, px)
+        yield v
+
+
+def _config(run_id: str = "live-test") -> xl.Config:
+    return xl.Config.from_mapping({"mode": "paper", "run_id": run_id,
+                                   "broker": {"name": "alpaca", "api_key": KEY, "api_secret": SECRET}})
+
+
+def _executor(venue: AlpacaVenue, journal: Journal, run_id: str = "live-test") -> BrokerExecutor:
+    adapter = AlpacaAdapter(KEY, SECRET, base_url=venue.base_url, timeout=5.0)
+    return BrokerExecutor(adapter, journal, run_id, (), backoff_seconds=0.01)
+
+
+def _held(venue: AlpacaVenue) -> dict[str, float]:
+    adapter = AlpacaAdapter(KEY, SECRET, base_url=venue.base_url)
+    return {s: q for s, q in adapter._positions().items() if q}
+
+
+def test_rebalance_reaches_targets_and_journals_everything(venue: AlpacaVenue, tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite", secrets=[SECRET])
+    targets = {"AAA": 100, "BBB": 50, "CCC": 10}
+    done = run_live_rebalance(targets, PRICES, _config(), _executor(venue, journal), journal, "2024-01-02",
+                              timeout=10)
+    assert done.complete and not done.resumed
+    assert _held(venue) == targets
+    orders = done.orders
+    assert sorted(orders["symbol"]) == ["AAA", "BBB", "CCC"]
+    assert set(orders["status"]) == {"filled"}
+    assert (orders["filled_quantity"] == orders["quantity"]).all()
+    kinds = set(journal.events("live-test")["kind"])
+    assert {"request", "response", "state", "positions_snapshot", "reconcile"} <= kinds
+    raw = (tmp_path / "j.sqlite").read_bytes() + (tmp_path / "j.sqlite-wal").read_bytes()
+    assert SECRET.encode() not in raw
+
+
+def test_running_the_same_rebalance_twice_sends_nothing_twice(venue: AlpacaVenue, tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    targets = {"AAA": 100, "BBB": 50}
+    run_live_rebalance(targets, PRICES, _config(), _executor(venue, journal), journal, "k1", timeout=10)
+    again = run_live_rebalance(targets, PRICES, _config(), _executor(venue, journal), journal, "k1", timeout=10)
+    assert again.resumed
+    stats = venue.stats()
+    attempts = stats["order_attempts"]
+    assert all(n == 1 for n in attempts.values()), attempts
+    assert _held(venue) == targets
+
+
+def test_resume_sends_only_what_never_reached_the_broker(venue: AlpacaVenue, tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    cfg = _config()
+    # A first process journals the intents and sends only the first order before it dies.
+    sent: list[str] = []
+
+    class ProcessDiedError(Exception):
+        pass
+
+    def die_after_first(event: str, coid: str) -> None:
+        sent.append(coid)
+        if len(sent) == 2:
+            raise ProcessDiedError
+
+    first = BrokerExecutor(AlpacaAdapter(KEY, SECRET, base_url=venue.base_url), journal, cfg.run_id, (),
+                           progress=die_after_first)
+    with pytest.raises(ProcessDiedError):
+        run_live_rebalance({"AAA": 10, "BBB": 20, "CCC": 30}, PRICES, cfg, first, journal, "k", timeout=5)
+    assert len(journal.orders(cfg.run_id, "k")) == 3  # every intent was journaled before anything was sent
+    done = run_live_rebalance({"AAA": 10, "BBB": 20, "CCC": 30}, PRICES, cfg, _executor(venue, journal), journal,
+                              "k", timeout=10)
+    assert done.resumed and done.complete
+    assert _held(venue) == {"AAA": 10, "BBB": 20, "CCC": 30}
+    stats = venue.stats()
+    attempts = stats["order_attempts"]
+    assert sorted(attempts.values()) == [1, 1, 1]
+
+
+def test_reconcile_adopts_external_orders_and_flags_unexplained_positions(venue: AlpacaVenue, tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    run_live_rebalance({"AAA": 10}, PRICES, _config(), _executor(venue, journal), journal, "k", timeout=10)
+    outside = AlpacaAdapter(KEY, SECRET, base_url=venue.base_url)
+    # Someone trades in the account behind execlab's back: a filled buy, and a limit order left working.
+    outside._submit(xl.Order(symbol="DDD", side=xl.Side.BUY, quantity=7, client_order_id="manual-1"))
+    outside._submit(xl.Order(symbol="BBB", side=xl.Side.BUY, quantity=3, order_type=xl.OrderType.LIMIT,
+                             limit_price=1.0, client_order_id="manual-2"))
+    report = reconcile(_executor(venue, journal), journal, "live-test")
+    assert list(report.adopted["client_order_id"]) == ["manual-2"]
+    assert report.state == "reducing_only"
+    diff = report.positions["difference"]
+    assert diff["DDD"] == pytest.approx(7.0) and diff["AAA"] == pytest.approx(0.0)
+    assert any("DDD" in a for a in report.alerts)
+    assert "manual-2" in journal.known_order_ids()
+
+
+def test_reconcile_with_nothing_unexplained_stays_active(venue: AlpacaVenue, tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    run_live_rebalance({"AAA": 10, "CCC": 2}, PRICES, _config(), _executor(venue, journal), journal, "k", timeout=10)
+    report = reconcile(_executor(venue, journal), journal, "live-test")
+    assert report.state == "active" and report.ok
+    assert (report.positions["difference"].abs() < 1e-9).all()
