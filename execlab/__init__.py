@@ -1,5 +1,6 @@
 """execlab: target positions → orders → one OrderExecutor (backtest, paper, live) → what the trading cost."""
 
+
 from execlab._backtest import BacktestResult, run_backtest
 from execlab._backtest_executor import BacktestExecutor
 from execlab._batches import FillBatch, OrderBatch, OrderEvents
@@ -24,7 +25,7 @@ from execlab._market_data import BarsError, MarketData
 from execlab._oms import TRANSITIONS, OrderBook, allowed_transition
 from execlab._plan import CostEstimate, Plan, PlanReason, PlanSettings, plan_orders
 from execlab._planner import make_plan
-from execlab._report import write_report
+from execlab._report_api import write_report
 from execlab._risk import RiskEngine, RiskReason
 from execlab._sample_data import sample_bars, write_sample_bars
 from execlab._schema import (

@@ -20,7 +20,6 @@ from rich.text import Text
 
 import execlab as xl
 from execlab._cli_trading import register as register_trading_commands
-from execlab._report import write_report
 from execlab.strategies import momentum_targets
 
 __all__ = ["app", "main"]
@@ -119,7 +118,7 @@ def _print_summary(result: xl.BacktestResult, title: str) -> None:
 def _finish(result: xl.BacktestResult, report: Path | None, title: str) -> None:
     _print_summary(result, title)
     if report is not None:
-        written = write_report(result, report, title=title)
+        written = xl.write_report(result, report, title=title)
         out.print(f"Report: {written.resolve()}", soft_wrap=True)
 
 

@@ -64,7 +64,10 @@ def run_live_rebalance(
     instruments: InstrumentTable | None = None,
     timeout: float = 60.0,
 ) -> LiveRebalance:
-    """Move the broker account to ``targets`` (in ``config.plan.target_unit``) for the rebalance ``as_of``."""
+    """Move the broker account to ``targets`` (in ``config.plan.target_unit``) for the rebalance ``as_of``.
+
+    Only the symbols in ``targets`` are traded: a holding not listed is left alone (give it 0 to sell it).
+    """
     run_id = config.run_id
     report = reconcile(executor, journal, run_id)
     existing = journal.orders(run_id, as_of)
@@ -76,7 +79,8 @@ def run_live_rebalance(
     tgt = _as_series(targets, "targets")
     px = _as_series(prices, "prices")
     held = executor.positions_by_symbol()
-    universe = tuple(sorted(set(tgt.index) | {s for s, q in held.items() if q != 0}))
+    # The targets name the universe: a holding left out of them is not this rebalance's to sell (list it with 0).
+    universe = tuple(sorted(tgt.index))
     missing = [s for s in universe if s not in px.index]
     if missing:
         raise TargetError(f"prices: no price for symbols {missing[:10]}")
