@@ -163,8 +163,8 @@ class Journal:
         return json.dumps(redact(dict(payload or {}), self._secrets), default=str, sort_keys=True)
 
     # -- writes -------------------------------------------------------------------------------------------
-    def record_intents(self, intents: Sequence[Intent], status: Sequence[str]) -> None:
-        """Journal a whole batch of intents and their first status in one transaction (all or nothing)."""
+    def record_intents(self, intents: Sequence[Intent]) -> None:
+        """Journal a whole batch of intents in one transaction (all or nothing); each starts ``pending``."""
         at = _now()
         with self._tx() as db:
             db.executemany(
@@ -172,11 +172,6 @@ class Journal:
                 [(i.client_order_id, i.run_id, i.rebalance_key, i.symbol, i.side, float(i.quantity), i.order_type,
                   i.time_in_force, i.limit_price, i.stop_price, i.decision_price, int(i.leg), i.risk_reason, at)
                  for i in intents],
-            )
-            db.executemany(
-                "INSERT INTO events (at, run_id, kind, client_order_id, status, payload) VALUES (?,?,?,?,?,?)",
-                [(at, i.run_id, "state", i.client_order_id, s, self._json({"reason": i.risk_reason}))
-                 for i, s in zip(intents, status, strict=True)],
             )
 
     def record(self, run_id: str, kind: str, client_order_id: str | None = None, status: str | None = None,
@@ -192,6 +187,15 @@ class Journal:
             db.executemany(
                 "INSERT INTO events (at, run_id, kind, client_order_id, status, payload) VALUES (?,?,?,?,?,?)",
                 [(at, run_id, kind, coid, status, self._json(payload)) for kind, coid, status, payload in rows],
+            )
+
+    def record_states(self, run_id: str, rows: Iterable[tuple[str, str, str]], kind: str = "state") -> None:
+        """Append state changes ``(client_order_id, new status, previous status)`` in one transaction."""
+        at = _now()
+        with self._tx() as db:
+            db.executemany(
+                "INSERT INTO events (at, run_id, kind, client_order_id, status, payload) VALUES (?,?,?,?,?,?)",
+                [(at, run_id, kind, coid, new, f'{{"from": "{was}"}}') for coid, new, was in rows],
             )
 
     def record_fills(self, run_id: str, fills: Sequence[JournalFill]) -> list[bool]:
@@ -226,8 +230,8 @@ class Journal:
             params.append(rebalance_key)
         sql = f"""
             SELECT i.*,
-                   (SELECT e.status FROM events e WHERE e.client_order_id = i.client_order_id AND e.kind = 'state'
-                    ORDER BY e.seq DESC LIMIT 1) AS status,
+                   COALESCE((SELECT e.status FROM events e WHERE e.client_order_id = i.client_order_id
+                             AND e.kind = 'state' ORDER BY e.seq DESC LIMIT 1), 'pending') AS status,
                    COALESCE((SELECT SUM(f.quantity) FROM fills f WHERE f.client_order_id = i.client_order_id), 0)
                        AS filled_quantity,
                    (SELECT SUM(f.quantity * f.price) / SUM(f.quantity) FROM fills f
@@ -265,6 +269,8 @@ class Journal:
                 ).fetchone()
                 if row is not None:
                     out[coid] = row[0]
+                elif self._db.execute("SELECT 1 FROM intents WHERE client_order_id = ?", (coid,)).fetchone():
+                    out[coid] = "pending"
         return out
 
     def fills_total(self, client_order_id: str) -> float:

@@ -86,6 +86,7 @@ def _book_fills(filled: np.ndarray, value: np.ndarray, fees: np.ndarray, oid: np
         fees[oid[k]] += fee[k]
 
 
+_RISK_NAMES: Final = ["" if r == 0 else RiskReason(r).name.lower() for r in range(max(RiskReason) + 1)]
 _NAN_COLUMNS: Final = frozenset({"limit_price", "stop_price", "trail_amount", "trail_percent", "decision_price"})
 
 
@@ -161,22 +162,25 @@ class OrderBook:
         bj = self.journal
         assert bj is not None
         c = self.cols
-        intents = []
-        for oid in oids.tolist():
-            key = bj.rebalance_key(int(c["bar"][oid]))
-            symbol = bj.symbols[int(c["symbol"][oid])]
-            leg = int(c["leg"][oid])
-            qty = float(c["quantity"][oid])
-            limit, stop = float(c["limit_price"][oid]), float(c["stop_price"][oid])
-            intents.append(Intent(
-                client_order_id=client_order_id(bj.run_id, key, symbol, leg), run_id=bj.run_id, rebalance_key=key,
-                symbol=symbol, side="buy" if qty > 0 else "sell", quantity=abs(qty),
-                order_type=str(TYPE_NAMES[c["order_type"][oid]]), time_in_force=str(TIF_NAMES[c["time_in_force"][oid]]),
-                limit_price=None if np.isnan(limit) else limit, stop_price=None if np.isnan(stop) else stop,
-                decision_price=float(c["decision_price"][oid]), leg=leg,
-                risk_reason="" if not c["risk_reason"][oid] else RiskReason(int(c["risk_reason"][oid])).name.lower(),
-            ))
-        bj.journal.record_intents(intents, [OrderStatus.PENDING.value] * len(intents))
+        sl = slice(int(oids[0]), int(oids[-1]) + 1)
+        keys = [bj.rebalance_key(b) for b in c["bar"][sl].tolist()]
+        symbols = [bj.symbols[k] for k in c["symbol"][sl].tolist()]
+        legs = c["leg"][sl].tolist()
+        qty = c["quantity"][sl].tolist()
+        types = TYPE_NAMES[c["order_type"][sl]].tolist()
+        tifs = TIF_NAMES[c["time_in_force"][sl]].tolist()
+        limits = [None if v != v else v for v in c["limit_price"][sl].tolist()]
+        stops = [None if v != v else v for v in c["stop_price"][sl].tolist()]
+        decision = c["decision_price"][sl].tolist()
+        reasons = [_RISK_NAMES[r] for r in c["risk_reason"][sl].tolist()]
+        run = bj.run_id
+        intents = [
+            Intent(client_order_id(run, key, sym, leg), run, key, sym, "buy" if q > 0 else "sell", abs(q), ot, tif,
+                   lim, stp, dp, leg, rr)
+            for key, sym, leg, q, ot, tif, lim, stp, dp, rr in zip(keys, symbols, legs, qty, types, tifs, limits, stops,
+                                                                  decision, reasons, strict=True)
+        ]
+        bj.journal.record_intents(intents)
         self.client_ids.extend(i.client_order_id for i in intents)
 
     def ids_of(self, oids: IntArray) -> tuple[str, ...] | None:
@@ -205,13 +209,17 @@ class OrderBook:
         assert bj is not None
         names = [s.value for s in OrderStatus]
         new_b = np.broadcast_to(new, oids.shape)
+        ids = self.client_ids
+        if ok.all():
+            bj.journal.record_states(bj.run_id, [(ids[o], names[t], names[w]) for o, t, w in
+                                                 zip(oids.tolist(), new_b.tolist(), before.tolist(), strict=True)])
+            return
         rows: list[tuple[str, str | None, str | None, dict[str, object] | None]] = []
         for oid, to, moved, was in zip(oids.tolist(), new_b.tolist(), ok.tolist(), before.tolist(), strict=True):
-            coid = self.client_ids[oid]
             if moved:
-                rows.append(("state", coid, names[to], {"from": names[was]}))
+                rows.append(("state", ids[oid], names[to], {"from": names[was]}))
             else:
-                rows.append(("refused_transition", coid, None, {"from": names[was], "to": names[to]}))
+                rows.append(("refused_transition", ids[oid], None, {"from": names[was], "to": names[to]}))
         bj.journal.record_many(bj.run_id, rows)
 
     def apply(self, fills: FillBatch, events: OrderEvents) -> None:

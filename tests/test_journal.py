@@ -21,7 +21,8 @@ def _intent(coid: str, symbol: str = "AAA", qty: float = 10.0) -> Intent:
 def test_wal_mode_and_append_only(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     j = Journal(path)
-    j.record_intents([_intent("a")], ["pending"])
+    j.record_intents([_intent("a")])
+    j.record("r1", "state", "a", "submitted")
     j.record_fills("r1", [JournalFill("f1", "a", "AAA", "buy", 1, 10.0)])
     mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
@@ -35,15 +36,15 @@ def test_wal_mode_and_append_only(tmp_path: Path) -> None:
 
 def test_intents_are_all_or_nothing(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.sqlite")
-    j.record_intents([_intent("a")], ["pending"])
+    j.record_intents([_intent("a")])
     with pytest.raises(sqlite3.IntegrityError):
-        j.record_intents([_intent("b"), _intent("a")], ["pending", "pending"])  # "a" again: the batch fails
+        j.record_intents([_intent("b"), _intent("a")])  # "a" again: the batch fails
     assert list(j.orders()["client_order_id"]) == ["a"]  # and "b" was not written either
 
 
 def test_latest_status_filled_quantity_and_average_price(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.sqlite")
-    j.record_intents([_intent("a", qty=10)], ["pending"])
+    j.record_intents([_intent("a", qty=10)])
     j.record("r1", "state", "a", "submitted")
     j.record_fills("r1", [JournalFill("f1", "a", "AAA", "buy", 4, 10.0), JournalFill("f2", "a", "AAA", "buy", 6, 11.0)])
     j.record("r1", "state", "a", "filled")
