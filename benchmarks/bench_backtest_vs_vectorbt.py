@@ -165,24 +165,54 @@ def worker(side: str, path: Path, seed: int, reps: int) -> dict[str, Any]:
 
     out["process_maxrss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
+    # Ready: the parent now asks for one timed call at a time, alternating the two sides, so that both
+    # see the same machine load (this shared 2-core machine's speed drifts by ±30% within a minute).
+    print(json.dumps(out), flush=True)
     times = []
-    for _ in range(reps):
+    for line in sys.stdin:
+        if line.strip() != "run":
+            break
         gc.collect()
         t0 = time.perf_counter()
-        out["value"] = fn(inp)
-        times.append(time.perf_counter() - t0)
+        value = fn(inp)
+        elapsed = time.perf_counter() - t0
+        times.append(elapsed)
+        print(json.dumps({"time_s": elapsed, "value": value}), flush=True)
     out["times_s"] = times
     return out
 
 
-def run_worker(side: str, args: argparse.Namespace) -> dict[str, Any]:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", side, "--data", str(args.data),
-           "--seed", str(args.seed), "--reps", str(args.reps)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{side} worker failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return result
+def run_workers(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """Start one worker process per side, then time ``reps`` calls of each, interleaved (ABBA order)."""
+    procs = {}
+    for side in SIDES:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", side, "--data", str(args.data),
+               "--seed", str(args.seed), "--reps", str(args.reps)]
+        procs[side] = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                       text=True)
+        # Set up one side at a time so imports and warm-ups do not overlap.
+        ready = procs[side].stdout.readline() if procs[side].stdout else ""
+        if not ready:
+            stderr = procs[side].stderr
+            raise RuntimeError(f"{side} worker failed:\n{stderr.read()[-3000:] if stderr else ''}")
+        procs[side].result = json.loads(ready)  # type: ignore[attr-defined]
+    res: dict[str, dict[str, Any]] = {side: {**p.result, "times_s": []} for side, p in procs.items()}  # type: ignore[attr-defined]
+    order = list(SIDES)
+    for rep in range(args.reps):
+        for side in (order if rep % 2 == 0 else order[::-1]):
+            proc = procs[side]
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write("run\n")
+            proc.stdin.flush()
+            answer = json.loads(proc.stdout.readline())
+            res[side]["times_s"].append(answer["time_s"])
+            res[side]["value"] = answer["value"]
+    for proc in procs.values():
+        assert proc.stdin is not None
+        proc.stdin.write("exit\n")
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    return res
 
 
 # -- backtrader --------------------------------------------------------------------------------------------
@@ -259,7 +289,7 @@ def run_backtrader(inp: Inputs, n_symbols: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--reps", type=int, default=10)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-backtrader", action="store_true")
     parser.add_argument("--bt-symbols", type=int, default=100)
@@ -270,12 +300,12 @@ def main() -> int:
         print(f"SKIPPED: shared data not found at {args.data}")
         return 0
     if args.worker:
-        print(json.dumps(worker(args.worker, args.data, args.seed, args.reps)))
+        worker(args.worker, args.data, args.seed, args.reps)
         return 0
 
-    # One fresh process per side, one after the other: neither side's imports, caches or freed memory
-    # affect the other's figures, and nothing else runs while one is timed.
-    res = {side: run_worker(side, args) for side in SIDES}
+    # One fresh process per side: neither side's imports, caches or freed memory affect the other's
+    # figures; the timed calls alternate between the two, and only one runs at a time.
+    res = run_workers(args)
     import numba
 
     n_t, n_s = res["execlab"]["shape"]
@@ -290,7 +320,8 @@ def main() -> int:
           f"fees {FEE_BPS:g} bps, sells first then buys by order value, whole shares (vectorbt "
           "size_granularity=1)")
     print("  each side runs in its own fresh process: inputs built once outside the timing (execlab: the")
-    print("  long bars -> xl.MarketData; vectorbt: the wide close), one warm-up call, then the timed calls")
+    print("  long bars -> xl.MarketData; vectorbt: the wide close), one warm-up call, then the timed calls,")
+    print("  alternating between the two processes (ABBA) so both see the same machine load")
     for side, r in res.items():
         print(f"    {side:9s}: setup {r['setup_s']:5.1f} s (imports, parquet, inputs), "
               f"warm-up {r['warmup_s']:5.2f} s")

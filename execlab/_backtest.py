@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
@@ -19,6 +22,7 @@ from execlab._oms import OrderBook
 from execlab._pipeline import Rebalancer
 from execlab._risk import RiskEngine, RiskReason
 from execlab._targets import align_targets
+from execlab._venue import SimulatedVenue
 
 __all__ = ["BacktestResult", "run_backtest"]
 
@@ -53,13 +57,40 @@ def run_backtest(
     n_t, n_s = market.close.shape
     positions = np.zeros((n_t, n_s))
     cash = np.zeros(n_t)
-    marks = executor.venue.mark_prices_all()
-    tradable = ~np.isnan(market.close)
     venue = executor.venue
+    marks = venue.mark_prices_all()
+    tradable = ~np.isnan(market.close)
+    days = venue.trading_days
+    adv = None
+    if cfg.risk.max_adv_pct is not None:  # volume known before each bar
+        adv = pd.DataFrame(market.volume).rolling(20, min_periods=1).mean().shift(1).to_numpy()
     rebalance_at = np.full(n_t, -1, dtype=np.int64)
     rebalance_at[tm.bars] = np.arange(tm.bars.size)
     start = int(tm.bars[0]) if tm.bars.size else n_t
     cash[:start] = cfg.initial_cash
+    with _no_cyclic_gc():
+        _loop(start, n_t, executor, rebalancer, venue, tm.values, rebalance_at, marks, tradable, days, adv,
+              positions, cash)
+    rebalancer.sync()
+    return BacktestResult(cfg, market, book, positions, cash, tm.bars)
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """The loop makes no reference cycles; a full collection of a large heap in the middle only costs time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _loop(start: int, n_t: int, executor: BacktestExecutor, rebalancer: Rebalancer, venue: SimulatedVenue,
+          targets: FloatArray, rebalance_at: npt.NDArray[np.int64], marks: FloatArray,
+          tradable: npt.NDArray[np.bool_], days: npt.NDArray[np.int64], adv: FloatArray | None,
+          positions: FloatArray, cash: FloatArray) -> None:
     for i in range(start, n_t):
         executor.on_bar(i)
         r = rebalance_at[i]
@@ -67,11 +98,10 @@ def run_backtest(
             c = venue.cash
             held = venue.position != 0.0
             equity = c + float(venue.position[held] @ marks[i][held]) if held.any() else c
-            rebalancer.rebalance(tm.values[r], marks[i], c, equity, i, tradable[i])
+            rebalancer.rebalance(targets[r], marks[i], c, equity, i, tradable[i], int(days[i]),
+                                 None if adv is None else adv[i])
         positions[i] = venue.position
         cash[i] = venue.cash
-    rebalancer.sync()
-    return BacktestResult(cfg, market, book, positions, cash, tm.bars)
 
 
 class BacktestResult:
@@ -85,7 +115,7 @@ class BacktestResult:
         self._positions = positions
         self._cash = cash
         self.rebalance_bars = rebalance_bars
-        self._marks = market.last_close()
+        self._marks = market.last_close()  # cached by MarketData
 
     @property
     def timestamps(self) -> pd.DatetimeIndex:

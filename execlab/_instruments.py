@@ -119,6 +119,10 @@ class InstrumentTable:
 
     def arrays(self, symbols: Sequence[str]) -> InstrumentArrays:
         """Rules for ``symbols`` as aligned arrays (lot size 0 for continuous quantities)."""
+        if not self._by_symbol:  # every symbol gets the default
+            d, n = self._default, len(symbols)
+            return InstrumentArrays(np.full(n, d.lot_size if d.lot_size > 0 else 0.0), np.full(n, d.min_quantity),
+                                    np.full(n, d.min_notional), np.full(n, d.tick_size))
         insts = [self.get(s) for s in symbols]
         return InstrumentArrays(
             lot_size=np.array([i.lot_size if (i.lot_size > 0) else 0.0 for i in insts], dtype=np.float64),

@@ -33,6 +33,15 @@ def _to_pandas(bars: Any) -> pd.DataFrame:
     return frame
 
 
+def _ffill(a: FloatArray) -> FloatArray:
+    """Carry the last non-NaN value of each column forward (NaN before the first)."""
+    valid = ~np.isnan(a)
+    idx = np.where(valid, np.arange(a.shape[0])[:, None], 0)
+    np.maximum.accumulate(idx, axis=0, out=idx)
+    out: FloatArray = np.take_along_axis(a, idx, axis=0)
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class MarketData:
     """OHLCV (and optional quotes) as ``(time, symbol)`` float arrays; NaN means no bar."""
@@ -117,8 +126,13 @@ class MarketData:
         return self.bid is not None and self.ask is not None
 
     def last_close(self) -> FloatArray:
-        """Close carried forward over missing bars (the mark price for valuation)."""
-        return pd.DataFrame(self.close).ffill().to_numpy()
+        """Close carried forward over missing bars (the mark price for valuation); computed once, read-only."""
+        cached: FloatArray | None = self.__dict__.get("_last_close")
+        if cached is None:
+            cached = _ffill(self.close)
+            cached.setflags(write=False)
+            self.__dict__["_last_close"] = cached
+        return cached
 
     def select(self, symbols: Sequence[str]) -> MarketData:
         """The same bars restricted to (and ordered as) ``symbols``."""

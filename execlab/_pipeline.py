@@ -47,6 +47,10 @@ class Rebalancer:
         self._type = TYPE[plan.order_type]
         self._tif = TIF[plan.time_in_force]
         self._is_limit = plan.order_type == OrderType.LIMIT
+        self._needs_exposure = risk.config.max_gross_exposure is not None or risk.config.max_net_exposure is not None
+        self._day: int | None = None
+        self._orders_today = 0
+        self._day_start_equity = float("nan")
 
     def _limit_prices(self, seq: npt.NDArray[np.int64], q: FloatArray, px: FloatArray) -> FloatArray:
         off = self.plan_config.limit_offset_bps * 1e-4
@@ -63,10 +67,13 @@ class Rebalancer:
             self.book.apply(fills, events)
 
     def rebalance(self, target: FloatArray, price: FloatArray, cash: float, equity: float, bar: int,
-                  tradable: npt.NDArray[np.bool_] | None = None) -> RebalanceOutcome:
+                  tradable: npt.NDArray[np.bool_] | None = None, day: int | None = None,
+                  adv: FloatArray | None = None) -> RebalanceOutcome:
         """Plan, check, journal and send the orders that move positions to ``target``.
 
-        ``price`` is each symbol's reference (last) price; ``tradable`` marks the symbols that can trade now.
+        ``price`` is each symbol's reference (last) price; ``tradable`` marks the symbols that can trade now;
+        ``day`` numbers the trading day (for daily order counts and the daily loss limit); ``adv`` is each symbol's
+        average daily volume (for the participation check).
         """
         ex, book = self.executor, self.book
         self.sync()
@@ -86,7 +93,19 @@ class Rebalancer:
         planned = int(seq.size)
         q = qty[seq]
         px = price[seq]
-        reason = self.risk.check(RiskContext(seq, q, px, position[seq], equity))
+        if day is not None and day != self._day:
+            self._day, self._orders_today, self._day_start_equity = day, 0, equity
+        gross = net = float("nan")
+        if self._needs_exposure:
+            held = position * price
+            gross, net = float(np.abs(held).sum()), float(held.sum())
+        reason = self.risk.check(RiskContext(
+            seq, q, px, position[seq], equity,
+            adv=None if adv is None else adv[seq],
+            buying_power=cash - floor if floor is not None else np.inf,
+            gross_exposure=gross, net_exposure=net,
+            orders_today=self._orders_today, day_start_equity=self._day_start_equity, trading_day=self._day,
+        ))
         nan = np.full(seq.size, np.nan)
         limit = self._limit_prices(seq, q, px) if self._is_limit else nan
         oids = book.add({"bar": bar, "symbol": seq, "quantity": q, "order_type": self._type,
@@ -103,6 +122,7 @@ class Rebalancer:
             batch = OrderBatch(sent, seq, q, np.full(n_ok, self._type, np.int8), np.full(n_ok, self._tif, np.int8),
                                limit, nan[:n_ok], nan[:n_ok], nan[:n_ok], book.ids_of(sent))
             book.transition(sent, SUBMITTED)
+            self._orders_today += n_ok
             ex.submit(batch)
             self.sync()
         return RebalanceOutcome(bar, planned, planned - n_ok, n_ok)

@@ -175,7 +175,7 @@ def _diff(
             q = sh - pos
             if lot[j] > 0.0:
                 q = np.trunc(np.round(q / lot[j], 8)) * lot[j]
-            elif abs(q) <= 1e-9 * max(abs(sh), abs(pos)):
+            elif abs(q) <= 1e-9 * max(abs(sh), abs(pos)) or abs(q) * price[j] < 1e-9:
                 q = 0.0  # float dust on continuous quantities
             if q != 0.0:
                 notional = abs(q) * price[j]

@@ -160,8 +160,10 @@ class KillSwitchActions:
     flatten_quantity: FloatArray
     """Signed quantity of each flattening order (minus the position)."""
     reason: str = ""
+    """Why the kill switch fired."""
 
     def __len__(self) -> int:
+        """Number of actions: cancels plus flattening orders."""
         return int(self.cancel.size + self.flatten_symbol.size)
 
 
@@ -307,7 +309,7 @@ class RiskEngine:
         return self._state
 
     @property
-    def halt_reason(self) -> RiskReason | None:
+    def halt_code(self) -> RiskReason | None:
         """Why trading is halted (``HALTED`` or ``DAILY_LOSS_LIMIT``), or ``None`` when it is not."""
         return self._halt_code if self._state == "halted" else None
 

@@ -118,9 +118,10 @@ def align_targets(
         raise TargetError(f"targets: negative target for symbol {sym!r} at {ts} but plan.allow_short is false "
                           f"({n} such values)")
     check_unit(frame, values, unit, max_leverage, instruments)
-    sub = market.select(list(frame.columns))
+    cols = [market.symbols.index(c) for c in frame.columns] if tuple(frame.columns) != market.symbols else None
+    marks = market.last_close()[bars]
     # A symbol halted or missing a bar is held; one never priced up to then cannot be traded at all.
-    no_price = (values != 0) & np.isnan(sub.last_close()[bars])
+    no_price = (values != 0) & np.isnan(marks if cols is None else marks[:, cols])
     if no_price.any():
         ts, sym, n = _first(no_price, frame)
         raise TargetError(f"targets: symbol {sym!r} has a target at {ts} but no price at or before that time "

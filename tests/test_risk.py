@@ -271,10 +271,10 @@ def test_halt_denies_all_and_resume_restores_trading() -> None:
     eng = engine(max_order_value=1e9)
     eng.halt("manual halt", at=datetime(2024, 1, 2, 15, 30))
     assert eng.state == "halted"
-    assert eng.halt_reason == R.HALTED
+    assert eng.halt_code == R.HALTED
     assert eng.check(ctx(quantity=[-10, 10, -1, 1], position=[10, 0, 5, 0])).tolist() == codes(*[R.HALTED] * 4)
     eng.resume()
-    assert eng.state == "active" and eng.halt_reason is None
+    assert eng.state == "active" and eng.halt_code is None
     assert eng.check(ctx()).tolist() == [0] * 4
     log = eng.state_changes()
     assert log.columns.tolist() == ["timestamp", "previous", "state", "reason"]
@@ -301,7 +301,7 @@ def test_daily_loss_limit_halts_records_and_lifts_on_a_new_day() -> None:
 
     hit = eng.check(ctx(equity=994_999.0, day_start_equity=1_000_000.0, trading_day=1, timestamp=day1))
     assert hit.tolist() == codes(*[R.DAILY_LOSS_LIMIT] * 4)
-    assert eng.state == "halted" and eng.halt_reason == R.DAILY_LOSS_LIMIT
+    assert eng.state == "halted" and eng.halt_code == R.DAILY_LOSS_LIMIT
     # the rest of the day stays halted, even after a recovery, and says why
     later = eng.check(ctx(equity=1_001_000.0, day_start_equity=1_000_000.0, trading_day=1))
     assert later.tolist() == codes(*[R.DAILY_LOSS_LIMIT] * 4)

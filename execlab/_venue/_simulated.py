@@ -69,6 +69,11 @@ class SimulatedVenue:
         out: FloatArray = self._mark[i]
         return out
 
+    @property
+    def trading_days(self) -> npt.NDArray[np.int64]:
+        """Trading-day number of every bar (changes when the date changes)."""
+        return self._day
+
     def mark_prices_all(self) -> FloatArray:
         """Last known close per bar and symbol (time × symbol, read-only use)."""
         return self._mark
@@ -102,10 +107,10 @@ class SimulatedVenue:
 
     # -- orders ------------------------------------------------------------------------------------------
     def _grow_outputs(self, size: int) -> None:
-        self._f = {"oid": np.zeros(size, np.int64), "qty": np.zeros(size), "price": np.zeros(size),
-                   "ref": np.zeros(size), "fee": np.zeros(size), "maker": np.zeros(size, np.bool_)}
-        self._e = {"oid": np.zeros(size, np.int64), "status": np.zeros(size, np.int8),
-                   "reason": np.zeros(size, np.int8)}
+        self._f = {"oid": np.empty(size, np.int64), "qty": np.empty(size), "price": np.empty(size),
+                   "ref": np.empty(size), "fee": np.empty(size), "maker": np.empty(size, np.bool_)}
+        self._e = {"oid": np.empty(size, np.int64), "status": np.empty(size, np.int8),
+                   "reason": np.empty(size, np.int8)}
 
     def submit(self, orders: OrderBatch, bar: int) -> None:
         """Accept new working orders at bar ``bar`` (they may fill from ``bar`` + delay on)."""
@@ -169,8 +174,7 @@ class SimulatedVenue:
             self._vol_bar = i
         if self._n == 0:
             return NO_FILLS, NO_EVENTS
-        if self._f["oid"].size < self._n:
-            self._grow_outputs(2 * self._n)
+        self._grow_outputs(self._n)  # fresh buffers: the batches returned below are views of them, not copies
         m, w, f, e, c = self.market, self._w, self._f, self._e, self.costs
         nf, ne, left = match_bar(
             i, self._day[i], self._n,
@@ -188,11 +192,11 @@ class SimulatedVenue:
         if left == 0:
             self._n = 0
         fills = NO_FILLS if nf == 0 else FillBatch(
-            f["oid"][:nf].copy(), np.full(nf, i, dtype=np.int64), f["qty"][:nf].copy(), f["price"][:nf].copy(),
-            f["ref"][:nf].copy(), f["fee"][:nf].copy(), f["maker"][:nf].copy(),
+            f["oid"][:nf], np.full(nf, i, dtype=np.int64), f["qty"][:nf], f["price"][:nf], f["ref"][:nf],
+            f["fee"][:nf], f["maker"][:nf],
         )
         events = NO_EVENTS if ne == 0 else OrderEvents(
-            e["oid"][:ne].copy(), e["status"][:ne].copy(), e["reason"][:ne].copy()
+            e["oid"][:ne], e["status"][:ne], e["reason"][:ne]
         )
         return fills, events
 
