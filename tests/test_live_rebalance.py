@@ -122,3 +122,34 @@ def test_reconcile_with_nothing_unexplained_stays_active(venue: AlpacaVenue, tmp
     report = reconcile(_executor(venue, journal), journal, "live-test")
     assert report.state == "active" and report.ok
     assert (report.positions["difference"].abs() < 1e-9).all()
+
+
+def test_kill_switch_cancels_everything_and_flattens(venue: AlpacaVenue, tmp_path: Path) -> None:
+    from execlab._kill import engage_kill_switch
+
+    journal = Journal(tmp_path / "j.sqlite")
+    run_live_rebalance({"AAA": 10, "BBB": 5}, PRICES, _config(), _executor(venue, journal), journal, "k", timeout=10)
+    outside = AlpacaAdapter(KEY, SECRET, base_url=venue.base_url)
+    outside._submit(xl.Order(symbol="CCC", side=xl.Side.BUY, quantity=3, order_type=xl.OrderType.LIMIT,
+                             limit_price=1.0, client_order_id="resting-1"))
+    assert len(outside._open_orders()) == 1
+    risk = xl.RiskEngine(xl.RiskConfig(), ("AAA", "BBB", "CCC"), False)
+    executor = _executor(venue, journal)
+    report = engage_kill_switch(executor, journal, "live-test", risk, flatten=True, reason="test")
+    assert report.cancelled == ["resting-1"] and not report.failures
+    assert len(report.flattened) == 2
+    assert executor.wait(10)
+    assert outside._open_orders() == []
+    assert _held(venue) == {}
+    assert risk.state == "halted"
+    assert list(journal.events("live-test", "kill_switch")["status"]) == ["halted", "done"]
+
+
+def test_kill_switch_without_flatten_keeps_positions(venue: AlpacaVenue, tmp_path: Path) -> None:
+    from execlab._kill import engage_kill_switch
+
+    journal = Journal(tmp_path / "j.sqlite")
+    run_live_rebalance({"AAA": 10}, PRICES, _config(), _executor(venue, journal), journal, "k", timeout=10)
+    report = engage_kill_switch(_executor(venue, journal), journal, "live-test", flatten=False)
+    assert report.flattened == [] and report.cancelled == []
+    assert _held(venue) == {"AAA": 10}
