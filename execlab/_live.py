@@ -20,6 +20,7 @@ from execlab._instruments import InstrumentTable
 from execlab._journal import Journal
 from execlab._oms import BookJournal, OrderBook
 from execlab._pipeline import Rebalancer
+from execlab._planner import symbol_series
 from execlab._reconcile import ReconcileReport, reconcile
 from execlab._risk import RiskEngine
 from execlab._schema import Order, OrderStatus, OrderType, Side, TimeInForce
@@ -45,15 +46,6 @@ class LiveRebalance:
     """True when no order is left working."""
 
 
-def _as_series(values: Mapping[str, float] | pd.Series, name: str) -> pd.Series:
-    series = pd.Series(values, dtype=float) if not isinstance(values, pd.Series) else values.astype(float)
-    bad = ~np.isfinite(series.to_numpy())
-    if bad.any():
-        raise TargetError(f"{name}: {series.iloc[int(np.flatnonzero(bad)[0])]} for symbol "
-                          f"{series.index[int(np.flatnonzero(bad)[0])]!r} is not a finite number")
-    return series
-
-
 def run_live_rebalance(
     targets: Mapping[str, float] | pd.Series,
     prices: Mapping[str, float] | pd.Series,
@@ -76,8 +68,8 @@ def run_live_rebalance(
         return LiveRebalance(journal.orders(run_id, as_of), report, True, complete)
     if report.state == "halted" or config.risk.trading_state == "halted":
         raise TradingHaltedError(f"trading is halted: {report.alerts or 'risk.trading_state is halted'}")
-    tgt = _as_series(targets, "targets")
-    px = _as_series(prices, "prices")
+    tgt = symbol_series(targets, "targets")
+    px = symbol_series(prices, "prices")
     held = executor.positions_by_symbol()
     # The targets name the universe: a holding left out of them is not this rebalance's to sell (list it with 0).
     universe = tuple(sorted(tgt.index))

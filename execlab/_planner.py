@@ -13,10 +13,11 @@ from execlab._instruments import InstrumentTable
 from execlab._plan import CostEstimate, Plan, PlanReason, PlanSettings, plan_orders
 from execlab._targets import TargetError, check_unit
 
-__all__ = ["make_plan"]
+__all__ = ["make_plan", "symbol_series"]
 
 
-def _series(values: Any, name: str) -> pd.Series:
+def symbol_series(values: Any, name: str) -> pd.Series:
+    """One value per symbol from a Series, mapping or one-row frame; duplicates and non-finite values raise."""
     if isinstance(values, pd.Series):
         series = values
     elif isinstance(values, Mapping):
@@ -56,9 +57,9 @@ def make_plan(
 ) -> Plan:
     """Plan one rebalance: targets (in ``config.plan.target_unit``), current positions and prices per symbol."""
     cfg = config or Config()
-    tgt = _series(targets, "targets")
-    pos = _series(positions, "positions") if positions is not None else pd.Series(dtype=float)
-    px = _series(prices, "prices")
+    tgt = symbol_series(targets, "targets")
+    pos = symbol_series(positions, "positions") if positions is not None else pd.Series(dtype=float)
+    px = symbol_series(prices, "prices")
     if not cfg.plan.allow_short and (tgt < 0).any():
         raise TargetError(f"targets: negative target for symbol {tgt[tgt < 0].index[0]!r} but plan.allow_short "
                           f"is false")
