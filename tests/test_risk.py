@@ -5,7 +5,6 @@ switch, the config keys, and ``run_backtest`` end to end.
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 from typing import Any
 
@@ -438,24 +437,3 @@ def test_backtest_denies_orders_above_max_order_value() -> None:
     assert (o.loc[~over, "reason"] == "").all()
     assert r.final_positions.to_dict() == {"A": 120.0, "B": 0.0, "C": 20.0}
     assert r.summary()["orders_denied"] == 3.0
-
-
-def test_check_is_cheap_for_a_500_order_batch() -> None:
-    """The backtest calls this once per rebalance: a fully configured check of 500 orders takes tens of
-    microseconds; the bound is loose (2 ms) so it catches a per-order Python loop, not a slow machine."""
-    rng = np.random.default_rng(0)
-    n = 500
-    universe = tuple(f"S{i}" for i in range(n))
-    eng = RiskEngine(RiskConfig(max_order_value=1e6, max_order_quantity=1e5, max_position_pct=0.5,
-                                max_gross_exposure=2.0, max_net_exposure=1.0, max_daily_orders=10_000,
-                                daily_loss_limit=1e6, price_band_pct=0.1, max_adv_pct=0.5, restricted=("S1",)),
-                     universe, allow_short=False)
-    c = RiskContext(np.arange(n), rng.normal(0, 100, n), rng.uniform(10, 100, n), rng.uniform(0, 1_000, n), 1e7,
-                    limit_price=np.full(n, np.nan), last_price=rng.uniform(10, 100, n), adv=np.full(n, 1e6),
-                    costs=CostEstimate(slippage=0.0005, fee_rate=0.0001), buying_power=1e7, gross_exposure=5e6,
-                    net_exposure=5e6, orders_today=0, day_start_equity=1e7, trading_day=1)
-    eng.check(c)  # compile
-    start = time.perf_counter()
-    for _ in range(200):
-        eng.check(c)
-    assert (time.perf_counter() - start) / 200 < 2e-3
