@@ -70,7 +70,7 @@ def run_backtest(
     cash[:start] = cfg.initial_cash
     with _no_cyclic_gc():
         _loop(start, n_t, executor, rebalancer, venue, tm.values, rebalance_at, marks, tradable, days, adv,
-              positions, cash)
+              positions, cash, market.timestamps, cfg.initial_cash)
     rebalancer.sync()
     return BacktestResult(cfg, market, book, positions, cash, tm.bars)
 
@@ -90,16 +90,21 @@ def _no_cyclic_gc() -> Iterator[None]:
 def _loop(start: int, n_t: int, executor: BacktestExecutor, rebalancer: Rebalancer, venue: SimulatedVenue,
           targets: FloatArray, rebalance_at: npt.NDArray[np.int64], marks: FloatArray,
           tradable: npt.NDArray[np.bool_], days: npt.NDArray[np.int64], adv: FloatArray | None,
-          positions: FloatArray, cash: FloatArray) -> None:
+          positions: FloatArray, cash: FloatArray, timestamps: pd.DatetimeIndex, initial_cash: float) -> None:
+    day_start_equity = initial_cash
     for i in range(start, n_t):
         executor.on_bar(i)
+        if i > start and days[i] != days[i - 1]:  # a day starts from the previous day's closing equity
+            was = positions[i - 1] != 0.0
+            day_start_equity = cash[i - 1] + float(positions[i - 1][was] @ marks[i - 1][was])
         r = rebalance_at[i]
         if r >= 0:
             c = venue.cash
             held = venue.position != 0.0
             equity = c + float(venue.position[held] @ marks[i][held]) if held.any() else c
             rebalancer.rebalance(targets[r], marks[i], c, equity, i, tradable[i], int(days[i]),
-                                 None if adv is None else adv[i])
+                                 None if adv is None else adv[i], day_start_equity=day_start_equity,
+                                 timestamp=timestamps[i])
         positions[i] = venue.position
         cash[i] = venue.cash
 

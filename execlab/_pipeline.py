@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -13,7 +14,7 @@ from execlab._config import PlanConfig
 from execlab._executor import OrderExecutor
 from execlab._instruments import InstrumentArrays
 from execlab._oms import OrderBook
-from execlab._plan import PlanSettings, plan_orders
+from execlab._plan import CostEstimate, PlanSettings, plan_orders
 from execlab._risk import RiskContext, RiskEngine
 from execlab._schema import OrderType
 
@@ -50,7 +51,6 @@ class Rebalancer:
         self._needs_exposure = risk.config.max_gross_exposure is not None or risk.config.max_net_exposure is not None
         self._day: int | None = None
         self._orders_today = 0
-        self._day_start_equity = float("nan")
 
     def _limit_prices(self, seq: npt.NDArray[np.int64], q: FloatArray, px: FloatArray) -> FloatArray:
         off = self.plan_config.limit_offset_bps * 1e-4
@@ -68,13 +68,17 @@ class Rebalancer:
 
     def rebalance(self, target: FloatArray, price: FloatArray, cash: float, equity: float, bar: int,
                   tradable: npt.NDArray[np.bool_] | None = None, day: int | None = None,
-                  adv: FloatArray | None = None) -> RebalanceOutcome:
+                  adv: FloatArray | None = None, *, day_start_equity: float = np.nan,
+                  timestamp: datetime | None = None) -> RebalanceOutcome:
         """Plan, check, journal and send the orders that move positions to ``target``.
 
         ``price`` is each symbol's reference (last) price; ``tradable`` marks the symbols that can trade now;
         ``day`` numbers the trading day (for daily order counts and the daily loss limit); ``adv`` is each symbol's
-        average daily volume (for the participation check).
+        average daily volume (for the participation check); ``day_start_equity`` is equity when the day began
+        (the daily loss is measured from it); ``timestamp`` dates the risk engine's state changes.
         """
+        if day is not None and day != self._day:
+            self._day, self._orders_today = day, 0
         ex, book = self.executor, self.book
         self.sync()
         if self.plan_config.cancel_open_orders:
@@ -86,28 +90,31 @@ class Rebalancer:
         position = ex.positions()
         floor = ex.cash_floor()
         settings = self.settings if floor == self.settings.cash_floor else replace(self.settings, cash_floor=floor)
-        _, qty, _, seq = plan_orders(target, position, price, cash, equity, self.rules, settings,
-                                     lambda q: ex.cost_estimate(q, price), tradable)
+        estimates: list[CostEstimate] = []
+
+        def costs(q: FloatArray) -> CostEstimate:
+            estimates.append(ex.cost_estimate(q, price))
+            return estimates[-1]
+
+        _, qty, _, seq = plan_orders(target, position, price, cash, equity, self.rules, settings, costs, tradable)
         if seq.size == 0:
             return RebalanceOutcome(bar, 0, 0, 0)
         planned = int(seq.size)
         q = qty[seq]
         px = price[seq]
-        if day is not None and day != self._day:
-            self._day, self._orders_today, self._day_start_equity = day, 0, equity
-        gross = net = float("nan")
-        if self._needs_exposure:
-            held = position * price
-            gross, net = float(np.abs(held).sum()), float(held.sum())
-        reason = self.risk.check(RiskContext(
-            seq, q, px, position[seq], equity,
-            adv=None if adv is None else adv[seq],
-            buying_power=cash - floor if floor is not None else np.inf,
-            gross_exposure=gross, net_exposure=net,
-            orders_today=self._orders_today, day_start_equity=self._day_start_equity, trading_day=self._day,
-        ))
         nan = np.full(seq.size, np.nan)
         limit = self._limit_prices(seq, q, px) if self._is_limit else nan
+        gross = net = float("nan")
+        if self._needs_exposure:
+            held = position != 0.0  # symbols not listed yet have NaN prices (and no position)
+            value = position[held] * price[held]
+            gross, net = float(np.abs(value).sum()), float(value.sum())
+        reason = self.risk.check(RiskContext(
+            seq, q, px, position[seq], equity, limit_price=limit if self._is_limit else None,
+            adv=None if adv is None else adv[seq], buying_power=cash - floor if floor is not None else np.inf,
+            costs=estimates[-1] if estimates else None, gross_exposure=gross, net_exposure=net,
+            orders_today=self._orders_today, day_start_equity=day_start_equity, trading_day=day,
+            timestamp=timestamp))
         oids = book.add({"bar": bar, "symbol": seq, "quantity": q, "order_type": self._type,
                          "time_in_force": self._tif, "decision_price": px, "risk_reason": reason,
                          "limit_price": limit})

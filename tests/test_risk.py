@@ -437,3 +437,29 @@ def test_backtest_denies_orders_above_max_order_value() -> None:
     assert (o.loc[~over, "reason"] == "").all()
     assert r.final_positions.to_dict() == {"A": 120.0, "B": 0.0, "C": 20.0}
     assert r.summary()["orders_denied"] == 3.0
+
+
+def test_backtest_exposure_limit_ignores_symbols_not_listed_yet() -> None:
+    # FB lists in 2012: before that its price is NaN; a gross-exposure limit must not deny everything as invalid.
+    import execlab as xl
+    from execlab.strategies import momentum_targets
+
+    bars = xl.sample_bars()
+    cfg = xl.Config.from_mapping({"plan": {"target_unit": "weight"}, "risk": {"max_gross_exposure": 1.5}})
+    orders = xl.run_backtest(momentum_targets(bars), bars, cfg).orders
+    assert (orders["reason"] == "invalid_input").sum() == 0
+    assert (orders["status"] == "filled").sum() > 100
+
+
+def test_backtest_daily_loss_limit_measures_from_the_previous_close() -> None:
+    import execlab as xl
+
+    bars = xl.sample_bars()
+    closes = bars.pivot(index="timestamp", columns="symbol", values="close")[["AAPL", "IBM", "MSFT"]].iloc[:300]
+    targets = closes * 0 + 1000.0  # hold 1000 shares of each, rebalanced daily: a tiny limit must trip on down days
+    cfg = xl.Config.from_mapping({"initial_cash": 1e7, "risk": {"daily_loss_limit": 1.0}})
+    targets.iloc[1::2] = 1001.0  # orders every day, so that the check runs every day
+    orders = xl.run_backtest(targets, bars, cfg).orders
+    tripped = orders[orders["reason"] == "daily_loss_limit"]
+    assert len(tripped) > 0
+    assert (orders["status"] == "filled").sum() > 0  # and the halt lifts on a new day
