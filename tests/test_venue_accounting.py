@@ -9,13 +9,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from venue_orders import order_batch as _orders
 
 from execlab import (
     Config,
     FeeConfig,
     MarginConfig,
     MarketData,
-    OrderBatch,
     OrderEvents,
     PlanConfig,
     RiskConfig,
@@ -24,7 +24,7 @@ from execlab import (
     VenueConfig,
     run_backtest,
 )
-from execlab._codes import CANCELLED, FILLED, GTC, MARKET, PARTIALLY_FILLED, REJECTED, VenueReason
+from execlab._codes import CANCELLED, FILLED, PARTIALLY_FILLED, REJECTED, VenueReason
 
 DAY0 = pd.Timestamp("2024-01-02")
 CASH = 1_000_000.0
@@ -38,20 +38,6 @@ def _bars(closes: dict[str, list[float]], volume: float | list[float] = 1e9) -> 
     vols = volume if isinstance(volume, list) else [volume] * n
     rows = [(days[i], s, c[i], vols[i]) for s, c in closes.items() for i in range(n) if not np.isnan(c[i])]
     return MarketData.from_bars(pd.DataFrame(rows, columns=["timestamp", "symbol", "close", "volume"]))
-
-
-def _orders(*specs: dict[str, Any]) -> OrderBatch:
-    """Market GTC orders: one per spec with oid, sym and signed qty."""
-    n = len(specs)
-    nan = np.full(n, np.nan)
-    return OrderBatch(
-        oid=np.array([s["oid"] for s in specs], dtype=np.int64),
-        symbol=np.array([s.get("sym", 0) for s in specs], dtype=np.int64),
-        quantity=np.array([s["qty"] for s in specs], dtype=np.float64),
-        order_type=np.full(n, MARKET, dtype=np.int8),
-        time_in_force=np.full(n, GTC, dtype=np.int8),
-        limit_price=nan, stop_price=nan, trail_amount=nan, trail_percent=nan,
-    )
 
 
 def _venue(market: MarketData, cash: float = CASH, lot: float = 1.0, **venue: Any) -> SimulatedVenue:

@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from venue_orders import order_batch as _orders
 
-from execlab import FeeConfig, MarketData, OrderBatch, SimulatedVenue, SlippageConfig, VenueConfig
-from execlab._codes import FILLED, GTC, LIMIT, MARKET, STOP_LIMIT
+from execlab import FeeConfig, MarketData, SimulatedVenue, SlippageConfig, VenueConfig
+from execlab._codes import FILLED, LIMIT, STOP_LIMIT
 
 DAY0 = pd.Timestamp("2024-01-02")
 CASH = 1_000_000.0
@@ -28,25 +29,6 @@ def _bars(rows: list[tuple[Any, ...]]) -> MarketData:
     frame = pd.DataFrame(rows, columns=cols)
     frame.insert(0, "timestamp", DAY0 + pd.to_timedelta(frame.pop("day"), unit="D"))
     return MarketData.from_bars(frame)
-
-
-def _orders(*specs: dict[str, Any]) -> OrderBatch:
-    """One order per spec: oid, sym, qty and optionally type, tif, limit, stop, trail_amt, trail_pct."""
-
-    def col(key: str, default: float) -> np.ndarray:
-        return np.array([s.get(key, default) for s in specs], dtype=np.float64)
-
-    return OrderBatch(
-        oid=np.array([s["oid"] for s in specs], dtype=np.int64),
-        symbol=np.array([s.get("sym", 0) for s in specs], dtype=np.int64),
-        quantity=col("qty", 0.0),
-        order_type=np.array([s.get("type", MARKET) for s in specs], dtype=np.int8),
-        time_in_force=np.array([s.get("tif", GTC) for s in specs], dtype=np.int8),
-        limit_price=col("limit", np.nan),
-        stop_price=col("stop", np.nan),
-        trail_amount=col("trail_amt", np.nan),
-        trail_percent=col("trail_pct", np.nan),
-    )
 
 
 def _venue(market: MarketData, cash: float = CASH, **venue: Any) -> SimulatedVenue:

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from venue_orders import order_batch as _orders
 
 from execlab import BacktestExecutor, FillBatch, MarketData, OrderBatch, OrderEvents, SimulatedVenue, VenueConfig
 from execlab._codes import (
@@ -23,7 +24,6 @@ from execlab._codes import (
     GTC,
     IOC,
     LIMIT,
-    MARKET,
     OPG,
     PARTIALLY_FILLED,
     REJECTED,
@@ -46,25 +46,6 @@ def _bars(ohlc: list[tuple[float, float, float, float]], volume: float = HUGE, u
     frame.insert(0, "timestamp", stamps if unit is None else stamps.as_unit(unit))
     frame["volume"] = volume
     return MarketData.from_bars(frame)
-
-
-def _orders(*specs: dict[str, Any]) -> OrderBatch:
-    """One order per spec: oid, qty and optionally type, tif, limit, stop, trail_amt, trail_pct (symbol 0)."""
-
-    def col(key: str, default: float) -> np.ndarray:
-        return np.array([s.get(key, default) for s in specs], dtype=np.float64)
-
-    return OrderBatch(
-        oid=np.array([s["oid"] for s in specs], dtype=np.int64),
-        symbol=np.zeros(len(specs), dtype=np.int64),
-        quantity=col("qty", 0.0),
-        order_type=np.array([s.get("type", MARKET) for s in specs], dtype=np.int8),
-        time_in_force=np.array([s.get("tif", GTC) for s in specs], dtype=np.int8),
-        limit_price=col("limit", np.nan),
-        stop_price=col("stop", np.nan),
-        trail_amount=col("trail_amt", np.nan),
-        trail_percent=col("trail_pct", np.nan),
-    )
 
 
 def _venue(market: MarketData, **venue: Any) -> SimulatedVenue:
