@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench lock clean
+.PHONY: setup browser demo test lint bench lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -18,7 +18,11 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/execlab demo
 
-test: setup
+# The dashboard test drives Debian's Chromium (no browser download is possible or wanted).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+test: setup browser
 	$(BIN)/ruff check execlab tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
