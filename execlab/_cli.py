@@ -1,4 +1,5 @@
-"""The ``execlab`` command line: ``demo``, ``backtest``, ``data build``, ``schema``, ``rebalance``, ``venue``.
+"""The ``execlab`` command line: ``demo``, ``backtest``, ``data build``, ``schema``, ``rebalance``, ``venue``,
+``plan``, ``reconcile``, ``notebook run``.
 
 Bad input (targets, config, bars, unreadable files) prints one red line naming the fault and exits with
 code 2; nothing else is caught, so a bug still shows its traceback.
@@ -19,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 import execlab as xl
+from execlab._cli_analysis import register as register_analysis_commands
 from execlab._cli_trading import register as register_trading_commands
 from execlab.strategies import momentum_targets
 
@@ -168,6 +170,7 @@ def schema() -> None:
 
 
 register_trading_commands(app)
+register_analysis_commands(app)
 
 
 def main() -> None:

@@ -1,0 +1,188 @@
+"""``execlab plan``, ``execlab reconcile`` and ``execlab notebook run``: look before trading, check after, schedule.
+
+``plan`` prints what a rebalance would send, from files or from the broker's positions, and sends nothing.
+``reconcile`` compares the journal with the broker and exits 4 when trading must stop. ``notebook run`` executes
+a notebook of ``notebooks/`` with papermill parameters and passes its failure on as the exit code.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Final
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+import execlab as xl
+from execlab._broker import BrokerError
+from execlab._cli_trading import ExitCode, broker_executor, read_symbol_values
+
+__all__ = ["parse_parameters", "register"]
+
+NOTEBOOKS: Final = Path(__file__).resolve().parent.parent / "notebooks"
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+def _fail(message: str, code: ExitCode = ExitCode.BAD_INPUT) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    return typer.Exit(code)
+
+
+def plan(
+    config: Annotated[Path, typer.Option(help="Config (YAML): plan, venue and risk settings.", exists=True,
+                                         dir_okay=False)],
+    targets: Annotated[Path, typer.Option(help="CSV: symbol, target (in plan.target_unit).", exists=True,
+                                          dir_okay=False)],
+    prices: Annotated[Path, typer.Option(help="CSV: symbol, decision price.", exists=True, dir_okay=False)],
+    positions: Annotated[Path | None, typer.Option(help="CSV: symbol, quantity held. Without it the positions "
+                                                        "and cash come from the config's broker.",
+                                                   exists=True, dir_okay=False)] = None,
+    cash: Annotated[float | None, typer.Option(help="Cash (with --positions; default: config initial_cash).")] = None,
+    out_csv: Annotated[Path | None, typer.Option("--out", help="Also write the plan table here (CSV).",
+                                                 dir_okay=False)] = None,
+) -> None:
+    """Print the orders a rebalance would send (sells first), with the reason for every symbol. Sends nothing."""
+    try:
+        cfg = xl.load_config(config)
+        tgt, px = read_symbol_values(targets, "targets"), read_symbol_values(prices, "prices")
+        held = read_symbol_values(positions, "positions") if positions is not None else None
+    except (xl.ConfigError, xl.TargetError, OSError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    if held is None:
+        if cfg.mode == "backtest":
+            raise _fail(f"positions: give --positions, or a config with a broker (mode paper or live); {config} "
+                        "says mode 'backtest'")
+        executor, journal = broker_executor(cfg, None)
+        try:
+            held = pd.Series(executor.positions_by_symbol(), dtype=float)
+            available = executor.account().cash
+        except BrokerError as exc:
+            raise _fail(f"broker: {exc}", ExitCode.HALTED) from None
+        finally:
+            journal.close()
+    else:
+        available = cfg.initial_cash if cash is None else cash
+    if not math.isfinite(available):
+        raise _fail(f"cash: must be a finite amount, got {available}")
+    try:
+        result = xl.make_plan(tgt, held, px, available, cfg)
+    except xl.TargetError as exc:
+        raise _fail(str(exc)) from None
+    table = Table(title=f"plan: {cfg.run_id}  equity {result.equity:,.2f}  cash {result.cash:,.2f}",
+                  title_justify="left")
+    for name in ("symbol", "price", "current", "target_shares", "order_qty", "side", "notional", "reason"):
+        table.add_column(name, justify="left" if name in ("symbol", "side", "reason") else "right")
+    for symbol, row in result.table.sort_values("sequence", key=lambda s: s.where(s >= 0, 1 << 30)).iterrows():
+        table.add_row(str(symbol), f"{row['price']:,.4g}", f"{row['current']:,.6g}", f"{row['target_shares']:,.6g}",
+                      f"{row['order_qty']:,.6g}", str(row["side"]), f"{row['notional']:,.2f}", str(row["reason"]))
+    out.print(table)
+    s = result.summary()
+    out.print(f"{int(s['orders'])} orders: {int(s['sells'])} sells ({s['sell_notional']:,.2f}), "
+              f"{int(s['buys'])} buys ({s['buy_notional']:,.2f})")
+    if out_csv is not None:
+        out_csv.parent.mkdir(parents=True, exist_ok=True)
+        result.table.to_csv(out_csv)
+        out.print(f"Wrote {out_csv.resolve()}", soft_wrap=True)
+
+
+def reconcile_command(
+    config: Annotated[Path, typer.Option(help="Config (YAML) with the broker (mode paper or live).", exists=True,
+                                         dir_okay=False)],
+    journal: Annotated[Path, typer.Option(help="SQLite journal of the run.", exists=True, dir_okay=False)],
+) -> None:
+    """Compare the journal with the broker: adopt external orders, refresh working ones, check positions.
+
+    Exit 0 when everything is explained, 4 when trading must stop (reducing-only or halted).
+    """
+    from execlab._reconcile import reconcile
+
+    try:
+        cfg = xl.load_config(config)
+        if cfg.mode == "backtest":
+            raise xl.ConfigError(f"mode: reconcile needs a broker; {config} says mode 'backtest'")
+    except (xl.ConfigError, OSError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    executor, book = broker_executor(cfg, journal)
+    try:
+        report = reconcile(executor, book, cfg.run_id)
+    except BrokerError as exc:
+        raise _fail(f"broker: {exc}", ExitCode.HALTED) from None
+    finally:
+        book.close()
+    out.print(f"reconcile {cfg.run_id}: state [bold]{report.state}[/], {len(report.adopted)} adopted, "
+              f"{len(report.refreshed)} refreshed")
+    if not report.positions.empty:
+        table = Table(title="positions", title_justify="left")
+        table.add_column("symbol")
+        for name in report.positions.columns:
+            table.add_column(str(name), justify="right")
+        for symbol, row in report.positions.iterrows():
+            table.add_row(str(symbol), *(f"{v:,.6g}" if isinstance(v, float) else str(v) for v in row))
+        out.print(table)
+    for alert in report.alerts:
+        err.print(f"[bold yellow]alert:[/] {alert}", soft_wrap=True)
+    if not report.ok:
+        raise typer.Exit(ExitCode.HALTED)
+
+
+def parse_parameters(pairs: list[str]) -> dict[str, object]:
+    """``key=value`` pairs as papermill parameters: numbers, booleans and null are parsed, anything else
+    (dates included) stays a string."""
+    import yaml
+
+    params: dict[str, object] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip().isidentifier():
+            raise ValueError(f"parameter {pair!r}: expected key=value with a Python identifier as key")
+        parsed = yaml.safe_load(value) if value.strip() else ""
+        params[key.strip()] = parsed if parsed is None or isinstance(parsed, bool | int | float | list) else value
+    return params
+
+
+def notebook_run(
+    name: Annotated[str, typer.Argument(help="Notebook: a path, or a name in notebooks/ (with or without .ipynb).")],
+    output: Annotated[Path | None, typer.Option(help="Executed copy to write (default reports/<name>.ipynb).",
+                                                dir_okay=False)] = None,
+    parameter: Annotated[list[str] | None, typer.Option("--parameter", "-p",
+                                                        help="key=value, repeatable (papermill parameters).")] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar over cells.")] = True,
+) -> None:
+    """Run a notebook top to bottom with parameters (papermill). A failing cell fails the command (exit 1)."""
+    import papermill  # type: ignore[import-untyped]
+    from papermill.exceptions import PapermillExecutionError  # type: ignore[import-untyped]
+
+    path = Path(name)
+    if not path.exists():
+        path = NOTEBOOKS / (name if name.endswith(".ipynb") else f"{name}.ipynb")
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")))
+        raise _fail(f"notebook: {name!r} not found (known: {known})")
+    try:
+        params = parse_parameters(parameter or [])
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    target = output or Path("reports") / path.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        papermill.execute_notebook(str(path), str(target), parameters=params, cwd=str(path.parent),
+                                   progress_bar=progress, kernel_name="python3")
+    except PapermillExecutionError as exc:
+        err.print(f"[bold red]notebook failed:[/] {exc.ename}: {exc.evalue}", soft_wrap=True)
+        err.print(f"executed copy: {target.resolve()}", soft_wrap=True)
+        raise typer.Exit(1) from None
+    out.print(f"Ran {path.name} -> {target.resolve()}", soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``plan``, ``reconcile`` and ``notebook run`` to the ``execlab`` app."""
+    app.command()(plan)
+    app.command("reconcile")(reconcile_command)
+    notebook_app = typer.Typer(help="The notebooks of notebooks/, run with parameters.", no_args_is_help=True)
+    notebook_app.command("run")(notebook_run)
+    app.add_typer(notebook_app, name="notebook")
