@@ -119,4 +119,4 @@ def test_no_other_public_names_after_importing_every_submodule() -> None:
 
 def test_private_modules_are_underscored() -> None:
     public_modules = [m.name for m in pkgutil.iter_modules(execlab.__path__) if not m.name.startswith("_")]
-    assert set(public_modules) <= {"adapters", "strategies", "venues"}, public_modules
+    assert set(public_modules) <= {"adapters", "dashboard", "strategies", "venues"}, public_modules

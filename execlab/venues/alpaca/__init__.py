@@ -1,4 +1,4 @@
-"""A local Alpaca Trading API v2 venue (REST) backed by execlab's simulated venue."""
+"""A local Alpaca Trading API v2 venue (REST and the trade_updates websocket) backed by execlab's simulated venue."""
 
 from execlab.venues.alpaca._cli import serve
 from execlab.venues.alpaca._faults import AlpacaFaults

@@ -3,8 +3,9 @@
 Request path through the gateway middleware, for ``/v2`` routes: count the request (and the order attempt of a
 ``POST /v2/orders``), check ``APCA-API-KEY-ID``/``APCA-API-SECRET-KEY`` (401), the per-key rolling rate limit (429),
 then the drawn faults (delay, 5xx, hang), then the handler. Every ``/v2`` answer carries the ``X-Ratelimit-*``
-headers. Routes under ``/_`` (``/_stats``, ``/_quotes``, ``/_faults``, ``/_trade_updates``) are the harness's: no
-keys, no rate limit, no faults.
+headers. Routes under ``/_`` (``/_stats``, ``/_quotes``, ``/_faults``, ``/_trade_updates``, ``/_streams/drop``) are
+the harness's: no keys, no rate limit, no faults. ``GET /stream`` is the ``trade_updates`` websocket
+(:mod:`execlab.venues.alpaca._stream`): it authenticates inside the socket, so the gateway lets it through.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from aiohttp import web
 from execlab.venues.alpaca._faults import FaultInjector, RateDecision, RateLimiter
 from execlab.venues.alpaca._mapping import error_body
 from execlab.venues.alpaca._state import AlpacaError, AlpacaState
+from execlab.venues.alpaca._stream import STREAM_PATH, StreamHub
 
 __all__ = ["AppContext", "build_app"]
 
@@ -35,7 +37,8 @@ _SERVER_ERRORS: Final = {
 
 
 class AppContext:
-    """What the routes share: the venue state, credentials, rate limiter, fault injector, and a stop signal."""
+    """What the routes share: the venue state, credentials, rate limiter, fault injector, the stream hub, and a stop
+    signal (create it on the event loop that will serve the app)."""
 
     def __init__(self, state: AlpacaState, api_key: str, secret_key: str, limiter: RateLimiter,
                  injector: FaultInjector) -> None:
@@ -45,6 +48,7 @@ class AppContext:
         self.limiter = limiter
         self.injector = injector
         self.stopping = asyncio.Event()
+        self.streams = StreamHub(state, api_key, secret_key, injector, self.stopping)
 
     async def pause(self, seconds: float) -> None:
         """Sleep, but wake at once when the venue stops."""
@@ -89,6 +93,8 @@ def build_app(ctx: AppContext) -> web.Application:
     async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith("/_"):
             return await _call(handler, request)
+        if request.path == STREAM_PATH:
+            return await handler(request)
         with state.lock:
             state.requests += 1
         if request.method == "POST" and request.path.rstrip("/") == "/v2/orders":
@@ -238,6 +244,12 @@ def build_app(ctx: AppContext) -> web.Application:
             return _error(400, 40010000, "since must be an integer")
         with state.lock:
             return _json(state.events[since:])
+
+    @routes.post("/_streams/drop")
+    async def drop_streams(request: web.Request) -> web.StreamResponse:
+        return _json({"dropped": await ctx.streams.drop_all()})
+
+    routes.get(STREAM_PATH)(ctx.streams.handle)
 
     app = web.Application(middlewares=[gateway])
     app.add_routes(routes)

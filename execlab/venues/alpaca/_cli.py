@@ -27,7 +27,8 @@ def _quote(text: str) -> tuple[str, tuple[float | None, float | None, float | No
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m execlab.venues.alpaca",
-        description="Serve a local Alpaca Trading API v2 venue (REST) backed by execlab's simulated venue.",
+        description="Serve a local Alpaca Trading API v2 venue (REST and the trade_updates websocket) backed by "
+                    "execlab's simulated venue.",
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, loopback only)")
     p.add_argument("--port", type=int, default=0, help="TCP port (default: 0, a free port, printed)")
@@ -71,7 +72,9 @@ def serve(argv: Sequence[str] | None = None) -> int:
                 print(f"  APCA_API_SECRET_KEY={venue.secret_key}")
             else:
                 print("  keys: from --key/--secret or APCA_API_KEY_ID/APCA_API_SECRET_KEY (not shown)")
-            print("  harness: GET /_stats, POST /_quotes, GET|POST|DELETE /_faults, GET /_trade_updates; Ctrl-C stops")
+            print(f"  trade_updates stream: {venue.stream_url}  (TradingStream(..., url_override=...))")
+            print("  harness: GET /_stats, POST /_quotes, GET|POST|DELETE /_faults, GET /_trade_updates, "
+                  "POST /_streams/drop; Ctrl-C stops")
             sys.stdout.flush()
             while not done.wait(0.5):
                 pass

@@ -48,6 +48,11 @@ class AlpacaFaults:
     partial_fill_ratio: float | None = None
     """When set, an order's first fill is at most this fraction of its quantity (whole shares stay whole); the rest
     fills at the symbol's next quote (an IOC order cancels it)."""
+    stream_drop_after: int = 0
+    """Drop each ``trade_updates`` websocket connection abruptly (no close frame) once it has sent this many trade
+    updates; 0 never drops. The client reconnects; updates published while it is away are not replayed."""
+    stream_delay_seconds: float = 0.0
+    """Every trade update reaches stream clients this much later than it happened (order kept)."""
     seed: int = 0
 
     def update(self, changes: dict[str, Any]) -> None:
@@ -67,11 +72,11 @@ class AlpacaFaults:
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name}: must be a probability in [0, 1], got {value!r}")
-        for name in ("next_errors", "next_hangs", "next_rejects", "seed"):
+        for name in ("next_errors", "next_hangs", "next_rejects", "stream_drop_after", "seed"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name}: must be a non-negative integer, got {value!r}")
-        for name in ("delay_seconds", "hang_seconds"):
+        for name in ("delay_seconds", "hang_seconds", "stream_delay_seconds"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or isinstance(value, bool) or not 0.0 <= value < math.inf:
                 raise ValueError(f"{name}: must be a non-negative number of seconds, got {value!r}")

@@ -20,6 +20,7 @@ from execlab.venues._engine import QuoteVenue
 from execlab.venues.alpaca._app import AppContext, build_app
 from execlab.venues.alpaca._faults import AlpacaFaults, FaultInjector, RateLimiter
 from execlab.venues.alpaca._state import AlpacaState, TradeUpdateListener
+from execlab.venues.alpaca._stream import STREAM_PATH
 
 __all__ = ["DEFAULT_API_KEY", "DEFAULT_SECRET_KEY", "AlpacaVenue"]
 
@@ -29,9 +30,11 @@ DEFAULT_SECRET_KEY: Final = "execlab-local-venue-not-a-secret"
 
 
 class AlpacaVenue:
-    """A local server speaking Alpaca's Trading API v2 (REST) in front of execlab's simulated venue.
+    """A local server speaking Alpaca's Trading API v2 (REST and the ``trade_updates`` websocket) in front of
+    execlab's simulated venue.
 
-    Point alpaca-py at it with ``TradingClient(key, secret, paper=True, url_override=venue.base_url)``. Orders
+    Point alpaca-py at it with ``TradingClient(key, secret, paper=True, url_override=venue.base_url)`` and
+    ``TradingStream(key, secret, paper=True, url_override=venue.stream_url)``. Orders
     fill against quotes given by :meth:`set_quote` (or a bar replay, :meth:`replay_bars`); fault knobs are
     :attr:`faults` (or ``POST /_faults``). Use as a context manager, or :meth:`start` and :meth:`stop`.
 
@@ -127,15 +130,18 @@ class AlpacaVenue:
         await runner.setup()
         await web.SockSite(runner, sock).start()
         self._runner = runner
+        self._ctx.streams.attach()
 
     async def _shutdown(self) -> None:
         if self._ctx is not None:
             self._ctx.stopping.set()
+            await self._ctx.streams.shutdown()
         if self._runner is not None:
             await self._runner.cleanup()
 
     def stop(self) -> None:
-        """Stop serving (hanging requests are let go at once) and join the thread; safe to call twice."""
+        """Stop serving (hanging requests are let go at once, stream clients get ``1001 going away``) and join the
+        thread; safe to call twice."""
         loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return
@@ -167,6 +173,12 @@ class AlpacaVenue:
         """``http://host:port``: pass it to ``TradingClient(url_override=...)`` (alpaca-py adds ``/v2``)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
+
+    @property
+    def stream_url(self) -> str:
+        """``ws://host:port/stream``: the ``trade_updates`` websocket, for ``TradingStream(url_override=...)``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"ws://{host}:{self.port}{STREAM_PATH}"
 
     @property
     def faults(self) -> AlpacaFaults:
@@ -236,5 +248,14 @@ class AlpacaVenue:
             self.state.listeners.remove(listener)
 
     def stats(self) -> dict[str, Any]:
-        """What ``GET /_stats`` answers: requests, answers by status, 429s, order attempts per client order id."""
+        """What ``GET /_stats`` answers: requests, answers by status, 429s, order attempts per client order id,
+        stream counts."""
         return self.state.stats()
+
+    def drop_streams(self, timeout: float = 10.0) -> int:
+        """Drop every ``trade_updates`` websocket connection abruptly (as ``POST /_streams/drop`` does), as a
+        network failure would; returns how many were dropped."""
+        loop, ctx = self._loop, self._ctx
+        if loop is None or ctx is None:
+            raise RuntimeError("AlpacaVenue is not started: call start() or use it as a context manager")
+        return asyncio.run_coroutine_threadsafe(ctx.streams.drop_all(), loop).result(timeout=timeout)

@@ -154,6 +154,9 @@ class AlpacaState:
         self.rate_limited = 0
         self.attempts: Counter[str] = Counter()
         self.attempts_without_id = 0
+        self.stream_counts: Counter[str] = Counter()
+        """``trade_updates`` websocket counts, kept by the stream hub: connections, open, authorized,
+        auth_failures, drops, messages (trade updates sent)."""
 
     # -- time ----------------------------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -665,7 +668,8 @@ class AlpacaState:
                 self.attempts_without_id += 1
 
     def stats(self) -> dict[str, Any]:
-        """``GET /_stats``: request totals, answers by status, 429s, order attempts per client order id."""
+        """``GET /_stats``: request totals, answers by status, 429s, order attempts per client order id, and the
+        ``trade_updates`` websocket counts under ``streams``."""
         with self.lock:
             return {
                 "requests": self.requests,
@@ -677,4 +681,5 @@ class AlpacaState:
                 "open_orders": sum(o.is_open for o in self._open.values()),
                 "trade_updates": len(self.events),
                 "faults_injected": dict(self.injector.counts),
+                "streams": dict(self.stream_counts),
             }
