@@ -42,10 +42,8 @@ NOT_MODELLED: Final = (
     "Interest on cash, margin interest, taxes and currency conversion.",
 )
 
-_TEMPLATE: Final = """
-{% from macros import embed %}
-{% block postamble %}
-<style>
+#: The page style of execlab's static HTML reports (backtest and TCA).
+PAGE_STYLE: Final = """<style>
   body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #1d2330;
          height: auto; }
   main { max-width: 1180px; margin: 0 auto; padding: 24px; }
@@ -60,7 +58,12 @@ _TEMPLATE: Final = """
   .note { background: #fff8e6; border-left: 4px solid #e0a800; padding: 8px 16px; }
   pre { background: #f4f6f9; padding: 12px; overflow-x: auto; }
 </style>
-{% endblock %}
+"""
+
+_TEMPLATE: Final = """
+{% from macros import embed %}
+{% block postamble %}
+""" + PAGE_STYLE + """{% endblock %}
 {% block contents %}
 <main>
 {{ header }}
