@@ -21,6 +21,7 @@ from rich.text import Text
 
 import execlab as xl
 from execlab._cli_analysis import register as register_analysis_commands
+from execlab._cli_dashboard import register as register_dashboard_command
 from execlab._cli_trading import register as register_trading_commands
 from execlab.strategies import momentum_targets
 
@@ -171,6 +172,7 @@ def schema() -> None:
 
 register_trading_commands(app)
 register_analysis_commands(app)
+register_dashboard_command(app)
 
 
 def main() -> None:

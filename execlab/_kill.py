@@ -1,9 +1,17 @@
-"""The kill switch against a broker: halt trading, cancel every open order, optionally flatten every position."""
+"""The kill switch against a broker: halt trading, cancel every open order, optionally flatten every position.
+
+The halt is a journal row (``kind='kill_switch'``, ``status='halted'``), so it outlives the process that pulled it:
+:func:`journaled_halt` reads it back, and :func:`execlab._live.run_live_rebalance` refuses to trade a run while it
+stands. :func:`halt_trading` journals a halt without a broker (a dashboard with no broker config, an operator);
+:func:`resume_trading` lifts it.
+"""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Final
 
 import numpy as np
 
@@ -13,7 +21,22 @@ from execlab._journal import Journal
 from execlab._risk import RiskEngine, kill_switch
 from execlab._schema import Order, Side
 
-__all__ = ["KillSwitchReport", "engage_kill_switch"]
+__all__ = ["KillSwitchHalt", "KillSwitchReport", "engage_kill_switch", "halt_trading", "journaled_halt",
+           "resume_trading"]
+
+KILL_SWITCH: Final = "kill_switch"
+"""The journal event kind of every kill-switch row."""
+_HALTED: Final = "halted"
+_RESUMED: Final = "active"
+
+
+@dataclass(frozen=True)
+class KillSwitchHalt:
+    """A kill-switch halt standing in the journal."""
+
+    reason: str
+    at: str
+    """Journal time (UTC, ISO 8601) of the halt."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +58,7 @@ def engage_kill_switch(executor: BrokerExecutor, journal: Journal, run_id: str, 
     at = datetime.now(UTC)
     if risk is not None:
         risk.halt(reason, at)
-    journal.record(run_id, "kill_switch", None, "halted", {"reason": reason, "flatten": flatten})
+    journal.record(run_id, KILL_SWITCH, None, _HALTED, {"reason": reason, "flatten": flatten})
     working = executor.open_orders()
     held = executor.positions_by_symbol()
     symbols = sorted(s for s, q in held.items() if q)
@@ -59,6 +82,32 @@ def engage_kill_switch(executor: BrokerExecutor, journal: Journal, run_id: str, 
             failures.append(f"flatten {symbol}: not accepted")
         else:
             flattened.append(order.client_order_id)
-    journal.record(run_id, "kill_switch", None, "done",
+    journal.record(run_id, KILL_SWITCH, None, "done",
                    {"cancelled": len(cancelled), "flattened": len(flattened), "failures": failures})
     return KillSwitchReport(cancelled, flattened, failures)
+
+
+def halt_trading(journal: Journal, run_id: str, reason: str = "kill switch") -> None:
+    """Journal a halt of ``run_id`` without touching a broker: no rebalance of the run trades until
+    :func:`resume_trading`. Orders already working at the broker keep working (use :func:`engage_kill_switch`
+    to cancel them)."""
+    journal.record(run_id, KILL_SWITCH, None, _HALTED, {"reason": reason, "flatten": False, "broker": False})
+
+
+def resume_trading(journal: Journal, run_id: str, reason: str = "resumed") -> None:
+    """Lift a kill-switch halt of ``run_id`` (journaled, like the halt)."""
+    journal.record(run_id, KILL_SWITCH, None, _RESUMED, {"reason": reason})
+
+
+def journaled_halt(journal: Journal, run_id: str) -> KillSwitchHalt | None:
+    """The kill-switch halt standing for ``run_id``, or None when trading is not halted by one.
+
+    The latest ``halted`` or ``active`` kill-switch row decides; the ``done`` row that closes an engaged kill switch
+    does not lift the halt.
+    """
+    rows = journal.events(run_id, KILL_SWITCH)
+    rows = rows[rows["status"].isin([_HALTED, _RESUMED])]
+    if rows.empty or rows["status"].iloc[-1] != _HALTED:
+        return None
+    payload = json.loads(str(rows["payload"].iloc[-1]) or "{}")
+    return KillSwitchHalt(str(payload.get("reason") or "kill switch"), str(rows["at"].iloc[-1]))

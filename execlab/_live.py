@@ -18,6 +18,7 @@ from execlab._broker import BrokerExecutor
 from execlab._config import Config
 from execlab._instruments import InstrumentTable
 from execlab._journal import Journal
+from execlab._kill import journaled_halt
 from execlab._oms import BookJournal, OrderBook
 from execlab._pipeline import Rebalancer
 from execlab._planner import symbol_series
@@ -32,7 +33,7 @@ _WORKING = (OrderStatus.PENDING.value, OrderStatus.SUBMITTED.value, OrderStatus.
 
 
 class TradingHaltedError(RuntimeError):
-    """Reconciliation or risk halted trading; nothing was sent."""
+    """The kill switch, reconciliation or risk halted trading; nothing was sent."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,13 @@ def run_live_rebalance(
     """Move the broker account to ``targets`` (in ``config.plan.target_unit``) for the rebalance ``as_of``.
 
     Only the symbols in ``targets`` are traded: a holding not listed is left alone (give it 0 to sell it).
+    While the journal holds a kill-switch halt for the run, nothing is done: :class:`TradingHaltedError`.
     """
     run_id = config.run_id
+    halt = journaled_halt(journal, run_id)
+    if halt is not None:
+        raise TradingHaltedError(f"trading is halted by the kill switch ({halt.reason}, at {halt.at}); nothing was "
+                                 "sent (execlab._kill.resume_trading lifts the halt)")
     report = reconcile(executor, journal, run_id)
     existing = journal.orders(run_id, as_of)
     if not existing.empty:
