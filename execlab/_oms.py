@@ -218,7 +218,7 @@ class OrderBook:
         for oid, to, moved, was in zip(oids.tolist(), new_b.tolist(), ok.tolist(), before.tolist(), strict=True):
             if moved:
                 rows.append(("state", ids[oid], names[to], {"from": names[was]}))
-            else:
+            elif to != was:  # a repeated report of the status it already has is no refusal
                 rows.append(("refused_transition", ids[oid], None, {"from": names[was], "to": names[to]}))
         bj.journal.record_many(bj.run_id, rows)
 

@@ -55,6 +55,7 @@ def test_rebalance_reaches_targets_and_journals_everything(venue: AlpacaVenue, t
     assert (orders["filled_quantity"] == orders["quantity"]).all()
     kinds = set(journal.events("live-test")["kind"])
     assert {"request", "response", "state", "positions_snapshot", "reconcile"} <= kinds
+    assert "refused_transition" not in kinds  # the broker repeating a status is not a refused move
     raw = (tmp_path / "j.sqlite").read_bytes() + (tmp_path / "j.sqlite-wal").read_bytes()
     assert SECRET.encode() not in raw
 
