@@ -1,8 +1,9 @@
-"""``execlab plan``, ``execlab reconcile`` and ``execlab notebook run``: look before trading, check after, schedule.
+"""``execlab plan``, ``reconcile``, ``tca`` and ``notebook run``: look before trading, check after, schedule.
 
 ``plan`` prints what a rebalance would send, from files or from the broker's positions, and sends nothing.
-``reconcile`` compares the journal with the broker and exits 4 when trading must stop. ``notebook run`` executes
-a notebook of ``notebooks/`` with papermill parameters and passes its failure on as the exit code.
+``reconcile`` compares the journal with the broker and exits 4 when trading must stop. ``tca`` prices the trading of
+a journaled run. ``notebook run`` executes a notebook of ``notebooks/`` with papermill parameters and passes its
+failure on as the exit code.
 """
 
 from __future__ import annotations
@@ -130,6 +131,65 @@ def reconcile_command(
         raise typer.Exit(ExitCode.HALTED)
 
 
+def tca(
+    journal: Annotated[Path, typer.Option(help="SQLite journal of a paper or live run.", exists=True,
+                                          dir_okay=False)],
+    run_id: Annotated[str, typer.Option(help="The run to analyse.")],
+    bars: Annotated[Path | None, typer.Option(help="Long OHLCV bars (.parquet/.csv): interval VWAP, close and "
+                                                   "participation benchmarks.", exists=True, dir_okay=False)] = None,
+    by: Annotated[list[str] | None, typer.Option(help="Group by: symbol, day, side, venue, mode (repeatable).")] = None,
+    report: Annotated[Path | None, typer.Option(help="Write a static HTML TCA report here.", dir_okay=False)] = None,
+    out_csv: Annotated[Path | None, typer.Option("--out", help="Write the per-order TCA table here (CSV).",
+                                                 dir_okay=False)] = None,
+) -> None:
+    """What the trading of a run cost: implementation shortfall split into delay, execution, fees and opportunity,
+    and slippage against arrival, interval VWAP and close."""
+    from execlab._cli import _read_table
+    from execlab._journal import Journal
+    from execlab._tca import TcaError, tca_from_journal
+
+    keys = by or ["symbol"]
+    unknown = [k for k in keys if k not in ("symbol", "day", "side", "venue", "mode")]
+    if unknown:
+        raise _fail(f"by: unknown grouping {unknown[0]!r} (symbol, day, side, venue or mode)")
+    book = Journal(journal)
+    try:
+        frame = _read_table(bars, "bars") if bars is not None else None
+        result = tca_from_journal(book, run_id, frame)
+    except (TcaError, ValueError, OSError) as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        book.close()
+    if result.orders.empty:
+        raise _fail(f"run_id: the journal {journal} has no orders for run {run_id!r}")
+    s = result.summary()
+    out.print(f"TCA of run {run_id}: {int(s['orders'])} orders, {int(s['fills'])} fills, "
+              f"shortfall {s['shortfall']:,.2f} ({s['shortfall_bps']:.2f} bps): delay {s['delay_cost']:,.2f}, "
+              f"execution {s['execution_cost']:,.2f}, fees {s['fee_cost']:,.2f}, "
+              f"opportunity {s['opportunity_cost']:,.2f}; slippage vs arrival {s['slippage_arrival_bps']:.2f} bps")
+    grouped = result.by(*keys)
+    columns = [c for c in ("orders", "filled_notional", "shortfall", "shortfall_bps", "slippage_arrival_bps",
+                           "slippage_vwap_bps", "slippage_close_bps") if c in grouped.columns]
+    table = Table(title=f"by {', '.join(keys)}", title_justify="left")
+    for key in keys:
+        table.add_column(key)
+    for name in columns:
+        table.add_column(name, justify="right")
+    for index, row in grouped.iterrows():
+        labels = index if isinstance(index, tuple) else (index,)
+        table.add_row(*(str(v) for v in labels), *(f"{row[c]:,.2f}" for c in columns))
+    out.print(table)
+    if out_csv is not None:
+        out_csv.parent.mkdir(parents=True, exist_ok=True)
+        result.orders.to_csv(out_csv, index=False)
+        out.print(f"Wrote {out_csv.resolve()}", soft_wrap=True)
+    if report is not None:
+        from execlab._tca_report import write_tca_report
+
+        written = write_tca_report(result, report, title=f"execlab transaction costs: run {run_id}")
+        out.print(f"Report: {written.resolve()}", soft_wrap=True)
+
+
 def parse_parameters(pairs: list[str]) -> dict[str, object]:
     """``key=value`` pairs as papermill parameters: numbers, booleans and null are parsed, anything else
     (dates included) stays a string."""
@@ -183,6 +243,7 @@ def register(app: typer.Typer) -> None:
     """Add ``plan``, ``reconcile`` and ``notebook run`` to the ``execlab`` app."""
     app.command()(plan)
     app.command("reconcile")(reconcile_command)
+    app.command()(tca)
     notebook_app = typer.Typer(help="The notebooks of notebooks/, run with parameters.", no_args_is_help=True)
     notebook_app.command("run")(notebook_run)
     app.add_typer(notebook_app, name="notebook")

@@ -156,3 +156,34 @@ def test_notebook_run_unknown_name_exits_2() -> None:
     result = runner.invoke(app, ["notebook", "run", "no_such_notebook"])
     assert result.exit_code == 2
     assert "not found" in result.output
+
+
+def test_tca_prints_the_shortfall_and_writes_the_report(venue: AlpacaVenue, tmp_path: Path) -> None:
+    from execlab._broker import BrokerExecutor
+    from execlab._config import Config
+    from execlab._live import run_live_rebalance
+    from execlab._tca import tca_from_journal
+
+    journal_path = tmp_path / "journal.sqlite"
+    journal = Journal(journal_path, secrets=[SECRET])
+    config = Config.from_mapping({"mode": "paper", "run_id": "cli-tca",
+                                  "broker": {"name": "alpaca", "api_key": KEY, "api_secret": SECRET}})
+    executor = BrokerExecutor(AlpacaAdapter(KEY, SECRET, base_url=venue.base_url), journal, "cli-tca", ())
+    run_live_rebalance({"AAA": 100, "BBB": 50}, {"AAA": 10.0, "BBB": 20.0}, config, executor, journal, "d1",
+                       timeout=10)
+    expected = tca_from_journal(journal, "cli-tca").summary()
+    journal.close()
+    report, table = tmp_path / "tca.html", tmp_path / "tca.csv"
+    result = runner.invoke(app, ["tca", "--journal", str(journal_path), "--run-id", "cli-tca", "--report",
+                                 str(report), "--out", str(table), "--by", "symbol", "--by", "side"])
+    assert result.exit_code == 0, result.output
+    assert f"2 orders, {int(expected['fills'])} fills, shortfall {expected['shortfall']:,.2f}" in result.output
+    assert expected["shortfall"] > 0  # bought at the ask, above the decision price
+    assert report.is_file() and "<html" in report.read_text().lower()
+    import pandas as pd
+
+    assert sorted(pd.read_csv(table)["symbol"]) == ["AAA", "BBB"]
+    unknown = runner.invoke(app, ["tca", "--journal", str(journal_path), "--run-id", "nope"])
+    assert unknown.exit_code == 2 and "nope" in unknown.output
+    bad_key = runner.invoke(app, ["tca", "--journal", str(journal_path), "--run-id", "cli-tca", "--by", "colour"])
+    assert bad_key.exit_code == 2 and "colour" in bad_key.output
