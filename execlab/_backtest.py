@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
@@ -156,8 +156,16 @@ class BacktestResult:
     @cached_property
     def orders(self) -> pd.DataFrame:
         """Every order with its final state, fill quantity and price, fees and the reason it ended as it did."""
+        return pd.DataFrame(self._order_columns(), index=pd.RangeIndex(len(self.book), name="oid"))
+
+    def _rebalance_keys(self, bars: npt.NDArray[np.int64]) -> Sequence[str]:
+        """The key of the rebalance each order came from (its client order id is made from it): the bar's time."""
+        keys: list[str] = self.timestamps[bars].strftime("%Y-%m-%dT%H:%M:%S").tolist()
+        return keys
+
+    def _order_columns(self) -> dict[str, Any]:
+        """The columns of :attr:`orders`, in order."""
         col = self.book.column
-        n = len(self.book)
         bars = col("bar")
         syms = np.array(self.market.symbols, dtype=object)[col("symbol")]
         ts = self.timestamps[bars]
@@ -171,9 +179,9 @@ class BacktestResult:
         venue_names = np.array([r.name.lower() for r in VenueReason], dtype=object)
         reason = np.where(risk_reason > 0, risk_names[risk_reason], venue_names[venue_reason])
         reason = np.where(reason == "none", "", reason)
-        iso = ts.strftime("%Y-%m-%dT%H:%M:%S")
-        ids = client_order_ids(self.config.run_id, zip(iso, syms, col("leg").tolist(), strict=True))
-        return pd.DataFrame({
+        keys = self._rebalance_keys(bars)
+        ids = client_order_ids(self.config.run_id, zip(keys, syms, col("leg").tolist(), strict=True))
+        return {
             "client_order_id": ids,
             "timestamp": ts,
             "symbol": syms,
@@ -191,7 +199,7 @@ class BacktestResult:
             "reason": reason,
             "strategy_id": self.config.strategy_id,
             "run_id": self.config.run_id,
-        }, index=pd.RangeIndex(n, name="oid"))
+        }
 
     @cached_property
     def fills(self) -> pd.DataFrame:

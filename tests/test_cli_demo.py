@@ -97,6 +97,42 @@ def test_demo_prints_summary(demo_run: tuple[Result, Path], demo_result: xl.Back
     assert str(path.resolve()) in stdout.replace("\n", "")
 
 
+def test_demo_also_trades_the_strategy_in_paper_mode(demo_run: tuple[Result, Path], bars: pd.DataFrame,
+                                                     demo_result: xl.BacktestResult) -> None:
+    """The first README command (``make demo``) runs the same strategy in paper mode on the local simulated venue,
+    the sample bars replayed through a price feed, and reports that the order tables match."""
+    from execlab._feed import ReplayFeed
+    from execlab._paper import run_paper
+
+    result, _ = demo_run
+    stdout = result.stdout
+    config = xl.load_config(DEMO_CONFIG).model_copy(update={"mode": "paper"})
+    paper = run_paper(momentum_targets(bars), ReplayFeed.from_bars(bars), config)
+    s = paper.summary()
+    assert s == pytest.approx(demo_result.summary())
+    paper_part = stdout[stdout.index("paper mode"):]
+    assert "broker sim" in paper_part
+    assert _money(s["final_value"]) in paper_part and f"{s['total_return']:.2%}" in paper_part
+    assert re.search(rf"Orders\W+{int(s['orders'])}\b", paper_part)
+    assert f"Order tables match: backtest and paper sent the same {int(s['orders']):,} orders" in stdout
+
+
+def test_demo_runs_a_paper_config(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--config", str(ROOT / "examples" / "paper.yaml"),
+                                 "--report", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    assert "Order tables match" in result.stdout
+
+
+def test_demo_refuses_a_broker_config(tmp_path: Path) -> None:
+    config = tmp_path / "alpaca.yaml"
+    config.write_text(DEMO_CONFIG.read_text().replace("mode: backtest", "mode: paper\nbroker:\n  name: alpaca"))
+    result = runner.invoke(app, ["demo", "--config", str(config), "--report", str(tmp_path / "r.html")])
+    assert result.exit_code == 2
+    assert "local simulated venue" in result.stderr and "'alpaca'" in result.stderr
+    assert not (tmp_path / "r.html").exists()
+
+
 def test_demo_report(demo_run: tuple[Result, Path], demo_result: xl.BacktestResult) -> None:
     _, path = demo_run
     page = path.read_text(encoding="utf-8")

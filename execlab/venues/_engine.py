@@ -12,11 +12,17 @@ therefore fills at the touch, a resting limit waits for the touch to reach it, a
 crosses it and then fills at the touch. Opening and closing auction orders (``opg``, ``cls``) trade at the next
 quote of their symbol. The configured slippage applies on top of crossing the spread, except ``half_spread``,
 which crossing the spread already is.
+
+Bars instead of quotes: :meth:`QuoteVenue.set_bars` makes one OHLCV bar per symbol the market step and
+:meth:`QuoteVenue.match_bars` runs the kernel over it exactly as the backtest's :class:`execlab.SimulatedVenue` does
+(configured fill price model, open/high/low/close for limits and stops, square-root impact from the σ and ADV given),
+so a paper account replaying bars fills like the backtest.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +45,9 @@ _WORK_FIELDS: dict[str, type] = {
 }
 _SLIP = {"none": kernel.SLIP_NONE, "fixed_bps": kernel.SLIP_BPS, "half_spread": kernel.SLIP_NONE,
          "sqrt_impact": kernel.SLIP_SQRT}
+#: Bar steps price like the backtest: half the quoted spread is slippage there, not the touch.
+_BAR_SLIP = {**_SLIP, "half_spread": kernel.SLIP_HALF_SPREAD}
+_PRICE = {"close": kernel.CLOSE, "next_open": kernel.NEXT_OPEN, "vwap": kernel.VWAP, "quote": kernel.QUOTE}
 _FEE = {"none": kernel.FEE_NONE, "bps": kernel.FEE_BPS, "per_share": kernel.FEE_PER_SHARE,
         "maker_taker": kernel.FEE_MAKER_TAKER}
 
@@ -50,13 +59,15 @@ FILLED, CANCELLED, REJECTED, EXPIRED = 3, 4, 5, 6
 
 @dataclass(frozen=True)
 class EngineFill:
-    """One execution: signed quantity (buy > 0), price, fee, and whether it rested (maker)."""
+    """One execution: signed quantity (buy > 0), price, fee, whether it rested (maker), and the model price
+    before slippage (``reference``)."""
 
     oid: int
     qty: float
     price: float
     fee: float
     maker: bool
+    reference: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -90,17 +101,40 @@ class _Book:
     volume: list[float] = field(default_factory=list)
 
 
+@dataclass
+class _Bars:
+    """The bar of the current step per symbol (NaN: no bar), with the impact inputs known before it."""
+
+    step: int
+    open: FloatArray
+    high: FloatArray
+    low: FloatArray
+    close: FloatArray
+    volume: FloatArray
+    bid: FloatArray
+    ask: FloatArray
+    sigma: FloatArray
+    adv: FloatArray
+
+
+_Runner = Callable[[FloatArray, int, float, float], tuple[list[EngineFill], list[EngineEvent]]]
+
+
 class QuoteVenue:
     """Working orders, cash and positions, matched against the latest quote of each symbol by the kernel.
 
     Not thread-safe: the owner serialises calls. Symbols are added on first use. Orders are keyed by an integer
     ``oid`` the owner chooses. Nothing matches until :meth:`match` is called (after a quote or a submission).
+    ``sells_first`` matches sell orders before buy orders (so a rebalance's sells pay for its buys); by default
+    buys go first.
     """
 
     def __init__(self, config: VenueConfig | None = None, initial_cash: float = 100_000.0,
-                 allow_short: bool = False) -> None:
+                 allow_short: bool = False, *, sells_first: bool = False) -> None:
         self.config = config or VenueConfig()
         self.allow_short = bool(allow_short)
+        self.sells_first = bool(sells_first)
+        self._bars: _Bars | None = None
         self.symbols: list[str] = []
         self._index: dict[str, int] = {}
         self._quotes = _Book()
@@ -112,6 +146,7 @@ class QuoteVenue:
         self._w: dict[str, np.ndarray] = {k: np.zeros(64, dtype=t) for k, t in _WORK_FIELDS.items()}
         self._n = 0
         self._meta: dict[int, _Meta] = {}
+        self._live: dict[int, _Meta] = {}  # the orders not done yet: what each step has to look at
         self._step = 0
         fees = self.config.fees
         self._fee_model = _FEE[fees.model]
@@ -121,6 +156,8 @@ class QuoteVenue:
         )
         slip = self.config.slippage
         self._slip_model = _SLIP[slip.model]
+        self._bar_slip_model = _BAR_SLIP[slip.model]
+        self._price_model = _PRICE[self.config.fill_price]
         self._slip_params = np.array([slip.bps, slip.impact_coefficient], dtype=np.float64)
         self._cap = float(self.config.participation_cap or 0.0)
 
@@ -156,6 +193,10 @@ class QuoteVenue:
         self._vol_used = np.append(self._vol_used, 0.0)
         return s
 
+    def set_lot_size(self, symbol: str, lot_size: float) -> None:
+        """Trade ``symbol`` in whole multiples of ``lot_size`` when a fill is cut (0: any quantity)."""
+        self._lot[self.symbol_index(symbol)] = max(float(lot_size), 0.0)
+
     def set_quotes(self, quotes: list[tuple[str, float, float, float, float]]) -> None:
         """Replace the quotes ``(symbol, bid, ask, last, volume)`` as one market step (NaN: side unknown).
 
@@ -171,13 +212,45 @@ class QuoteVenue:
             q.bid[s], q.ask[s], q.last[s], q.volume[s] = float(bid), float(ask), float(last), float(volume)
             touched.add(s)
         w = self._w
-        for meta in self._meta.values():
-            if meta.parked != 0.0 and meta.sym in touched and not meta.done:
+        for meta in self._live.values():
+            if meta.parked != 0.0 and meta.sym in touched:
                 r = meta.row
                 w["qty"][r] = meta.parked
                 w["eligible"][r] = self._step
                 w["active"][r] = True
                 meta.parked = 0.0
+
+    def set_bars(self, bars: Sequence[tuple[str, float, float, float, float, float]], *,
+                 quotes: Mapping[str, tuple[float, float]] | None = None,
+                 impact: Mapping[str, tuple[float, float]] | None = None) -> None:
+        """Make one OHLCV bar per listed symbol ``(symbol, open, high, low, close, volume)`` the next market step.
+
+        Symbols not listed have no bar in this step (their orders wait, as in the backtest). Each close becomes its
+        symbol's last price (a NaN close keeps the previous one); ``quotes`` gives a symbol's ``(bid, ask)`` at the
+        bar's close (for the ``quote`` fill price and ``half_spread`` slippage); ``impact`` its ``(σ, ADV)`` known
+        before the bar (for ``sqrt_impact``). Match with :meth:`match_bars`.
+        """
+        quotes = quotes or {}
+        q = self._quotes
+        rows = []
+        for symbol, _o, _h, _lo, close, volume in bars:
+            s = self.symbol_index(symbol)
+            bid, ask = quotes.get(symbol, (math.nan, math.nan))
+            rows.append((symbol, bid, ask, close if not math.isnan(close) else q.last[s], volume))
+        self.set_quotes(rows)
+        n_s = len(self.symbols)
+        cols = [np.full(n_s, math.nan) for _ in range(9)]
+        op, hi, lo, cl, vol, bid_a, ask_a, sig, adv_a = cols
+        vol[:] = 0.0
+        sig[:] = 0.0
+        adv_a[:] = 0.0
+        for symbol, o, h, low, close, volume in bars:
+            s = self._index[symbol]
+            op[s], hi[s], lo[s], cl[s], vol[s] = o, h, low, close, volume
+            bid_a[s], ask_a[s] = quotes.get(symbol, (math.nan, math.nan))
+            if impact is not None and symbol in impact:
+                sig[s], adv_a[s] = impact[symbol]
+        self._bars = _Bars(self._step, op, hi, lo, cl, vol, bid_a, ask_a, sig, adv_a)
 
     def quote(self, symbol: str) -> tuple[float, float, float] | None:
         """``(bid, ask, last)`` of ``symbol``, or None when it has never been quoted."""
@@ -244,11 +317,13 @@ class QuoteVenue:
     def submit(self, oid: int, symbol: str, qty: float, order_type: int, tif: int, *, day: int,
                limit: float = math.nan, stop: float = math.nan, trail_amount: float = 0.0,
                trail_percent: float = 0.0, notional: float | None = None,
-               partial_ratio: float | None = None) -> None:
+               partial_ratio: float | None = None, after_close: bool = False) -> None:
         """Add a working order: ``qty`` is signed (buy > 0); a notional order passes ``qty`` = ±0 and ``notional``.
 
         ``day`` is the session number (DAY orders expire when it changes). ``partial_ratio`` caps the order's first
         fill at that fraction of its quantity; the rest waits for the next quote of the symbol (an IOC cancels it).
+        ``after_close``: the order arrives after the current bar closed (see :meth:`set_bars`), so only that bar's
+        close is left for it to trade in this step, and a ``cls`` order joins this bar's close.
         """
         if oid in self._meta:
             raise ValueError(f"oid {oid} is already used")
@@ -263,7 +338,7 @@ class QuoteVenue:
         r = self._n
         self._n += 1
         buy = notional > 0 if notional is not None else qty > 0
-        auction = tif in (OPG, CLS)
+        auction = tif == OPG or (tif == CLS and not after_close)
         placeholder = 1.0 if buy else -1.0  # a notional order's quantity is set when it is priced
         w["oid"][r] = oid
         w["sym"][r] = s
@@ -278,11 +353,12 @@ class QuoteVenue:
         w["triggered"][r] = False
         w["eligible"][r] = _NEVER if auction else self._step
         w["day"][r] = day
-        w["submit"][r] = self._step - 1  # never "this bar's close only": the quote is the whole bar
+        # A quote is the whole bar: an order is never "this bar's close only" unless it came after a bar's close.
+        w["submit"][r] = self._step if after_close else self._step - 1
         w["filled"][r] = 0.0
         w["active"][r] = not auction
         ratio = partial_ratio if partial_ratio is not None and tif != FOK else None
-        self._meta[oid] = _Meta(r, s, 0.0 if notional is not None else qty, notional, ratio,
+        self._meta[oid] = self._live[oid] = _Meta(r, s, 0.0 if notional is not None else qty, notional, ratio,
                                 parked=(w["qty"][r] if auction else 0.0))
 
     def cancel(self, oid: int) -> bool:
@@ -292,6 +368,7 @@ class QuoteVenue:
             return False
         meta.done = True
         meta.parked = 0.0
+        self._live.pop(oid, None)
         self._w["active"][meta.row] = False
         return True
 
@@ -321,7 +398,7 @@ class QuoteVenue:
         n = self._n
         if n <= 4096:
             return
-        if sum(not m.done for m in self._meta.values()) > n // 2:
+        if len(self._live) > n // 2:
             return
         keep_rows = sorted(m.row for m in self._meta.values() if not m.done)
         w = self._w
@@ -337,14 +414,24 @@ class QuoteVenue:
     # -- matching ------------------------------------------------------------------------------------------
     def match(self, day: int) -> tuple[list[EngineFill], list[EngineEvent]]:
         """Match every working order against the current quotes; returns fills and orders that left the book."""
-        if self._n == 0:
+        return self._match(day, self._match_quotes)
+
+    def match_bars(self, day: int) -> tuple[list[EngineFill], list[EngineEvent]]:
+        """Match every working order against the bars of the current step (:meth:`set_bars`), in submission order,
+        with the configured fill price model: the backtest's matching, one step at a time."""
+        bars = self._bars
+        if bars is None or bars.step != self._step:
+            raise ValueError("match_bars: the current market step has no bars; call set_bars first")
+        return self._match(day, self._match_bars)
+
+    def _match(self, day: int, run: _Runner) -> tuple[list[EngineFill], list[EngineEvent]]:
+        if self._n == 0 or not self._live:
             return [], []
         w = self._w
-        n = self._n
         # Price notional orders not filled yet; apply first-fill caps.
         capped: dict[int, float] = {}
-        for oid, meta in self._meta.items():
-            if meta.done or not w["active"][meta.row]:
+        for oid, meta in self._live.items():
+            if not w["active"][meta.row]:
                 continue
             r = meta.row
             buy = w["qty"][r] > 0
@@ -365,28 +452,12 @@ class QuoteVenue:
                     capped[oid] = full
                 else:
                     meta.ratio = None  # too small to split
-        fills: list[EngineFill] = []
-        events: list[EngineEvent] = []
         marks = self._marks()
         equity = self.cash + float(self.position @ marks)
         margin = self.config.margin
         floor = -(margin.max_leverage - 1.0) * max(equity, 0.0) if margin.enabled else 0.0
         max_gross = margin.max_leverage * max(equity, 0.0) if margin.enabled else math.inf
-        q = self._quotes
-        volume = np.array(q.volume, dtype=np.float64)
-        for buy in (True, False):
-            side = np.array(q.ask if buy else q.bid, dtype=np.float64)
-            last = np.array(q.last, dtype=np.float64)
-            touch = np.where(np.isnan(side), last, side)
-            act = w["active"][:n]
-            other = act & ((w["qty"][:n] < 0) if buy else (w["qty"][:n] > 0))
-            act[other] = False
-            try:
-                fills_now, events_now = self._run_kernel(touch, volume, marks, day, floor, max_gross)
-            finally:
-                act[other] = True
-            fills += fills_now
-            events += events_now
+        fills, events = run(marks, day, floor, max_gross)
         # Release the first-fill caps: a capped order that traded parks its rest for the next quote.
         out_events = [e for e in events if not (e.oid in capped and e.status == FILLED)]
         terminal = {e.oid for e in out_events}
@@ -412,35 +483,73 @@ class QuoteVenue:
             if ended is not None:
                 ended.done = True
                 ended.parked = 0.0
+                self._live.pop(e.oid, None)
         return fills, out_events
+
+    def _match_quotes(self, marks: FloatArray, day: int, floor: float,
+                      max_gross: float) -> tuple[list[EngineFill], list[EngineEvent]]:
+        w = self._w
+        n = self._n
+        fills: list[EngineFill] = []
+        events: list[EngineEvent] = []
+        q = self._quotes
+        volume = np.array(q.volume, dtype=np.float64)
+        for buy in ((False, True) if self.sells_first else (True, False)):
+            side = np.array(q.ask if buy else q.bid, dtype=np.float64)
+            last = np.array(q.last, dtype=np.float64)
+            touch = np.where(np.isnan(side), last, side)
+            act = w["active"][:n]
+            other = act & ((w["qty"][:n] < 0) if buy else (w["qty"][:n] > 0))
+            act[other] = False
+            try:
+                fills_now, events_now = self._run_kernel(touch, volume, marks, day, floor, max_gross)
+            finally:
+                act[other] = True
+            fills += fills_now
+            events += events_now
+        return fills, events
+
+    def _match_bars(self, marks: FloatArray, day: int, floor: float,
+                    max_gross: float) -> tuple[list[EngineFill], list[EngineEvent]]:
+        bars = self._bars
+        assert bars is not None
+        return self._call_kernel(bars.open, bars.high, bars.low, bars.close, bars.volume, bars.bid, bars.ask,
+                                 bars.sigma, bars.adv, self._price_model, self._bar_slip_model, marks, day, floor,
+                                 max_gross)
 
     def _run_kernel(self, px: FloatArray, volume: FloatArray, marks: FloatArray, day: int, floor: float,
                     max_gross: float) -> tuple[list[EngineFill], list[EngineEvent]]:
+        zeros = np.zeros(len(self.symbols))
+        return self._call_kernel(px, px, px, px, volume, px, px, zeros, zeros, kernel.CLOSE, self._slip_model, marks,
+                                 day, floor, max_gross)
+
+    def _call_kernel(self, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArray, volume: FloatArray,
+                     bid: FloatArray, ask: FloatArray, sigma: FloatArray, adv: FloatArray, price_model: int,
+                     slip_model: int, marks: FloatArray, day: int, floor: float,
+                     max_gross: float) -> tuple[list[EngineFill], list[EngineEvent]]:
         w = self._w
         n = self._n
-        n_s = len(self.symbols)
         f_oid = np.zeros(n, np.int64)
         f_qty, f_price, f_ref, f_fee = (np.zeros(n) for _ in range(4))
         f_maker = np.zeros(n, np.bool_)
         e_oid = np.zeros(n, np.int64)
         e_status = np.zeros(n, np.int8)
         e_reason = np.zeros(n, np.int8)
-        zeros = np.zeros(n_s)
         nf, ne, _left = kernel.match_bar(
             self._step, day, n,
             w["oid"], w["sym"], w["qty"], w["type"], w["tif"], w["limit"], w["stop"], w["trail_amt"],
             w["trail_pct"], w["extreme"], w["triggered"], w["eligible"], w["day"], w["submit"], w["filled"],
             w["active"],
-            px, px, px, px, volume,
-            px, px, zeros, zeros,
+            o, h, lo, c, volume,
+            bid, ask, sigma, adv,
             self.position, self.avg_price, self._cash, self._vol_used, self._lot,
-            kernel.CLOSE, self._slip_model, self._slip_params, self._fee_model, self._fee_params,
+            price_model, slip_model, self._slip_params, self._fee_model, self._fee_params,
             self._cap, floor, self.allow_short, max_gross, marks,
             f_oid, f_qty, f_price, f_ref, f_fee, f_maker,
             e_oid, e_status, e_reason,
         )
-        fills = [EngineFill(int(f_oid[k]), float(f_qty[k]), float(f_price[k]), float(f_fee[k]), bool(f_maker[k]))
-                 for k in range(nf)]
+        fills = [EngineFill(int(f_oid[k]), float(f_qty[k]), float(f_price[k]), float(f_fee[k]), bool(f_maker[k]),
+                            float(f_ref[k])) for k in range(nf)]
         events = [EngineEvent(int(e_oid[k]), int(e_status[k]), int(e_reason[k]))
                   for k in range(ne) if e_status[k] != 2]
         return fills, events
