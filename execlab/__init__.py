@@ -4,6 +4,15 @@
 from execlab._backtest import BacktestResult, run_backtest
 from execlab._backtest_executor import BacktestExecutor
 from execlab._batches import FillBatch, OrderBatch, OrderEvents
+from execlab._broker import (
+    BrokerAdapter,
+    BrokerError,
+    BrokerExecutor,
+    BrokerOrder,
+    BrokerRejectedError,
+    BrokerUnavailableError,
+)
+from execlab._calibrate import Calibration, calibrate_slippage
 from execlab._config import (
     LIVE_ENDPOINTS,
     LIVE_OPT_IN_PHRASE,
@@ -19,12 +28,19 @@ from execlab._config import (
     load_config,
 )
 from execlab._executor import OrderExecutor
+from execlab._executors import make_executor
+from execlab._feed import FeedError, FeedEvent, PriceFeed, QueueFeed, ReplayFeed
 from execlab._ids import client_order_id
 from execlab._instruments import DEFAULT_INSTRUMENTS, Instrument, InstrumentTable
+from execlab._journal import Journal
+from execlab._kill import KillSwitchReport, engage_kill_switch, halt_trading, resume_trading
+from execlab._live import LiveRebalance, TradingHaltedError, run_live_rebalance
 from execlab._market_data import BarsError, MarketData
 from execlab._oms import TRANSITIONS, OrderBook, allowed_transition
+from execlab._paper import PaperExecutor, PaperResult, compare_orders, run_paper
 from execlab._plan import CostEstimate, Plan, PlanReason, PlanSettings, plan_orders
 from execlab._planner import make_plan
+from execlab._reconcile import ReconcileReport, reconcile
 from execlab._report_api import write_report
 from execlab._risk import RiskEngine, RiskReason
 from execlab._sample_data import sample_bars, write_sample_bars
@@ -40,6 +56,9 @@ from execlab._schema import (
     order_json_schema,
 )
 from execlab._targets import TargetError
+from execlab._tca import TcaError, TcaResult, tca_from_backtest, tca_from_journal, transaction_costs
+from execlab._tca_compare import ModeComparison, compare_modes
+from execlab._tca_report import write_tca_report
 from execlab._venue import SimulatedVenue
 
 __all__ = [
@@ -51,17 +70,30 @@ __all__ = [
     "BacktestExecutor",
     "BacktestResult",
     "BarsError",
+    "BrokerAdapter",
     "BrokerConfig",
+    "BrokerError",
+    "BrokerExecutor",
+    "BrokerOrder",
+    "BrokerRejectedError",
+    "BrokerUnavailableError",
+    "Calibration",
     "Config",
     "ConfigError",
     "CostEstimate",
     "FeeConfig",
+    "FeedError",
+    "FeedEvent",
     "Fill",
     "FillBatch",
     "Instrument",
     "InstrumentTable",
+    "Journal",
+    "KillSwitchReport",
+    "LiveRebalance",
     "MarginConfig",
     "MarketData",
+    "ModeComparison",
     "Order",
     "OrderBatch",
     "OrderBook",
@@ -69,11 +101,17 @@ __all__ = [
     "OrderExecutor",
     "OrderStatus",
     "OrderType",
+    "PaperExecutor",
+    "PaperResult",
     "Plan",
     "PlanConfig",
     "PlanReason",
     "PlanSettings",
     "Position",
+    "PriceFeed",
+    "QueueFeed",
+    "ReconcileReport",
+    "ReplayFeed",
     "RiskConfig",
     "RiskEngine",
     "RiskReason",
@@ -81,16 +119,33 @@ __all__ = [
     "SimulatedVenue",
     "SlippageConfig",
     "TargetError",
+    "TcaError",
+    "TcaResult",
     "TimeInForce",
+    "TradingHaltedError",
     "VenueConfig",
     "allowed_transition",
+    "calibrate_slippage",
     "client_order_id",
+    "compare_modes",
+    "compare_orders",
+    "engage_kill_switch",
+    "halt_trading",
     "load_config",
+    "make_executor",
     "make_plan",
     "order_json_schema",
     "plan_orders",
+    "reconcile",
+    "resume_trading",
     "run_backtest",
+    "run_live_rebalance",
+    "run_paper",
     "sample_bars",
+    "tca_from_backtest",
+    "tca_from_journal",
+    "transaction_costs",
     "write_report",
     "write_sample_bars",
+    "write_tca_report",
 ]
