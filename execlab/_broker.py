@@ -1,8 +1,10 @@
 """Broker adapters and the executor that routes through them with a journal.
 
 An adapter implements only the private hooks (``_submit``, ``_cancel``, ``_order``, ``_open_orders``,
-``_positions``, ``_account``); :class:`BrokerExecutor` journals every request and response before acting on it,
-retries what is safe to retry, and looks an order up by its client order id before it ever sends it again.
+``_positions``, ``_account``, optionally ``_recent_orders``); :class:`BrokerExecutor` journals every request and
+response before acting on it, paces every call to the broker's rate limit (:class:`execlab._pacing.RequestPacer`),
+stops calling a broker that keeps failing (a circuit breaker), retries what is safe to retry, and looks an order up
+by its client order id before it ever sends it again.
 """
 
 from __future__ import annotations
@@ -11,25 +13,32 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from typing import Any, Final, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+import pybreaker
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from execlab._batches import FillBatch, OrderBatch, OrderEvents, concat_events, concat_fills
 from execlab._codes import STATUS, TIF_NAMES, TYPE_NAMES
+from execlab._config import BrokerConfig
 from execlab._executor import OrderExecutor
 from execlab._journal import Journal, JournalFill
+from execlab._pacing import RequestPacer
 from execlab._schema import AccountSnapshot, Order, OrderStatus, OrderType, Side, TimeInForce
 
 __all__ = [
     "BrokerAdapter",
+    "BrokerCircuitOpenError",
     "BrokerError",
     "BrokerExecutor",
     "BrokerOrder",
+    "BrokerRateLimitedError",
     "BrokerRejectedError",
     "BrokerUnavailableError",
+    "DeadLetter",
     "DuplicateClientOrderIdError",
 ]
 
@@ -44,6 +53,19 @@ class BrokerError(Exception):
 
 class BrokerUnavailableError(BrokerError):
     """Timeout, 5xx or rate limit: the request may or may not have reached the broker."""
+
+
+class BrokerRateLimitedError(BrokerUnavailableError):
+    """The broker refused the request as one too many (HTTP 429): it was not processed, so it may be sent again."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+        """Seconds until the broker takes requests again, when it said."""
+
+
+class BrokerCircuitOpenError(BrokerUnavailableError):
+    """Nothing was sent: the broker failed too many calls in a row and the circuit breaker is open."""
 
 
 class BrokerRejectedError(BrokerError):
@@ -69,10 +91,24 @@ class BrokerOrder:
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An order that could not be placed and needs a person, or a re-run of the rebalance (which resumes it)."""
+
+    client_order_id: str
+    symbol: str
+    reason: str
+    at: datetime
+    """When it was given up (UTC)."""
+
+
 class BrokerAdapter(ABC):
     """One broker's API behind neutral calls. Subclasses implement only the private hooks."""
 
     name: str = "broker"
+    pacer: RequestPacer | None = None
+    """Set by :class:`BrokerExecutor`: an adapter that sees the broker's rate-limit headers passes them to
+    :meth:`RequestPacer.observe`. Pacing itself is the executor's."""
 
     @abstractmethod
     def _submit(self, order: Order) -> BrokerOrder:
@@ -98,12 +134,54 @@ class BrokerAdapter(ABC):
     def _account(self) -> AccountSnapshot:
         """Cash, equity and buying power."""
 
+    def _recent_orders(self) -> list[BrokerOrder]:
+        """Optional: the broker's most recent orders of any status, as many as one request returns.
+
+        An adapter that implements it lets the executor refresh a whole batch with one request instead of one
+        lookup per order.
+        """
+        raise NotImplementedError
+
 
 _ACTIVE = (OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING)
+_MAX_RATE_LIMITED: Final = 5
+"""429 answers one call may get (each waits for the broker's reset) before it gives up."""
+
+
+def _not_an_outage(exc: BaseException) -> bool:
+    """Errors the breaker ignores: everything but unavailability (rejections are the broker working fine)."""
+    return not isinstance(exc, BrokerUnavailableError) or isinstance(exc, BrokerRateLimitedError)
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    """Unavailable, but not because the breaker is open nor after the rate-limit waits were used up."""
+    return isinstance(exc, BrokerUnavailableError) and not isinstance(exc, BrokerCircuitOpenError
+                                                                      | BrokerRateLimitedError)
+
+
+class _JournalBreakerChanges(pybreaker.CircuitBreakerListener):
+    """Journals every change of the breaker's state (kind ``circuit``)."""
+
+    def __init__(self, journal: Journal, run_id: str):
+        self.journal = journal
+        self.run_id = run_id
+
+    def state_change(self, cb: pybreaker.CircuitBreaker, old_state: pybreaker.CircuitBreakerState | None,
+                     new_state: pybreaker.CircuitBreakerState) -> None:
+        self.journal.record(self.run_id, "circuit", None, new_state.name,
+                            {"from": old_state.name if old_state else None, "failures": cb.fail_counter})
 
 
 class BrokerExecutor(OrderExecutor):
-    """:class:`OrderExecutor` over a :class:`BrokerAdapter`, journaling before acting, never sending twice."""
+    """:class:`OrderExecutor` over a :class:`BrokerAdapter`, journaling before acting, never sending twice.
+
+    Every adapter call goes through :attr:`pacer` (the broker's rate limit, from ``config``) and :attr:`breaker`:
+    after ``config.breaker_fail_max`` unavailable answers in a row, calls fail fast with
+    :class:`BrokerCircuitOpenError` for ``config.breaker_reset_seconds``, then one trial call decides. Orders that
+    cannot be placed are listed in :attr:`dead_letters` and journaled as ``alert``; a re-run of the rebalance
+    resumes them. The executor hands its pacer to the adapter (``adapter.pacer``) for the broker's rate-limit
+    headers; pass one ``pacer`` to several executors that share an API key.
+    """
 
     def __init__(
         self,
@@ -115,9 +193,20 @@ class BrokerExecutor(OrderExecutor):
         backoff_seconds: float = 0.2,
         sleep: Callable[[float], None] = time.sleep,
         progress: Callable[[str, str], None] | None = None,
+        config: BrokerConfig | None = None,
+        pacer: RequestPacer | None = None,
     ):
+        config = config if config is not None else BrokerConfig()
         self._progress = progress
         self.adapter = adapter
+        self.pacer = pacer if pacer is not None else RequestPacer.from_config(config)
+        """Paces every call to the broker's rate limit."""
+        adapter.pacer = self.pacer
+        self.breaker = pybreaker.CircuitBreaker(
+            fail_max=config.breaker_fail_max, reset_timeout=config.breaker_reset_seconds, exclude=[_not_an_outage],
+            listeners=[_JournalBreakerChanges(journal, run_id)], name=adapter.name)
+        """Opens after consecutive unavailable answers; read ``breaker.current_state``."""
+        self._bulk_refresh = type(adapter)._recent_orders is not BrokerAdapter._recent_orders
         self.journal = journal
         self.run_id = run_id
         self._symbols = tuple(symbols)
@@ -129,8 +218,8 @@ class BrokerExecutor(OrderExecutor):
         self._known: dict[str, BrokerOrder] = {}
         self._pending_fills: list[FillBatch] = []
         self._pending_events: list[OrderEvents] = []
-        self.dead_letters: list[tuple[str, str]] = []
-        """Orders that need a person: (client order id, why)."""
+        self.dead_letters: list[DeadLetter] = []
+        """Orders that could not be placed (broker unavailable, breaker open): they need a person or a re-run."""
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -145,16 +234,38 @@ class BrokerExecutor(OrderExecutor):
         """The broker's last known view of every order this executor has seen."""
         return dict(self._known)
 
-    # -- calls with retry ----------------------------------------------------------------------------------
+    # -- calls: paced, through the breaker, with retry ------------------------------------------------------
     def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """One adapter call that is safe to repeat: retried with backoff while the broker is unavailable."""
         retrying = Retrying(
             stop=stop_after_attempt(self._attempts),
             wait=wait_exponential(multiplier=self._backoff, max=5.0),
-            retry=retry_if_exception_type(BrokerUnavailableError),
+            retry=retry_if_exception(_worth_retrying),
             sleep=self._sleep,
             reraise=True,
         )
-        return retrying(fn)
+        return cast(T, retrying(self._guarded, fn))
+
+    def _guarded(self, fn: Callable[[], T]) -> T:
+        """``fn`` once through the circuit breaker (fails fast while it is open) and the pacer."""
+        try:
+            return cast(T, self.breaker.call(self._paced, fn))
+        except pybreaker.CircuitBreakerError as exc:
+            raise BrokerCircuitOpenError(
+                f"{self.adapter.name}: circuit breaker open after {self.breaker.fail_counter} unavailable answers in "
+                f"a row; calls fail fast for {self.breaker.reset_timeout:g} s") from exc
+
+    def _paced(self, fn: Callable[[], T]) -> T:
+        for _ in range(_MAX_RATE_LIMITED - 1):
+            with self.pacer.request():
+                try:
+                    return fn()
+                except BrokerRateLimitedError as exc:
+                    limited = exc
+            # Not processed by the broker: wait for its reset and send again.
+            self.pacer.rate_limited(limited.retry_after)
+        with self.pacer.request():
+            return fn()
 
     # -- orders --------------------------------------------------------------------------------------------
     def submit(self, orders: OrderBatch) -> None:
@@ -166,20 +277,33 @@ class BrokerExecutor(OrderExecutor):
             self.place(order)
 
     def place(self, order: Order) -> BrokerOrder | None:
-        """Send ``order`` unless the broker already has it; returns the broker's view (None if it refused)."""
+        """Send ``order`` unless the broker already has it; returns the broker's view (None if it refused, or if it
+        could not be placed: then it is in :attr:`dead_letters`).
+
+        The broker is asked first only when the journal holds a request for this order (it may have arrived: a
+        crash, a re-run); a fresh order is sent straight away.
+        """
         coid = order.client_order_id
-        existing = self._lookup(coid)
-        if existing is not None:
-            self.journal.record(self.run_id, "response", coid, None, {"found_existing": existing.raw})
-            self._observe(existing)
-            return existing
-        self.journal.record(self.run_id, "request", coid, None,
-                            {"op": "submit", "order": order.model_dump(mode="json")})
-        if self._progress is not None:
-            self._progress("sending", coid)
+        known = self._known.get(coid)
+        if known is not None:  # the broker showed it to us already (reconciliation, a refresh)
+            return known
+        try:
+            if self.journal.has_request(coid):
+                existing = self._lookup(coid)
+                if existing is not None:
+                    self.journal.record(self.run_id, "response", coid, None, {"found_existing": existing.raw})
+                    self._observe(existing)
+                    return existing
+            return self._send(order)
+        except BrokerUnavailableError as exc:
+            self._dead_letter(order, f"{type(exc).__name__}: {exc}")
+            return None
+
+    def _send(self, order: Order) -> BrokerOrder | None:
+        coid = order.client_order_id
         for attempt in range(self._attempts):
             try:
-                placed = self.adapter._submit(order)
+                placed = self._guarded(_bind(self._submit_once, order, attempt))
             except DuplicateClientOrderIdError:
                 placed_or_none = self._lookup(coid)
                 if placed_or_none is None:
@@ -189,6 +313,8 @@ class BrokerExecutor(OrderExecutor):
                 self.journal.record(self.run_id, "response", coid, None, {"rejected": str(exc)})
                 self._event(coid, OrderStatus.REJECTED)
                 return None
+            except BrokerCircuitOpenError:
+                raise
             except BrokerUnavailableError as exc:
                 self.journal.record(self.run_id, "response", coid, None, {"unavailable": str(exc), "try": attempt})
                 # It may have arrived: look before sending again.
@@ -200,12 +326,40 @@ class BrokerExecutor(OrderExecutor):
             self.journal.record(self.run_id, "response", coid, None, {"order": placed.raw})
             self._observe(placed)
             return placed
-        self.dead_letters.append((coid, "broker unavailable after retries"))
-        self.journal.record(self.run_id, "alert", coid, None, {"dead_letter": "broker unavailable after retries"})
-        return None
+        raise BrokerUnavailableError(f"broker unavailable after {self._attempts} tries")
+
+    def _submit_once(self, order: Order, attempt: int) -> BrokerOrder:
+        # Runs once the breaker and the pacer let the request go: journaled before it is sent.
+        coid = order.client_order_id
+        self.journal.record(self.run_id, "request", coid, None,
+                            {"op": "submit", "order": order.model_dump(mode="json"), "try": attempt})
+        if self._progress is not None:
+            self._progress("sending", coid)
+        try:
+            return self.adapter._submit(order)
+        except BrokerRateLimitedError as exc:
+            self.journal.record(self.run_id, "response", coid, None, {"rate_limited": str(exc)})
+            raise
+
+    def _dead_letter(self, order: Order, reason: str) -> None:
+        letter = DeadLetter(order.client_order_id, order.symbol, reason, datetime.now(UTC))
+        self.dead_letters.append(letter)
+        self.journal.record(self.run_id, "alert", letter.client_order_id, None,
+                            {"dead_letter": reason, "symbol": letter.symbol})
 
     def _lookup(self, coid: str) -> BrokerOrder | None:
-        return self._call("lookup", lambda: self.adapter._order(coid))
+        return self._call("lookup", _bind(self.adapter._order, coid))
+
+    def lookup(self, client_order_id: str) -> BrokerOrder | None:
+        """The broker's view of one order (paced, retried), or None if it has none; tracked from now on."""
+        found = self._lookup(client_order_id)
+        if found is not None:
+            self._observe(found)
+        return found
+
+    def cancel_order(self, broker_order_id: str) -> None:
+        """Ask the broker to cancel one order by its id (paced, retried)."""
+        self._call("cancel", _bind(self.adapter._cancel, broker_order_id))
 
     def cancel(self, oids: IntArray) -> None:
         wanted = {int(o) for o in oids}
@@ -214,25 +368,43 @@ class BrokerExecutor(OrderExecutor):
                 known = self._known[coid]
                 self.journal.record(self.run_id, "request", coid, None, {"op": "cancel"})
                 try:
-                    self._call("cancel", _bind(self.adapter._cancel, known.broker_order_id))
+                    self.cancel_order(known.broker_order_id)
                 except BrokerRejectedError as exc:
                     self.journal.record(self.run_id, "response", coid, None, {"cancel_refused": str(exc)})
 
     def refresh(self) -> None:
-        """Ask the broker about every order still working and turn changes into fills and events."""
-        for coid, known in list(self._known.items()):
-            if known.status in _ACTIVE:
-                now = self._lookup(coid)
-                if now is not None:
+        """Ask the broker about every order still working and turn changes into fills and events.
+
+        With an adapter that lists recent orders, one request covers the batch; orders it does not show are
+        looked up one by one.
+        """
+        working = [coid for coid, known in self._known.items() if known.status in _ACTIVE]
+        if len(working) > 1 and self._bulk_refresh:
+            wanted = set(working)
+            for now in self._call("recent orders", self.adapter._recent_orders):
+                if now.client_order_id in wanted:
+                    wanted.discard(now.client_order_id)
                     self._observe(now)
+            working = [coid for coid in working if coid in wanted]
+        for coid in working:
+            found = self._lookup(coid)
+            if found is not None:
+                self._observe(found)
 
     def wait(self, timeout: float = 30.0, interval: float = 0.1) -> bool:
-        """Refresh until no order is working or ``timeout`` passes; True when all are done."""
+        """Refresh until no order is working or ``timeout`` passes; True when all are done and none was
+        dead-lettered. A broker that is unavailable meanwhile (or a breaker open) is waited out, up to ``timeout``."""
         deadline = time.monotonic() + timeout
         while True:
-            self.refresh()
+            try:
+                self.refresh()
+            except BrokerUnavailableError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(interval)
+                continue
             if not any(k.status in _ACTIVE for k in self._known.values()):
-                return True
+                return not self.dead_letters
             if time.monotonic() > deadline:
                 return False
             time.sleep(interval)
@@ -308,8 +480,8 @@ class BrokerExecutor(OrderExecutor):
         return 0.0
 
 
-def _bind(fn: Callable[[str], T], arg: str) -> Callable[[], T]:
-    return lambda: fn(arg)
+def _bind(fn: Callable[..., T], *args: Any) -> Callable[[], T]:
+    return lambda: fn(*args)
 
 
 def _neutral_order(batch: OrderBatch, k: int, symbols: tuple[str, ...], run_id: str) -> Order:

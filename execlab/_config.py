@@ -159,6 +159,15 @@ class BrokerConfig(BaseModel):
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
     account_id: str | None = None
+    rate_limit_per_minute: Annotated[int, Field(ge=1)] = 200
+    """Requests the broker allows in any rolling ``rate_window_seconds`` (Alpaca: 200 a minute). Every broker call
+    is paced to it; a broker that states its own limit in its answers (Alpaca does) is followed instead."""
+    rate_window_seconds: Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)] = 60.0
+    """The rolling window of ``rate_limit_per_minute``, in seconds."""
+    breaker_fail_max: Annotated[int, Field(ge=1)] = 5
+    """Consecutive unavailable answers (timeouts, 5xx, refused connections) that open the circuit breaker."""
+    breaker_reset_seconds: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 30.0
+    """How long an open breaker fails calls fast before it lets one trial call through."""
 
 
 class LiveConfig(BaseModel):

@@ -273,6 +273,14 @@ class Journal:
                     out[coid] = "pending"
         return out
 
+    def has_request(self, client_order_id: str) -> bool:
+        """True when a request for this order was journaled: it may have reached the broker (one index lookup)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT 1 FROM events WHERE client_order_id = ? AND kind = 'request' LIMIT 1", (client_order_id,),
+            ).fetchone()
+        return row is not None
+
     def fills_total(self, client_order_id: str) -> float:
         """Quantity filled so far for one order, by the journal."""
         with self._lock:

@@ -1,10 +1,15 @@
-"""``AlpacaAdapter``: Alpaca's Trading API v2 through alpaca-py's ``TradingClient``."""
+"""``AlpacaAdapter``: Alpaca's Trading API v2 through alpaca-py's ``TradingClient``.
+
+Every answer's ``X-Ratelimit-*`` headers go to the executor's pacer (a session response hook), so requests made by
+another client on the same key, or by an earlier process, still leave this one without a 429.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import requests
+from alpaca.common.enums import Sort
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import QueryOrderStatus
@@ -16,7 +21,7 @@ from requests.adapters import HTTPAdapter
 
 from execlab._broker import BrokerAdapter, BrokerOrder
 from execlab._schema import AccountSnapshot, Order
-from execlab.adapters.alpaca._mapping import to_broker_order, to_error, to_request
+from execlab.adapters.alpaca._mapping import rate_limit_headers, to_broker_order, to_error, to_request
 
 __all__ = ["AlpacaAdapter"]
 
@@ -47,6 +52,14 @@ class AlpacaAdapter(BrokerAdapter):
         transport = _TimeoutAdapter(timeout)
         self.client._session.mount("http://", transport)
         self.client._session.mount("https://", transport)
+        self.client._session.hooks["response"].append(self._rate_limit_hook)
+
+    def _rate_limit_hook(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
+        """Tell the pacer what Alpaca says about the key's rate limit (every answer carries it)."""
+        pacer = self.pacer
+        if pacer is not None:
+            limit, remaining, reset_at = rate_limit_headers(response.headers)
+            pacer.observe(limit, remaining, reset_at)
 
     def _submit(self, order: Order) -> BrokerOrder:
         try:
@@ -77,6 +90,14 @@ class AlpacaAdapter(BrokerAdapter):
     def _open_orders(self) -> list[BrokerOrder]:
         try:
             orders = self.client.get_orders(GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500))
+        except (APIError, requests.RequestException) as exc:
+            raise to_error(exc) from exc
+        return [to_broker_order(o) for o in orders if isinstance(o, AlpacaOrder)]
+
+    def _recent_orders(self) -> list[BrokerOrder]:
+        try:
+            orders = self.client.get_orders(GetOrdersRequest(status=QueryOrderStatus.ALL, limit=500,
+                                                             direction=Sort.DESC))
         except (APIError, requests.RequestException) as exc:
             raise to_error(exc) from exc
         return [to_broker_order(o) for o in orders if isinstance(o, AlpacaOrder)]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Mapping
 from typing import Any, Final
 
 import requests
@@ -21,13 +24,14 @@ from alpaca.trading.requests import (
 from execlab._broker import (
     BrokerError,
     BrokerOrder,
+    BrokerRateLimitedError,
     BrokerRejectedError,
     BrokerUnavailableError,
     DuplicateClientOrderIdError,
 )
 from execlab._schema import Order, OrderStatus, OrderType, Side
 
-__all__ = ["to_broker_order", "to_error", "to_request"]
+__all__ = ["rate_limit_headers", "to_broker_order", "to_error", "to_request"]
 
 STATUS: Final[dict[str, OrderStatus]] = {
     "new": OrderStatus.SUBMITTED, "accepted": OrderStatus.SUBMITTED, "pending_new": OrderStatus.SUBMITTED,
@@ -86,9 +90,30 @@ def to_error(exc: Exception) -> BrokerError:
             code = int(exc.code)
         except (ValueError, TypeError, KeyError):
             code = 0
-        if code == DUPLICATE_CODE:
+        if code == DUPLICATE_CODE and "client_order_id" in str(exc):
+            # 40010001 is Alpaca's code for any invalid request; only this message means a duplicate.
             return DuplicateClientOrderIdError(str(exc))
-        if status == 429 or status >= 500:
+        if status == 429:
+            reset_at = rate_limit_headers(exc.response.headers)[2] if exc.response is not None else None
+            retry_after = None if reset_at is None else max(0.0, reset_at - time.time())
+            return BrokerRateLimitedError(f"alpaca: HTTP 429: {exc}", retry_after)
+        if status >= 500:
             return BrokerUnavailableError(f"alpaca: HTTP {status}: {exc}")
         return BrokerRejectedError(f"alpaca: HTTP {status}: {exc}")
     return BrokerError(f"alpaca: {type(exc).__name__}: {exc}")
+
+
+def rate_limit_headers(headers: Mapping[str, str]) -> tuple[int | None, int | None, float | None]:
+    """``X-Ratelimit-Limit``, ``-Remaining`` and ``-Reset`` (epoch seconds) of an answer's headers (requests'
+    case-insensitive mapping); None where absent or unreadable."""
+
+    def number(name: str) -> float | None:
+        try:
+            value = float(headers[name])
+        except (KeyError, TypeError, ValueError):
+            return None
+        return value if math.isfinite(value) else None
+
+    limit, remaining = number("X-Ratelimit-Limit"), number("X-Ratelimit-Remaining")
+    return (None if limit is None else int(limit), None if remaining is None else int(remaining),
+            number("X-Ratelimit-Reset"))
