@@ -128,7 +128,7 @@ def broker_executor(cfg: xl.Config, journal: Path | None,
     key, secret = broker.api_key.get_secret_value(), broker.api_secret.get_secret_value()
     adapter = AlpacaAdapter(key, secret, base_url=broker.base_url, paper=cfg.mode != "live")
     book = Journal(journal if journal is not None else ":memory:", secrets=[key, secret])
-    return BrokerExecutor(adapter, book, cfg.run_id, (), progress=progress), book
+    return BrokerExecutor(adapter, book, cfg.run_id, (), progress=progress, config=cfg.broker), book
 
 
 def venue_alpaca(

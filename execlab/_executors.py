@@ -54,5 +54,5 @@ def make_executor(config: Config, symbols: Sequence[str], *, market: MarketData 
         key, secret = broker.api_key.get_secret_value(), broker.api_secret.get_secret_value()
         journal.add_secret(key, secret)
         adapter = AlpacaAdapter(key, secret, base_url=broker.base_url, paper=config.mode != "live")
-        return BrokerExecutor(adapter, journal, config.run_id, symbols)
+        return BrokerExecutor(adapter, journal, config.run_id, symbols, config=broker)
     raise ConfigError(f"broker.name: {broker.name!r} has no executor yet (supported: 'sim', 'alpaca')")

@@ -69,7 +69,7 @@ def engage_kill_switch(executor: BrokerExecutor, journal: Journal, run_id: str, 
         order = working[k]
         journal.record(run_id, "request", order.client_order_id, None, {"op": "cancel", "by": "kill_switch"})
         try:
-            executor.adapter._cancel(order.broker_order_id)
+            executor.cancel_order(order.broker_order_id)
             cancelled.append(order.client_order_id)
         except BrokerError as exc:
             failures.append(f"cancel {order.client_order_id}: {exc}")

@@ -67,7 +67,7 @@ def reconcile(executor: BrokerExecutor, journal: Journal, run_id: str, tolerance
     refreshed_rows = []
     for row in orders[orders["status"].isin(_WORKING)].itertuples():
         coid = str(row.client_order_id)
-        found = executor.adapter._order(coid)
+        found = executor.lookup(coid)
         broker_status = found.status.value if found is not None else "unknown_at_broker"
         if found is not None:
             executor.adopt(found)
