@@ -9,12 +9,15 @@ by its client order id before it ever sends it again.
 
 from __future__ import annotations
 
+import math
+import queue
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar, cast
+from typing import Any, Final, Protocol, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -40,6 +43,7 @@ __all__ = [
     "BrokerUnavailableError",
     "DeadLetter",
     "DuplicateClientOrderIdError",
+    "OrderStream",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -102,6 +106,17 @@ class DeadLetter:
     """When it was given up (UTC)."""
 
 
+class OrderStream(Protocol):
+    """A running stream of order updates (see :meth:`BrokerAdapter._stream`)."""
+
+    @property
+    def connected(self) -> bool:
+        """Whether updates are flowing now."""
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the stream."""
+
+
 class BrokerAdapter(ABC):
     """One broker's API behind neutral calls. Subclasses implement only the private hooks."""
 
@@ -133,6 +148,14 @@ class BrokerAdapter(ABC):
     @abstractmethod
     def _account(self) -> AccountSnapshot:
         """Cash, equity and buying power."""
+
+    def _stream(self, on_order: Callable[[BrokerOrder], None], on_gap: Callable[[], None],
+                timeout: float = 10.0) -> OrderStream | None:
+        """Optional: push every order update to ``on_order`` (from another thread) until stopped; call ``on_gap``
+        when updates may have been missed (a reconnect). Returns once the stream is live, or None: this broker has
+        no stream and the executor polls. Raise BrokerUnavailableError when it cannot connect, and a
+        :class:`BrokerError` that is not one (refused keys) when polling would not help either."""
+        return None
 
     def _recent_orders(self) -> list[BrokerOrder]:
         """Optional: the broker's most recent orders of any status, as many as one request returns.
@@ -195,6 +218,8 @@ class BrokerExecutor(OrderExecutor):
         progress: Callable[[str, str], None] | None = None,
         config: BrokerConfig | None = None,
         pacer: RequestPacer | None = None,
+        stream: bool = True,
+        fallback_poll_seconds: float = 2.0,
     ):
         config = config if config is not None else BrokerConfig()
         self._progress = progress
@@ -220,6 +245,14 @@ class BrokerExecutor(OrderExecutor):
         self._pending_events: list[OrderEvents] = []
         self.dead_letters: list[DeadLetter] = []
         """Orders that could not be placed (broker unavailable, breaker open): they need a person or a re-run."""
+        self._use_stream = stream
+        self._fallback_poll = fallback_poll_seconds
+        self._stream: OrderStream | None = None
+        self._stream_state = "off"
+        self._updates: queue.SimpleQueue[BrokerOrder] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._gap = False
+        self._last_rest = -math.inf
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -287,6 +320,8 @@ class BrokerExecutor(OrderExecutor):
         known = self._known.get(coid)
         if known is not None:  # the broker showed it to us already (reconciliation, a refresh)
             return known
+        if self._stream_state == "off":
+            self.start_stream()
         try:
             if self.journal.has_request(coid):
                 existing = self._lookup(coid)
@@ -372,7 +407,71 @@ class BrokerExecutor(OrderExecutor):
                 except BrokerRejectedError as exc:
                     self.journal.record(self.run_id, "response", coid, None, {"cancel_refused": str(exc)})
 
+    # -- the order-update stream, with polling as the fallback ---------------------------------------------
+    def start_stream(self, timeout: float = 10.0) -> bool:
+        """Start the adapter's order-update stream (if it has one and the executor was made with ``stream``);
+        True when it is live. A stream that cannot connect is journaled and the executor polls instead; refused
+        keys raise (:class:`BrokerError`), since the REST calls would be refused too."""
+        if not self._use_stream or self._stream_state != "off":
+            return self._stream_state == "live"
+        self._stream_state = "polling"
+        try:
+            handle = self.adapter._stream(self._on_stream_order, self._on_stream_gap, timeout)
+        except BrokerUnavailableError as exc:
+            self.journal.record(self.run_id, "alert", None, None, {"stream": f"unavailable, polling instead: {exc}"})
+            return False
+        if handle is None:
+            return False
+        self._stream, self._stream_state = handle, "live"
+        self.journal.record(self.run_id, "stream", None, "live", {"adapter": self.adapter.name})
+        return True
+
+    @property
+    def streaming(self) -> bool:
+        """Whether order updates arrive by stream now (else they are polled)."""
+        return self._stream is not None and self._stream.connected
+
+    def stop_stream(self) -> None:
+        """Stop the order-update stream, if one runs (the next order sent starts it again)."""
+        if self._stream is not None:
+            self._stream.stop()
+            self._stream = None
+        self._stream_state = "off"
+
+    def __enter__(self) -> BrokerExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_stream()
+
+    def _on_stream_order(self, order: BrokerOrder) -> None:  # on the stream's thread: hand off only
+        self._updates.put(order)
+        self._wake.set()
+
+    def _on_stream_gap(self) -> None:  # on the stream's thread
+        self._gap = True
+        self._wake.set()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                update = self._updates.get_nowait()
+            except queue.Empty:
+                return
+            self._observe(update)
+
     def refresh(self) -> None:
+        """Take in the stream's updates; ask the broker (REST) about every order still working when there is no
+        live stream, after a gap in it, or every ``fallback_poll_seconds`` as a safety net."""
+        self._drain()
+        now = time.monotonic()
+        if self.streaming and not self._gap and now - self._last_rest < self._fallback_poll:
+            return
+        self._gap = False
+        self._poll_rest()
+        self._last_rest = now
+
+    def _poll_rest(self) -> None:
         """Ask the broker about every order still working and turn changes into fills and events.
 
         With an adapter that lists recent orders, one request covers the batch; orders it does not show are
@@ -405,9 +504,14 @@ class BrokerExecutor(OrderExecutor):
                 continue
             if not any(k.status in _ACTIVE for k in self._known.values()):
                 return not self.dead_letters
-            if time.monotonic() > deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 return False
-            time.sleep(interval)
+            if self.streaming:  # woken by the next update, or polled as a fallback
+                self._wake.wait(min(left, self._fallback_poll))
+                self._wake.clear()
+            else:
+                time.sleep(interval)
 
     def adopt(self, order: BrokerOrder, oid: int | None = None) -> None:
         """Track an order that exists at the broker (after a restart, or external)."""
@@ -418,6 +522,8 @@ class BrokerExecutor(OrderExecutor):
     def _observe(self, now: BrokerOrder) -> None:
         coid = now.client_order_id
         before = self._known.get(coid)
+        if before is not None and _older(now, before):
+            return  # a stream update overtaken by a newer REST answer (or the reverse)
         self._known[coid] = now
         filled_before = before.filled_quantity if before else 0.0
         prior = self.journal.fills_total(coid)
@@ -478,6 +584,13 @@ class BrokerExecutor(OrderExecutor):
 
     def cash_floor(self) -> float | None:
         return 0.0
+
+
+def _older(now: BrokerOrder, before: BrokerOrder) -> bool:
+    """Whether ``now`` is an earlier view of the order than ``before`` (less filled, or working after it ended)."""
+    if now.filled_quantity < before.filled_quantity - 1e-12:
+        return True
+    return before.status not in _ACTIVE and now.status in _ACTIVE
 
 
 def _bind(fn: Callable[..., T], *args: Any) -> Callable[[], T]:

@@ -61,7 +61,18 @@ def run_live_rebalance(
 
     Only the symbols in ``targets`` are traded: a holding not listed is left alone (give it 0 to sell it).
     While the journal holds a kill-switch halt for the run, nothing is done: :class:`TradingHaltedError`.
+    Fills arrive by the broker's order-update stream while the rebalance runs (polling when there is none); the
+    stream is stopped on return.
     """
+    try:
+        return _rebalance(targets, prices, config, executor, journal, as_of, instruments, timeout)
+    finally:
+        executor.stop_stream()
+
+
+def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, float] | pd.Series, config: Config,
+               executor: BrokerExecutor, journal: Journal, as_of: str, instruments: InstrumentTable | None,
+               timeout: float) -> LiveRebalance:
     run_id = config.run_id
     halt = journaled_halt(journal, run_id)
     if halt is not None:

@@ -67,6 +67,7 @@ CASES = [
                                          hang_apply="after")),
     Case("venue_reject", _faults(next_rejects=1), refused=1),
     Case("partial_fill", _faults(partial_fill_ratio=0.5), requote=True),
+    Case("dropped_stream", _faults(stream_drop_after=2, partial_fill_ratio=0.5), requote=True),
 ]
 
 
@@ -135,7 +136,9 @@ def test_fault_ends_with_the_right_positions_and_no_duplicate(case: Case, make_v
         assert venue.stats()["faults_injected"]["errors"] + venue.stats()["faults_injected"]["hangs"] >= 1
     if case.name == "rate_limited_429":
         assert venue.stats()["rate_limited"] >= 1  # the fault really happened
-    if case.name == "partial_fill":
+    if case.name == "dropped_stream":
+        assert venue.stats()["streams"]["drops"] >= 1  # the stream really went down mid-rebalance
+    if case.name in ("partial_fill", "dropped_stream"):
         fills = journal.fills(config.run_id)
         assert (fills.groupby("client_order_id").size() >= 2).any()
     raw = (tmp_path / "journal.sqlite").read_bytes() + (tmp_path / "journal.sqlite-wal").read_bytes()

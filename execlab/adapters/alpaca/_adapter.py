@@ -6,6 +6,7 @@ another client on the same key, or by an earlier process, still leave this one w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -22,6 +23,7 @@ from requests.adapters import HTTPAdapter
 from execlab._broker import BrokerAdapter, BrokerOrder
 from execlab._schema import AccountSnapshot, Order
 from execlab.adapters.alpaca._mapping import rate_limit_headers, to_broker_order, to_error, to_request
+from execlab.adapters.alpaca._stream import AlpacaTradeStream
 
 __all__ = ["AlpacaAdapter"]
 
@@ -39,14 +41,28 @@ class _TimeoutAdapter(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
+def _stream_url(base_url: str | None) -> str | None:
+    if not base_url:
+        return None
+    scheme, sep, rest = base_url.rstrip("/").partition("://")
+    if not sep:
+        return None
+    return f"{'wss' if scheme == 'https' else 'ws'}://{rest.split('/')[0]}/stream"
+
+
 class AlpacaAdapter(BrokerAdapter):
     """Orders, positions and account through alpaca-py; ``base_url`` points at Alpaca or at a local venue."""
 
     name = "alpaca"
 
     def __init__(self, api_key: str, secret_key: str, base_url: str | None = None, paper: bool = True,
-                 timeout: float = 10.0):
+                 timeout: float = 10.0, stream_url: str | None = None):
         self.client = TradingClient(api_key, secret_key, paper=paper, url_override=base_url)
+        self._keys = (api_key, secret_key)
+        self._paper = paper
+        self.stream_url = stream_url if stream_url is not None else _stream_url(base_url)
+        """The ``trade_updates`` websocket: given, else the REST base URL's host with ``ws(s)://.../stream`` (what
+        Alpaca and the local venue both serve), else (no base URL) Alpaca's own for ``paper``."""
         # Rate limits are paced and retried by execlab; alpaca-py's own 3 s sleeps on 429 would hide them.
         self.client._retry = 0
         transport = _TimeoutAdapter(timeout)
@@ -60,6 +76,17 @@ class AlpacaAdapter(BrokerAdapter):
         if pacer is not None:
             limit, remaining, reset_at = rate_limit_headers(response.headers)
             pacer.observe(limit, remaining, reset_at)
+
+    def _stream(self, on_order: Callable[[BrokerOrder], None], on_gap: Callable[[], None],
+                timeout: float = 10.0) -> AlpacaTradeStream:
+        """Order updates from the ``trade_updates`` websocket (alpaca-py's ``TradingStream``), live on return.
+
+        Raises StreamAuthError when the keys are refused, BrokerUnavailableError when it cannot connect in time.
+        """
+        stream = AlpacaTradeStream(*self._keys, lambda update: on_order(update.order), url=self.stream_url,
+                                   paper=self._paper, on_reconnect=on_gap)
+        stream.start(timeout)
+        return stream
 
     def _submit(self, order: Order) -> BrokerOrder:
         try:
