@@ -275,6 +275,20 @@ def _describe(exc: ValidationError) -> str:
     return "invalid config:\n  " + "\n  ".join(lines)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML would silently keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ConfigError(f"{key}: given twice in the same section (line {key_node.start_mark.line + 1}); "
+                                  "YAML would silently keep the last one")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(source: str | Path | dict[str, Any], env: dict[str, str] | None = None) -> Config:
     """Load and validate a config from a YAML file, YAML text or a mapping, substituting ``${VAR}``."""
     if isinstance(source, dict):
@@ -284,7 +298,7 @@ def load_config(source: str | Path | dict[str, Any], env: dict[str, str] | None 
         if is_file and not Path(source).is_file():
             raise ConfigError(f"config file not found: {source}")
         text = Path(source).read_text() if is_file else str(source)
-        raw = yaml.safe_load(text) or {}
+        raw = yaml.load(text, Loader=_UniqueKeyLoader) or {}
     if not isinstance(raw, dict):
         raise ConfigError("invalid config: the top level must be a mapping of keys")
     broker: dict[str, Any] = raw["broker"] if isinstance(raw.get("broker"), dict) else {}

@@ -407,3 +407,9 @@ def test_client_order_ids_differ_for_different_keys(a: tuple[str, str, str, int]
                                                     b: tuple[str, str, str, int]) -> None:
     if a != b:
         assert client_order_id(*a) != client_order_id(*b)
+
+
+def test_a_key_given_twice_in_yaml_is_an_error_not_the_last_one_silently() -> None:
+    text = "mode: backtest\nrisk:\n  max_order_value: 500_000\n  max_order_value: 200_000\n"
+    with pytest.raises(ConfigError, match=r"max_order_value: given twice .*line 4"):
+        load_config(text)
