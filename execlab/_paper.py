@@ -49,7 +49,7 @@ from execlab._pipeline import Rebalancer
 from execlab._plan import CostEstimate
 from execlab._risk import RiskEngine
 from execlab._schema import AccountSnapshot
-from execlab._targets import TargetError, check_unit, targets_to_wide
+from execlab._targets import TargetError, check_unit, checked_target_values
 from execlab._venue._costs import _FEE, _PRICE, _SLIP, CostModel
 from execlab.venues._engine import EngineEvent, EngineFill, QuoteVenue
 
@@ -441,28 +441,9 @@ class _Targets:
 
 def _paper_targets(targets: Any, config: Config, instruments: InstrumentTable | None) -> _Targets:
     """The checks of the backtest's target alignment that need no bars (those run at each rebalance)."""
-    frame = targets_to_wide(targets)
-    try:
-        index = pd.DatetimeIndex(pd.to_datetime(frame.index))
-    except (TypeError, ValueError) as exc:
-        raise TargetError(f"targets: the index must be rebalance timestamps ({exc})") from None
-    frame = frame.set_axis(index, axis=0)
-    frame.columns = [str(c) for c in frame.columns]
+    frame, index, values = checked_target_values(targets)
     if len(index) == 0 or frame.shape[1] == 0:
         raise TargetError("targets: no rebalance rows or no symbols")
-    if index.duplicated().any():
-        raise TargetError(f"targets: duplicate rebalance time {index[index.duplicated()][0]}")
-    if not index.is_monotonic_increasing:
-        raise TargetError("targets: rebalance times must be in increasing order")
-    try:
-        values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
-    except (TypeError, ValueError) as exc:
-        raise TargetError(f"targets: values must be numbers ({exc})") from None
-    bad = ~np.isfinite(values)
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
-        raise TargetError(f"targets: {values[r, c]} for symbol {frame.columns[c]!r} at {index[r]} is not a finite "
-                          f"number ({int(bad.sum())} such values)")
     if not config.plan.allow_short and (values < 0).any():
         r, c = np.argwhere(values < 0)[0]
         raise TargetError(f"targets: negative target for symbol {frame.columns[c]!r} at {index[r]} but "

@@ -70,20 +70,9 @@ def targets_to_wide(targets: Any) -> pd.DataFrame:
     return wide
 
 
-def align_targets(
-    targets: Any,
-    market: MarketData,
-    unit: Unit,
-    allow_short: bool,
-    max_leverage: float = 1.0,
-    instruments: InstrumentTable | None = None,
-) -> TargetMatrix:
-    """Validate every row of ``targets`` against the bars and the config, then align it.
-
-    Raises :class:`TargetError` for NaN or infinite values, duplicate symbols or times, symbols without bars,
-    times without a bar, negative targets when shorting is off, values in the wrong unit, and non-zero
-    targets where the symbol has no price.
-    """
+def checked_target_values(targets: Any) -> tuple[pd.DataFrame, pd.DatetimeIndex, npt.NDArray[np.float64]]:
+    """Targets in wide form with their rebalance times and values, after the checks that need no bars: times
+    parse, are unique and increasing; values are finite numbers."""
     frame = targets_to_wide(targets)
     try:
         index = pd.DatetimeIndex(pd.to_datetime(frame.index))
@@ -104,6 +93,24 @@ def align_targets(
         ts, sym, n = _first(bad, frame)
         raise TargetError(f"targets: {values[np.argwhere(bad)[0][0], np.argwhere(bad)[0][1]]} for symbol "
                           f"{sym!r} at {ts} is not a finite number ({n} such values)")
+    return frame, index, values
+
+
+def align_targets(
+    targets: Any,
+    market: MarketData,
+    unit: Unit,
+    allow_short: bool,
+    max_leverage: float = 1.0,
+    instruments: InstrumentTable | None = None,
+) -> TargetMatrix:
+    """Validate every row of ``targets`` against the bars and the config, then align it.
+
+    Raises :class:`TargetError` for NaN or infinite values, duplicate symbols or times, symbols without bars,
+    times without a bar, negative targets when shorting is off, values in the wrong unit, and non-zero
+    targets where the symbol has no price.
+    """
+    frame, index, values = checked_target_values(targets)
     known = set(market.symbols)
     unknown = [s for s in frame.columns if s not in known]
     if unknown:
