@@ -79,6 +79,20 @@ class TradeUpdateEvent:
         )
 
 
+_STOPPING: set[int] = set()
+"""Idents of stream threads being stopped on purpose."""
+
+
+class _QuietWhileStopping(logging.Filter):
+    """Drops alpaca-py's "websocket error, restarting connection" warning that our own stop causes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.thread in _STOPPING and record.levelno <= logging.WARNING)
+
+
+logging.getLogger("alpaca.trading.stream").addFilter(_QuietWhileStopping())
+
+
 class _HookedStream(TradingStream):
     """alpaca-py's ``TradingStream`` with hooks on connect, authentication, the listening acknowledgement and stop.
 
@@ -244,6 +258,8 @@ class AlpacaTradeStream:
         """Close the connection and end the thread (joined for at most ``timeout`` seconds); safe to call twice."""
         self._halt.set()  # seen at the next (re)connect, should the loop not be running yet
         thread, loop = self._thread, self._stream._loop
+        if thread is not None and thread.ident is not None:
+            _STOPPING.add(thread.ident)
         if thread is not None and thread.is_alive() and loop is not None and not loop.is_closed():
             request = self._stream.stop_ws()
             try:
@@ -254,6 +270,8 @@ class AlpacaTradeStream:
             thread.join(timeout=timeout)
             if thread.is_alive():
                 log.warning("alpaca trade stream thread did not end within %g s", timeout)
+            else:
+                _STOPPING.discard(thread.ident or 0)
         self._set_connected(False)
 
     def __enter__(self) -> AlpacaTradeStream:
