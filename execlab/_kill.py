@@ -53,8 +53,16 @@ def engage_kill_switch(executor: BrokerExecutor, journal: Journal, run_id: str, 
     """Halt ``risk`` (if given), cancel every order working at the broker and, with ``flatten``, close every position.
 
     Every step is journaled first. The flattening orders are the kill switch's own (market, day) and bypass risk,
-    which denies everything once halted.
+    which denies everything once halted. The executor's order-update stream is stopped on return.
     """
+    try:
+        return _engage(executor, journal, run_id, risk, flatten, reason)
+    finally:
+        executor.stop_stream()
+
+
+def _engage(executor: BrokerExecutor, journal: Journal, run_id: str, risk: RiskEngine | None, flatten: bool,
+            reason: str) -> KillSwitchReport:
     at = datetime.now(UTC)
     if risk is not None:
         risk.halt(reason, at)

@@ -11,7 +11,7 @@ import json
 import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,7 @@ from bokeh.embed import file_html
 from bokeh.layouts import column
 from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
 from bokeh.plotting import figure
-from bokeh.resources import INLINE
+from bokeh.resources import Resources
 
 if TYPE_CHECKING:
     from bokeh.models import Model
@@ -27,6 +27,20 @@ if TYPE_CHECKING:
     from execlab._backtest import BacktestResult
 
 __all__ = ["write_report"]
+
+
+class OfflineResources(Resources):
+    """BokehJS inlined, and nothing else: bokeh otherwise adds the assets of every model class any imported library
+    registered (Panel's Tabulator, for one, from a CDN) to every page, used or not."""
+
+    def __init__(self, components: list[Any] | None = None) -> None:
+        super().__init__(mode="inline", components=components)
+
+    def clone(self, *, components: list[Any] | None = None) -> OfflineResources:
+        return OfflineResources(components if components is not None else list(self.components))
+
+    def _collect_external_resources(self, resource_attr: Any) -> list[str]:
+        return []
 
 _TAIL: Final = 50
 _BARS_PER_YEAR_FALLBACK: Final = 252.0
@@ -97,7 +111,7 @@ def write_report(result: BacktestResult, path: str | Path, title: str = "execlab
         "summary_json": json.dumps(summary).replace("</", "<\\/"),
     }
     roots: list[Model] = [_equity_plot(equity, drawdown), _turnover_plot(result.turnover)]
-    page = file_html(roots, INLINE, title, template=_TEMPLATE, template_variables=variables)
+    page = file_html(roots, OfflineResources(), title, template=_TEMPLATE, template_variables=variables)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(page, encoding="utf-8")

@@ -70,9 +70,8 @@ def write_tca_report(tca: TcaResult, path: str | Path, title: str = "execlab tra
     ``<script id="execlab-tca-summary">`` for tools that read reports.
     """
     from bokeh.embed import file_html
-    from bokeh.resources import INLINE
 
-    from execlab._report import PAGE_STYLE
+    from execlab._report import PAGE_STYLE, OfflineResources
 
     summary = tca.summary()
     variables = {
@@ -84,7 +83,7 @@ def write_tca_report(tca: TcaResult, path: str | Path, title: str = "execlab tra
     template = ("{% from macros import embed %}\n{% block postamble %}\n" + PAGE_STYLE + "{% endblock %}"
                 + _TEMPLATE_BODY)
     roots: list[Model] = [_decomposition_plot(summary), _histogram(tca.orders), _scatter(tca.orders)]
-    page = file_html(roots, INLINE, title, template=template, template_variables=variables)
+    page = file_html(roots, OfflineResources(), title, template=template, template_variables=variables)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(page, encoding="utf-8")

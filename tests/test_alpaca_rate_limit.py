@@ -45,9 +45,10 @@ def _config(**broker: object) -> xl.Config:
         "name": "alpaca", "api_key": KEY, "api_secret": SECRET, **broker}})
 
 
-def _executor(venue: AlpacaVenue, journal: Journal, cfg: xl.Config) -> BrokerExecutor:
+def _executor(venue: AlpacaVenue, journal: Journal, cfg: xl.Config, stream: bool = True) -> BrokerExecutor:
+    """``stream=False`` where a test calls ``place`` itself: no order-update stream left running after it."""
     return BrokerExecutor(AlpacaAdapter(KEY, SECRET, base_url=venue.base_url, timeout=5.0), journal, cfg.run_id, (),
-                          backoff_seconds=0.01, config=cfg.broker)
+                          backoff_seconds=0.01, config=cfg.broker, stream=stream)
 
 
 def _universe(venue: AlpacaVenue, n: int, prefix: str = "S") -> dict[str, float]:
@@ -57,9 +58,8 @@ def _universe(venue: AlpacaVenue, n: int, prefix: str = "S") -> dict[str, float]
 
 
 def _held(venue: AlpacaVenue) -> dict[str, float]:
-    positions = requests.get(f"{venue.base_url}/v2/positions", timeout=30,
-                             headers={"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}).json()
-    return {p["symbol"]: float(p["qty"]) for p in positions}
+    # Read in-process: a REST call here would count against the window the rebalance just used up.
+    return {p["symbol"]: float(p["qty"]) for p in venue.state.positions()}
 
 
 def _hammer(venue: AlpacaVenue, n: int) -> None:
@@ -144,7 +144,7 @@ def test_a_fresh_order_is_sent_without_a_lookup_and_a_journaled_one_is_looked_up
     with _venue(rate_limit=10_000) as venue:
         _universe(venue, 3)
         journal = Journal(tmp_path / "j.sqlite")
-        executor = _executor(venue, journal, _config())
+        executor = _executor(venue, journal, _config(), stream=False)
         order = xl.Order(symbol="S000", side=xl.Side.BUY, quantity=2, client_order_id="fresh-1")
         assert not journal.has_request("fresh-1")
         placed = executor.place(order)
@@ -152,7 +152,7 @@ def test_a_fresh_order_is_sent_without_a_lookup_and_a_journaled_one_is_looked_up
         assert journal.has_request("fresh-1")
         assert executor.place(order) is placed  # this executor saw it: nothing to ask
         assert venue.stats()["requests"] == 1
-        rerun = _executor(venue, journal, _config())
+        rerun = _executor(venue, journal, _config(), stream=False)
         again = rerun.place(order)  # a re-run: the journal says it may have arrived, so the broker is asked
         assert again is not None and again.broker_order_id == placed.broker_order_id
         assert venue.stats()["requests"] == 2 and venue.stats()["order_attempts"] == {"fresh-1": 1}
@@ -165,7 +165,7 @@ def test_the_breaker_opens_on_outages_fails_fast_and_recovers(tmp_path: Path) ->
     with _venue(rate_limit=10_000) as venue:
         _universe(venue, 3)
         journal = Journal(tmp_path / "j.sqlite")
-        executor = _executor(venue, journal, _config(breaker_fail_max=3, breaker_reset_seconds=0.5))
+        executor = _executor(venue, journal, _config(breaker_fail_max=3, breaker_reset_seconds=0.5), stream=False)
         orders = [xl.Order(symbol=f"S00{i}", side=xl.Side.BUY, quantity=1, client_order_id=f"cb-{i}")
                   for i in range(3)]
         venue.faults.error_rate = 1.0  # every /v2 request answers 500
@@ -199,7 +199,7 @@ def test_rejections_do_not_trip_the_breaker(tmp_path: Path) -> None:
     with _venue(rate_limit=10_000, symbols=["S000"]) as venue:
         _universe(venue, 1)
         journal = Journal(tmp_path / "j.sqlite")
-        executor = _executor(venue, journal, _config(breaker_fail_max=2, breaker_reset_seconds=60))
+        executor = _executor(venue, journal, _config(breaker_fail_max=2, breaker_reset_seconds=60), stream=False)
         for i in range(5):  # 422: not tradable; the broker works fine, it just says no
             bad = xl.Order(symbol="ZZZ", side=xl.Side.BUY, quantity=1, client_order_id=f"bad-{i}")
             assert executor.place(bad) is None
@@ -214,7 +214,7 @@ def test_an_open_breaker_is_waited_out_while_waiting_for_fills(tmp_path: Path) -
         _universe(venue, 2)
         venue.set_quote("S000", 9.99, 10.01)
         journal = Journal(tmp_path / "j.sqlite")
-        executor = _executor(venue, journal, _config(breaker_fail_max=2, breaker_reset_seconds=0.3))
+        executor = _executor(venue, journal, _config(breaker_fail_max=2, breaker_reset_seconds=0.3), stream=False)
         resting = xl.Order(symbol="S000", side=xl.Side.BUY, quantity=1, order_type=xl.OrderType.LIMIT,
                            limit_price=9.0, client_order_id="rest-1")
         assert executor.place(resting) is not None

@@ -90,3 +90,14 @@ def test_report_with_no_fills(tmp_path: Path) -> None:
     fills = pd.DataFrame(columns=["client_order_id", "timestamp", "quantity", "price"])
     page = write_tca_report(transaction_costs(orders, fills), tmp_path / "empty.html").read_text(encoding="utf-8")
     assert "0 orders" in page or "Slippage vs arrival per filled order (bps), 0 orders" in page
+
+
+def test_report_stays_offline_after_panel_registered_its_models(tmp_path: Path) -> None:
+    """Bokeh links the assets of every registered model class (Panel's Tabulator from a CDN) into every page."""
+    import panel as pn
+
+    pn.extension("tabulator")
+    page = write_tca_report(_tca(), tmp_path / "tca.html").read_text(encoding="utf-8")
+    assert not re.search(r"<link[^>]+href=", page)
+    assert not re.search(r"<script[^>]+src=", page)
+    assert "tabulator" not in page.lower()
