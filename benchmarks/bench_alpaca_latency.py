@@ -25,9 +25,9 @@ import numpy as np
 from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import MarketOrderRequest
 
-from execlab._broker import BrokerExecutor
-from execlab._journal import Journal
-from execlab._schema import Order, OrderStatus, Side
+from execlab._brokers.executor import BrokerExecutor
+from execlab._core.models import Order, OrderStatus, Side
+from execlab._oms.journal import Journal
 from execlab.adapters.alpaca import AlpacaAdapter, AlpacaTradeStream, TradeUpdateEvent
 from execlab.venues import AlpacaVenue
 

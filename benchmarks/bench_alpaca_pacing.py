@@ -24,9 +24,9 @@ from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import MarketOrderRequest
 
 import execlab as xl
-from execlab._broker import BrokerExecutor
-from execlab._journal import Journal
-from execlab._live import run_live_rebalance
+from execlab._brokers.executor import BrokerExecutor
+from execlab._oms.journal import Journal
+from execlab._runs.live import run_live_rebalance
 from execlab.adapters.alpaca import AlpacaAdapter
 from execlab.venues import AlpacaVenue
 

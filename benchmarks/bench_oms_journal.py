@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 
 import execlab as xl
-from execlab._batches import NO_EVENTS, NO_FILLS, FillBatch, OrderBatch, OrderEvents
-from execlab._journal import Journal
-from execlab._oms import BookJournal, OrderBook
-from execlab._pipeline import Rebalancer
-from execlab._schema import AccountSnapshot
+from execlab._core.batches import NO_EVENTS, NO_FILLS, FillBatch, OrderBatch, OrderEvents
+from execlab._core.models import AccountSnapshot
+from execlab._execution.rebalancer import Rebalancer
+from execlab._oms.book import BookJournal, OrderBook
+from execlab._oms.journal import Journal
 
 
 class AcceptAll(xl.OrderExecutor):

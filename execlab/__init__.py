@@ -1,10 +1,12 @@
 """execlab: target positions → orders → one OrderExecutor (backtest, paper, live) → what the trading cost."""
 
 
-from execlab._backtest import BacktestResult, run_backtest
-from execlab._backtest_executor import BacktestExecutor
-from execlab._batches import FillBatch, OrderBatch, OrderEvents
-from execlab._broker import (
+from execlab._analysis.calibration import Calibration, calibrate_slippage
+from execlab._analysis.mode_comparison import ModeComparison, compare_modes
+from execlab._analysis.report_api import write_report
+from execlab._analysis.tca import TcaError, TcaResult, tca_from_backtest, tca_from_journal, transaction_costs
+from execlab._analysis.tca_report import write_tca_report
+from execlab._brokers.executor import (
     BrokerAdapter,
     BrokerError,
     BrokerExecutor,
@@ -12,7 +14,8 @@ from execlab._broker import (
     BrokerRejectedError,
     BrokerUnavailableError,
 )
-from execlab._calibrate import Calibration, calibrate_slippage
+from execlab._brokers.kill_switch import KillSwitchReport, engage_kill_switch, halt_trading, resume_trading
+from execlab._brokers.reconcile import ReconcileReport, reconcile
 from execlab._config import (
     LIVE_ENDPOINTS,
     LIVE_OPT_IN_PHRASE,
@@ -27,24 +30,10 @@ from execlab._config import (
     VenueConfig,
     load_config,
 )
-from execlab._executor import OrderExecutor
-from execlab._executors import make_executor
-from execlab._feed import FeedError, FeedEvent, PriceFeed, QueueFeed, ReplayFeed
-from execlab._ids import client_order_id
-from execlab._instruments import DEFAULT_INSTRUMENTS, Instrument, InstrumentTable
-from execlab._journal import Journal
-from execlab._kill import KillSwitchReport, engage_kill_switch, halt_trading, resume_trading
-from execlab._live import LiveRebalance, TradingHaltedError, run_live_rebalance
-from execlab._market_data import BarsError, MarketData
-from execlab._oms import TRANSITIONS, OrderBook, allowed_transition
-from execlab._paper import PaperExecutor, PaperResult, compare_orders, run_paper
-from execlab._plan import CostEstimate, Plan, PlanReason, PlanSettings, plan_orders
-from execlab._planner import make_plan
-from execlab._reconcile import ReconcileReport, reconcile
-from execlab._report_api import write_report
-from execlab._risk import RiskEngine, RiskReason
-from execlab._sample_data import sample_bars, write_sample_bars
-from execlab._schema import (
+from execlab._core.batches import FillBatch, OrderBatch, OrderEvents
+from execlab._core.ids import client_order_id
+from execlab._core.instruments import DEFAULT_INSTRUMENTS, Instrument, InstrumentTable
+from execlab._core.models import (
     AccountSnapshot,
     Fill,
     Order,
@@ -55,11 +44,22 @@ from execlab._schema import (
     TimeInForce,
     order_json_schema,
 )
-from execlab._targets import TargetError
-from execlab._tca import TcaError, TcaResult, tca_from_backtest, tca_from_journal, transaction_costs
-from execlab._tca_compare import ModeComparison, compare_modes
-from execlab._tca_report import write_tca_report
-from execlab._venue import SimulatedVenue
+from execlab._data.bars import BarsError, MarketData
+from execlab._data.feeds import FeedError, FeedEvent, PriceFeed, QueueFeed, ReplayFeed
+from execlab._data.sample import sample_bars, write_sample_bars
+from execlab._data.targets import TargetError
+from execlab._execution.backtest_executor import BacktestExecutor
+from execlab._execution.executor import OrderExecutor
+from execlab._execution.factory import make_executor
+from execlab._execution.paper_executor import PaperExecutor, PaperResult, compare_orders, run_paper
+from execlab._oms.book import TRANSITIONS, OrderBook, allowed_transition
+from execlab._oms.journal import Journal
+from execlab._plan.diff import CostEstimate, Plan, PlanReason, PlanSettings, plan_orders
+from execlab._plan.planner import make_plan
+from execlab._risk.engine import RiskEngine, RiskReason
+from execlab._runs.backtest import BacktestResult, run_backtest
+from execlab._runs.live import LiveRebalance, TradingHaltedError, run_live_rebalance
+from execlab._sim import SimulatedVenue
 
 __all__ = [
     "DEFAULT_INSTRUMENTS",

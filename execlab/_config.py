@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from execlab._schema import OrderType, TimeInForce
+from execlab._core.models import OrderType, TimeInForce
 
 __all__ = [
     "LIVE_ENDPOINTS",

@@ -18,9 +18,9 @@ import pytest
 import requests
 
 import execlab as xl
-from execlab._broker import BrokerExecutor, BrokerRateLimitedError, DeadLetter
-from execlab._journal import Journal
-from execlab._live import run_live_rebalance
+from execlab._brokers.executor import BrokerExecutor, BrokerRateLimitedError, DeadLetter
+from execlab._oms.journal import Journal
+from execlab._runs.live import run_live_rebalance
 from execlab.adapters.alpaca import AlpacaAdapter
 from execlab.adapters.alpaca._mapping import rate_limit_headers
 from execlab.venues import AlpacaVenue

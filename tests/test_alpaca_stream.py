@@ -23,8 +23,8 @@ from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from execlab._broker import BrokerError, BrokerUnavailableError
-from execlab._schema import OrderStatus, Side
+from execlab._brokers.executor import BrokerError, BrokerUnavailableError
+from execlab._core.models import OrderStatus, Side
 from execlab.adapters.alpaca._stream import AlpacaTradeStream, StreamAuthError, TradeUpdateEvent
 from execlab.venues import AlpacaVenue
 

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 import execlab as xl
-from execlab._broker import BrokerError, BrokerExecutor, BrokerOrder, _older
-from execlab._journal import Journal
-from execlab._live import run_live_rebalance
-from execlab._schema import OrderStatus, Side
+from execlab._brokers.executor import BrokerError, BrokerExecutor, BrokerOrder, _older
+from execlab._core.models import OrderStatus, Side
+from execlab._oms.journal import Journal
+from execlab._runs.live import run_live_rebalance
 from execlab.adapters.alpaca import AlpacaAdapter, StreamAuthError
 from execlab.venues import AlpacaVenue
 

@@ -16,13 +16,13 @@ import pandas as pd
 import pytest
 
 import execlab as xl
-from execlab._broker import BrokerExecutor
-from execlab._calibrate import calibrate_slippage
-from execlab._journal import Journal
-from execlab._live import run_live_rebalance
-from execlab._paper import PaperResult, run_paper
-from execlab._tca import TcaError, TcaResult, tca_from_backtest, tca_from_journal, transaction_costs
-from execlab._tca_compare import compare_modes
+from execlab._analysis.calibration import calibrate_slippage
+from execlab._analysis.mode_comparison import compare_modes
+from execlab._analysis.tca import TcaError, TcaResult, tca_from_backtest, tca_from_journal, transaction_costs
+from execlab._brokers.executor import BrokerExecutor
+from execlab._execution.paper_executor import PaperResult, run_paper
+from execlab._oms.journal import Journal
+from execlab._runs.live import run_live_rebalance
 from execlab.adapters.alpaca import AlpacaAdapter
 from execlab.venues import AlpacaVenue
 
@@ -91,8 +91,8 @@ def sqrt_world() -> SqrtWorld:
     """A paper run on the local simulated venue whose hidden config has square-root impact with k = 0.6.
 
     Targets are share positions of up to 8 % of each symbol's ADV, every third day over two years of four stocks.
-    The paper executor (:func:`execlab._paper.run_paper`) replays the bars as its feed and journals intents,
-    requests with arrival prices, and fills; the calibration reads only that journal.
+    The paper executor (:func:`execlab._execution.paper_executor.run_paper`) replays the bars as its feed and journals
+    intents, requests with arrival prices, and fills; the calibration reads only that journal.
     """
     bars = _bars("2010-01-01", "2012-01-01", SYMBOLS)
     md = xl.MarketData.from_bars(bars)

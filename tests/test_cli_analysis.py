@@ -12,9 +12,9 @@ from alpaca.trading.enums import OrderSide, TimeInForce
 from alpaca.trading.requests import MarketOrderRequest
 from typer.testing import CliRunner
 
-from execlab._cli import app
-from execlab._cli_analysis import parse_parameters
-from execlab._journal import Journal
+from execlab._cli.analysis import parse_parameters
+from execlab._cli.main import app
+from execlab._oms.journal import Journal
 from execlab.adapters.alpaca import AlpacaAdapter
 from execlab.venues import AlpacaVenue
 
@@ -159,10 +159,10 @@ def test_notebook_run_unknown_name_exits_2() -> None:
 
 
 def test_tca_prints_the_shortfall_and_writes_the_report(venue: AlpacaVenue, tmp_path: Path) -> None:
-    from execlab._broker import BrokerExecutor
+    from execlab._analysis.tca import tca_from_journal
+    from execlab._brokers.executor import BrokerExecutor
     from execlab._config import Config
-    from execlab._live import run_live_rebalance
-    from execlab._tca import tca_from_journal
+    from execlab._runs.live import run_live_rebalance
 
     journal_path = tmp_path / "journal.sqlite"
     journal = Journal(journal_path, secrets=[SECRET])

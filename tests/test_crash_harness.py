@@ -21,13 +21,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from execlab._journal import Journal
+from execlab._oms.journal import Journal
 
 KEY, SECRET = "PKCRASHTEST00001", "crash-secret-not-for-logs"
 ORDERS_PER_TRIAL = 200
 TRIALS = int(os.environ.get("EXECLAB_CRASH_TRIALS", "20"))
 BASE_SEED = int(os.environ.get("EXECLAB_CRASH_SEED", "20261122"))
-EXECLAB = [sys.executable, "-m", "execlab._cli"]
+EXECLAB = [sys.executable, "-m", "execlab._cli.main"]
 
 
 def _free_port() -> int:

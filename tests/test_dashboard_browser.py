@@ -34,9 +34,9 @@ from test_dashboard_data import (
     executor,
 )
 
-from execlab._journal import Journal
-from execlab._kill import journaled_halt
-from execlab._live import TradingHaltedError, run_live_rebalance
+from execlab._brokers.kill_switch import journaled_halt
+from execlab._oms.journal import Journal
+from execlab._runs.live import TradingHaltedError, run_live_rebalance
 from execlab.adapters.alpaca import AlpacaAdapter
 from execlab.dashboard import load_dashboard_data
 from execlab.venues import AlpacaVenue
@@ -112,7 +112,7 @@ def serve(run: DashboardRun, workdir: Path, broker_config: Path | None = None,
     """``execlab dashboard`` in a subprocess on a free port; yields once it prints its URL."""
     bars = workdir / "bars.parquet"
     run.bars.to_parquet(bars)
-    command = [sys.executable, "-m", "execlab._cli", "dashboard", "--journal", str(run.journal), "--run-id",
+    command = [sys.executable, "-m", "execlab._cli.main", "dashboard", "--journal", str(run.journal), "--run-id",
                run.run_id, "--port", "0", "--bars", str(bars), "--refresh", "1", "--no-show"]
     if broker_config is not None:
         command += ["--config", str(broker_config)]
@@ -304,7 +304,7 @@ def test_dashboard_is_a_panel_layout_for_jupyter(run: DashboardRun, tmp_path: Pa
 def test_dashboard_command_refuses_bad_input_naming_it(run: DashboardRun, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from execlab._cli import app
+    from execlab._cli.main import app
 
     bars = tmp_path / "bars.txt"
     bars.write_text("not bars")

@@ -19,11 +19,11 @@ import pandas as pd
 import pytest
 
 import execlab as xl
-from execlab._broker import BrokerExecutor
-from execlab._journal import Journal
-from execlab._kill import engage_kill_switch, halt_trading, journaled_halt, resume_trading
-from execlab._live import TradingHaltedError, run_live_rebalance
-from execlab._tca import tca_from_journal
+from execlab._analysis.tca import tca_from_journal
+from execlab._brokers.executor import BrokerExecutor
+from execlab._brokers.kill_switch import engage_kill_switch, halt_trading, journaled_halt, resume_trading
+from execlab._oms.journal import Journal
+from execlab._runs.live import TradingHaltedError, run_live_rebalance
 from execlab.adapters.alpaca import AlpacaAdapter
 from execlab.dashboard import load_dashboard_data, risk_status
 from execlab.dashboard._data import FILL_COLUMNS, equity_over_time

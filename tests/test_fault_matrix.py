@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 import execlab as xl
-from execlab._broker import BrokerError, BrokerExecutor
-from execlab._journal import Journal
-from execlab._live import run_live_rebalance
+from execlab._brokers.executor import BrokerError, BrokerExecutor
+from execlab._oms.journal import Journal
+from execlab._runs.live import run_live_rebalance
 from execlab.adapters.alpaca import AlpacaAdapter
 from execlab.venues import AlpacaVenue
 

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 import execlab as xl
-from execlab._feed import FeedError, FeedEvent, PriceFeed, QueueFeed, ReplayFeed
+from execlab._data.feeds import FeedError, FeedEvent, PriceFeed, QueueFeed, ReplayFeed
 
 
 def _bars() -> pd.DataFrame:

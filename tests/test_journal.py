@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from execlab._codes import CANCELLED, FILLED, SUBMITTED
-from execlab._journal import Intent, Journal, JournalFill, redact
-from execlab._oms import BookJournal, OrderBook
+from execlab._core.codes import CANCELLED, FILLED, SUBMITTED
+from execlab._oms.book import BookJournal, OrderBook
+from execlab._oms.journal import Intent, Journal, JournalFill, redact
 
 
 def _intent(coid: str, symbol: str = "AAA", qty: float = 10.0) -> Intent:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 import execlab as xl
-from execlab._broker import BrokerExecutor
-from execlab._journal import Journal
-from execlab._live import run_live_rebalance
-from execlab._reconcile import reconcile
+from execlab._brokers.executor import BrokerExecutor
+from execlab._brokers.reconcile import reconcile
+from execlab._oms.journal import Journal
+from execlab._runs.live import run_live_rebalance
 from execlab.adapters.alpaca import AlpacaAdapter
 from execlab.venues import AlpacaVenue
 
@@ -126,7 +126,7 @@ def test_reconcile_with_nothing_unexplained_stays_active(venue: AlpacaVenue, tmp
 
 
 def test_kill_switch_cancels_everything_and_flattens(venue: AlpacaVenue, tmp_path: Path) -> None:
-    from execlab._kill import engage_kill_switch
+    from execlab._brokers.kill_switch import engage_kill_switch
 
     journal = Journal(tmp_path / "j.sqlite")
     run_live_rebalance({"AAA": 10, "BBB": 5}, PRICES, _config(), _executor(venue, journal), journal, "k", timeout=10)
@@ -147,7 +147,7 @@ def test_kill_switch_cancels_everything_and_flattens(venue: AlpacaVenue, tmp_pat
 
 
 def test_kill_switch_without_flatten_keeps_positions(venue: AlpacaVenue, tmp_path: Path) -> None:
-    from execlab._kill import engage_kill_switch
+    from execlab._brokers.kill_switch import engage_kill_switch
 
     journal = Journal(tmp_path / "j.sqlite")
     run_live_rebalance({"AAA": 10}, PRICES, _config(), _executor(venue, journal), journal, "k", timeout=10)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import execlab.strategies as strategies
-from execlab._sample_data import sample_bars
+from execlab._data.sample import sample_bars
 from execlab.strategies import momentum_targets
 
 TOL = 1e-12

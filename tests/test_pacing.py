@@ -8,7 +8,7 @@ import time
 import pytest
 
 import execlab as xl
-from execlab._pacing import RequestPacer
+from execlab._brokers.pacing import RequestPacer
 
 
 class FakeTime:

@@ -26,7 +26,7 @@ from execlab import (
     make_plan,
     plan_orders,
 )
-from execlab._instruments import InstrumentArrays
+from execlab._core.instruments import InstrumentArrays
 
 FloatArray = npt.NDArray[np.float64]
 UNITS = ("shares", "weight", "notional")

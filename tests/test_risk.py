@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from execlab import Config, ConfigError, CostEstimate, PlanConfig, RiskConfig, load_config, run_backtest
-from execlab._risk import KillSwitchActions, RiskContext, RiskEngine, RiskReason, kill_switch
+from execlab._risk.engine import KillSwitchActions, RiskContext, RiskEngine, RiskReason, kill_switch
 
 R = RiskReason
 UNIVERSE = ("AAA", "BBB", "CCC", "DDD")

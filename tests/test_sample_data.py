@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import execlab._sample_data as sample_data
-from execlab._sample_data import sample_bars, write_sample_bars
+import execlab._data.sample as sample_data
+from execlab._data.sample import sample_bars, write_sample_bars
 
 COLUMNS = ["timestamp", "symbol", "open", "high", "low", "close", "volume"]
 TICKERS = {"AAPL", "FB", "GOOG", "IBM", "MSFT"}

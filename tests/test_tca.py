@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 import execlab as xl
-from execlab._journal import Intent, Journal, JournalFill
-from execlab._tca import TcaError, TcaResult, tca_from_backtest, tca_from_journal, transaction_costs
+from execlab._analysis.tca import TcaError, TcaResult, tca_from_backtest, tca_from_journal, transaction_costs
+from execlab._oms.journal import Intent, Journal, JournalFill
 
 # Two days of bars. Typical price (h + l + c) / 3:
 #   X 01-02: (10.8 + 9.9 + 10.5) / 3 = 10.4, volume 1000     X 01-03: (11.1 + 10.2 + 10.8) / 3 = 10.7, volume 3000

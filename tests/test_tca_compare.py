@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 import execlab as xl
-from execlab._tca import TcaError, TcaResult, tca_from_backtest, transaction_costs
-from execlab._tca_compare import compare_modes
+from execlab._analysis.mode_comparison import compare_modes
+from execlab._analysis.tca import TcaError, TcaResult, tca_from_backtest, transaction_costs
 
 T = pd.Timestamp("2024-01-02 15:00")
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 import execlab as xl
-from execlab._tca import TcaResult, tca_from_backtest, transaction_costs
-from execlab._tca_report import write_tca_report
+from execlab._analysis.tca import TcaResult, tca_from_backtest, transaction_costs
+from execlab._analysis.tca_report import write_tca_report
 
 
 def _tca() -> TcaResult:

@@ -24,7 +24,7 @@ from execlab import (
     VenueConfig,
     run_backtest,
 )
-from execlab._codes import CANCELLED, FILLED, PARTIALLY_FILLED, REJECTED, VenueReason
+from execlab._core.codes import CANCELLED, FILLED, PARTIALLY_FILLED, REJECTED, VenueReason
 
 DAY0 = pd.Timestamp("2024-01-02")
 CASH = 1_000_000.0

@@ -15,7 +15,7 @@ import pytest
 from venue_orders import order_batch as _orders
 
 from execlab import FeeConfig, MarketData, SimulatedVenue, SlippageConfig, VenueConfig
-from execlab._codes import FILLED, LIMIT, STOP_LIMIT
+from execlab._core.codes import FILLED, LIMIT, STOP_LIMIT
 
 DAY0 = pd.Timestamp("2024-01-02")
 CASH = 1_000_000.0

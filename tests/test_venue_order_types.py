@@ -14,7 +14,7 @@ import pytest
 from venue_orders import order_batch as _orders
 
 from execlab import BacktestExecutor, FillBatch, MarketData, OrderBatch, OrderEvents, SimulatedVenue, VenueConfig
-from execlab._codes import (
+from execlab._core.codes import (
     CANCELLED,
     CLS,
     DAY,

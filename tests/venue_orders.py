@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from execlab._batches import OrderBatch
-from execlab._codes import GTC, MARKET
+from execlab._core.batches import OrderBatch
+from execlab._core.codes import GTC, MARKET
 
 
 def order_batch(*specs: dict[str, Any]) -> OrderBatch:

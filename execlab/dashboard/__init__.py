@@ -17,9 +17,9 @@ if TYPE_CHECKING:
     import pandas as pd
     import panel as pn
 
-    from execlab._broker import BrokerExecutor
-    from execlab._journal import Journal
-    from execlab._market_data import MarketData
+    from execlab._brokers.executor import BrokerExecutor
+    from execlab._data.bars import MarketData
+    from execlab._oms.journal import Journal
 
 __all__ = ["DashboardData", "RiskStatus", "dashboard", "load_dashboard_data", "risk_status"]
 

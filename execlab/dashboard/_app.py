@@ -2,8 +2,9 @@
 
 Every view is drawn from :class:`execlab.dashboard._data.DashboardData`; a periodic callback re-reads the journal
 and redraws what changed. The kill switch acts through one narrow hook: with a :class:`BrokerExecutor` it engages
-:func:`execlab._kill.engage_kill_switch` (halt, cancel every working order, optionally flatten); without one it
-journals a halt (:func:`execlab._kill.halt_trading`), which :func:`execlab._live.run_live_rebalance` obeys.
+:func:`execlab._brokers.kill_switch.engage_kill_switch` (halt, cancel every working order, optionally flatten);
+without one it journals a halt (:func:`execlab._brokers.kill_switch.halt_trading`), which
+:func:`execlab._runs.live.run_live_rebalance` obeys.
 """
 
 from __future__ import annotations
@@ -18,10 +19,10 @@ import pandas as pd
 import panel as pn
 from hvplot import hvPlot
 
-from execlab._broker import BrokerError, BrokerExecutor
-from execlab._journal import Journal
-from execlab._kill import engage_kill_switch, halt_trading
-from execlab._market_data import MarketData
+from execlab._brokers.executor import BrokerError, BrokerExecutor
+from execlab._brokers.kill_switch import engage_kill_switch, halt_trading
+from execlab._data.bars import MarketData
+from execlab._oms.journal import Journal
 from execlab.dashboard._data import DashboardData, load_dashboard_data
 
 __all__ = ["dashboard"]

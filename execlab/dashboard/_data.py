@@ -1,6 +1,6 @@
 """The frames the dashboard shows, read from the journal. No Panel here: every frame can be checked alone.
 
-Slippage and participation come from the TCA module (:func:`execlab._tca.tca_from_journal`); everything else is
+Slippage and participation come from the TCA module (:func:`execlab._analysis.tca.tca_from_journal`); everything else is
 the journal's own rows. Two figures are approximations, stated where they are built:
 
 * **Targets** are implied: the position journaled before the latest rebalance plus what that rebalance ordered
@@ -22,10 +22,10 @@ from typing import Any, Final, Literal, cast
 import numpy as np
 import pandas as pd
 
-from execlab._journal import Journal
-from execlab._kill import journaled_halt
-from execlab._market_data import MarketData
-from execlab._tca import TcaResult, tca_from_journal
+from execlab._analysis.tca import TcaResult, tca_from_journal
+from execlab._brokers.kill_switch import journaled_halt
+from execlab._data.bars import MarketData
+from execlab._oms.journal import Journal
 
 __all__ = [
     "FILL_COLUMNS",
@@ -68,7 +68,7 @@ class DashboardData:
     fills: pd.DataFrame
     """One row per execution, newest first, columns :data:`FILL_COLUMNS`."""
     orders: pd.DataFrame
-    """The TCA per-order table (:attr:`execlab._tca.TcaResult.orders`): order size is ``decision_notional``."""
+    """The TCA per-order table (:attr:`execlab._analysis.tca.TcaResult.orders`): order size is ``decision_notional``."""
     positions: pd.DataFrame
     """Per symbol: ``position``, ``target`` and ``difference`` (target − position)."""
     equity: pd.DataFrame

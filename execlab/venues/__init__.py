@@ -1,7 +1,7 @@
 """Local broker venues: servers on 127.0.0.1 that speak a broker's real wire protocol in front of execlab's
 simulated venue, with fault injection, so adapters are tested by driving the broker's real SDK."""
 
-from execlab.venues._engine import QuoteVenue
+from execlab._sim.quote_venue import QuoteVenue
 from execlab.venues.alpaca import AlpacaFaults, AlpacaVenue
 
 __all__ = ["AlpacaFaults", "AlpacaVenue", "QuoteVenue"]

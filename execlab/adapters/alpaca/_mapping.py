@@ -21,7 +21,7 @@ from alpaca.trading.requests import (
     TrailingStopOrderRequest,
 )
 
-from execlab._broker import (
+from execlab._brokers.executor import (
     BrokerError,
     BrokerOrder,
     BrokerRateLimitedError,
@@ -29,7 +29,7 @@ from execlab._broker import (
     BrokerUnavailableError,
     DuplicateClientOrderIdError,
 )
-from execlab._schema import Order, OrderStatus, OrderType, Side
+from execlab._core.models import Order, OrderStatus, OrderType, Side
 
 __all__ = ["rate_limit_headers", "to_broker_order", "to_error", "to_request"]
 

@@ -15,8 +15,8 @@ import pandas as pd
 from aiohttp import web
 
 from execlab._config import VenueConfig
-from execlab._market_data import MarketData
-from execlab.venues._engine import QuoteVenue
+from execlab._data.bars import MarketData
+from execlab._sim.quote_venue import QuoteVenue
 from execlab.venues.alpaca._app import AppContext, build_app
 from execlab.venues.alpaca._faults import AlpacaFaults, FaultInjector, RateLimiter
 from execlab.venues.alpaca._state import AlpacaState, TradeUpdateListener

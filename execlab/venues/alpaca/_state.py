@@ -2,7 +2,7 @@
 
 Every public method takes the state's lock, so the HTTP handlers (event-loop thread) and in-process callers
 (``set_quote`` from a test or a harness thread) see one consistent venue. Matching is done by
-:class:`execlab.venues._engine.QuoteVenue`, the quote-driven front of execlab's matching kernel.
+:class:`execlab._sim.quote_venue.QuoteVenue`, the quote-driven front of execlab's matching kernel.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from execlab._codes import TIF, TYPE, VenueReason
 from execlab._config import VenueConfig
-from execlab._schema import OrderType, TimeInForce
-from execlab.venues._engine import CANCELLED, EXPIRED, FILLED, REJECTED, EngineEvent, EngineFill, QuoteVenue
+from execlab._core.codes import TIF, TYPE, VenueReason
+from execlab._core.models import OrderType, TimeInForce
+from execlab._sim.quote_venue import CANCELLED, EXPIRED, FILLED, REJECTED, EngineEvent, EngineFill, QuoteVenue
 from execlab.venues.alpaca._faults import FaultInjector
 from execlab.venues.alpaca._mapping import (
     NEW_YORK,

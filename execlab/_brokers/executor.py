@@ -1,0 +1,612 @@
+"""Broker adapters and the executor that routes through them with a journal.
+
+An adapter implements only the private hooks (``_submit``, ``_cancel``, ``_order``, ``_open_orders``,
+``_positions``, ``_account``, optionally ``_recent_orders``); :class:`BrokerExecutor` journals every request and
+response before acting on it, paces every call to the broker's rate limit
+(:class:`execlab._brokers.pacing.RequestPacer`), stops calling a broker that keeps failing (a circuit breaker),
+retries what is safe to retry, and looks an order up by its client order id before it ever sends it again.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol, TypeVar, cast
+
+import numpy as np
+import numpy.typing as npt
+import pybreaker
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from execlab._brokers.pacing import RequestPacer
+from execlab._config import BrokerConfig
+from execlab._core.batches import FillBatch, OrderBatch, OrderEvents, concat_events, concat_fills
+from execlab._core.codes import STATUS, TIF_NAMES, TYPE_NAMES
+from execlab._core.models import AccountSnapshot, Order, OrderStatus, OrderType, Side, TimeInForce
+from execlab._execution.executor import OrderExecutor
+from execlab._oms.journal import Journal, JournalFill
+
+__all__ = [
+    "BrokerAdapter",
+    "BrokerCircuitOpenError",
+    "BrokerError",
+    "BrokerExecutor",
+    "BrokerOrder",
+    "BrokerRateLimitedError",
+    "BrokerRejectedError",
+    "BrokerUnavailableError",
+    "DeadLetter",
+    "DuplicateClientOrderIdError",
+    "OrderStream",
+]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+T = TypeVar("T")
+
+
+class BrokerError(Exception):
+    """A broker call failed."""
+
+
+class BrokerUnavailableError(BrokerError):
+    """Timeout, 5xx or rate limit: the request may or may not have reached the broker."""
+
+
+class BrokerRateLimitedError(BrokerUnavailableError):
+    """The broker refused the request as one too many (HTTP 429): it was not processed, so it may be sent again."""
+
+    def __init__(self, message: str, retry_after: float | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+        """Seconds until the broker takes requests again, when it said."""
+
+
+class BrokerCircuitOpenError(BrokerUnavailableError):
+    """Nothing was sent: the broker failed too many calls in a row and the circuit breaker is open."""
+
+
+class BrokerRejectedError(BrokerError):
+    """The broker refused the request (insufficient buying power, bad symbol ...): final."""
+
+
+class DuplicateClientOrderIdError(BrokerError):
+    """The broker already has an order with this client order id."""
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerOrder:
+    """An order as the broker sees it, in neutral terms."""
+
+    client_order_id: str
+    broker_order_id: str
+    symbol: str
+    side: Side
+    quantity: float
+    filled_quantity: float
+    avg_fill_price: float | None
+    status: OrderStatus
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An order that could not be placed and needs a person, or a re-run of the rebalance (which resumes it)."""
+
+    client_order_id: str
+    symbol: str
+    reason: str
+    at: datetime
+    """When it was given up (UTC)."""
+
+
+class OrderStream(Protocol):
+    """A running stream of order updates (see :meth:`BrokerAdapter._stream`)."""
+
+    @property
+    def connected(self) -> bool:
+        """Whether updates are flowing now."""
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """End the stream."""
+
+
+class BrokerAdapter(ABC):
+    """One broker's API behind neutral calls. Subclasses implement only the private hooks."""
+
+    name: str = "broker"
+    pacer: RequestPacer | None = None
+    """Set by :class:`BrokerExecutor`: an adapter that sees the broker's rate-limit headers passes them to
+    :meth:`RequestPacer.observe`. Pacing itself is the executor's."""
+
+    @abstractmethod
+    def _submit(self, order: Order) -> BrokerOrder:
+        """Send one order. Raise BrokerUnavailableError, BrokerRejectedError or DuplicateClientOrderIdError."""
+
+    @abstractmethod
+    def _cancel(self, broker_order_id: str) -> None:
+        """Ask to cancel one order."""
+
+    @abstractmethod
+    def _order(self, client_order_id: str) -> BrokerOrder | None:
+        """The order with this client order id, or None if the broker has none."""
+
+    @abstractmethod
+    def _open_orders(self) -> list[BrokerOrder]:
+        """Every order still working at the broker."""
+
+    @abstractmethod
+    def _positions(self) -> dict[str, float]:
+        """Signed quantity per symbol."""
+
+    @abstractmethod
+    def _account(self) -> AccountSnapshot:
+        """Cash, equity and buying power."""
+
+    def _stream(self, on_order: Callable[[BrokerOrder], None], on_gap: Callable[[], None],
+                timeout: float = 10.0) -> OrderStream | None:
+        """Optional: push every order update to ``on_order`` (from another thread) until stopped; call ``on_gap``
+        when updates may have been missed (a reconnect). Returns once the stream is live, or None: this broker has
+        no stream and the executor polls. Raise BrokerUnavailableError when it cannot connect, and a
+        :class:`BrokerError` that is not one (refused keys) when polling would not help either."""
+        return None
+
+    def _recent_orders(self) -> list[BrokerOrder]:
+        """Optional: the broker's most recent orders of any status, as many as one request returns.
+
+        An adapter that implements it lets the executor refresh a whole batch with one request instead of one
+        lookup per order.
+        """
+        raise NotImplementedError
+
+
+_ACTIVE = (OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING)
+_MAX_RATE_LIMITED: Final = 5
+"""429 answers one call may get (each waits for the broker's reset) before it gives up."""
+
+
+def _not_an_outage(exc: BaseException) -> bool:
+    """Errors the breaker ignores: everything but unavailability (rejections are the broker working fine)."""
+    return not isinstance(exc, BrokerUnavailableError) or isinstance(exc, BrokerRateLimitedError)
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    """Unavailable, but not because the breaker is open nor after the rate-limit waits were used up."""
+    return isinstance(exc, BrokerUnavailableError) and not isinstance(exc, BrokerCircuitOpenError
+                                                                      | BrokerRateLimitedError)
+
+
+class _JournalBreakerChanges(pybreaker.CircuitBreakerListener):
+    """Journals every change of the breaker's state (kind ``circuit``)."""
+
+    def __init__(self, journal: Journal, run_id: str):
+        self.journal = journal
+        self.run_id = run_id
+
+    def state_change(self, cb: pybreaker.CircuitBreaker, old_state: pybreaker.CircuitBreakerState | None,
+                     new_state: pybreaker.CircuitBreakerState) -> None:
+        self.journal.record(self.run_id, "circuit", None, new_state.name,
+                            {"from": old_state.name if old_state else None, "failures": cb.fail_counter})
+
+
+class BrokerExecutor(OrderExecutor):
+    """:class:`OrderExecutor` over a :class:`BrokerAdapter`, journaling before acting, never sending twice.
+
+    Every adapter call goes through :attr:`pacer` (the broker's rate limit, from ``config``) and :attr:`breaker`:
+    after ``config.breaker_fail_max`` unavailable answers in a row, calls fail fast with
+    :class:`BrokerCircuitOpenError` for ``config.breaker_reset_seconds``, then one trial call decides. Orders that
+    cannot be placed are listed in :attr:`dead_letters` and journaled as ``alert``; a re-run of the rebalance
+    resumes them. The executor hands its pacer to the adapter (``adapter.pacer``) for the broker's rate-limit
+    headers; pass one ``pacer`` to several executors that share an API key.
+    """
+
+    def __init__(
+        self,
+        adapter: BrokerAdapter,
+        journal: Journal,
+        run_id: str,
+        symbols: Sequence[str],
+        attempts: int = 4,
+        backoff_seconds: float = 0.2,
+        sleep: Callable[[float], None] = time.sleep,
+        progress: Callable[[str, str], None] | None = None,
+        config: BrokerConfig | None = None,
+        pacer: RequestPacer | None = None,
+        stream: bool = True,
+        fallback_poll_seconds: float = 2.0,
+    ):
+        config = config if config is not None else BrokerConfig()
+        self._progress = progress
+        self.adapter = adapter
+        self.pacer = pacer if pacer is not None else RequestPacer.from_config(config)
+        """Paces every call to the broker's rate limit."""
+        adapter.pacer = self.pacer
+        self.breaker = pybreaker.CircuitBreaker(
+            fail_max=config.breaker_fail_max, reset_timeout=config.breaker_reset_seconds, exclude=[_not_an_outage],
+            listeners=[_JournalBreakerChanges(journal, run_id)], name=adapter.name)
+        """Opens after consecutive unavailable answers; read ``breaker.current_state``."""
+        self._bulk_refresh = type(adapter)._recent_orders is not BrokerAdapter._recent_orders
+        self.journal = journal
+        self.run_id = run_id
+        self._symbols = tuple(symbols)
+        self._index = {s: i for i, s in enumerate(self._symbols)}
+        self._attempts = attempts
+        self._backoff = backoff_seconds
+        self._sleep = sleep
+        self._by_coid: dict[str, int] = {}
+        self._known: dict[str, BrokerOrder] = {}
+        self._pending_fills: list[FillBatch] = []
+        self._pending_events: list[OrderEvents] = []
+        self.dead_letters: list[DeadLetter] = []
+        """Orders that could not be placed (broker unavailable, breaker open): they need a person or a re-run."""
+        self._use_stream = stream
+        self._fallback_poll = fallback_poll_seconds
+        self._stream: OrderStream | None = None
+        self._stream_state = "off"
+        self._updates: queue.SimpleQueue[BrokerOrder] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._gap = False
+        self._last_rest = -math.inf
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return self._symbols
+
+    def set_universe(self, symbols: Sequence[str]) -> None:
+        """The symbols that batch indices and position arrays refer to from now on."""
+        self._symbols = tuple(symbols)
+        self._index = {s: i for i, s in enumerate(self._symbols)}
+
+    def known_orders(self) -> dict[str, BrokerOrder]:
+        """The broker's last known view of every order this executor has seen."""
+        return dict(self._known)
+
+    # -- calls: paced, through the breaker, with retry ------------------------------------------------------
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        """One adapter call that is safe to repeat: retried with backoff while the broker is unavailable."""
+        retrying = Retrying(
+            stop=stop_after_attempt(self._attempts),
+            wait=wait_exponential(multiplier=self._backoff, max=5.0),
+            retry=retry_if_exception(_worth_retrying),
+            sleep=self._sleep,
+            reraise=True,
+        )
+        return cast(T, retrying(self._guarded, fn))
+
+    def _guarded(self, fn: Callable[[], T]) -> T:
+        """``fn`` once through the circuit breaker (fails fast while it is open) and the pacer."""
+        try:
+            return cast(T, self.breaker.call(self._paced, fn))
+        except pybreaker.CircuitBreakerError as exc:
+            raise BrokerCircuitOpenError(
+                f"{self.adapter.name}: circuit breaker open after {self.breaker.fail_counter} unavailable answers in "
+                f"a row; calls fail fast for {self.breaker.reset_timeout:g} s") from exc
+
+    def _paced(self, fn: Callable[[], T]) -> T:
+        for _ in range(_MAX_RATE_LIMITED - 1):
+            with self.pacer.request():
+                try:
+                    return fn()
+                except BrokerRateLimitedError as exc:
+                    limited = exc
+            # Not processed by the broker: wait for its reset and send again.
+            self.pacer.rate_limited(limited.retry_after)
+        with self.pacer.request():
+            return fn()
+
+    # -- orders --------------------------------------------------------------------------------------------
+    def submit(self, orders: OrderBatch) -> None:
+        if orders.client_order_ids is None:
+            raise ValueError("BrokerExecutor needs client order ids on the batch (an OrderBook with a journal)")
+        for k in range(len(orders)):
+            order = _neutral_order(orders, k, self._symbols, self.run_id)
+            self._by_coid[order.client_order_id] = int(orders.oid[k])
+            self.place(order)
+
+    def place(self, order: Order) -> BrokerOrder | None:
+        """Send ``order`` unless the broker already has it; returns the broker's view (None if it refused, or if it
+        could not be placed: then it is in :attr:`dead_letters`).
+
+        The broker is asked first only when the journal holds a request for this order (it may have arrived: a
+        crash, a re-run); a fresh order is sent straight away.
+        """
+        coid = order.client_order_id
+        known = self._known.get(coid)
+        if known is not None:  # the broker showed it to us already (reconciliation, a refresh)
+            return known
+        if self._stream_state == "off":
+            self.start_stream()
+        try:
+            if self.journal.has_request(coid):
+                existing = self._lookup(coid)
+                if existing is not None:
+                    self.journal.record(self.run_id, "response", coid, None, {"found_existing": existing.raw})
+                    self._observe(existing)
+                    return existing
+            return self._send(order)
+        except BrokerUnavailableError as exc:
+            self._dead_letter(order, f"{type(exc).__name__}: {exc}")
+            return None
+
+    def _send(self, order: Order) -> BrokerOrder | None:
+        coid = order.client_order_id
+        for attempt in range(self._attempts):
+            try:
+                placed = self._guarded(_bind(self._submit_once, order, attempt))
+            except DuplicateClientOrderIdError:
+                placed_or_none = self._lookup(coid)
+                if placed_or_none is None:
+                    raise
+                placed = placed_or_none
+            except BrokerRejectedError as exc:
+                self.journal.record(self.run_id, "response", coid, None, {"rejected": str(exc)})
+                self._event(coid, OrderStatus.REJECTED)
+                return None
+            except BrokerCircuitOpenError:
+                raise
+            except BrokerUnavailableError as exc:
+                self.journal.record(self.run_id, "response", coid, None, {"unavailable": str(exc), "try": attempt})
+                # It may have arrived: look before sending again.
+                found = self._lookup(coid)
+                if found is None:
+                    self._sleep(self._backoff * (2**attempt))
+                    continue
+                placed = found
+            self.journal.record(self.run_id, "response", coid, None, {"order": placed.raw})
+            self._observe(placed)
+            return placed
+        raise BrokerUnavailableError(f"broker unavailable after {self._attempts} tries")
+
+    def _submit_once(self, order: Order, attempt: int) -> BrokerOrder:
+        # Runs once the breaker and the pacer let the request go: journaled before it is sent.
+        coid = order.client_order_id
+        self.journal.record(self.run_id, "request", coid, None,
+                            {"op": "submit", "order": order.model_dump(mode="json"), "try": attempt})
+        if self._progress is not None:
+            self._progress("sending", coid)
+        try:
+            return self.adapter._submit(order)
+        except BrokerRateLimitedError as exc:
+            self.journal.record(self.run_id, "response", coid, None, {"rate_limited": str(exc)})
+            raise
+
+    def _dead_letter(self, order: Order, reason: str) -> None:
+        letter = DeadLetter(order.client_order_id, order.symbol, reason, datetime.now(UTC))
+        self.dead_letters.append(letter)
+        self.journal.record(self.run_id, "alert", letter.client_order_id, None,
+                            {"dead_letter": reason, "symbol": letter.symbol})
+
+    def _lookup(self, coid: str) -> BrokerOrder | None:
+        return self._call("lookup", _bind(self.adapter._order, coid))
+
+    def lookup(self, client_order_id: str) -> BrokerOrder | None:
+        """The broker's view of one order (paced, retried), or None if it has none; tracked from now on."""
+        found = self._lookup(client_order_id)
+        if found is not None:
+            self._observe(found)
+        return found
+
+    def cancel_order(self, broker_order_id: str) -> None:
+        """Ask the broker to cancel one order by its id (paced, retried)."""
+        self._call("cancel", _bind(self.adapter._cancel, broker_order_id))
+
+    def cancel(self, oids: IntArray) -> None:
+        wanted = {int(o) for o in oids}
+        for coid, oid in list(self._by_coid.items()):
+            if oid in wanted and coid in self._known:
+                known = self._known[coid]
+                self.journal.record(self.run_id, "request", coid, None, {"op": "cancel"})
+                try:
+                    self.cancel_order(known.broker_order_id)
+                except BrokerRejectedError as exc:
+                    self.journal.record(self.run_id, "response", coid, None, {"cancel_refused": str(exc)})
+
+    # -- the order-update stream, with polling as the fallback ---------------------------------------------
+    def start_stream(self, timeout: float = 10.0) -> bool:
+        """Start the adapter's order-update stream (if it has one and the executor was made with ``stream``);
+        True when it is live. A stream that cannot connect is journaled and the executor polls instead; refused
+        keys raise (:class:`BrokerError`), since the REST calls would be refused too."""
+        if not self._use_stream or self._stream_state != "off":
+            return self._stream_state == "live"
+        self._stream_state = "polling"
+        try:
+            handle = self.adapter._stream(self._on_stream_order, self._on_stream_gap, timeout)
+        except BrokerUnavailableError as exc:
+            self.journal.record(self.run_id, "alert", None, None, {"stream": f"unavailable, polling instead: {exc}"})
+            return False
+        if handle is None:
+            return False
+        self._stream, self._stream_state = handle, "live"
+        self.journal.record(self.run_id, "stream", None, "live", {"adapter": self.adapter.name})
+        return True
+
+    @property
+    def streaming(self) -> bool:
+        """Whether order updates arrive by stream now (else they are polled)."""
+        return self._stream is not None and self._stream.connected
+
+    def stop_stream(self) -> None:
+        """Stop the order-update stream, if one runs (the next order sent starts it again)."""
+        if self._stream is not None:
+            self._stream.stop()
+            self._stream = None
+        self._stream_state = "off"
+
+    def __enter__(self) -> BrokerExecutor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop_stream()
+
+    def _on_stream_order(self, order: BrokerOrder) -> None:  # on the stream's thread: hand off only
+        self._updates.put(order)
+        self._wake.set()
+
+    def _on_stream_gap(self) -> None:  # on the stream's thread
+        self._gap = True
+        self._wake.set()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                update = self._updates.get_nowait()
+            except queue.Empty:
+                return
+            self._observe(update)
+
+    def refresh(self) -> None:
+        """Take in the stream's updates; ask the broker (REST) about every order still working when there is no
+        live stream, after a gap in it, or every ``fallback_poll_seconds`` as a safety net."""
+        self._drain()
+        now = time.monotonic()
+        if self.streaming and not self._gap and now - self._last_rest < self._fallback_poll:
+            return
+        self._gap = False
+        self._poll_rest()
+        self._last_rest = now
+
+    def _poll_rest(self) -> None:
+        """Ask the broker about every order still working and turn changes into fills and events.
+
+        With an adapter that lists recent orders, one request covers the batch; orders it does not show are
+        looked up one by one.
+        """
+        working = [coid for coid, known in self._known.items() if known.status in _ACTIVE]
+        if len(working) > 1 and self._bulk_refresh:
+            wanted = set(working)
+            for now in self._call("recent orders", self.adapter._recent_orders):
+                if now.client_order_id in wanted:
+                    wanted.discard(now.client_order_id)
+                    self._observe(now)
+            working = [coid for coid in working if coid in wanted]
+        for coid in working:
+            found = self._lookup(coid)
+            if found is not None:
+                self._observe(found)
+
+    def wait(self, timeout: float = 30.0, interval: float = 0.1) -> bool:
+        """Refresh until no order is working or ``timeout`` passes; True when all are done and none was
+        dead-lettered. A broker that is unavailable meanwhile (or a breaker open) is waited out, up to ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.refresh()
+            except BrokerUnavailableError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(interval)
+                continue
+            if not any(k.status in _ACTIVE for k in self._known.values()):
+                return not self.dead_letters
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self.streaming:  # woken by the next update, or polled as a fallback
+                self._wake.wait(min(left, self._fallback_poll))
+                self._wake.clear()
+            else:
+                time.sleep(interval)
+
+    def adopt(self, order: BrokerOrder, oid: int | None = None) -> None:
+        """Track an order that exists at the broker (after a restart, or external)."""
+        if oid is not None:
+            self._by_coid[order.client_order_id] = oid
+        self._observe(order)
+
+    def _observe(self, now: BrokerOrder) -> None:
+        coid = now.client_order_id
+        before = self._known.get(coid)
+        if before is not None and _older(now, before):
+            return  # a stream update overtaken by a newer REST answer (or the reverse)
+        self._known[coid] = now
+        filled_before = before.filled_quantity if before else 0.0
+        prior = self.journal.fills_total(coid)
+        filled_before = max(filled_before, prior)
+        if now.filled_quantity > filled_before + 1e-12:
+            qty = now.filled_quantity - filled_before
+            value_now = now.filled_quantity * (now.avg_fill_price or 0.0)
+            value_before = self.journal.fills_value(coid)
+            price = (value_now - value_before) / qty if qty else (now.avg_fill_price or 0.0)
+            fill = JournalFill(f"{now.broker_order_id}:{now.filled_quantity:.10g}", coid, now.symbol,
+                               now.side.value, qty, price)
+            if self.journal.record_fills(self.run_id, [fill])[0] and coid in self._by_coid:
+                sign = 1.0 if now.side is Side.BUY else -1.0
+                self._pending_fills.append(FillBatch(
+                    np.array([self._by_coid[coid]]), np.array([0]), np.array([sign * qty]), np.array([price]),
+                    np.array([price]), np.array([0.0]), np.array([False])))
+        if before is None or before.status != now.status or now.filled_quantity != filled_before:
+            self._event(coid, now.status, now.raw)
+
+    def _event(self, coid: str, status: OrderStatus, raw: dict[str, Any] | None = None) -> None:
+        # The OMS journals the state change when it applies this event.
+        oid = self._by_coid.get(coid)
+        if oid is not None:
+            self._pending_events.append(OrderEvents(np.array([oid]), np.array([STATUS[status]], np.int8),
+                                                    np.array([0], np.int8)))
+
+    def order_status(self, oids: IntArray) -> OrderEvents:
+        by_oid = {v: k for k, v in self._by_coid.items()}
+        codes = [STATUS[self._known[by_oid[int(o)]].status] if int(o) in by_oid and by_oid[int(o)] in self._known
+                 else -1 for o in oids]
+        return OrderEvents(np.asarray(oids, np.int64), np.array(codes, np.int8), np.zeros(len(oids), np.int8))
+
+    def poll(self) -> tuple[FillBatch, OrderEvents]:
+        self.refresh()
+        fills, events = concat_fills(self._pending_fills), concat_events(self._pending_events)
+        self._pending_fills, self._pending_events = [], []
+        return fills, events
+
+    # -- account -------------------------------------------------------------------------------------------
+    def positions(self) -> FloatArray:
+        held = self._call("positions", self.adapter._positions)
+        out = np.zeros(len(self._symbols))
+        for sym, qty in held.items():
+            if sym in self._index:
+                out[self._index[sym]] = qty
+        return out
+
+    def positions_by_symbol(self) -> dict[str, float]:
+        """Every position the broker reports, including symbols outside the universe."""
+        return self._call("positions", self.adapter._positions)
+
+    def account(self) -> AccountSnapshot:
+        return self._call("account", self.adapter._account)
+
+    def open_orders(self) -> list[BrokerOrder]:
+        """Orders still working at the broker."""
+        return self._call("open orders", self.adapter._open_orders)
+
+    def cash_floor(self) -> float | None:
+        return 0.0
+
+
+def _older(now: BrokerOrder, before: BrokerOrder) -> bool:
+    """Whether ``now`` is an earlier view of the order than ``before`` (less filled, or working after it ended)."""
+    if now.filled_quantity < before.filled_quantity - 1e-12:
+        return True
+    return before.status not in _ACTIVE and now.status in _ACTIVE
+
+
+def _bind(fn: Callable[..., T], *args: Any) -> Callable[[], T]:
+    return lambda: fn(*args)
+
+
+def _neutral_order(batch: OrderBatch, k: int, symbols: tuple[str, ...], run_id: str) -> Order:
+    assert batch.client_order_ids is not None
+    qty = float(batch.quantity[k])
+    otype = OrderType(TYPE_NAMES[batch.order_type[k]])
+    limit = float(batch.limit_price[k]) if otype in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None
+    stop = float(batch.stop_price[k]) if otype in (OrderType.STOP, OrderType.STOP_LIMIT) else None
+    trail_amount = float(batch.trail_amount[k]) if otype is OrderType.TRAILING_STOP and batch.trail_amount[k] > 0 \
+        else None
+    trail_pct = float(batch.trail_percent[k]) if otype is OrderType.TRAILING_STOP and trail_amount is None else None
+    return Order(symbol=symbols[int(batch.symbol[k])], side=Side.BUY if qty > 0 else Side.SELL, quantity=abs(qty),
+                 order_type=otype, limit_price=limit, stop_price=stop, trail_amount=trail_amount,
+                 trail_percent=trail_pct, time_in_force=TimeInForce(TIF_NAMES[batch.time_in_force[k]]),
+                 client_order_id=batch.client_order_ids[k], run_id=run_id)

@@ -1,0 +1,218 @@
+"""The ``execlab`` command line: ``demo``, ``backtest``, ``data build``, ``schema``, ``rebalance``, ``venue``,
+``plan``, ``reconcile``, ``notebook run``.
+
+Bad input (targets, config, bars, unreadable files) prints one red line naming the fault and exits with
+code 2; nothing else is caught, so a bug still shows its traceback.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Final
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+import execlab as xl
+from execlab._cli.analysis import register as register_analysis_commands
+from execlab._cli.dashboard import register as register_dashboard_command
+from execlab._cli.trading import register as register_trading_commands
+from execlab.strategies import momentum_targets
+
+__all__ = ["app", "main"]
+
+DEFAULT_CONFIG: Final = Path(__file__).resolve().parents[2] / "examples" / "demo.yaml"
+DEFAULT_REPORT: Final = Path("reports/demo.html")
+DEFAULT_DATA: Final = Path("data/sample_daily.parquet")
+_TIME_COLUMNS: Final = ("timestamp", "date", "ts", "time")
+
+app = typer.Typer(
+    help="execlab: target positions → plan → risk → OMS → OrderExecutor → fills, and what the trading cost.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+data_app = typer.Typer(help="The project's sample data.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class InputError(ValueError):
+    """A file given on the command line cannot be read as a table."""
+
+
+@contextmanager
+def _bad_input() -> Iterator[None]:
+    """Turn bad-input errors into one red line on stderr and exit code 2; let everything else through."""
+    try:
+        yield
+    except (xl.TargetError, xl.ConfigError, xl.BarsError, InputError) as exc:
+        lines = [line.strip().rstrip(";") for line in str(exc).splitlines() if line.strip()]
+        lines = lines or [type(exc).__name__]
+        message = lines[0] + (" " + "; ".join(lines[1:]) if len(lines) > 1 else "")
+        err.print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def _read_table(path: Path, what: str) -> pd.DataFrame:
+    """Read a ``.parquet`` or ``.csv`` file; unreadable files raise :class:`InputError` naming the file."""
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise InputError(f"{what}: {path} must be a .parquet or .csv file")
+    try:
+        return pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{what}: cannot read {path}: {exc}") from None
+
+
+def _read_targets(path: Path) -> pd.DataFrame:
+    """Targets, wide (a time column or index, one column per symbol) or long (time, symbol, value)."""
+    frame = _read_table(path, "targets")
+    if "symbol" in frame.columns:
+        return frame
+    time_columns = [c for c in _TIME_COLUMNS if c in frame.columns]
+    if time_columns:
+        return frame.set_index(time_columns[0])
+    if path.suffix.lower() == ".csv" and len(frame.columns) > 1:
+        return frame.set_index(frame.columns[0])
+    return frame
+
+
+def _load_config(path: Path) -> xl.Config:
+    """Load a config that may run a backtest."""
+    config = xl.load_config(path)
+    if config.mode != "backtest":
+        raise xl.ConfigError(f"mode: this command runs backtests, but {path} says mode {config.mode!r}")
+    return config
+
+
+def _print_summary(result: xl.BacktestResult, title: str) -> None:
+    """The headline figures as a small table."""
+    s = result.summary()
+    currency = result.config.currency
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rows = [
+        ("Period", f"{result.equity.index[0]:%Y-%m-%d} .. {result.equity.index[-1]:%Y-%m-%d}"),
+        ("Initial value", f"{s['initial_value']:,.2f} {currency}"),
+        ("Final value", f"{s['final_value']:,.2f} {currency}"),
+        ("Total return", f"{s['total_return']:.2%}"),
+        ("Turnover", f"{s['turnover']:.2f}x equity"),
+        ("Fees", f"{s['fees']:,.2f} {currency}"),
+        ("Slippage", f"{s['slippage']:,.2f} {currency}"),
+        ("Orders", f"{int(s['orders']):,}"),
+        ("  filled / denied", f"{int(s['orders_filled']):,} / {int(s['orders_denied']):,}"),
+        ("Fills", f"{int(s['fills']):,}"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    out.print(table)
+
+
+def _finish(result: xl.BacktestResult, report: Path | None, title: str) -> None:
+    _print_summary(result, title)
+    if report is not None:
+        written = xl.write_report(result, report, title=title)
+        out.print(f"Report: {written.resolve()}", soft_wrap=True)
+
+
+def _load_demo_config(path: Path) -> xl.Config:
+    """A backtest config, or a paper config on the local simulated venue: the demo runs the strategy in both."""
+    config = xl.load_config(path)
+    if config.mode == "live" or (config.mode == "paper" and config.broker.name != "sim"):
+        raise xl.ConfigError(f"mode: the demo runs a backtest and paper trading on the local simulated venue; {path} "
+                             f"says mode {config.mode!r} with broker {config.broker.name!r}")
+    return config
+
+
+def _paper_demo(targets: pd.DataFrame, bars: pd.DataFrame, cfg: xl.Config, backtest: xl.BacktestResult) -> None:
+    """The same targets in paper mode, the sample bars replayed through a price feed into the local simulated
+    venue; prints its summary and whether its order table is the backtest's."""
+    from execlab._data.feeds import ReplayFeed
+    from execlab._execution.paper_executor import compare_orders, run_paper
+
+    paper_cfg = cfg.model_copy(update={"mode": "paper", "broker": xl.BrokerConfig(name="sim")})
+    paper = run_paper(targets, ReplayFeed.from_bars(bars), paper_cfg)
+    _print_summary(paper, f"execlab demo: the same strategy in paper mode (broker sim, replayed bars), run "
+                          f"{paper_cfg.run_id}")
+    differences = compare_orders(backtest.orders, paper.orders)
+    if differences.empty:
+        out.print(f"Order tables match: backtest and paper sent the same {len(paper.orders):,} orders (client order "
+                  f"ids, quantities, statuses, fills and fees).", soft_wrap=True)
+        return
+    first = differences.iloc[0]
+    out.print(Text(f"Order tables differ in {len(differences):,} places; first: order {first['oid']} "
+                   f"{first['column']}: backtest {first['left']!r}, paper {first['right']!r}", style="yellow"),
+              soft_wrap=True)
+
+
+@app.command()
+def demo(
+    config: Annotated[Path, typer.Option(help="Run configuration (YAML).", dir_okay=False)] = DEFAULT_CONFIG,
+    report: Annotated[Path, typer.Option(help="HTML report to write.", dir_okay=False)] = DEFAULT_REPORT,
+) -> None:
+    """Monthly momentum on the sample bars (AAPL, FB, GOOG, IBM, MSFT, 2000-2013): a backtest on the simulated
+    venue, then the same strategy in paper mode on the local simulated venue, fed the bars as a price feed."""
+    with _bad_input():
+        cfg = _load_demo_config(config)
+        bars = xl.sample_bars()
+        targets = momentum_targets(bars)
+        result = xl.run_backtest(targets, bars, cfg.model_copy(update={"mode": "backtest"}))
+    _finish(result, report, f"execlab demo: momentum, run {cfg.run_id}")
+    with _bad_input():
+        _paper_demo(targets, bars, cfg, result)
+
+
+@app.command()
+def backtest(
+    config: Annotated[Path, typer.Option(help="Run configuration (YAML).", exists=True, dir_okay=False)],
+    targets: Annotated[Path, typer.Option(help="Targets, .parquet or .csv, wide or long.", exists=True,
+                                          dir_okay=False)],
+    bars: Annotated[Path, typer.Option(help="Long OHLCV bars, .parquet or .csv.", exists=True,
+                                       dir_okay=False)],
+    report: Annotated[Path | None, typer.Option(help="Write an HTML report here.", dir_okay=False)] = None,
+) -> None:
+    """Run targets against bars with a config; print the summary and optionally write a report."""
+    with _bad_input():
+        cfg = _load_config(config)
+        result = xl.run_backtest(_read_targets(targets), _read_table(bars, "bars"), cfg)
+    _finish(result, report, f"execlab backtest: run {cfg.run_id}")
+
+
+@data_app.command("build")
+def data_build(
+    out_path: Annotated[Path, typer.Option("--out", help="Parquet file to write.",
+                                           dir_okay=False)] = DEFAULT_DATA,
+) -> None:
+    """Write the sample daily bars (from the installed bokeh-sampledata package) to a Parquet file."""
+    written = xl.write_sample_bars(out_path)
+    out.print(f"Wrote {written.resolve()}", soft_wrap=True)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of one order."""
+    typer.echo(json.dumps(xl.order_json_schema(), indent=2))
+
+
+register_trading_commands(app)
+register_analysis_commands(app)
+register_dashboard_command(app)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

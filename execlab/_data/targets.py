@@ -1,0 +1,161 @@
+"""Target positions: accepted from pandas or polars (wide or long), validated whole, aligned to the bars."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from execlab._core.instruments import InstrumentTable
+from execlab._data.bars import MarketData
+
+__all__ = ["TargetError", "TargetMatrix", "align_targets", "check_unit", "targets_to_wide"]
+
+FloatArray = npt.NDArray[np.float64]
+Unit = Literal["shares", "weight", "notional"]
+_VALUE_COLUMNS = ("target", "value", "weight", "shares", "notional", "quantity")
+_TIME_COLUMNS = ("timestamp", "date", "ts", "time")
+
+
+class TargetError(ValueError):
+    """Targets are unusable; the message names the row and symbol at fault. Nothing was sent."""
+
+
+@dataclass(frozen=True, eq=False)
+class TargetMatrix:
+    """Targets as a (rebalance × symbol) array, with the bar index of each rebalance."""
+
+    bars: npt.NDArray[np.int64]
+    values: FloatArray
+    symbols: tuple[str, ...]
+    unit: Unit
+
+
+def _first(mask: npt.NDArray[np.bool_], frame: pd.DataFrame) -> tuple[Any, Any, int]:
+    r, c = np.argwhere(mask)[0]
+    return frame.index[r], frame.columns[c], int(mask.sum())
+
+
+def targets_to_wide(targets: Any) -> pd.DataFrame:
+    """Wide form (timestamps × symbols) of pandas/polars targets in wide or long form."""
+    frame = targets
+    if not isinstance(frame, pd.DataFrame | pd.Series):
+        to_pandas = getattr(frame, "to_pandas", None)
+        if to_pandas is None:
+            raise TargetError(f"targets must be a pandas or polars DataFrame, got {type(targets).__name__}")
+        frame = pd.DataFrame(to_pandas())
+        time_cols = [c for c in _TIME_COLUMNS if c in frame.columns]
+        if "symbol" not in frame.columns and time_cols:
+            frame = frame.set_index(time_cols[0])
+    if isinstance(frame, pd.Series):
+        raise TargetError("targets: a Series has no rebalance time; use a one-row DataFrame indexed by timestamp")
+    if "symbol" in frame.columns:
+        time_cols = [c for c in _TIME_COLUMNS if c in frame.columns]
+        value_cols = [c for c in _VALUE_COLUMNS if c in frame.columns]
+        if not time_cols or len(value_cols) != 1:
+            raise TargetError(f"long targets need one time column {_TIME_COLUMNS} and one value column "
+                              f"{_VALUE_COLUMNS}; got {list(frame.columns)}")
+        dup = frame.duplicated([time_cols[0], "symbol"], keep=False)
+        if dup.any():
+            row = frame[dup].iloc[0]
+            raise TargetError(f"targets: duplicate symbol {row['symbol']!r} at {row[time_cols[0]]} "
+                              f"(row {int(np.flatnonzero(dup.to_numpy())[0])})")
+        frame = frame.pivot(index=time_cols[0], columns="symbol", values=value_cols[0])
+    if frame.columns.duplicated().any():
+        raise TargetError(f"targets: duplicate symbol column {frame.columns[frame.columns.duplicated()][0]!r}")
+    wide: pd.DataFrame = frame
+    return wide
+
+
+def checked_target_values(targets: Any) -> tuple[pd.DataFrame, pd.DatetimeIndex, npt.NDArray[np.float64]]:
+    """Targets in wide form with their rebalance times and values, after the checks that need no bars: times
+    parse, are unique and increasing; values are finite numbers."""
+    frame = targets_to_wide(targets)
+    try:
+        index = pd.DatetimeIndex(pd.to_datetime(frame.index))
+    except (TypeError, ValueError) as exc:
+        raise TargetError(f"targets: the index must be rebalance timestamps ({exc})") from None
+    frame = frame.set_axis(index, axis=0)
+    frame.columns = [str(c) for c in frame.columns]
+    if index.duplicated().any():
+        raise TargetError(f"targets: duplicate rebalance time {index[index.duplicated()][0]}")
+    if not index.is_monotonic_increasing:
+        raise TargetError("targets: rebalance times must be in increasing order")
+    try:
+        values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError) as exc:
+        raise TargetError(f"targets: values must be numbers ({exc})") from None
+    bad = ~np.isfinite(values)
+    if bad.any():
+        ts, sym, n = _first(bad, frame)
+        raise TargetError(f"targets: {values[np.argwhere(bad)[0][0], np.argwhere(bad)[0][1]]} for symbol "
+                          f"{sym!r} at {ts} is not a finite number ({n} such values)")
+    return frame, index, values
+
+
+def align_targets(
+    targets: Any,
+    market: MarketData,
+    unit: Unit,
+    allow_short: bool,
+    max_leverage: float = 1.0,
+    instruments: InstrumentTable | None = None,
+) -> TargetMatrix:
+    """Validate every row of ``targets`` against the bars and the config, then align it.
+
+    Raises :class:`TargetError` for NaN or infinite values, duplicate symbols or times, symbols without bars,
+    times without a bar, negative targets when shorting is off, values in the wrong unit, and non-zero
+    targets where the symbol has no price.
+    """
+    frame, index, values = checked_target_values(targets)
+    known = set(market.symbols)
+    unknown = [s for s in frame.columns if s not in known]
+    if unknown:
+        raise TargetError(f"targets: no bars for symbols {unknown[:10]}{' …' if len(unknown) > 10 else ''}")
+    bars = market.timestamps.get_indexer(index)
+    if (bars < 0).any():
+        missing = index[bars < 0]
+        raise TargetError(f"targets: no bar at rebalance time {missing[0]} ({len(missing)} times do not "
+                          f"match a bar timestamp; are the dates aligned with the bars?)")
+    if not allow_short and (values < 0).any():
+        ts, sym, n = _first(values < 0, frame)
+        raise TargetError(f"targets: negative target for symbol {sym!r} at {ts} but plan.allow_short is false "
+                          f"({n} such values)")
+    check_unit(frame, values, unit, max_leverage, instruments)
+    cols = [market.symbols.index(c) for c in frame.columns] if tuple(frame.columns) != market.symbols else None
+    marks = market.last_close()[bars]
+    # A symbol halted or missing a bar is held; one never priced up to then cannot be traded at all.
+    no_price = (values != 0) & np.isnan(marks if cols is None else marks[:, cols])
+    if no_price.any():
+        ts, sym, n = _first(no_price, frame)
+        raise TargetError(f"targets: symbol {sym!r} has a target at {ts} but no price at or before that time "
+                          f"({n} such values)")
+    return TargetMatrix(bars.astype(np.int64), np.ascontiguousarray(values), tuple(frame.columns), unit)
+
+
+def check_unit(frame: pd.DataFrame, values: FloatArray, unit: Unit, max_leverage: float,
+               instruments: InstrumentTable | None) -> None:
+    """Raise :class:`TargetError` when rows look like another unit than ``unit`` (weights vs shares)."""
+    nonzero = values != 0
+    if unit == "weight":
+        gross = np.abs(values).sum(axis=1)
+        over = gross > max_leverage + 1e-9
+        if over.any():
+            r = int(np.flatnonzero(over)[0])
+            raise TargetError(f"targets: row {frame.index[r]} has weights summing (in absolute value) to "
+                              f"{gross[r]:.6g}, more than the allowed leverage {max_leverage:g}: are these "
+                              f"shares or notionals? (plan.target_unit is 'weight')")
+        return
+    small = (np.abs(values) < 1.0) | ~nonzero
+    row_small = small.all(axis=1) & nonzero.any(axis=1)
+    if unit == "shares" and instruments is not None:
+        whole_lots = instruments.arrays(list(frame.columns)).lot_size >= 1
+        fractional = (values != np.round(values)) & whole_lots[None, :]
+        row_small &= fractional.any(axis=1)
+    if row_small.any():
+        r = int(np.flatnonzero(row_small)[0])
+        raise TargetError(f"targets: row {frame.index[r]} has only values below 1 in magnitude: these look like "
+                          f"weights, but plan.target_unit is {unit!r}")

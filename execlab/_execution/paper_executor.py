@@ -1,0 +1,655 @@
+"""Paper trading on the local simulated venue: the backtest's matching kernel driven by a clock and a price feed.
+
+:class:`PaperExecutor` is an :class:`OrderExecutor` whose market moves only when a feed event arrives
+(:meth:`PaperExecutor.on_event`). :func:`run_paper` is the paper twin of :func:`execlab.run_backtest`: the same
+targets, the same plan → risk → OMS → executor steps
+(:class:`execlab._execution.rebalancer.Rebalancer`), the same result tables, with an optional SQLite journal
+that a dashboard can read while the run goes on.
+
+How a feed event becomes a market step:
+
+- **Bars** (``venue.fill_price`` ``close``, ``next_open`` or ``vwap``): each event is one bar per symbol and is
+  matched by the kernel exactly as the backtest matches a bar (the configured fill price, open/high/low/close for
+  limits and stops, σ and ADV from earlier bars for square-root impact). An order sent at a bar's close fills from
+  the next bar on (``next_open``, ``vwap``) or at that close (``close``), as in the backtest.
+- **Quotes** (``venue.fill_price: quote``, or an event without OHLC): buys trade at the ask, sells at the bid (the
+  last trade stands in for an empty side), limits rest until the touch reaches them, the participation cap takes a
+  fraction of the volume printed since the previous event. A symbol without a new quote keeps its standing quote
+  with no new volume.
+- **Latency**: ``venue.latency_bars`` counts feed events. An order reaches the venue that many events after it was
+  sent (plus one for ``next_open``/``vwap`` bars, as in the backtest); ``latency_seconds`` adds a wall-time delay
+  measured on the feed's clock.
+
+Sells are matched before buys within a step, so a rebalance's sells pay for its buys (the plan sequences them so).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from execlab._config import Config, ConfigError, VenueConfig
+from execlab._core.batches import FillBatch, OrderBatch, OrderEvents, concat_events, concat_fills
+from execlab._core.codes import CANCELLED, OPG, PARTIALLY_FILLED, VenueReason
+from execlab._core.instruments import InstrumentTable
+from execlab._core.models import AccountSnapshot
+from execlab._data.bars import MarketData
+from execlab._data.feeds import FeedError, FeedEvent, PriceFeed, ReplayFeed
+from execlab._data.targets import TargetError, check_unit, checked_target_values
+from execlab._execution.executor import OrderExecutor
+from execlab._execution.rebalancer import Rebalancer
+from execlab._oms.book import BookJournal, OrderBook
+from execlab._oms.journal import Journal, JournalFill
+from execlab._plan.diff import CostEstimate
+from execlab._risk.engine import RiskEngine
+from execlab._runs.backtest import BacktestResult
+from execlab._sim.costs import _FEE, _PRICE, _SLIP, CostModel
+from execlab._sim.quote_venue import EngineEvent, EngineFill, QuoteVenue
+
+__all__ = ["PaperExecutor", "PaperResult", "compare_orders", "run_paper"]
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+_ISO: Final = "%Y-%m-%dT%H:%M:%S"
+_ADV_RISK_WINDOW: Final = 20  # the backtest's ADV for risk.max_adv_pct
+
+
+def rebalance_key(timestamp: pd.Timestamp) -> str:
+    """The key of a rebalance at ``timestamp`` (as the backtest writes it; sub-second times keep microseconds)."""
+    fmt = _ISO if timestamp.microsecond == 0 and timestamp.nanosecond == 0 else _ISO + ".%f"
+    return timestamp.strftime(fmt)
+
+
+@dataclass(slots=True)
+class _Queued:
+    """An order on its way to the venue (latency)."""
+
+    due_step: int
+    due_time: pd.Timestamp | None
+    oid: int
+    sym: int
+    qty: float
+    order_type: int
+    tif: int
+    limit: float
+    stop: float
+    trail_amount: float
+    trail_percent: float
+
+
+class _Rolling:
+    """Per symbol: σ of close-to-close returns and mean volume over the last events, as the backtest's cost model
+    and ADV check know them before each bar (returns of closes carried forward; a missing bar traded nothing)."""
+
+    def __init__(self, n: int, vol_window: int, adv_window: int):
+        self.vol_window, self.adv_window = vol_window, adv_window
+        self._closes: deque[FloatArray] = deque(maxlen=vol_window + 1)
+        self._volumes: deque[FloatArray] = deque(maxlen=max(adv_window, _ADV_RISK_WINDOW))
+        self._n = n
+
+    def sigma(self) -> FloatArray:
+        if len(self._closes) < 3:
+            return np.full(self._n, np.nan)
+        c = np.array(self._closes)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = c[1:] / c[:-1] - 1.0
+        valid = ~np.isnan(r)
+        count = valid.sum(axis=0)
+        x = np.where(valid, r, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = x.sum(axis=0) / count
+            var = (np.where(valid, r - mean, 0.0) ** 2).sum(axis=0) / (count - 1)
+        out: FloatArray = np.where(count >= 2, np.sqrt(var), np.nan)
+        return out
+
+    def adv(self, window: int) -> FloatArray:
+        if not self._volumes:
+            return np.full(self._n, np.nan)
+        recent = list(self._volumes)[-window:]
+        out: FloatArray = np.mean(np.array(recent), axis=0)
+        return out
+
+    def add(self, close: FloatArray, volume: FloatArray) -> None:
+        self._closes.append(close.copy())
+        self._volumes.append(volume.copy())
+
+
+class PaperExecutor(OrderExecutor):
+    """The simulated venue stepped by a price feed: :meth:`on_event` moves its clock and matches working orders.
+
+    ``symbols`` is the universe that order and position columns refer to; feed symbols outside it are ignored.
+    With a ``journal``, every order sent gets a ``request`` event carrying its arrival price (the mid, or the last
+    price when one side is empty, when the order was sent) and every fill is journaled before the OMS sees it.
+    """
+
+    def __init__(self, symbols: Sequence[str], venue: VenueConfig | None = None, initial_cash: float = 1_000_000.0,
+                 lot_size: FloatArray | None = None, allow_short: bool = False, *, journal: Journal | None = None,
+                 run_id: str = "run", latency_seconds: float = 0.0):
+        self._symbols = tuple(str(s) for s in symbols)
+        if len(set(self._symbols)) != len(self._symbols):
+            raise ValueError("PaperExecutor: symbols must be unique")
+        if not (latency_seconds >= 0 and math.isfinite(latency_seconds)):
+            raise ValueError(f"latency_seconds must be >= 0, got {latency_seconds!r}")
+        self.config = venue or VenueConfig()
+        n = len(self._symbols)
+        lots = np.zeros(n) if lot_size is None else np.asarray(lot_size, dtype=np.float64)
+        self.venue = QuoteVenue(self.config, initial_cash, allow_short, sells_first=True)
+        for sym, lot in zip(self._symbols, lots.tolist(), strict=True):
+            self.venue.symbol_index(sym)
+            self.venue.set_lot_size(sym, lot)
+        self._index = {s: i for i, s in enumerate(self._symbols)}
+        self.journal = journal
+        self.run_id = run_id
+        self.latency_seconds = float(latency_seconds)
+        self.step = -1
+        """Number of the current feed event (-1 before the first)."""
+        self.timestamp: pd.Timestamp | None = None
+        """Time of the current feed event: the paper clock."""
+        self.day = 0
+        self._day0: date | None = None
+        self._quote_mode = self.config.fill_price == "quote"
+        self._bar_step = False
+        self._bar_delay = (0 if self.config.fill_price == "close" else 1) + self.config.latency_bars
+        self.marks = np.full(n, np.nan)
+        """Valuation and decision price per symbol: the last close (bars) or the mid, else last (quotes)."""
+        self.tradable = np.zeros(n, dtype=np.bool_)
+        """Symbols with a price in the current event."""
+        self.bid = np.full(n, np.nan)
+        self.ask = np.full(n, np.nan)
+        self.last_bar: dict[str, FloatArray] = {}
+        """The current event's open, high, low, close and volume per universe symbol (NaN: none)."""
+        self._queue: list[_Queued] = []
+        self._fills: list[FillBatch] = []
+        self._events: list[OrderEvents] = []
+        self._arrival: dict[int, float] = {}
+        self._coid: dict[int, str] = {}
+        self._sym_of: dict[int, int] = {}
+        self._fill_seq: dict[int, int] = {}
+        slip = self.config.slippage
+        self._needs_impact = slip.model == "sqrt_impact"
+        self._stats = _Rolling(n, slip.volatility_window, slip.adv_window)
+        self._sigma = np.zeros((1, n))
+        self._adv_impact = np.zeros((1, n))
+        self.adv = np.full(n, np.nan)
+        """Mean volume of the 20 events before the current one, per symbol (for ``risk.max_adv_pct``)."""
+        fees = self.config.fees
+        self._costs = CostModel(
+            _PRICE[self.config.fill_price], _SLIP[slip.model], np.array([slip.bps, slip.impact_coefficient]),
+            _FEE[fees.model],
+            np.array([fees.bps, fees.per_share, fees.minimum, fees.maximum_pct, fees.maker_bps, fees.taker_bps]),
+            self._sigma, self._adv_impact)
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return self._symbols
+
+    # -- the clock -----------------------------------------------------------------------------------------
+    def on_event(self, event: FeedEvent) -> None:
+        """Advance the clock to ``event``: orders whose latency has passed reach the venue, then everything working
+        is matched against the new bars or quotes."""
+        ts = event.timestamp
+        if self.timestamp is not None:
+            try:
+                backwards = ts < self.timestamp
+            except TypeError:
+                raise FeedError(f"feed: event at {ts} mixes time-zone-aware and naive timestamps with "
+                                f"{self.timestamp}") from None
+            if backwards:
+                raise FeedError(f"feed: time went backwards, event at {ts} after {self.timestamp}")
+        if self._day0 is None:
+            self._day0 = ts.date()
+        self.step += 1
+        self.timestamp = ts
+        self.day = (ts.date() - self._day0).days  # calendar days in the feed's time zone (DST nights included)
+        n = len(self._symbols)
+        idx = np.fromiter((self._index.get(s, -1) for s in event.symbols), dtype=np.int64, count=len(event))
+        keep = idx >= 0
+        sel = idx[keep]
+
+        def spread(values: FloatArray | None, fill: float) -> FloatArray:
+            out = np.full(n, fill)
+            if values is not None:
+                out[sel] = values[keep]
+            return out
+
+        close = spread(event.close, np.nan)
+        volume = spread(event.volume, 0.0)
+        bid, ask = spread(event.bid, np.nan), spread(event.ask, np.nan)
+        self._bar_step = bar = event.is_bar and not self._quote_mode
+        if self._needs_impact:  # known before this event
+            self._sigma[0] = self._stats.sigma()
+            self._adv_impact[0] = self._stats.adv(self._stats.adv_window)
+        self.adv = self._stats.adv(_ADV_RISK_WINDOW)
+        self._release()
+        syms = self._symbols
+        present = sel.tolist()
+        if bar:
+            o, h, lo = spread(event.open, np.nan), spread(event.high, np.nan), spread(event.low, np.nan)
+            self.last_bar = {"open": o, "high": h, "low": lo, "close": close, "volume": volume}
+            rows = [(syms[s], float(o[s]), float(h[s]), float(lo[s]), float(close[s]), float(volume[s]))
+                    for s in present]
+            quotes = None if event.bid is None and event.ask is None else {
+                syms[s]: (float(bid[s]), float(ask[s])) for s in present}
+            impact = {syms[s]: (float(self._sigma[0, s]), float(self._adv_impact[0, s])) for s in present} \
+                if self._needs_impact else None
+            self.venue.set_bars(rows, quotes=quotes, impact=impact)
+            fills, events = self.venue.match_bars(self.day)
+            self.bid, self.ask = bid, ask
+            np.copyto(self.marks, close, where=~np.isnan(close))
+            self.tradable = ~np.isnan(close)
+        else:
+            self.bid = np.where(np.isnan(bid), self.bid, bid)
+            self.ask = np.where(np.isnan(ask), self.ask, ask)
+            last = np.where(np.isnan(close), self.venue_last(), close)
+            rows_q = [(syms[s], float(self.bid[s]), float(self.ask[s]), float(last[s]), float(volume[s]))
+                      for s in range(n) if not (math.isnan(self.bid[s]) and math.isnan(self.ask[s])
+                                                 and math.isnan(last[s]))]
+            self.venue.set_quotes(rows_q)
+            fills, events = self.venue.match(self.day)
+            both = ~(np.isnan(self.bid) | np.isnan(self.ask))
+            mid = np.where(both, 0.5 * (self.bid + self.ask), np.where(np.isnan(last), np.fmax(self.bid, self.ask),
+                                                                       last))
+            self.marks = np.where(np.isnan(mid), self.marks, mid)
+            self.tradable = np.zeros(n, dtype=np.bool_)
+            self.tradable[sel] = True
+            quoted = np.where(self.tradable, self.marks, np.nan)
+            self.last_bar = {"open": quoted, "high": quoted, "low": quoted, "close": quoted, "volume": volume}
+        self._stats.add(self.marks, volume)
+        self._collect(fills, events)
+
+    def venue_last(self) -> FloatArray:
+        """The venue's last trade price per symbol (NaN where none was seen)."""
+        out = np.full(len(self._symbols), np.nan)
+        for s, sym in enumerate(self._symbols):
+            quote = self.venue.quote(sym)
+            if quote is not None:
+                out[s] = quote[2]
+        return out
+
+    def _release(self) -> None:
+        if not self._queue:
+            return
+        ts = self.timestamp
+        assert ts is not None
+        keep: list[_Queued] = []
+        for q in self._queue:
+            if q.due_step <= self.step and (q.due_time is None or q.due_time <= ts):
+                self._to_venue(q, after_close=False)
+            else:
+                keep.append(q)
+        self._queue = keep
+
+    def _to_venue(self, q: _Queued, after_close: bool) -> None:
+        self.venue.submit(q.oid, self._symbols[q.sym], q.qty, q.order_type, q.tif, day=self.day, limit=q.limit,
+                          stop=q.stop, trail_amount=q.trail_amount, trail_percent=q.trail_percent,
+                          after_close=after_close)
+
+    def _collect(self, fills: list[EngineFill], events: list[EngineEvent]) -> None:
+        if fills:
+            batch = FillBatch(
+                np.array([f.oid for f in fills], dtype=np.int64), np.full(len(fills), self.step, dtype=np.int64),
+                np.array([f.qty for f in fills]), np.array([f.price for f in fills]),
+                np.array([f.reference for f in fills]), np.array([f.fee for f in fills]),
+                np.array([f.maker for f in fills], dtype=np.bool_))
+            self._journal_fills(fills)
+            self._fills.append(batch)
+        ended = {e.oid for e in events}
+        partial = list(dict.fromkeys(f.oid for f in fills if f.oid not in ended))
+        if partial or events:
+            oids = partial + [e.oid for e in events]
+            status = [PARTIALLY_FILLED] * len(partial) + [e.status for e in events]
+            reason = [0] * len(partial) + [e.reason for e in events]
+            self._events.append(OrderEvents(np.array(oids, dtype=np.int64), np.array(status, dtype=np.int8),
+                                            np.array(reason, dtype=np.int8)))
+
+    def _journal_fills(self, fills: list[EngineFill]) -> None:
+        if self.journal is None:
+            return
+        at = self.timestamp.isoformat() if self.timestamp is not None else ""
+        rows = []
+        for f in fills:
+            coid = self._coid.get(f.oid)
+            if coid is None:
+                continue
+            seq = self._fill_seq.get(f.oid, 0) + 1
+            self._fill_seq[f.oid] = seq
+            rows.append(JournalFill(f"{coid}:{seq}", coid, self._symbols[self._sym_of[f.oid]],
+                                    "buy" if f.qty > 0 else "sell", abs(f.qty), f.price, f.fee, at))
+        if rows:
+            self.journal.record_fills(self.run_id, rows)
+
+    # -- orders --------------------------------------------------------------------------------------------
+    def arrival_price(self, oid: int) -> float:
+        """Mid (or last price when a side is empty) of the order's symbol when it was sent; NaN if never sent."""
+        return self._arrival.get(int(oid), math.nan)
+
+    def submit(self, orders: OrderBatch) -> None:
+        if self.step < 0 or self.timestamp is None:
+            raise RuntimeError("PaperExecutor: no market yet; feed an event (on_event) before sending orders")
+        m = len(orders)
+        if m == 0:
+            return
+        sym = orders.symbol
+        both = ~(np.isnan(self.bid[sym]) | np.isnan(self.ask[sym]))
+        arrival = np.where(both, 0.5 * (self.bid[sym] + self.ask[sym]), self.marks[sym])
+        delay = self._bar_delay if self._bar_step else self.config.latency_bars
+        due_time = self.timestamp + pd.Timedelta(seconds=self.latency_seconds) if self.latency_seconds else None
+        coids = orders.client_order_ids
+        if self.journal is not None and coids is not None:  # journaled before the venue sees anything
+            at = self.timestamp.isoformat()
+            self.journal.record_many(self.run_id, [
+                ("request", coids[k], None, {
+                    "op": "submit", "venue": "sim", "at": at, "symbol": self._symbols[int(sym[k])],
+                    "side": "buy" if orders.quantity[k] > 0 else "sell", "quantity": abs(float(orders.quantity[k])),
+                    "arrival_price": None if math.isnan(arrival[k]) else float(arrival[k])})
+                for k in range(m)])
+        direct = False
+        for k in range(m):
+            oid = int(orders.oid[k])
+            self._arrival[oid] = float(arrival[k])
+            self._sym_of[oid] = int(sym[k])
+            if coids is not None:
+                self._coid[oid] = coids[k]
+            tif = int(orders.time_in_force[k])
+            wait = max(delay, 1) if tif == OPG and self._bar_step else delay
+            q = _Queued(self.step + wait, due_time, oid, int(sym[k]), float(orders.quantity[k]),
+                        int(orders.order_type[k]), tif, float(orders.limit_price[k]), float(orders.stop_price[k]),
+                        float(orders.trail_amount[k]), float(orders.trail_percent[k]))
+            if wait == 0 and due_time is None:
+                self._to_venue(q, after_close=self._bar_step)
+                direct = True
+            else:
+                self._queue.append(q)
+        if direct:
+            fills, events = self.venue.match_bars(self.day) if self._bar_step else self.venue.match(self.day)
+            self._collect(fills, events)
+
+    def cancel(self, oids: IntArray) -> None:
+        wanted = {int(o) for o in oids}
+        done = [q.oid for q in self._queue if q.oid in wanted]
+        if done:
+            self._queue = [q for q in self._queue if q.oid not in wanted]
+        done += [o for o in wanted - set(done) if self.venue.cancel(o)]
+        if not done:
+            return
+        done.sort()
+        if self.journal is not None:
+            self.journal.record_many(self.run_id, [("request", self._coid[o], None, {"op": "cancel"})
+                                                   for o in done if o in self._coid])
+        self._events.append(OrderEvents(np.array(done, dtype=np.int64), np.full(len(done), CANCELLED, np.int8),
+                                        np.full(len(done), VenueReason.CANCELLED_BY_CLIENT, np.int8)))
+
+    def order_status(self, oids: IntArray) -> OrderEvents:
+        queued = {q.oid for q in self._queue}
+        working = np.array([int(o) in queued or self.venue.is_working(int(o)) for o in oids], dtype=np.bool_)
+        return OrderEvents(np.asarray(oids, np.int64), np.where(working, 1, -1).astype(np.int8),
+                           np.zeros(len(oids), np.int8))
+
+    def poll(self) -> tuple[FillBatch, OrderEvents]:
+        fills, events = self._fills, self._events
+        self._fills, self._events = [], []
+        return concat_fills(fills), concat_events(events)
+
+    # -- account -------------------------------------------------------------------------------------------
+    def positions(self) -> FloatArray:
+        return self.venue.position
+
+    def cash(self) -> float:
+        """Cash now."""
+        return self.venue.cash
+
+    def equity(self) -> float:
+        """Cash plus positions at their marks (a position never priced at its entry price)."""
+        pos = self.venue.position
+        held = pos != 0.0
+        if not held.any():
+            return self.venue.cash
+        marks = np.where(np.isnan(self.marks), self.venue.avg_price, self.marks)
+        return self.venue.cash + float(pos[held] @ marks[held])
+
+    def account(self) -> AccountSnapshot:
+        floor = self.cash_floor()
+        when: datetime | None = None if self.timestamp is None else self.timestamp.to_pydatetime()
+        return AccountSnapshot(timestamp=when, cash=self.venue.cash, equity=self.equity(),
+                               buying_power=self.venue.cash - floor)
+
+    def cash_floor(self) -> float:
+        margin = self.config.margin
+        return -(margin.max_leverage - 1.0) * max(self.equity(), 0.0) if margin.enabled else 0.0
+
+    def cost_estimate(self, quantity: FloatArray, price: FloatArray) -> CostEstimate:
+        quoted = ~(np.isnan(self.bid) | np.isnan(self.ask))
+        spread = np.where(quoted, self.ask - self.bid, 0.0) if quoted.any() else None
+        return self._costs.estimate(0, quantity, price, spread)
+
+
+# -- the loop -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class _Targets:
+    times: pd.DatetimeIndex
+    values: FloatArray
+    symbols: tuple[str, ...]
+
+
+def _paper_targets(targets: Any, config: Config, instruments: InstrumentTable | None) -> _Targets:
+    """The checks of the backtest's target alignment that need no bars (those run at each rebalance)."""
+    frame, index, values = checked_target_values(targets)
+    if len(index) == 0 or frame.shape[1] == 0:
+        raise TargetError("targets: no rebalance rows or no symbols")
+    if not config.plan.allow_short and (values < 0).any():
+        r, c = np.argwhere(values < 0)[0]
+        raise TargetError(f"targets: negative target for symbol {frame.columns[c]!r} at {index[r]} but "
+                          f"plan.allow_short is false ({int((values < 0).sum())} such values)")
+    leverage = config.venue.margin.max_leverage if config.venue.margin.enabled else 1.0
+    check_unit(frame, values, config.plan.target_unit, leverage, instruments)
+    return _Targets(index, np.ascontiguousarray(values), tuple(frame.columns))
+
+
+def run_paper(
+    targets: Any,
+    feed: Any,
+    config: Config | None = None,
+    journal: Journal | None = None,
+    instruments: InstrumentTable | None = None,
+) -> PaperResult:
+    """Trade target positions on the local simulated venue as ``feed`` delivers prices: ``mode: paper``, ``broker:
+    sim``.
+
+    ``targets`` are what :func:`execlab.run_backtest` takes. ``feed`` is a :class:`PriceFeed`
+    (:class:`execlab.ReplayFeed`, :class:`execlab.QueueFeed`) or a long table of bars, replayed as fast as possible.
+    Each target row is traded at the first event at or after its time (a row overtaken by a later one before any
+    event arrives is skipped); its orders' client order ids come from the row's time, so on bars whose timestamps
+    are the target times they equal the backtest's. With a ``journal``, intents, requests (with arrival prices),
+    state changes and fills are journaled as they happen.
+    """
+    cfg = config or Config(mode="paper")
+    if cfg.mode != "paper":
+        raise ConfigError(f"mode: run_paper needs mode 'paper', the config says {cfg.mode!r}")
+    if cfg.broker.name != "sim":
+        raise ConfigError(f"broker.name: run_paper trades on the local simulated venue 'sim'; for "
+                          f"{cfg.broker.name!r} use make_executor or the rebalance command (the broker's own paper "
+                          f"account)")
+    source = _as_feed(feed)
+    tg = _paper_targets(targets, cfg, instruments)
+    known = source.symbols
+    if known is not None:
+        missing = [s for s in tg.symbols if s not in set(known)]
+        if missing:
+            raise TargetError(f"targets: no prices in the feed for symbols {missing[:10]}"
+                              f"{' …' if len(missing) > 10 else ''}")
+    table = instruments if instruments is not None else InstrumentTable()
+    rules = table.arrays(tg.symbols)
+    allow_short = cfg.plan.allow_short
+    executor = PaperExecutor(tg.symbols, cfg.venue, cfg.initial_cash, rules.lot_size, allow_short, journal=journal,
+                             run_id=cfg.run_id)
+    keys: dict[int, str] = {}
+    journaled = None if journal is None else BookJournal(journal, cfg.run_id, tg.symbols, keys.__getitem__)
+    book = OrderBook(journal=journaled)
+    rebalancer = Rebalancer(executor, book, RiskEngine(cfg.risk, tg.symbols, allow_short), cfg.plan, rules)
+    loop = _Loop(executor, rebalancer, tg, keys, cfg)
+    for event in source:
+        loop.step(event)
+    rebalancer.sync()
+    return loop.result(book, journal)
+
+
+def _as_feed(feed: Any) -> PriceFeed:
+    if isinstance(feed, pd.DataFrame | MarketData) or hasattr(feed, "to_pandas"):
+        return ReplayFeed.from_bars(feed)
+    if isinstance(feed, PriceFeed):
+        return feed
+    raise FeedError(f"feed: expected a price feed (ReplayFeed, QueueFeed ...) or a table of bars, got "
+                    f"{type(feed).__name__}")
+
+
+class _Loop:
+    """One pass over the feed: step the executor, rebalance when a target row is due, record the account."""
+
+    def __init__(self, executor: PaperExecutor, rebalancer: Rebalancer, targets: _Targets, keys: dict[int, str],
+                 config: Config):
+        self.executor, self.rebalancer, self.targets, self.keys, self.config = (executor, rebalancer, targets, keys,
+                                                                                 config)
+        self.next_row = 0
+        self.times: list[pd.Timestamp] = []
+        self.positions: list[FloatArray] = []
+        self.cash: list[float] = []
+        self.bars: dict[str, list[FloatArray]] = {k: [] for k in ("open", "high", "low", "close", "volume")}
+        self.rebalance_bars: list[int] = []
+        self.skipped: list[pd.Timestamp] = []
+        self.day_start_equity = config.initial_cash
+        self.last_marks = executor.marks.copy()
+        self._checked_tz = False
+
+    def step(self, event: FeedEvent) -> None:
+        ex = self.executor
+        last_day = ex.day if ex.step >= 0 else None
+        ex.on_event(event)
+        i = ex.step
+        ts = event.timestamp
+        if last_day is not None and ex.day != last_day:  # a day starts from the previous event's closing equity
+            was = self.positions[-1] != 0.0
+            marks = self.last_marks
+            self.day_start_equity = self.cash[-1] + float(self.positions[-1][was] @ marks[was])
+        row = self._due(ts)
+        if row is not None:
+            self._rebalance(row, i, ts)
+        self.times.append(ts)
+        self.positions.append(ex.positions().copy())
+        self.cash.append(ex.cash())
+        self.last_marks = ex.marks.copy()
+        for k, v in ex.last_bar.items():
+            self.bars[k].append(v)
+
+    def _due(self, ts: pd.Timestamp) -> int | None:
+        times = self.targets.times
+        if not self._checked_tz:
+            self._checked_tz = True
+            if (times.tz is None) != (ts.tz is None):
+                raise TargetError(f"targets: rebalance times are {'naive' if times.tz is None else 'time-zone aware'}"
+                                  f" but the feed's are {'naive' if ts.tz is None else 'in ' + str(ts.tz)}; "
+                                  f"give both in the same form")
+        row = None
+        while self.next_row < len(times) and times[self.next_row] <= ts:
+            if row is not None:
+                self.skipped.append(times[row])
+            row = self.next_row
+            self.next_row += 1
+        return row
+
+    def _rebalance(self, row: int, i: int, ts: pd.Timestamp) -> None:
+        ex, tg = self.executor, self.targets
+        target = tg.values[row]
+        price = ex.marks
+        no_price = (target != 0) & np.isnan(price)
+        if no_price.any():
+            k = int(np.flatnonzero(no_price)[0])
+            raise TargetError(f"targets: symbol {tg.symbols[k]!r} has a target at {tg.times[row]} but the feed has "
+                              f"given no price for it by {ts} ({int(no_price.sum())} such values)")
+        when = tg.times[row]
+        # as the backtest writes it: in the feed's time zone
+        self.keys[i] = rebalance_key(when if when.tz is None or ts.tz is None else when.tz_convert(ts.tz))
+        adv = ex.adv if self.config.risk.max_adv_pct is not None else None
+        self.rebalancer.rebalance(target, price.copy(), ex.cash(), ex.equity(), i, ex.tradable.copy(), ex.day, adv,
+                                  day_start_equity=self.day_start_equity, timestamp=ts.to_pydatetime())
+        self.rebalance_bars.append(i)
+
+    def result(self, book: OrderBook, journal: Journal | None) -> PaperResult:
+        n = len(self.targets.symbols)
+        if not self.times:
+            raise FeedError("feed: no events arrived; nothing was traded")
+
+        def stack(rows: list[FloatArray]) -> FloatArray:
+            return np.array(rows, dtype=np.float64).reshape(len(rows), n)
+
+        index = pd.DatetimeIndex(self.times, name="timestamp")
+        b = {k: stack(v) for k, v in self.bars.items()}
+        market = MarketData(index, self.targets.symbols, b["open"], b["high"], b["low"], b["close"], b["volume"])
+        return PaperResult(self.config, market, book, stack(self.positions), np.array(self.cash),
+                           np.array(self.rebalance_bars, dtype=np.int64), self.executor, self.keys, journal,
+                           self.skipped)
+
+
+class PaperResult(BacktestResult):
+    """A paper run's orders, fills, positions, cash and equity per feed event: :class:`BacktestResult`'s tables
+    (its ``timestamps`` are the events'), plus each order's ``arrival_price``, the executor and the journal."""
+
+    def __init__(self, config: Config, market: MarketData, book: OrderBook, positions: FloatArray, cash: FloatArray,
+                 rebalance_bars: IntArray, executor: PaperExecutor, keys: dict[int, str], journal: Journal | None,
+                 skipped: Sequence[pd.Timestamp] = ()):
+        super().__init__(config, market, book, positions, cash, rebalance_bars)
+        self.executor = executor
+        self.journal = journal
+        self.skipped_rebalances = list(skipped)
+        """Target rows overtaken by a later row before an event arrived (never traded)."""
+        self._keys = keys
+
+    def _rebalance_keys(self, bars: IntArray) -> Sequence[str]:
+        return [self._keys[b] for b in bars.tolist()]
+
+    def _order_columns(self) -> dict[str, Any]:
+        cols = super()._order_columns()
+        arrival = np.array([self.executor.arrival_price(o) for o in range(len(self.book))], dtype=np.float64)
+        out: dict[str, Any] = {}
+        for key, value in cols.items():
+            out[key] = value
+            if key == "decision_price":
+                out["arrival_price"] = arrival
+        return out
+
+    def __repr__(self) -> str:
+        return super().__repr__().replace("BacktestResult(", "PaperResult(", 1)
+
+
+# -- comparing runs -------------------------------------------------------------------------------------------
+_COMPARED: Final = ("client_order_id", "timestamp", "symbol", "side", "quantity", "order_type", "time_in_force",
+                    "limit_price", "stop_price", "status", "filled_quantity", "avg_fill_price", "fees", "reason")
+
+
+def compare_orders(left: pd.DataFrame, right: pd.DataFrame, rtol: float = 1e-9,
+                   columns: Iterable[str] = _COMPARED) -> pd.DataFrame:
+    """Where two order tables (e.g. a backtest's and a paper run's) differ: one row per order and column, with
+    both values. Numbers compare within ``rtol`` (NaN equals NaN). Empty when the tables agree."""
+    rows: list[tuple[int, str, object, object]] = []
+    if len(left) != len(right):
+        rows.append((min(len(left), len(right)), "<rows>", len(left), len(right)))
+    m = min(len(left), len(right))
+    for col in columns:
+        a = left[col].to_numpy()[:m]
+        b = right[col].to_numpy()[:m]
+        if a.dtype.kind == "f" or b.dtype.kind == "f":
+            a_f, b_f = a.astype(np.float64), b.astype(np.float64)
+            same = np.isclose(a_f, b_f, rtol=rtol, atol=0.0, equal_nan=True)
+        else:
+            same = np.array([x == y for x, y in zip(a.tolist(), b.tolist(), strict=True)], dtype=np.bool_)
+        for k in np.flatnonzero(~same).tolist():
+            rows.append((k, col, a[k], b[k]))
+    return pd.DataFrame(rows, columns=["oid", "column", "left", "right"])

@@ -1,0 +1,257 @@
+"""The backtest: a loop over bars that runs the shared pipeline at each rebalance time."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from execlab._config import Config
+from execlab._core.codes import STATUS_NAMES, TIF_NAMES, TYPE_NAMES, VenueReason
+from execlab._core.ids import client_order_ids
+from execlab._core.instruments import InstrumentTable
+from execlab._data.bars import MarketData
+from execlab._data.targets import align_targets
+from execlab._execution.backtest_executor import BacktestExecutor
+from execlab._execution.rebalancer import Rebalancer
+from execlab._oms.book import OrderBook
+from execlab._risk.engine import RiskEngine, RiskReason
+from execlab._sim import SimulatedVenue
+
+__all__ = ["BacktestResult", "run_backtest"]
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def run_backtest(
+    targets: Any,
+    bars: Any,
+    config: Config | None = None,
+    instruments: InstrumentTable | None = None,
+) -> BacktestResult:
+    """Run target positions (a time-indexed frame) against historical bars through plan → risk → OMS → executor.
+
+    ``targets``: pandas or polars, wide (rebalance times × symbols) or long (time, symbol, value), in the unit
+    of ``config.plan.target_unit``. ``bars``: a long OHLCV table or a :class:`MarketData`.
+    """
+    cfg = config or Config()
+    if cfg.mode != "backtest":
+        raise ValueError(f"mode: run_backtest needs mode 'backtest', the config says {cfg.mode!r}")
+    table = instruments if instruments is not None else InstrumentTable()
+    all_bars = bars if isinstance(bars, MarketData) else MarketData.from_bars(bars)
+    allow_short = cfg.plan.allow_short
+    leverage = cfg.venue.margin.max_leverage if cfg.venue.margin.enabled else 1.0
+    tm = align_targets(targets, all_bars, cfg.plan.target_unit, allow_short, leverage, table)
+    market = all_bars if tm.symbols == all_bars.symbols else all_bars.select(tm.symbols)
+    rules = table.arrays(tm.symbols)
+    executor = BacktestExecutor(market, cfg.venue, cfg.initial_cash, rules.lot_size, allow_short)
+    book = OrderBook(capacity=min(max(1024, tm.values.size), 4_000_000))
+    rebalancer = Rebalancer(executor, book, RiskEngine(cfg.risk, tm.symbols, allow_short), cfg.plan, rules)
+
+    n_t, n_s = market.close.shape
+    positions = np.zeros((n_t, n_s))
+    cash = np.zeros(n_t)
+    venue = executor.venue
+    marks = venue.mark_prices_all()
+    tradable = ~np.isnan(market.close)
+    days = venue.trading_days
+    adv = None
+    if cfg.risk.max_adv_pct is not None:  # volume known before each bar
+        adv = pd.DataFrame(market.volume).rolling(20, min_periods=1).mean().shift(1).to_numpy()
+    rebalance_at = np.full(n_t, -1, dtype=np.int64)
+    rebalance_at[tm.bars] = np.arange(tm.bars.size)
+    start = int(tm.bars[0]) if tm.bars.size else n_t
+    cash[:start] = cfg.initial_cash
+    with _no_cyclic_gc():
+        _loop(start, n_t, executor, rebalancer, venue, tm.values, rebalance_at, marks, tradable, days, adv,
+              positions, cash, market.timestamps, cfg.initial_cash)
+    rebalancer.sync()
+    return BacktestResult(cfg, market, book, positions, cash, tm.bars)
+
+
+@contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """The loop makes no reference cycles; a full collection of a large heap in the middle only costs time."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _loop(start: int, n_t: int, executor: BacktestExecutor, rebalancer: Rebalancer, venue: SimulatedVenue,
+          targets: FloatArray, rebalance_at: npt.NDArray[np.int64], marks: FloatArray,
+          tradable: npt.NDArray[np.bool_], days: npt.NDArray[np.int64], adv: FloatArray | None,
+          positions: FloatArray, cash: FloatArray, timestamps: pd.DatetimeIndex, initial_cash: float) -> None:
+    day_start_equity = initial_cash
+    for i in range(start, n_t):
+        executor.on_bar(i)
+        if i > start and days[i] != days[i - 1]:  # a day starts from the previous day's closing equity
+            was = positions[i - 1] != 0.0
+            day_start_equity = cash[i - 1] + float(positions[i - 1][was] @ marks[i - 1][was])
+        r = rebalance_at[i]
+        if r >= 0:
+            c = venue.cash
+            held = venue.position != 0.0
+            equity = c + float(venue.position[held] @ marks[i][held]) if held.any() else c
+            rebalancer.rebalance(targets[r], marks[i], c, equity, i, tradable[i], int(days[i]),
+                                 None if adv is None else adv[i], day_start_equity=day_start_equity,
+                                 timestamp=timestamps[i])
+        positions[i] = venue.position
+        cash[i] = venue.cash
+
+
+class BacktestResult:
+    """Orders, fills, positions, cash, equity, turnover and costs of one backtest, as DataFrames."""
+
+    def __init__(self, config: Config, market: MarketData, book: OrderBook, positions: FloatArray,
+                 cash: FloatArray, rebalance_bars: npt.NDArray[np.int64]):
+        self.config = config
+        self.market = market
+        self.book = book
+        self._positions = positions
+        self._cash = cash
+        self.rebalance_bars = rebalance_bars
+        self._marks = market.last_close()  # cached by MarketData
+
+    @property
+    def timestamps(self) -> pd.DatetimeIndex:
+        """Bar timestamps."""
+        return self.market.timestamps
+
+    @cached_property
+    def equity(self) -> pd.Series:
+        """Cash plus positions at the last known close, per bar."""
+        value = np.nansum(self._positions * self._marks, axis=1) + self._cash
+        return pd.Series(value, index=self.timestamps, name="equity")
+
+    @cached_property
+    def cash(self) -> pd.Series:
+        """Cash per bar."""
+        return pd.Series(self._cash, index=self.timestamps, name="cash")
+
+    @cached_property
+    def positions(self) -> pd.DataFrame:
+        """Shares held per bar (timestamps × symbols)."""
+        return pd.DataFrame(self._positions, index=self.timestamps, columns=list(self.market.symbols))
+
+    @property
+    def final_value(self) -> float:
+        """Equity at the last bar."""
+        return float(self.equity.iloc[-1])
+
+    @property
+    def final_positions(self) -> pd.Series:
+        """Shares held at the last bar, per symbol."""
+        return self.positions.iloc[-1].rename("quantity")
+
+    @cached_property
+    def orders(self) -> pd.DataFrame:
+        """Every order with its final state, fill quantity and price, fees and the reason it ended as it did."""
+        return pd.DataFrame(self._order_columns(), index=pd.RangeIndex(len(self.book), name="oid"))
+
+    def _rebalance_keys(self, bars: npt.NDArray[np.int64]) -> Sequence[str]:
+        """The key of the rebalance each order came from (its client order id is made from it): the bar's time."""
+        keys: list[str] = self.timestamps[bars].strftime("%Y-%m-%dT%H:%M:%S").tolist()
+        return keys
+
+    def _order_columns(self) -> dict[str, Any]:
+        """The columns of :attr:`orders`, in order."""
+        col = self.book.column
+        bars = col("bar")
+        syms = np.array(self.market.symbols, dtype=object)[col("symbol")]
+        ts = self.timestamps[bars]
+        qty = col("quantity")
+        filled = np.abs(col("filled"))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            avg = np.where(filled > 0, np.abs(col("fill_value")) / filled, np.nan)
+        risk_reason = col("risk_reason")
+        venue_reason = col("venue_reason")
+        risk_names = np.array([r.name.lower() for r in RiskReason], dtype=object)
+        venue_names = np.array([r.name.lower() for r in VenueReason], dtype=object)
+        reason = np.where(risk_reason > 0, risk_names[risk_reason], venue_names[venue_reason])
+        reason = np.where(reason == "none", "", reason)
+        keys = self._rebalance_keys(bars)
+        ids = client_order_ids(self.config.run_id, zip(keys, syms, col("leg").tolist(), strict=True))
+        return {
+            "client_order_id": ids,
+            "timestamp": ts,
+            "symbol": syms,
+            "side": np.where(qty > 0, "buy", "sell"),
+            "quantity": np.abs(qty),
+            "order_type": TYPE_NAMES[col("order_type")],
+            "time_in_force": TIF_NAMES[col("time_in_force")],
+            "limit_price": col("limit_price"),
+            "stop_price": col("stop_price"),
+            "decision_price": col("decision_price"),
+            "status": STATUS_NAMES[col("status")],
+            "filled_quantity": filled,
+            "avg_fill_price": avg,
+            "fees": col("fees"),
+            "reason": reason,
+            "strategy_id": self.config.strategy_id,
+            "run_id": self.config.run_id,
+        }
+
+    @cached_property
+    def fills(self) -> pd.DataFrame:
+        """Every execution: time, order, symbol, side, quantity, price, model price before slippage, fee."""
+        f = self.book.fills()
+        orders = self.orders
+        slip = np.abs(f.price - f.reference_price) * np.abs(f.quantity)
+        return pd.DataFrame({
+            "timestamp": self.timestamps[f.bar],
+            "client_order_id": orders["client_order_id"].to_numpy()[f.oid],
+            "symbol": orders["symbol"].to_numpy()[f.oid],
+            "side": np.where(f.quantity > 0, "buy", "sell"),
+            "quantity": np.abs(f.quantity),
+            "price": f.price,
+            "reference_price": f.reference_price,
+            "fee": f.fee,
+            "slippage_cost": slip,
+            "liquidity": np.where(f.maker, "maker", "taker"),
+        })
+
+    @cached_property
+    def turnover(self) -> pd.Series:
+        """Traded notional over equity, per bar."""
+        f = self.book.fills()
+        traded = np.bincount(f.bar, weights=np.abs(f.quantity * f.price), minlength=len(self.timestamps))
+        return pd.Series(traded / self.equity.to_numpy(), index=self.timestamps, name="turnover")
+
+    @cached_property
+    def costs(self) -> pd.Series:
+        """Total cost by kind: fees and slippage (price moved against the order by the slippage model)."""
+        f = self.book.fills()
+        slip = float(np.sum(np.abs(f.price - f.reference_price) * np.abs(f.quantity)))
+        return pd.Series({"fees": float(f.fee.sum()), "slippage": slip}, name="cost")
+
+    def summary(self) -> dict[str, float]:
+        """Headline figures: values, return, turnover, costs by kind, order and fill counts."""
+        status = self.book.column("status")
+        start = self.config.initial_cash
+        return {
+            "initial_value": start,
+            "final_value": self.final_value,
+            "total_return": self.final_value / start - 1.0,
+            "turnover": float(self.turnover.sum()),
+            "fees": float(self.costs["fees"]),
+            "slippage": float(self.costs["slippage"]),
+            "orders": float(len(self.book)),
+            "orders_filled": float((STATUS_NAMES[status] == "filled").sum()),
+            "orders_denied": float((STATUS_NAMES[status] == "denied").sum()),
+            "fills": float(len(self.book.fills().oid)),
+        }
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return (f"BacktestResult(final_value={s['final_value']:,.2f}, return={s['total_return']:.2%}, "
+                f"orders={int(s['orders'])}, fees={s['fees']:,.2f}, slippage={s['slippage']:,.2f})")

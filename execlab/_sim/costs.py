@@ -1,0 +1,97 @@
+"""Cost model parameters of the simulated venue, and the pre-trade estimate the plan uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from execlab._config import FeeConfig, SlippageConfig, VenueConfig
+from execlab._data.bars import MarketData
+from execlab._plan.diff import CostEstimate
+from execlab._sim import kernel
+
+__all__ = ["CostModel"]
+
+FloatArray = npt.NDArray[np.float64]
+
+_PRICE = {"close": kernel.CLOSE, "next_open": kernel.NEXT_OPEN, "vwap": kernel.VWAP, "quote": kernel.QUOTE}
+_SLIP = {"none": kernel.SLIP_NONE, "fixed_bps": kernel.SLIP_BPS, "half_spread": kernel.SLIP_HALF_SPREAD,
+         "sqrt_impact": kernel.SLIP_SQRT}
+_FEE = {"none": kernel.FEE_NONE, "bps": kernel.FEE_BPS, "per_share": kernel.FEE_PER_SHARE,
+        "maker_taker": kernel.FEE_MAKER_TAKER}
+
+
+@dataclass(frozen=True, eq=False)
+class CostModel:
+    """Venue cost settings as kernel codes and parameter vectors, plus impact inputs per bar."""
+
+    price_model: int
+    slip_model: int
+    slip_params: FloatArray
+    fee_model: int
+    fee_params: FloatArray
+    sigma: FloatArray
+    """Daily return volatility known before each bar (time × symbol), for square-root impact."""
+    adv: FloatArray
+    """Average volume known before each bar (time × symbol), for square-root impact."""
+
+    @classmethod
+    def from_config(cls, venue: VenueConfig, market: MarketData) -> CostModel:
+        """Resolve a venue config against the market data it will trade on."""
+        slip: SlippageConfig = venue.slippage
+        fees: FeeConfig = venue.fees
+        needs_quotes = venue.fill_price == "quote" or slip.model == "half_spread"
+        if needs_quotes and not market.has_quotes:
+            key = "venue.fill_price" if venue.fill_price == "quote" else "venue.slippage.model"
+            raise ValueError(f"{key}: needs bid and ask columns in the bars, which have none")
+        shape = market.close.shape
+        if slip.model == "sqrt_impact":
+            close = pd.DataFrame(market.close)
+            returns = close.ffill().pct_change(fill_method=None)
+            sigma = returns.rolling(slip.volatility_window, min_periods=2).std().shift(1).to_numpy()
+            adv = pd.DataFrame(market.volume).rolling(slip.adv_window, min_periods=1).mean().shift(1).to_numpy()
+        else:
+            sigma = adv = np.zeros((1, shape[1]))
+        return cls(
+            price_model=_PRICE[venue.fill_price],
+            slip_model=_SLIP[slip.model],
+            slip_params=np.array([slip.bps, slip.impact_coefficient], dtype=np.float64),
+            fee_model=_FEE[fees.model],
+            fee_params=np.array(
+                [fees.bps, fees.per_share, fees.minimum, fees.maximum_pct, fees.maker_bps, fees.taker_bps],
+                dtype=np.float64,
+            ),
+            sigma=np.ascontiguousarray(sigma, dtype=np.float64),
+            adv=np.ascontiguousarray(adv, dtype=np.float64),
+        )
+
+    def row(self, a: FloatArray, i: int) -> FloatArray:
+        """Row ``i`` of a per-bar input, or its only row when it does not vary."""
+        out: FloatArray = a[i] if a.shape[0] > 1 else a[0]
+        return out
+
+    def estimate(self, i: int, qty: FloatArray, price: FloatArray, spread: FloatArray | None) -> CostEstimate:
+        """What the plan should expect one share of each order to cost at bar ``i`` (slippage and fees)."""
+        if self.slip_model == kernel.SLIP_BPS:
+            slippage: FloatArray | float = float(self.slip_params[0]) * 1e-4
+        elif self.slip_model == kernel.SLIP_HALF_SPREAD and spread is not None:
+            slippage = np.nan_to_num(0.5 * spread / price)
+        elif self.slip_model == kernel.SLIP_SQRT:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                slippage = np.nan_to_num(
+                    self.slip_params[1] * self.row(self.sigma, i) * np.sqrt(np.abs(qty) / self.row(self.adv, i)),
+                    nan=0.0, posinf=0.0,
+                )
+        else:
+            slippage = 0.0
+        p = self.fee_params
+        if self.fee_model == kernel.FEE_BPS:
+            return CostEstimate(slippage, float(p[0]) * 1e-4)
+        if self.fee_model == kernel.FEE_PER_SHARE:
+            return CostEstimate(slippage, 0.0, float(p[1]), float(p[2]), float(p[3]))
+        if self.fee_model == kernel.FEE_MAKER_TAKER:
+            return CostEstimate(slippage, max(float(p[4]), float(p[5])) * 1e-4)
+        return CostEstimate(slippage)
