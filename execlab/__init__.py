@@ -3,17 +3,18 @@
 
 from execlab._analysis.calibration import Calibration, calibrate_slippage
 from execlab._analysis.mode_comparison import ModeComparison, compare_modes
-from execlab._analysis.report_api import write_report
+from execlab._analysis.order_comparison import compare_orders
+from execlab._analysis.report import write_report
 from execlab._analysis.tca import TcaError, TcaResult, tca_from_backtest, tca_from_journal, transaction_costs
 from execlab._analysis.tca_report import write_tca_report
-from execlab._brokers.executor import (
+from execlab._brokers.contract import (
     BrokerAdapter,
     BrokerError,
-    BrokerExecutor,
     BrokerOrder,
     BrokerRejectedError,
     BrokerUnavailableError,
 )
+from execlab._brokers.executor import BrokerExecutor
 from execlab._brokers.kill_switch import KillSwitchReport, engage_kill_switch, halt_trading, resume_trading
 from execlab._brokers.reconcile import ReconcileReport, reconcile
 from execlab._config import (
@@ -51,7 +52,7 @@ from execlab._data.targets import TargetError
 from execlab._execution.backtest_executor import BacktestExecutor
 from execlab._execution.executor import OrderExecutor
 from execlab._execution.factory import make_executor
-from execlab._execution.paper_executor import PaperExecutor, PaperResult, compare_orders, run_paper
+from execlab._execution.paper_executor import PaperExecutor
 from execlab._oms.book import TRANSITIONS, OrderBook, allowed_transition
 from execlab._oms.journal import Journal
 from execlab._plan.diff import CostEstimate, Plan, PlanReason, PlanSettings, plan_orders
@@ -59,6 +60,7 @@ from execlab._plan.planner import make_plan
 from execlab._risk.engine import RiskEngine, RiskReason
 from execlab._runs.backtest import BacktestResult, run_backtest
 from execlab._runs.live import LiveRebalance, TradingHaltedError, run_live_rebalance
+from execlab._runs.paper import PaperResult, run_paper
 from execlab._sim import SimulatedVenue
 
 __all__ = [

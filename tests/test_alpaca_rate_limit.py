@@ -18,7 +18,8 @@ import pytest
 import requests
 
 import execlab as xl
-from execlab._brokers.executor import BrokerExecutor, BrokerRateLimitedError, DeadLetter
+from execlab._brokers.contract import BrokerRateLimitedError, DeadLetter
+from execlab._brokers.executor import BrokerExecutor
 from execlab._oms.journal import Journal
 from execlab._runs.live import run_live_rebalance
 from execlab.adapters.alpaca import AlpacaAdapter

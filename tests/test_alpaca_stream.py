@@ -23,7 +23,7 @@ from alpaca.trading.requests import LimitOrderRequest, MarketOrderRequest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from execlab._brokers.executor import BrokerError, BrokerUnavailableError
+from execlab._brokers.contract import BrokerError, BrokerUnavailableError
 from execlab._core.models import OrderStatus, Side
 from execlab.adapters.alpaca._stream import AlpacaTradeStream, StreamAuthError, TradeUpdateEvent
 from execlab.venues import AlpacaVenue

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 import execlab as xl
-from execlab._brokers.executor import BrokerError, BrokerExecutor, BrokerOrder, _older
+from execlab._brokers.contract import BrokerError, BrokerOrder
+from execlab._brokers.executor import BrokerExecutor, _older
 from execlab._core.models import OrderStatus, Side
 from execlab._oms.journal import Journal
 from execlab._runs.live import run_live_rebalance

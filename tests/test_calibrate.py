@@ -16,11 +16,11 @@ import pandas as pd
 import pytest
 
 import execlab as xl
+from execlab import PaperResult, run_paper
 from execlab._analysis.calibration import calibrate_slippage
 from execlab._analysis.mode_comparison import compare_modes
 from execlab._analysis.tca import TcaError, TcaResult, tca_from_backtest, tca_from_journal, transaction_costs
 from execlab._brokers.executor import BrokerExecutor
-from execlab._execution.paper_executor import PaperResult, run_paper
 from execlab._oms.journal import Journal
 from execlab._runs.live import run_live_rebalance
 from execlab.adapters.alpaca import AlpacaAdapter

@@ -14,9 +14,9 @@ import pytest
 from typer.testing import CliRunner, Result
 
 import execlab as xl
-import execlab._analysis.report as report
+import execlab._analysis.report_html as report
 import execlab._cli.main as cli
-from execlab._analysis.report import write_report
+from execlab._analysis.report_html import write_report
 from execlab._cli.main import app
 from execlab.strategies import momentum_targets
 
@@ -101,8 +101,8 @@ def test_demo_also_trades_the_strategy_in_paper_mode(demo_run: tuple[Result, Pat
                                                      demo_result: xl.BacktestResult) -> None:
     """The first README command (``make demo``) runs the same strategy in paper mode on the local simulated venue,
     the sample bars replayed through a price feed, and reports that the order tables match."""
+    from execlab import run_paper
     from execlab._data.feeds import ReplayFeed
-    from execlab._execution.paper_executor import run_paper
 
     result, _ = demo_run
     stdout = result.stdout

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 
 import execlab as xl
-from execlab._brokers.executor import BrokerError, BrokerExecutor
+from execlab._brokers.contract import BrokerError
+from execlab._brokers.executor import BrokerExecutor
 from execlab._oms.journal import Journal
 from execlab._runs.live import run_live_rebalance
 from execlab.adapters.alpaca import AlpacaAdapter

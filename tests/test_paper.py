@@ -16,12 +16,12 @@ import pytest
 from venue_orders import order_batch
 
 import execlab as xl
+from execlab import PaperExecutor, PaperResult, compare_orders, run_paper
 from execlab._brokers.executor import BrokerExecutor
 from execlab._core.codes import CANCELLED, DAY, FILLED, LIMIT, PARTIALLY_FILLED, VenueReason
 from execlab._data.feeds import FeedError, FeedEvent, QueueFeed, ReplayFeed
 from execlab._execution.backtest_executor import BacktestExecutor
 from execlab._execution.factory import make_executor
-from execlab._execution.paper_executor import PaperExecutor, PaperResult, compare_orders, run_paper
 from execlab._oms.journal import Journal
 from execlab.strategies import momentum_targets
 

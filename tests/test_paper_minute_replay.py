@@ -19,9 +19,9 @@ import pytest
 from venue_orders import order_batch
 
 import execlab as xl
+from execlab import PaperExecutor, compare_orders, run_paper
 from execlab._core.codes import CANCELLED, DAY, FILLED, FOK, GTC, IOC, LIMIT, VenueReason
 from execlab._data.feeds import ReplayFeed
-from execlab._execution.paper_executor import PaperExecutor, compare_orders, run_paper
 from execlab._oms.journal import Journal
 
 pytestmark = pytest.mark.shared_data

@@ -21,18 +21,18 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 import yaml
 
 from execlab._analysis.tca import TcaError, TcaResult, _utc_ns
 from execlab._config import Config, SlippageConfig, VenueConfig, load_config
+from execlab._core.arrays import FloatArray
 from execlab._data.bars import MarketData
+from execlab._data.frames import as_pandas
 from execlab._sim.costs import CostModel
 
 __all__ = ["Calibration", "calibrate_slippage"]
 
-FloatArray = npt.NDArray[np.float64]
 Model = Literal["fixed_bps", "sqrt_impact"]
 Reference = Literal["auto", "reference_price", "arrival", "bar", "decision"]
 FillPrice = Literal["close", "next_open", "vwap", "quote"]
@@ -116,13 +116,8 @@ class Calibration:
 def _fills_of(source: TcaResult | pd.DataFrame | Any) -> pd.DataFrame:
     if isinstance(source, TcaResult):
         return source.fills.copy()
-    if isinstance(source, pd.DataFrame):
-        return source.reset_index(drop=True).copy()
-    to_pandas = getattr(source, "to_pandas", None)
-    if to_pandas is None:
-        raise TcaError(f"calibrate_slippage: needs a TcaResult or a fills DataFrame, got {type(source).__name__}")
-    frame: pd.DataFrame = to_pandas()
-    return frame.reset_index(drop=True)
+    what = "calibrate_slippage (a TcaResult or a fills table)"
+    return as_pandas(source, what, TcaError).reset_index(drop=True).copy()
 
 
 def _model_price(md: MarketData, fill_price: FillPrice) -> FloatArray:

@@ -30,7 +30,9 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from execlab._core.arrays import FloatArray, IntArray
 from execlab._data.bars import MarketData
+from execlab._data.frames import as_pandas
 
 if TYPE_CHECKING:
     from execlab._oms.journal import Journal
@@ -48,8 +50,6 @@ __all__ = [
     "transaction_costs",
 ]
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 #: The keys :meth:`TcaResult.by` is meant for (any column of ``TcaResult.orders`` works).
 GROUP_KEYS: Final = ("symbol", "day", "side", "venue", "mode")
@@ -152,13 +152,7 @@ def aggregate(orders: pd.DataFrame, *keys: str) -> pd.DataFrame:
 
 
 def _to_pandas(data: Any, what: str) -> pd.DataFrame:
-    if isinstance(data, pd.DataFrame):
-        return data.reset_index(drop=True)
-    to_pandas = getattr(data, "to_pandas", None)
-    if to_pandas is None:
-        raise TcaError(f"{what} must be a pandas or polars DataFrame, got {type(data).__name__}")
-    frame: pd.DataFrame = to_pandas()
-    return frame.reset_index(drop=True)
+    return as_pandas(data, what, TcaError).reset_index(drop=True)
 
 
 def _require(frame: pd.DataFrame, columns: Iterable[str], what: str) -> None:

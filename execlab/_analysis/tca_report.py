@@ -71,7 +71,7 @@ def write_tca_report(tca: TcaResult, path: str | Path, title: str = "execlab tra
     """
     from bokeh.embed import file_html
 
-    from execlab._analysis.report import PAGE_STYLE, OfflineResources
+    from execlab._analysis.report_html import PAGE_STYLE, OfflineResources
 
     summary = tca.summary()
     variables = {
@@ -182,7 +182,7 @@ def _labels(orders: pd.DataFrame, column: str) -> str:
 
 
 def _header(tca: TcaResult, title: str, summary: dict[str, float]) -> str:
-    from execlab._analysis.report import _money, _pct, _table
+    from execlab._analysis.report_html import _money, _pct, _table
 
     o = tca.orders
     notional = summary["decision_notional"]
@@ -233,7 +233,7 @@ def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _tables(tca: TcaResult) -> str:
-    from execlab._analysis.report import _frame
+    from execlab._analysis.report_html import _frame
 
     def grouped(*keys: str) -> pd.DataFrame:
         out = _rounded(tca.by(*keys)[[*keys, *_GROUP_COLUMNS]])

@@ -15,7 +15,8 @@ from typing import Final
 
 import numpy as np
 
-from execlab._brokers.executor import BrokerError, BrokerExecutor
+from execlab._brokers.contract import BrokerError
+from execlab._brokers.executor import BrokerExecutor
 from execlab._core.ids import client_order_id
 from execlab._core.models import Order, Side
 from execlab._oms.journal import Journal

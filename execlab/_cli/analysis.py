@@ -14,20 +14,15 @@ from typing import Annotated, Final
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.table import Table
 
 import execlab as xl
-from execlab._brokers.executor import BrokerError
-from execlab._cli.trading import ExitCode, broker_executor, read_symbol_values
+from execlab._brokers.contract import BrokerError
+from execlab._cli.common import ExitCode, broker_executor, err, out, read_symbol_values
 
 __all__ = ["parse_parameters", "register"]
 
 NOTEBOOKS: Final = Path(__file__).resolve().parents[2] / "notebooks"
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
 
 def _fail(message: str, code: ExitCode = ExitCode.BAD_INPUT) -> typer.Exit:
     err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
@@ -145,7 +140,7 @@ def tca(
     """What the trading of a run cost: implementation shortfall split into delay, execution, fees and opportunity,
     and slippage against arrival, interval VWAP and close."""
     from execlab._analysis.tca import TcaError, tca_from_journal
-    from execlab._cli.main import _read_table
+    from execlab._cli.common import read_table
     from execlab._oms.journal import Journal
 
     keys = by or ["symbol"]
@@ -154,7 +149,7 @@ def tca(
         raise _fail(f"by: unknown grouping {unknown[0]!r} (symbol, day, side, venue or mode)")
     book = Journal(journal)
     try:
-        frame = _read_table(bars, "bars") if bars is not None else None
+        frame = read_table(bars, "bars") if bars is not None else None
         result = tca_from_journal(book, run_id, frame)
     except (TcaError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from None

@@ -12,7 +12,7 @@ import pandas as pd
 import typer
 
 import execlab as xl
-from execlab._cli.trading import ExitCode, broker_executor
+from execlab._cli.common import ExitCode, broker_executor, err
 
 __all__ = ["dashboard", "register"]
 
@@ -51,7 +51,6 @@ def dashboard(
     import panel as pn
 
     serve: Any = pn.serve  # untyped (``param`` keyword arguments)
-    from execlab._cli.main import err
     from execlab._oms.journal import Journal
     from execlab.dashboard import dashboard as build
 

@@ -8,19 +8,17 @@ code 2; nothing else is caught, so a bug still shows its traceback.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Final
 
 import pandas as pd
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 import execlab as xl
 from execlab._cli.analysis import register as register_analysis_commands
+from execlab._cli.common import bad_input, out, read_table, read_targets
 from execlab._cli.dashboard import register as register_dashboard_command
 from execlab._cli.trading import register as register_trading_commands
 from execlab.strategies import momentum_targets
@@ -30,7 +28,6 @@ __all__ = ["app", "main"]
 DEFAULT_CONFIG: Final = Path(__file__).resolve().parents[2] / "examples" / "demo.yaml"
 DEFAULT_REPORT: Final = Path("reports/demo.html")
 DEFAULT_DATA: Final = Path("data/sample_daily.parquet")
-_TIME_COLUMNS: Final = ("timestamp", "date", "ts", "time")
 
 app = typer.Typer(
     help="execlab: target positions → plan → risk → OMS → OrderExecutor → fills, and what the trading cost.",
@@ -40,51 +37,6 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="The project's sample data.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
-
-
-class InputError(ValueError):
-    """A file given on the command line cannot be read as a table."""
-
-
-@contextmanager
-def _bad_input() -> Iterator[None]:
-    """Turn bad-input errors into one red line on stderr and exit code 2; let everything else through."""
-    try:
-        yield
-    except (xl.TargetError, xl.ConfigError, xl.BarsError, InputError) as exc:
-        lines = [line.strip().rstrip(";") for line in str(exc).splitlines() if line.strip()]
-        lines = lines or [type(exc).__name__]
-        message = lines[0] + (" " + "; ".join(lines[1:]) if len(lines) > 1 else "")
-        err.print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
-        raise typer.Exit(2) from None
-
-
-def _read_table(path: Path, what: str) -> pd.DataFrame:
-    """Read a ``.parquet`` or ``.csv`` file; unreadable files raise :class:`InputError` naming the file."""
-    suffix = path.suffix.lower()
-    if suffix not in (".parquet", ".csv"):
-        raise InputError(f"{what}: {path} must be a .parquet or .csv file")
-    try:
-        return pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{what}: cannot read {path}: {exc}") from None
-
-
-def _read_targets(path: Path) -> pd.DataFrame:
-    """Targets, wide (a time column or index, one column per symbol) or long (time, symbol, value)."""
-    frame = _read_table(path, "targets")
-    if "symbol" in frame.columns:
-        return frame
-    time_columns = [c for c in _TIME_COLUMNS if c in frame.columns]
-    if time_columns:
-        return frame.set_index(time_columns[0])
-    if path.suffix.lower() == ".csv" and len(frame.columns) > 1:
-        return frame.set_index(frame.columns[0])
-    return frame
-
 
 def _load_config(path: Path) -> xl.Config:
     """Load a config that may run a backtest."""
@@ -137,8 +89,8 @@ def _load_demo_config(path: Path) -> xl.Config:
 def _paper_demo(targets: pd.DataFrame, bars: pd.DataFrame, cfg: xl.Config, backtest: xl.BacktestResult) -> None:
     """The same targets in paper mode, the sample bars replayed through a price feed into the local simulated
     venue; prints its summary and whether its order table is the backtest's."""
+    from execlab import compare_orders, run_paper
     from execlab._data.feeds import ReplayFeed
-    from execlab._execution.paper_executor import compare_orders, run_paper
 
     paper_cfg = cfg.model_copy(update={"mode": "paper", "broker": xl.BrokerConfig(name="sim")})
     paper = run_paper(targets, ReplayFeed.from_bars(bars), paper_cfg)
@@ -162,13 +114,13 @@ def demo(
 ) -> None:
     """Monthly momentum on the sample bars (AAPL, FB, GOOG, IBM, MSFT, 2000-2013): a backtest on the simulated
     venue, then the same strategy in paper mode on the local simulated venue, fed the bars as a price feed."""
-    with _bad_input():
+    with bad_input():
         cfg = _load_demo_config(config)
         bars = xl.sample_bars()
         targets = momentum_targets(bars)
         result = xl.run_backtest(targets, bars, cfg.model_copy(update={"mode": "backtest"}))
     _finish(result, report, f"execlab demo: momentum, run {cfg.run_id}")
-    with _bad_input():
+    with bad_input():
         _paper_demo(targets, bars, cfg, result)
 
 
@@ -182,9 +134,9 @@ def backtest(
     report: Annotated[Path | None, typer.Option(help="Write an HTML report here.", dir_okay=False)] = None,
 ) -> None:
     """Run targets against bars with a config; print the summary and optionally write a report."""
-    with _bad_input():
+    with bad_input():
         cfg = _load_config(config)
-        result = xl.run_backtest(_read_targets(targets), _read_table(bars, "bars"), cfg)
+        result = xl.run_backtest(read_targets(targets), read_table(bars, "bars"), cfg)
     _finish(result, report, f"execlab backtest: run {cfg.run_id}")
 
 

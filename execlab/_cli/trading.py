@@ -3,40 +3,16 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from enum import IntEnum
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
 import execlab as xl
-from execlab._brokers.executor import BrokerExecutor
-from execlab._oms.journal import Journal
+from execlab._cli.common import ExitCode, broker_executor, err, read_symbol_values
 from execlab._runs.live import TradingHaltedError, run_live_rebalance
 
-__all__ = ["ExitCode", "broker_executor", "read_symbol_values", "register"]
-
-
-class ExitCode(IntEnum):
-    """What a scheduler can act on."""
-
-    SUCCESS = 0
-    BAD_INPUT = 2
-    DENIED = 3
-    HALTED = 4
-    PARTIALLY_FILLED = 5
-    """Some orders were not completely filled: still working at the timeout, or ended with a remainder."""
-
-
-def read_symbol_values(path: Path, what: str) -> pd.Series:
-    """A two-column CSV ``symbol, value`` as a float Series indexed by symbol."""
-    frame = pd.read_csv(path)
-    if list(frame.columns[:1]) != ["symbol"] or frame.shape[1] != 2:
-        raise xl.TargetError(f"{what}: {path} must have two columns, 'symbol' and a value; got {list(frame.columns)}")
-    series: pd.Series = frame.set_index("symbol").iloc[:, 0].astype(float)
-    return series
+__all__ = ["register"]
 
 
 def rebalance(
@@ -51,8 +27,6 @@ def rebalance(
                                                 "else one 'sending <id>' line per order.")] = False,
 ) -> None:
     """Move a broker account to the targets. Safe to re-run: the same --as-of never sends an order twice."""
-    from execlab._cli.main import err
-
     try:
         cfg = xl.load_config(config)
         if cfg.mode == "backtest":
@@ -108,27 +82,6 @@ class _OrderProgress:
     def close(self) -> None:
         self._progress.update(self._task, description="sent")
         self._progress.stop()
-
-
-def broker_executor(cfg: xl.Config, journal: Path | None,
-                    progress: Callable[[str, str], None] | None = None) -> tuple[BrokerExecutor, Journal]:
-    """The broker executor a paper or live config names, with its journal (in memory when ``journal`` is None).
-
-    Raises ``typer.Exit(2)`` naming the config key when the broker is not one this command line can reach.
-    """
-    from execlab._cli.main import err
-
-    broker = cfg.broker
-    if broker.name != "alpaca" or broker.api_key is None or broker.api_secret is None:
-        err.print("[bold red]error:[/] broker: the command line trades through broker.name 'alpaca' with "
-                  "broker.api_key and broker.api_secret")
-        raise typer.Exit(ExitCode.BAD_INPUT)
-    from execlab.adapters.alpaca import AlpacaAdapter
-
-    key, secret = broker.api_key.get_secret_value(), broker.api_secret.get_secret_value()
-    adapter = AlpacaAdapter(key, secret, base_url=broker.base_url, paper=cfg.mode != "live")
-    book = Journal(journal if journal is not None else ":memory:", secrets=[key, secret])
-    return BrokerExecutor(adapter, book, cfg.run_id, (), progress=progress, config=cfg.broker), book
 
 
 def venue_alpaca(

@@ -7,10 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["NO_EVENTS", "NO_FILLS", "FillBatch", "OrderBatch", "OrderEvents", "concat_events", "concat_fills"]
+from execlab._core.arrays import FloatArray, IntArray
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
+__all__ = ["NO_EVENTS", "NO_FILLS", "FillBatch", "OrderBatch", "OrderEvents", "concat_events", "concat_fills"]
 
 
 @dataclass(frozen=True, slots=True)

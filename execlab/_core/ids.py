@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from typing import Final
 
-__all__ = ["client_order_id", "client_order_ids"]
+import pandas as pd
+
+__all__ = ["client_order_id", "client_order_ids", "rebalance_key"]
 
 PREFIX = "xl-"
 
@@ -19,3 +22,12 @@ def client_order_id(run_id: str, timestamp: str, symbol: str, leg: int) -> str:
 def client_order_ids(run_id: str, rows: Iterable[tuple[str, str, int]]) -> list[str]:
     """Ids for many ``(timestamp, symbol, leg)`` rows of one run."""
     return [client_order_id(run_id, ts, sym, leg) for ts, sym, leg in rows]
+
+
+_ISO: Final = "%Y-%m-%dT%H:%M:%S"
+
+
+def rebalance_key(timestamp: pd.Timestamp) -> str:
+    """The key of a rebalance at ``timestamp`` (as the backtest writes it; sub-second times keep microseconds)."""
+    fmt = _ISO if timestamp.microsecond == 0 and timestamp.nanosecond == 0 else _ISO + ".%f"
+    return timestamp.strftime(fmt)

@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
+
+from execlab._core.arrays import FloatArray
+from execlab._data.frames import as_pandas
 
 __all__ = ["BarsError", "MarketData"]
 
-FloatArray = npt.NDArray[np.float64]
 
 _ALIASES = {"date": "timestamp", "ts": "timestamp", "time": "timestamp", "bid_close": "bid", "ask_close": "ask"}
 _REQUIRED = ("timestamp", "symbol", "close")
@@ -21,16 +22,6 @@ _PRICE_FIELDS = ("close", "open", "high", "low", "bid", "ask")  # close first: t
 
 class BarsError(ValueError):
     """Bars are malformed; the message names the symbol and timestamp at fault."""
-
-
-def _to_pandas(bars: Any) -> pd.DataFrame:
-    if isinstance(bars, pd.DataFrame):
-        return bars
-    to_pandas = getattr(bars, "to_pandas", None)
-    if to_pandas is None:
-        raise BarsError(f"bars must be a pandas or polars DataFrame, got {type(bars).__name__}")
-    frame: pd.DataFrame = to_pandas()
-    return frame
 
 
 def _ffill(a: FloatArray) -> FloatArray:
@@ -63,7 +54,7 @@ class MarketData:
         ``date``/``ts`` are accepted for ``timestamp`` and ``bid_close``/``ask_close`` for ``bid``/``ask``.
         Missing open/high/low fall back to close; missing volume means unlimited volume.
         """
-        frame = _to_pandas(bars)
+        frame = as_pandas(bars, "bars", BarsError)
         if not isinstance(frame.index, pd.RangeIndex):
             frame = frame.reset_index()
         frame = frame.rename(columns={k: v for k, v in _ALIASES.items() if k in frame.columns and v not in frame})

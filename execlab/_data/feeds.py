@@ -19,11 +19,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from execlab._core.arrays import FloatArray
 from execlab._data.bars import BarsError, MarketData
+from execlab._data.frames import as_pandas
 
 __all__ = ["FeedError", "FeedEvent", "PriceFeed", "QueueFeed", "ReplayFeed"]
 
-FloatArray = npt.NDArray[np.float64]
 
 _TIME_ALIASES: Final = ("timestamp", "date", "ts", "time")
 _ALIASES: Final = {"bid_close": "bid", "ask_close": "ask", "last": "close", "price": "close"}
@@ -268,12 +269,7 @@ class ReplayFeed:
 
 
 def _table(data: Any, required: tuple[str, ...]) -> pd.DataFrame:
-    frame = data
-    if not isinstance(frame, pd.DataFrame):
-        to_pandas = getattr(data, "to_pandas", None)
-        if to_pandas is None:
-            raise FeedError(f"feed: expected a pandas or polars DataFrame, got {type(data).__name__}")
-        frame = pd.DataFrame(to_pandas())
+    frame = as_pandas(data, "feed", FeedError)
     if not isinstance(frame.index, pd.RangeIndex):
         frame = frame.reset_index()
     time_cols = [c for c in _TIME_ALIASES if c in frame.columns]

@@ -9,12 +9,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from execlab._core.arrays import FloatArray
 from execlab._core.instruments import InstrumentTable
 from execlab._data.bars import MarketData
+from execlab._data.frames import as_pandas
 
 __all__ = ["TargetError", "TargetMatrix", "align_targets", "check_unit", "targets_to_wide"]
 
-FloatArray = npt.NDArray[np.float64]
 Unit = Literal["shares", "weight", "notional"]
 _VALUE_COLUMNS = ("target", "value", "weight", "shares", "notional", "quantity")
 _TIME_COLUMNS = ("timestamp", "date", "ts", "time")
@@ -43,10 +44,7 @@ def targets_to_wide(targets: Any) -> pd.DataFrame:
     """Wide form (timestamps × symbols) of pandas/polars targets in wide or long form."""
     frame = targets
     if not isinstance(frame, pd.DataFrame | pd.Series):
-        to_pandas = getattr(frame, "to_pandas", None)
-        if to_pandas is None:
-            raise TargetError(f"targets must be a pandas or polars DataFrame, got {type(targets).__name__}")
-        frame = pd.DataFrame(to_pandas())
+        frame = as_pandas(frame, "targets", TargetError)
         time_cols = [c for c in _TIME_COLUMNS if c in frame.columns]
         if "symbol" not in frame.columns and time_cols:
             frame = frame.set_index(time_cols[0])

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-import numpy.typing as npt
 
 from execlab._config import VenueConfig
+from execlab._core.arrays import FloatArray, IntArray
 from execlab._core.batches import FillBatch, OrderBatch, OrderEvents, concat_events, concat_fills
 from execlab._core.codes import CANCELLED, VenueReason
 from execlab._core.models import AccountSnapshot
@@ -15,9 +15,6 @@ from execlab._plan.diff import CostEstimate
 from execlab._sim import SimulatedVenue
 
 __all__ = ["BacktestExecutor"]
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 
 class BacktestExecutor(OrderExecutor):

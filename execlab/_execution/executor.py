@@ -6,16 +6,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 import numpy as np
-import numpy.typing as npt
 
+from execlab._core.arrays import FloatArray, IntArray
 from execlab._core.batches import FillBatch, OrderBatch, OrderEvents
 from execlab._core.models import AccountSnapshot
 from execlab._plan.diff import CostEstimate
 
 __all__ = ["OrderExecutor"]
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 
 class OrderExecutor(ABC):

@@ -27,46 +27,30 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
-from execlab._config import Config, ConfigError, VenueConfig
+from execlab._config import VenueConfig
+from execlab._core.arrays import FloatArray, IntArray
 from execlab._core.batches import FillBatch, OrderBatch, OrderEvents, concat_events, concat_fills
 from execlab._core.codes import CANCELLED, OPG, PARTIALLY_FILLED, VenueReason
-from execlab._core.instruments import InstrumentTable
 from execlab._core.models import AccountSnapshot
-from execlab._data.bars import MarketData
-from execlab._data.feeds import FeedError, FeedEvent, PriceFeed, ReplayFeed
-from execlab._data.targets import TargetError, check_unit, checked_target_values
+from execlab._data.feeds import FeedError, FeedEvent
 from execlab._execution.executor import OrderExecutor
-from execlab._execution.rebalancer import Rebalancer
-from execlab._oms.book import BookJournal, OrderBook
 from execlab._oms.journal import Journal, JournalFill
 from execlab._plan.diff import CostEstimate
-from execlab._risk.engine import RiskEngine
-from execlab._runs.backtest import BacktestResult
 from execlab._sim.costs import _FEE, _PRICE, _SLIP, CostModel
 from execlab._sim.quote_venue import EngineEvent, EngineFill, QuoteVenue
 
-__all__ = ["PaperExecutor", "PaperResult", "compare_orders", "run_paper"]
+__all__ = ["PaperExecutor"]
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
-_ISO: Final = "%Y-%m-%dT%H:%M:%S"
 _ADV_RISK_WINDOW: Final = 20  # the backtest's ADV for risk.max_adv_pct
-
-
-def rebalance_key(timestamp: pd.Timestamp) -> str:
-    """The key of a rebalance at ``timestamp`` (as the backtest writes it; sub-second times keep microseconds)."""
-    fmt = _ISO if timestamp.microsecond == 0 and timestamp.nanosecond == 0 else _ISO + ".%f"
-    return timestamp.strftime(fmt)
 
 
 @dataclass(slots=True)
@@ -430,226 +414,3 @@ class PaperExecutor(OrderExecutor):
         quoted = ~(np.isnan(self.bid) | np.isnan(self.ask))
         spread = np.where(quoted, self.ask - self.bid, 0.0) if quoted.any() else None
         return self._costs.estimate(0, quantity, price, spread)
-
-
-# -- the loop -------------------------------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class _Targets:
-    times: pd.DatetimeIndex
-    values: FloatArray
-    symbols: tuple[str, ...]
-
-
-def _paper_targets(targets: Any, config: Config, instruments: InstrumentTable | None) -> _Targets:
-    """The checks of the backtest's target alignment that need no bars (those run at each rebalance)."""
-    frame, index, values = checked_target_values(targets)
-    if len(index) == 0 or frame.shape[1] == 0:
-        raise TargetError("targets: no rebalance rows or no symbols")
-    if not config.plan.allow_short and (values < 0).any():
-        r, c = np.argwhere(values < 0)[0]
-        raise TargetError(f"targets: negative target for symbol {frame.columns[c]!r} at {index[r]} but "
-                          f"plan.allow_short is false ({int((values < 0).sum())} such values)")
-    leverage = config.venue.margin.max_leverage if config.venue.margin.enabled else 1.0
-    check_unit(frame, values, config.plan.target_unit, leverage, instruments)
-    return _Targets(index, np.ascontiguousarray(values), tuple(frame.columns))
-
-
-def run_paper(
-    targets: Any,
-    feed: Any,
-    config: Config | None = None,
-    journal: Journal | None = None,
-    instruments: InstrumentTable | None = None,
-) -> PaperResult:
-    """Trade target positions on the local simulated venue as ``feed`` delivers prices: ``mode: paper``, ``broker:
-    sim``.
-
-    ``targets`` are what :func:`execlab.run_backtest` takes. ``feed`` is a :class:`PriceFeed`
-    (:class:`execlab.ReplayFeed`, :class:`execlab.QueueFeed`) or a long table of bars, replayed as fast as possible.
-    Each target row is traded at the first event at or after its time (a row overtaken by a later one before any
-    event arrives is skipped); its orders' client order ids come from the row's time, so on bars whose timestamps
-    are the target times they equal the backtest's. With a ``journal``, intents, requests (with arrival prices),
-    state changes and fills are journaled as they happen.
-    """
-    cfg = config or Config(mode="paper")
-    if cfg.mode != "paper":
-        raise ConfigError(f"mode: run_paper needs mode 'paper', the config says {cfg.mode!r}")
-    if cfg.broker.name != "sim":
-        raise ConfigError(f"broker.name: run_paper trades on the local simulated venue 'sim'; for "
-                          f"{cfg.broker.name!r} use make_executor or the rebalance command (the broker's own paper "
-                          f"account)")
-    source = _as_feed(feed)
-    tg = _paper_targets(targets, cfg, instruments)
-    known = source.symbols
-    if known is not None:
-        missing = [s for s in tg.symbols if s not in set(known)]
-        if missing:
-            raise TargetError(f"targets: no prices in the feed for symbols {missing[:10]}"
-                              f"{' …' if len(missing) > 10 else ''}")
-    table = instruments if instruments is not None else InstrumentTable()
-    rules = table.arrays(tg.symbols)
-    allow_short = cfg.plan.allow_short
-    executor = PaperExecutor(tg.symbols, cfg.venue, cfg.initial_cash, rules.lot_size, allow_short, journal=journal,
-                             run_id=cfg.run_id)
-    keys: dict[int, str] = {}
-    journaled = None if journal is None else BookJournal(journal, cfg.run_id, tg.symbols, keys.__getitem__)
-    book = OrderBook(journal=journaled)
-    rebalancer = Rebalancer(executor, book, RiskEngine(cfg.risk, tg.symbols, allow_short), cfg.plan, rules)
-    loop = _Loop(executor, rebalancer, tg, keys, cfg)
-    for event in source:
-        loop.step(event)
-    rebalancer.sync()
-    return loop.result(book, journal)
-
-
-def _as_feed(feed: Any) -> PriceFeed:
-    if isinstance(feed, pd.DataFrame | MarketData) or hasattr(feed, "to_pandas"):
-        return ReplayFeed.from_bars(feed)
-    if isinstance(feed, PriceFeed):
-        return feed
-    raise FeedError(f"feed: expected a price feed (ReplayFeed, QueueFeed ...) or a table of bars, got "
-                    f"{type(feed).__name__}")
-
-
-class _Loop:
-    """One pass over the feed: step the executor, rebalance when a target row is due, record the account."""
-
-    def __init__(self, executor: PaperExecutor, rebalancer: Rebalancer, targets: _Targets, keys: dict[int, str],
-                 config: Config):
-        self.executor, self.rebalancer, self.targets, self.keys, self.config = (executor, rebalancer, targets, keys,
-                                                                                 config)
-        self.next_row = 0
-        self.times: list[pd.Timestamp] = []
-        self.positions: list[FloatArray] = []
-        self.cash: list[float] = []
-        self.bars: dict[str, list[FloatArray]] = {k: [] for k in ("open", "high", "low", "close", "volume")}
-        self.rebalance_bars: list[int] = []
-        self.skipped: list[pd.Timestamp] = []
-        self.day_start_equity = config.initial_cash
-        self.last_marks = executor.marks.copy()
-        self._checked_tz = False
-
-    def step(self, event: FeedEvent) -> None:
-        ex = self.executor
-        last_day = ex.day if ex.step >= 0 else None
-        ex.on_event(event)
-        i = ex.step
-        ts = event.timestamp
-        if last_day is not None and ex.day != last_day:  # a day starts from the previous event's closing equity
-            was = self.positions[-1] != 0.0
-            marks = self.last_marks
-            self.day_start_equity = self.cash[-1] + float(self.positions[-1][was] @ marks[was])
-        row = self._due(ts)
-        if row is not None:
-            self._rebalance(row, i, ts)
-        self.times.append(ts)
-        self.positions.append(ex.positions().copy())
-        self.cash.append(ex.cash())
-        self.last_marks = ex.marks.copy()
-        for k, v in ex.last_bar.items():
-            self.bars[k].append(v)
-
-    def _due(self, ts: pd.Timestamp) -> int | None:
-        times = self.targets.times
-        if not self._checked_tz:
-            self._checked_tz = True
-            if (times.tz is None) != (ts.tz is None):
-                raise TargetError(f"targets: rebalance times are {'naive' if times.tz is None else 'time-zone aware'}"
-                                  f" but the feed's are {'naive' if ts.tz is None else 'in ' + str(ts.tz)}; "
-                                  f"give both in the same form")
-        row = None
-        while self.next_row < len(times) and times[self.next_row] <= ts:
-            if row is not None:
-                self.skipped.append(times[row])
-            row = self.next_row
-            self.next_row += 1
-        return row
-
-    def _rebalance(self, row: int, i: int, ts: pd.Timestamp) -> None:
-        ex, tg = self.executor, self.targets
-        target = tg.values[row]
-        price = ex.marks
-        no_price = (target != 0) & np.isnan(price)
-        if no_price.any():
-            k = int(np.flatnonzero(no_price)[0])
-            raise TargetError(f"targets: symbol {tg.symbols[k]!r} has a target at {tg.times[row]} but the feed has "
-                              f"given no price for it by {ts} ({int(no_price.sum())} such values)")
-        when = tg.times[row]
-        # as the backtest writes it: in the feed's time zone
-        self.keys[i] = rebalance_key(when if when.tz is None or ts.tz is None else when.tz_convert(ts.tz))
-        adv = ex.adv if self.config.risk.max_adv_pct is not None else None
-        self.rebalancer.rebalance(target, price.copy(), ex.cash(), ex.equity(), i, ex.tradable.copy(), ex.day, adv,
-                                  day_start_equity=self.day_start_equity, timestamp=ts.to_pydatetime())
-        self.rebalance_bars.append(i)
-
-    def result(self, book: OrderBook, journal: Journal | None) -> PaperResult:
-        n = len(self.targets.symbols)
-        if not self.times:
-            raise FeedError("feed: no events arrived; nothing was traded")
-
-        def stack(rows: list[FloatArray]) -> FloatArray:
-            return np.array(rows, dtype=np.float64).reshape(len(rows), n)
-
-        index = pd.DatetimeIndex(self.times, name="timestamp")
-        b = {k: stack(v) for k, v in self.bars.items()}
-        market = MarketData(index, self.targets.symbols, b["open"], b["high"], b["low"], b["close"], b["volume"])
-        return PaperResult(self.config, market, book, stack(self.positions), np.array(self.cash),
-                           np.array(self.rebalance_bars, dtype=np.int64), self.executor, self.keys, journal,
-                           self.skipped)
-
-
-class PaperResult(BacktestResult):
-    """A paper run's orders, fills, positions, cash and equity per feed event: :class:`BacktestResult`'s tables
-    (its ``timestamps`` are the events'), plus each order's ``arrival_price``, the executor and the journal."""
-
-    def __init__(self, config: Config, market: MarketData, book: OrderBook, positions: FloatArray, cash: FloatArray,
-                 rebalance_bars: IntArray, executor: PaperExecutor, keys: dict[int, str], journal: Journal | None,
-                 skipped: Sequence[pd.Timestamp] = ()):
-        super().__init__(config, market, book, positions, cash, rebalance_bars)
-        self.executor = executor
-        self.journal = journal
-        self.skipped_rebalances = list(skipped)
-        """Target rows overtaken by a later row before an event arrived (never traded)."""
-        self._keys = keys
-
-    def _rebalance_keys(self, bars: IntArray) -> Sequence[str]:
-        return [self._keys[b] for b in bars.tolist()]
-
-    def _order_columns(self) -> dict[str, Any]:
-        cols = super()._order_columns()
-        arrival = np.array([self.executor.arrival_price(o) for o in range(len(self.book))], dtype=np.float64)
-        out: dict[str, Any] = {}
-        for key, value in cols.items():
-            out[key] = value
-            if key == "decision_price":
-                out["arrival_price"] = arrival
-        return out
-
-    def __repr__(self) -> str:
-        return super().__repr__().replace("BacktestResult(", "PaperResult(", 1)
-
-
-# -- comparing runs -------------------------------------------------------------------------------------------
-_COMPARED: Final = ("client_order_id", "timestamp", "symbol", "side", "quantity", "order_type", "time_in_force",
-                    "limit_price", "stop_price", "status", "filled_quantity", "avg_fill_price", "fees", "reason")
-
-
-def compare_orders(left: pd.DataFrame, right: pd.DataFrame, rtol: float = 1e-9,
-                   columns: Iterable[str] = _COMPARED) -> pd.DataFrame:
-    """Where two order tables (e.g. a backtest's and a paper run's) differ: one row per order and column, with
-    both values. Numbers compare within ``rtol`` (NaN equals NaN). Empty when the tables agree."""
-    rows: list[tuple[int, str, object, object]] = []
-    if len(left) != len(right):
-        rows.append((min(len(left), len(right)), "<rows>", len(left), len(right)))
-    m = min(len(left), len(right))
-    for col in columns:
-        a = left[col].to_numpy()[:m]
-        b = right[col].to_numpy()[:m]
-        if a.dtype.kind == "f" or b.dtype.kind == "f":
-            a_f, b_f = a.astype(np.float64), b.astype(np.float64)
-            same = np.isclose(a_f, b_f, rtol=rtol, atol=0.0, equal_nan=True)
-        else:
-            same = np.array([x == y for x, y in zip(a.tolist(), b.tolist(), strict=True)], dtype=np.bool_)
-        for k in np.flatnonzero(~same).tolist():
-            rows.append((k, col, a[k], b[k]))
-    return pd.DataFrame(rows, columns=["oid", "column", "left", "right"])

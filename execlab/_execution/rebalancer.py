@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from execlab._config import PlanConfig
+from execlab._core.arrays import FloatArray
 from execlab._core.batches import OrderBatch
 from execlab._core.codes import DENIED, SUBMITTED, TIF, TYPE
 from execlab._core.instruments import InstrumentArrays
@@ -19,8 +20,6 @@ from execlab._plan.diff import CostEstimate, PlanSettings, plan_orders
 from execlab._risk.engine import RiskContext, RiskEngine
 
 __all__ = ["RebalanceOutcome", "Rebalancer"]
-
-FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from execlab._core.arrays import IntArray
 from execlab._core.batches import FillBatch, OrderEvents, concat_fills
 from execlab._core.codes import (
     CANCELLED,
@@ -33,8 +34,6 @@ from execlab._risk.engine import RiskReason
 
 __all__ = ["TRANSITIONS", "BookJournal", "OrderBook", "allowed_transition"]
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 _EDGES: Final = {
     PENDING: (SUBMITTED, DENIED, REJECTED, CANCELLED),

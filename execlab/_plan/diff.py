@@ -17,12 +17,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from execlab._core.arrays import FloatArray, IntArray
 from execlab._core.instruments import InstrumentArrays
 
 __all__ = ["CostEstimate", "Plan", "PlanReason", "PlanSettings", "plan_orders"]
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 
 class PlanReason(IntEnum):

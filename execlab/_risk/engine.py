@@ -21,6 +21,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from execlab._config import RiskConfig
+from execlab._core.arrays import FloatArray, IntArray
 from execlab._plan.diff import CostEstimate
 
 __all__ = [
@@ -33,8 +34,6 @@ __all__ = [
     "kill_switch",
 ]
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 ReasonArray = npt.NDArray[np.int8]
 TradingState = Literal["active", "reducing_only", "halted"]
 

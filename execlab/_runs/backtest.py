@@ -13,6 +13,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from execlab._config import Config
+from execlab._core.arrays import FloatArray
 from execlab._core.codes import STATUS_NAMES, TIF_NAMES, TYPE_NAMES, VenueReason
 from execlab._core.ids import client_order_ids
 from execlab._core.instruments import InstrumentTable
@@ -25,8 +26,6 @@ from execlab._risk.engine import RiskEngine, RiskReason
 from execlab._sim import SimulatedVenue
 
 __all__ = ["BacktestResult", "run_backtest"]
-
-FloatArray = npt.NDArray[np.float64]
 
 
 def run_backtest(

@@ -7,6 +7,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from execlab._config import VenueConfig
+from execlab._core.arrays import FloatArray, IntArray
 from execlab._core.batches import NO_EVENTS, NO_FILLS, FillBatch, OrderBatch, OrderEvents
 from execlab._core.codes import OPG
 from execlab._data.bars import MarketData
@@ -15,9 +16,6 @@ from execlab._sim.costs import CostModel
 from execlab._sim.kernel import match_bar
 
 __all__ = ["SimulatedVenue"]
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
 
 
 _WORK_FIELDS: dict[str, type] = {

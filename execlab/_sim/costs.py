@@ -5,17 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from execlab._config import FeeConfig, SlippageConfig, VenueConfig
+from execlab._core.arrays import FloatArray
 from execlab._data.bars import MarketData
 from execlab._plan.diff import CostEstimate
 from execlab._sim import kernel
 
 __all__ = ["CostModel"]
 
-FloatArray = npt.NDArray[np.float64]
 
 _PRICE = {"close": kernel.CLOSE, "next_open": kernel.NEXT_OPEN, "vwap": kernel.VWAP, "quote": kernel.QUOTE}
 _SLIP = {"none": kernel.SLIP_NONE, "fixed_bps": kernel.SLIP_BPS, "half_spread": kernel.SLIP_HALF_SPREAD,

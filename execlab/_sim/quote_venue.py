@@ -26,15 +26,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import numpy.typing as npt
 
 from execlab._config import VenueConfig
+from execlab._core.arrays import FloatArray
 from execlab._core.codes import CLS, FOK, IOC, OPG, TRAILING_STOP, VenueReason
 from execlab._sim import kernel
 
 __all__ = ["EngineEvent", "EngineFill", "QuoteVenue"]
 
-FloatArray = npt.NDArray[np.float64]
 
 _NEVER = np.iinfo(np.int64).max // 2
 _WORK_FIELDS: dict[str, type] = {

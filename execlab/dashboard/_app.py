@@ -19,7 +19,8 @@ import pandas as pd
 import panel as pn
 from hvplot import hvPlot
 
-from execlab._brokers.executor import BrokerError, BrokerExecutor
+from execlab._brokers.contract import BrokerError
+from execlab._brokers.executor import BrokerExecutor
 from execlab._brokers.kill_switch import engage_kill_switch, halt_trading
 from execlab._data.bars import MarketData
 from execlab._oms.journal import Journal

@@ -8,12 +8,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from execlab._core.arrays import FloatArray
+
 __all__ = ["momentum_targets"]
 
 _VOL_WINDOW: Final = 60
 _REQUIRED: Final = ("timestamp", "symbol", "close")
-
-FloatArray = npt.NDArray[np.float64]
 
 
 def momentum_targets(

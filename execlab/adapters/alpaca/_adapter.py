@@ -20,7 +20,7 @@ from alpaca.trading.models import TradeAccount
 from alpaca.trading.requests import GetOrdersRequest
 from requests.adapters import HTTPAdapter
 
-from execlab._brokers.executor import BrokerAdapter, BrokerOrder
+from execlab._brokers.contract import BrokerAdapter, BrokerOrder
 from execlab._core.models import AccountSnapshot, Order
 from execlab.adapters.alpaca._mapping import rate_limit_headers, to_broker_order, to_error, to_request
 from execlab.adapters.alpaca._stream import AlpacaTradeStream

@@ -21,7 +21,7 @@ from alpaca.trading.requests import (
     TrailingStopOrderRequest,
 )
 
-from execlab._brokers.executor import (
+from execlab._brokers.contract import (
     BrokerError,
     BrokerOrder,
     BrokerRateLimitedError,

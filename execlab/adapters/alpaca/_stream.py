@@ -26,7 +26,7 @@ from alpaca.trading.enums import TradeEvent
 from alpaca.trading.models import TradeUpdate
 from alpaca.trading.stream import TradingStream
 
-from execlab._brokers.executor import BrokerError, BrokerOrder, BrokerUnavailableError
+from execlab._brokers.contract import BrokerError, BrokerOrder, BrokerUnavailableError
 from execlab.adapters.alpaca._mapping import to_broker_order
 
 __all__ = ["AlpacaTradeStream", "StreamAuthError", "TradeUpdateEvent"]

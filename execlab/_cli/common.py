@@ -1,0 +1,106 @@
+"""What every ``execlab`` command shares: consoles, exit codes, reading input files, the broker executor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import IntEnum
+from pathlib import Path
+from typing import Final
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.text import Text
+
+import execlab as xl
+from execlab._brokers.executor import BrokerExecutor
+from execlab._oms.journal import Journal
+
+__all__ = ["ExitCode", "InputError", "bad_input", "broker_executor", "err", "out", "read_symbol_values",
+           "read_table", "read_targets"]
+
+_TIME_COLUMNS: Final = ("timestamp", "date", "ts", "time")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+
+class InputError(ValueError):
+    """A file given on the command line cannot be read as a table."""
+
+
+@contextmanager
+def bad_input() -> Iterator[None]:
+    """Turn bad-input errors into one red line on stderr and exit code 2; let everything else through."""
+    try:
+        yield
+    except (xl.TargetError, xl.ConfigError, xl.BarsError, InputError) as exc:
+        lines = [line.strip().rstrip(";") for line in str(exc).splitlines() if line.strip()]
+        lines = lines or [type(exc).__name__]
+        message = lines[0] + (" " + "; ".join(lines[1:]) if len(lines) > 1 else "")
+        err.print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
+        raise typer.Exit(2) from None
+
+
+def read_table(path: Path, what: str) -> pd.DataFrame:
+    """Read a ``.parquet`` or ``.csv`` file; unreadable files raise :class:`InputError` naming the file."""
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".csv"):
+        raise InputError(f"{what}: {path} must be a .parquet or .csv file")
+    try:
+        return pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{what}: cannot read {path}: {exc}") from None
+
+
+def read_targets(path: Path) -> pd.DataFrame:
+    """Targets, wide (a time column or index, one column per symbol) or long (time, symbol, value)."""
+    frame = read_table(path, "targets")
+    if "symbol" in frame.columns:
+        return frame
+    time_columns = [c for c in _TIME_COLUMNS if c in frame.columns]
+    if time_columns:
+        return frame.set_index(time_columns[0])
+    if path.suffix.lower() == ".csv" and len(frame.columns) > 1:
+        return frame.set_index(frame.columns[0])
+    return frame
+
+
+class ExitCode(IntEnum):
+    """What a scheduler can act on."""
+
+    SUCCESS = 0
+    BAD_INPUT = 2
+    DENIED = 3
+    HALTED = 4
+    PARTIALLY_FILLED = 5
+    """Some orders were not completely filled: still working at the timeout, or ended with a remainder."""
+
+
+def read_symbol_values(path: Path, what: str) -> pd.Series:
+    """A two-column CSV ``symbol, value`` as a float Series indexed by symbol."""
+    frame = pd.read_csv(path)
+    if list(frame.columns[:1]) != ["symbol"] or frame.shape[1] != 2:
+        raise xl.TargetError(f"{what}: {path} must have two columns, 'symbol' and a value; got {list(frame.columns)}")
+    series: pd.Series = frame.set_index("symbol").iloc[:, 0].astype(float)
+    return series
+
+
+def broker_executor(cfg: xl.Config, journal: Path | None,
+                    progress: Callable[[str, str], None] | None = None) -> tuple[BrokerExecutor, Journal]:
+    """The broker executor a paper or live config names, with its journal (in memory when ``journal`` is None).
+
+    Raises ``typer.Exit(2)`` naming the config key when the broker is not one this command line can reach.
+    """
+    broker = cfg.broker
+    if broker.name != "alpaca" or broker.api_key is None or broker.api_secret is None:
+        err.print("[bold red]error:[/] broker: the command line trades through broker.name 'alpaca' with "
+                  "broker.api_key and broker.api_secret")
+        raise typer.Exit(ExitCode.BAD_INPUT)
+    from execlab.adapters.alpaca import AlpacaAdapter
+
+    key, secret = broker.api_key.get_secret_value(), broker.api_secret.get_secret_value()
+    adapter = AlpacaAdapter(key, secret, base_url=broker.base_url, paper=cfg.mode != "live")
+    book = Journal(journal if journal is not None else ":memory:", secrets=[key, secret])
+    return BrokerExecutor(adapter, book, cfg.run_id, (), progress=progress, config=cfg.broker), book
