@@ -103,3 +103,15 @@ def test_same_run_key_and_symbol_give_the_same_client_order_id(tmp_path: Path) -
         book = OrderBook(journal=BookJournal(Journal(tmp_path / f"{name}.sqlite"), "r1", ("AAA",), lambda _: "k"))
         ids.append(book.ids_of(book.add({"bar": 0, "symbol": np.array([0]), "quantity": np.array([1.0])})))
     assert ids[0] == ids[1]
+
+
+def test_event_kinds_are_typed() -> None:
+    from execlab._oms.events import EventKind
+
+    j = Journal(":memory:")
+    j.record("r1", EventKind.ALERT, None, None, {"text": "look"})
+    j.record("r1", "state", "a", "submitted")  # a kind's value names it too
+    assert list(j.events("r1")["kind"]) == ["alert", "state"]
+    with pytest.raises(ValueError, match="'note'"):
+        j.record("r1", "note", None, None)  # type: ignore[arg-type]
+    assert len(j.events("r1")) == 2

@@ -373,7 +373,7 @@ def test_make_executor_follows_the_config(bars: pd.DataFrame) -> None:
     live = xl.Config.from_mapping({"mode": "live", "live": {"opt_in": xl.LIVE_OPT_IN_PHRASE},
                                    "broker": {"name": "alpaca", **keys}})
     assert isinstance(make_executor(live, symbols, journal=journal), BrokerExecutor)
-    journal.record("r", "note", None, None, {"text": "not-for-the-journal"})
+    journal.record("r", "alert", None, None, {"text": "not-for-the-journal"})
     assert "not-for-the-journal" not in journal.events("r")["payload"].iloc[0]
     with pytest.raises(ValueError, match="needs the bars"):
         make_executor(xl.Config(), symbols)

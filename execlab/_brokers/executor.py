@@ -39,6 +39,7 @@ from execlab._core.batches import FillBatch, OrderBatch, OrderEvents, concat_eve
 from execlab._core.codes import STATUS, TIF_NAMES, TYPE_NAMES
 from execlab._core.models import AccountSnapshot, Order, OrderStatus, OrderType, Side, TimeInForce
 from execlab._execution.executor import OrderExecutor
+from execlab._oms.events import EventKind
 from execlab._oms.journal import Journal, JournalFill
 
 __all__ = ["BrokerExecutor"]
@@ -71,7 +72,7 @@ class _JournalBreakerChanges(pybreaker.CircuitBreakerListener):
 
     def state_change(self, cb: pybreaker.CircuitBreaker, old_state: pybreaker.CircuitBreakerState | None,
                      new_state: pybreaker.CircuitBreakerState) -> None:
-        self.journal.record(self.run_id, "circuit", None, new_state.name,
+        self.journal.record(self.run_id, EventKind.CIRCUIT, None, new_state.name,
                             {"from": old_state.name if old_state else None, "failures": cb.fail_counter})
 
 
@@ -206,7 +207,7 @@ class BrokerExecutor(OrderExecutor):
             if self.journal.has_request(coid):
                 existing = self._lookup(coid)
                 if existing is not None:
-                    self.journal.record(self.run_id, "response", coid, None, {"found_existing": existing.raw})
+                    self.journal.record(self.run_id, EventKind.RESPONSE, coid, None, {"found_existing": existing.raw})
                     self._observe(existing)
                     return existing
             return self._send(order)
@@ -225,20 +226,21 @@ class BrokerExecutor(OrderExecutor):
                     raise
                 placed = placed_or_none
             except BrokerRejectedError as exc:
-                self.journal.record(self.run_id, "response", coid, None, {"rejected": str(exc)})
+                self.journal.record(self.run_id, EventKind.RESPONSE, coid, None, {"rejected": str(exc)})
                 self._event(coid, OrderStatus.REJECTED)
                 return None
             except BrokerCircuitOpenError:
                 raise
             except BrokerUnavailableError as exc:
-                self.journal.record(self.run_id, "response", coid, None, {"unavailable": str(exc), "try": attempt})
+                self.journal.record(self.run_id, EventKind.RESPONSE, coid, None,
+                                    {"unavailable": str(exc), "try": attempt})
                 # It may have arrived: look before sending again.
                 found = self._lookup(coid)
                 if found is None:
                     self._sleep(self._backoff * (2**attempt))
                     continue
                 placed = found
-            self.journal.record(self.run_id, "response", coid, None, {"order": placed.raw})
+            self.journal.record(self.run_id, EventKind.RESPONSE, coid, None, {"order": placed.raw})
             self._observe(placed)
             return placed
         raise BrokerUnavailableError(f"broker unavailable after {self._attempts} tries")
@@ -246,20 +248,20 @@ class BrokerExecutor(OrderExecutor):
     def _submit_once(self, order: Order, attempt: int) -> BrokerOrder:
         # Runs once the breaker and the pacer let the request go: journaled before it is sent.
         coid = order.client_order_id
-        self.journal.record(self.run_id, "request", coid, None,
+        self.journal.record(self.run_id, EventKind.REQUEST, coid, None,
                             {"op": "submit", "order": order.model_dump(mode="json"), "try": attempt})
         if self._progress is not None:
             self._progress("sending", coid)
         try:
             return self.adapter._submit(order)
         except BrokerRateLimitedError as exc:
-            self.journal.record(self.run_id, "response", coid, None, {"rate_limited": str(exc)})
+            self.journal.record(self.run_id, EventKind.RESPONSE, coid, None, {"rate_limited": str(exc)})
             raise
 
     def _dead_letter(self, order: Order, reason: str) -> None:
         letter = DeadLetter(order.client_order_id, order.symbol, reason, datetime.now(UTC))
         self.dead_letters.append(letter)
-        self.journal.record(self.run_id, "alert", letter.client_order_id, None,
+        self.journal.record(self.run_id, EventKind.ALERT, letter.client_order_id, None,
                             {"dead_letter": reason, "symbol": letter.symbol})
 
     def _lookup(self, coid: str) -> BrokerOrder | None:
@@ -281,11 +283,11 @@ class BrokerExecutor(OrderExecutor):
         for coid, oid in list(self._by_coid.items()):
             if oid in wanted and coid in self._known:
                 known = self._known[coid]
-                self.journal.record(self.run_id, "request", coid, None, {"op": "cancel"})
+                self.journal.record(self.run_id, EventKind.REQUEST, coid, None, {"op": "cancel"})
                 try:
                     self.cancel_order(known.broker_order_id)
                 except BrokerRejectedError as exc:
-                    self.journal.record(self.run_id, "response", coid, None, {"cancel_refused": str(exc)})
+                    self.journal.record(self.run_id, EventKind.RESPONSE, coid, None, {"cancel_refused": str(exc)})
 
     # -- the order-update stream, with polling as the fallback ---------------------------------------------
     def start_stream(self, timeout: float = 10.0) -> bool:
@@ -298,12 +300,13 @@ class BrokerExecutor(OrderExecutor):
         try:
             handle = self.adapter._stream(self._on_stream_order, self._on_stream_gap, timeout)
         except BrokerUnavailableError as exc:
-            self.journal.record(self.run_id, "alert", None, None, {"stream": f"unavailable, polling instead: {exc}"})
+            self.journal.record(self.run_id, EventKind.ALERT, None, None,
+                                {"stream": f"unavailable, polling instead: {exc}"})
             return False
         if handle is None:
             return False
         self._stream, self._stream_state = handle, "live"
-        self.journal.record(self.run_id, "stream", None, "live", {"adapter": self.adapter.name})
+        self.journal.record(self.run_id, EventKind.STREAM, None, "live", {"adapter": self.adapter.name})
         return True
 
     @property

@@ -19,13 +19,14 @@ from execlab._brokers.contract import BrokerError
 from execlab._brokers.executor import BrokerExecutor
 from execlab._core.ids import client_order_id
 from execlab._core.models import Order, Side
+from execlab._oms.events import EventKind
 from execlab._oms.journal import Journal
 from execlab._risk.engine import RiskEngine, kill_switch
 
 __all__ = ["KillSwitchHalt", "KillSwitchReport", "engage_kill_switch", "halt_trading", "journaled_halt",
            "resume_trading"]
 
-KILL_SWITCH: Final = "kill_switch"
+KILL_SWITCH: Final = EventKind.KILL_SWITCH
 """The journal event kind of every kill-switch row."""
 _HALTED: Final = "halted"
 _RESUMED: Final = "active"
@@ -76,7 +77,7 @@ def _engage(executor: BrokerExecutor, journal: Journal, run_id: str, risk: RiskE
     cancelled, flattened, failures = [], [], []
     for k in actions.cancel.tolist():
         order = working[k]
-        journal.record(run_id, "request", order.client_order_id, None, {"op": "cancel", "by": "kill_switch"})
+        journal.record(run_id, EventKind.REQUEST, order.client_order_id, None, {"op": "cancel", "by": "kill_switch"})
         try:
             executor.cancel_order(order.broker_order_id)
             cancelled.append(order.client_order_id)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from execlab._brokers.executor import BrokerExecutor
 from execlab._core.models import OrderStatus
+from execlab._oms.events import EventKind
 from execlab._oms.journal import Journal
 
 __all__ = ["ReconcileReport", "reconcile"]
@@ -43,7 +44,7 @@ class ReconcileReport:
 
 
 def _last_snapshot(journal: Journal, run_id: str) -> tuple[dict[str, float], int]:
-    snaps = journal.events(run_id, "positions_snapshot")
+    snaps = journal.events(run_id, EventKind.POSITIONS_SNAPSHOT)
     if snaps.empty:
         return {}, 0
     last = snaps.iloc[-1]
@@ -58,7 +59,7 @@ def reconcile(executor: BrokerExecutor, journal: Journal, run_id: str, tolerance
     adopted_rows = []
     for order in executor.open_orders():
         if order.client_order_id not in known:
-            journal.record(run_id, "adopted", order.client_order_id, order.status.value,
+            journal.record(run_id, EventKind.ADOPTED, order.client_order_id, order.status.value,
                            {"external": True, "order": order.raw})
             executor.adopt(order)
             adopted_rows.append({"client_order_id": order.client_order_id, "symbol": order.symbol,
@@ -72,7 +73,8 @@ def reconcile(executor: BrokerExecutor, journal: Journal, run_id: str, tolerance
         if found is not None:
             executor.adopt(found)
             if found.status.value != row.status:
-                journal.record(run_id, "state", coid, found.status.value, {"from": row.status, "by": "reconcile"})
+                journal.record(run_id, EventKind.STATE, coid, found.status.value,
+                               {"from": row.status, "by": "reconcile"})
         refreshed_rows.append({"client_order_id": coid, "symbol": row.symbol, "journal_status": row.status,
                                "broker_status": broker_status})
 
@@ -99,7 +101,7 @@ def reconcile(executor: BrokerExecutor, journal: Journal, run_id: str, tolerance
     if since and not unexplained.empty:
         state = on_mismatch
         alerts.append(f"position mismatch in {list(unexplained.index)[:10]}: trading is {state}")
-    journal.record(run_id, "reconcile", None, state, {
+    journal.record(run_id, EventKind.RECONCILE, None, state, {
         "adopted": len(adopted_rows), "refreshed": len(refreshed_rows),
         "mismatch": unexplained["difference"].to_dict(), "alerts": alerts,
     })

@@ -42,6 +42,7 @@ from execlab._core.codes import CANCELLED, OPG, PARTIALLY_FILLED, VenueReason
 from execlab._core.models import AccountSnapshot
 from execlab._data.feeds import FeedError, FeedEvent
 from execlab._execution.executor import OrderExecutor
+from execlab._oms.events import EventKind
 from execlab._oms.journal import Journal, JournalFill
 from execlab._plan.diff import CostEstimate
 from execlab._sim.costs import _FEE, _PRICE, _SLIP, CostModel
@@ -331,7 +332,7 @@ class PaperExecutor(OrderExecutor):
         if self.journal is not None and coids is not None:  # journaled before the venue sees anything
             at = self.timestamp.isoformat()
             self.journal.record_many(self.run_id, [
-                ("request", coids[k], None, {
+                (EventKind.REQUEST, coids[k], None, {
                     "op": "submit", "venue": "sim", "at": at, "symbol": self._symbols[int(sym[k])],
                     "side": "buy" if orders.quantity[k] > 0 else "sell", "quantity": abs(float(orders.quantity[k])),
                     "arrival_price": None if math.isnan(arrival[k]) else float(arrival[k])})
@@ -367,7 +368,7 @@ class PaperExecutor(OrderExecutor):
             return
         done.sort()
         if self.journal is not None:
-            self.journal.record_many(self.run_id, [("request", self._coid[o], None, {"op": "cancel"})
+            self.journal.record_many(self.run_id, [(EventKind.REQUEST, self._coid[o], None, {"op": "cancel"})
                                                    for o in done if o in self._coid])
         self._events.append(OrderEvents(np.array(done, dtype=np.int64), np.full(len(done), CANCELLED, np.int8),
                                         np.full(len(done), VenueReason.CANCELLED_BY_CLIENT, np.int8)))

@@ -29,6 +29,7 @@ from execlab._core.codes import (
 )
 from execlab._core.ids import client_order_id
 from execlab._core.models import OrderStatus
+from execlab._oms.events import EventKind
 from execlab._oms.journal import Intent, Journal
 from execlab._risk.engine import RiskReason
 
@@ -213,12 +214,12 @@ class OrderBook:
             bj.journal.record_states(bj.run_id, [(ids[o], names[t], names[w]) for o, t, w in
                                                  zip(oids.tolist(), new_b.tolist(), before.tolist(), strict=True)])
             return
-        rows: list[tuple[str, str | None, str | None, dict[str, object] | None]] = []
+        rows: list[tuple[EventKind, str | None, str | None, dict[str, object] | None]] = []
         for oid, to, moved, was in zip(oids.tolist(), new_b.tolist(), ok.tolist(), before.tolist(), strict=True):
             if moved:
-                rows.append(("state", ids[oid], names[to], {"from": names[was]}))
+                rows.append((EventKind.STATE, ids[oid], names[to], {"from": names[was]}))
             elif to != was:  # a repeated report of the status it already has is no refusal
-                rows.append(("refused_transition", ids[oid], None, {"from": names[was], "to": names[to]}))
+                rows.append((EventKind.REFUSED_TRANSITION, ids[oid], None, {"from": names[was], "to": names[to]}))
         bj.journal.record_many(bj.run_id, rows)
 
     def apply(self, fills: FillBatch, events: OrderEvents) -> None:

@@ -19,6 +19,8 @@ from typing import Any, Final
 
 import pandas as pd
 
+from execlab._oms.events import EventKind
+
 __all__ = ["Intent", "Journal", "JournalFill", "redact"]
 
 _SCHEMA: Final = """
@@ -174,28 +176,30 @@ class Journal:
                  for i in intents],
             )
 
-    def record(self, run_id: str, kind: str, client_order_id: str | None = None, status: str | None = None,
+    def record(self, run_id: str, kind: EventKind, client_order_id: str | None = None, status: str | None = None,
                payload: Mapping[str, Any] | None = None) -> None:
         """Append one event (request, response, state change, alert, reconciliation ...)."""
         self.record_many(run_id, [(kind, client_order_id, status, payload)])
 
     def record_many(self, run_id: str,
-                    rows: Iterable[tuple[str, str | None, str | None, Mapping[str, Any] | None]]) -> None:
+                    rows: Iterable[tuple[EventKind, str | None, str | None, Mapping[str, Any] | None]]) -> None:
         """Append several events in one transaction."""
         at = _now()
         with self._tx() as db:
             db.executemany(
                 "INSERT INTO events (at, run_id, kind, client_order_id, status, payload) VALUES (?,?,?,?,?,?)",
-                [(at, run_id, kind, coid, status, self._json(payload)) for kind, coid, status, payload in rows],
+                [(at, run_id, EventKind(kind).value, coid, status, self._json(payload))
+                 for kind, coid, status, payload in rows],
             )
 
-    def record_states(self, run_id: str, rows: Iterable[tuple[str, str, str]], kind: str = "state") -> None:
+    def record_states(self, run_id: str, rows: Iterable[tuple[str, str, str]],
+                      kind: EventKind = EventKind.STATE) -> None:
         """Append state changes ``(client_order_id, new status, previous status)`` in one transaction."""
         at = _now()
         with self._tx() as db:
             db.executemany(
                 "INSERT INTO events (at, run_id, kind, client_order_id, status, payload) VALUES (?,?,?,?,?,?)",
-                [(at, run_id, kind, coid, new, f'{{"from": "{was}"}}') for coid, new, was in rows],
+                [(at, run_id, kind.value, coid, new, f'{{"from": "{was}"}}') for coid, new, was in rows],
             )
 
     def record_fills(self, run_id: str, fills: Sequence[JournalFill]) -> list[bool]:

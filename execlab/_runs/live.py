@@ -23,6 +23,7 @@ from execlab._core.models import Order, OrderStatus, OrderType, Side, TimeInForc
 from execlab._data.targets import TargetError
 from execlab._execution.rebalancer import Rebalancer
 from execlab._oms.book import BookJournal, OrderBook
+from execlab._oms.events import EventKind
 from execlab._oms.journal import Journal
 from execlab._plan.planner import symbol_series
 from execlab._risk.engine import RiskEngine
@@ -94,7 +95,7 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
     if missing:
         raise TargetError(f"prices: no price for symbols {missing[:10]}")
     executor.set_universe(universe)
-    journal.record(run_id, "positions_snapshot", None, None, {"as_of": as_of, "positions": held})
+    journal.record(run_id, EventKind.POSITIONS_SNAPSHOT, None, None, {"as_of": as_of, "positions": held})
     book = OrderBook(journal=BookJournal(journal, run_id, universe, lambda _bar: as_of))
     rules = (instruments if instruments is not None else InstrumentTable()).arrays(universe)
     risk = RiskEngine(config.risk, universe, config.plan.allow_short)
@@ -119,10 +120,10 @@ def _resume(existing: pd.DataFrame, executor: BrokerExecutor, journal: Journal, 
     for row in working.to_dict("records"):
         coid = str(row["client_order_id"])
         if row["risk_reason"]:
-            journal.record(run_id, "state", coid, OrderStatus.DENIED.value, {"by": "resume"})
+            journal.record(run_id, EventKind.STATE, coid, OrderStatus.DENIED.value, {"by": "resume"})
             continue
         if row["status"] == OrderStatus.PENDING.value:
-            journal.record(run_id, "state", coid, OrderStatus.SUBMITTED.value, {"by": "resume"})
+            journal.record(run_id, EventKind.STATE, coid, OrderStatus.SUBMITTED.value, {"by": "resume"})
         order = Order(symbol=str(row["symbol"]), side=Side(str(row["side"])), quantity=float(row["quantity"]),
                       order_type=OrderType(str(row["order_type"])),
                       time_in_force=TimeInForce(str(row["time_in_force"])),
@@ -134,7 +135,7 @@ def _resume(existing: pd.DataFrame, executor: BrokerExecutor, journal: Journal, 
     rows = []
     for coid, known in executor.known_orders().items():
         if coid in status and status[coid] != known.status.value:
-            rows.append(("state", coid, known.status.value, {"from": status[coid], "by": "resume"}))
+            rows.append((EventKind.STATE, coid, known.status.value, {"from": status[coid], "by": "resume"}))
     if rows:
         journal.record_many(run_id, rows)
     return complete

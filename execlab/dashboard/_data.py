@@ -25,6 +25,7 @@ import pandas as pd
 from execlab._analysis.tca import TcaResult, tca_from_journal
 from execlab._brokers.kill_switch import journaled_halt
 from execlab._data.bars import MarketData
+from execlab._oms.events import EventKind
 from execlab._oms.journal import Journal
 
 __all__ = [
@@ -94,7 +95,7 @@ def risk_status(journal: Journal, run_id: str) -> RiskStatus:
     halt = journaled_halt(journal, run_id)
     if halt is not None:
         return RiskStatus("halted", f"kill switch: {halt.reason}", halt.at, "kill_switch")
-    rows = journal.events(run_id, "reconcile")
+    rows = journal.events(run_id, EventKind.RECONCILE)
     if rows.empty:
         return RiskStatus("active", "no reconciliation journaled yet", "", "none")
     last = rows.iloc[-1]
@@ -130,7 +131,7 @@ def fills_table(journal: Journal, run_id: str, tca: TcaResult, intents: pd.DataF
 
 def _snapshots(journal: Journal, run_id: str) -> pd.DataFrame:
     """Positions snapshots: ``seq``, ``at``, ``as_of`` and ``positions`` (a dict)."""
-    rows = journal.events(run_id, "positions_snapshot")
+    rows = journal.events(run_id, EventKind.POSITIONS_SNAPSHOT)
     payloads = [_payload(p) for p in rows["payload"]]
     return pd.DataFrame({
         "seq": rows["seq"].to_numpy(),

@@ -1,0 +1,34 @@
+"""The kinds of journal events: every row of the journal's event log is one of these."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["EventKind"]
+
+
+class EventKind(StrEnum):
+    """What an event-log row records (stored as its string value)."""
+
+    STATE = "state"
+    """An order changed state: ``status`` is the new one, the payload names the previous one and who moved it."""
+    REFUSED_TRANSITION = "refused_transition"
+    """A status report the order state machine does not allow from the order's current state (not applied)."""
+    REQUEST = "request"
+    """A request is about to be sent to the venue or broker (journaled before it is sent)."""
+    RESPONSE = "response"
+    """What the broker answered to a request."""
+    ALERT = "alert"
+    """Something a person should look at: a dead letter, a stream that fell back to polling."""
+    CIRCUIT = "circuit"
+    """The broker circuit breaker changed state."""
+    STREAM = "stream"
+    """The order-update stream started."""
+    ADOPTED = "adopted"
+    """An order found at the broker that the journal did not know, taken into the book by reconciliation."""
+    RECONCILE = "reconcile"
+    """The outcome of a reconciliation with the broker: the trading state it set."""
+    KILL_SWITCH = "kill_switch"
+    """Trading halted or resumed by the kill switch."""
+    POSITIONS_SNAPSHOT = "positions_snapshot"
+    """The broker's positions when a rebalance started."""
