@@ -17,7 +17,7 @@ import numpy as np
 import execlab as xl
 from execlab._core.batches import NO_EVENTS, NO_FILLS, FillBatch, OrderBatch, OrderEvents
 from execlab._core.models import AccountSnapshot
-from execlab._execution.rebalancer import Rebalancer
+from execlab._execution.rebalancer import RebalanceContext, Rebalancer
 from execlab._oms.book import BookJournal, OrderBook
 from execlab._oms.journal import Journal
 
@@ -72,24 +72,25 @@ def main() -> None:
         folder = Path(tmp)
         reb, symbols = _rebalancer(folder, args.batch, "batched")
         price = rng.uniform(10, 200, len(symbols))
-        reb.rebalance(rng.integers(1, 100, len(symbols)).astype(float), price, 1e12, 1e12, 0)  # warm-up
+        reb.rebalance(rng.integers(1, 100, len(symbols)).astype(float), RebalanceContext(0, price), 1e12, 1e12)  # warm-up
         started = time.perf_counter()
         sent = 0
         per_batch = []
         for b in range(1, args.batches + 1):
             t0 = time.perf_counter()
-            out = reb.rebalance(rng.integers(1, 100, len(symbols)).astype(float), price, 1e12, 1e12, b)
+            out = reb.rebalance(rng.integers(1, 100, len(symbols)).astype(float), RebalanceContext(b, price), 1e12,
+                                1e12)
             per_batch.append((time.perf_counter() - t0) / max(out.sent, 1))
             sent += out.sent
         batched = time.perf_counter() - started
 
         single, _ = _rebalancer(folder, 1, "single")
         one_price = np.array([100.0])
-        single.rebalance(np.array([5.0]), one_price, 1e12, 1e12, 0)
+        single.rebalance(np.array([5.0]), RebalanceContext(0, one_price), 1e12, 1e12)
         lat = np.empty(args.singles)
         for k in range(args.singles):
             t0 = time.perf_counter()
-            single.rebalance(np.array([float(k % 50 + 1)]), one_price, 1e12, 1e12, k + 1)
+            single.rebalance(np.array([float(k % 50 + 1)]), RebalanceContext(k + 1, one_price), 1e12, 1e12)
             lat[k] = time.perf_counter() - t0
     per_order = batched / sent * 1e6
     print(f"batched: {sent:,} orders in {args.batches} rebalances of {args.batch}: {batched:.3f} s, "

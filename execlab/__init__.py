@@ -48,6 +48,7 @@ from execlab._core.models import (
 from execlab._data.bars import BarsError, MarketData
 from execlab._data.feeds import FeedError, FeedEvent, PriceFeed, QueueFeed, ReplayFeed
 from execlab._data.sample import sample_bars, write_sample_bars
+from execlab._data.symbols import SymbolError, normalise_symbol, read_symbol_values, symbol_values
 from execlab._data.targets import TargetError
 from execlab._execution.backtest_executor import BacktestExecutor
 from execlab._execution.executor import OrderExecutor
@@ -59,7 +60,7 @@ from execlab._plan.diff import CostEstimate, Plan, PlanReason, PlanSettings, pla
 from execlab._plan.planner import make_plan
 from execlab._risk.engine import RiskEngine, RiskReason
 from execlab._runs.backtest import BacktestResult, run_backtest
-from execlab._runs.live import LiveRebalance, TradingHaltedError, run_live_rebalance
+from execlab._runs.live import LiveRebalance, TargetsChangedError, TradingHaltedError, run_live_rebalance
 from execlab._runs.paper import PaperResult, run_paper
 from execlab._sim import SimulatedVenue
 
@@ -120,7 +121,9 @@ __all__ = [
     "Side",
     "SimulatedVenue",
     "SlippageConfig",
+    "SymbolError",
     "TargetError",
+    "TargetsChangedError",
     "TcaError",
     "TcaResult",
     "TimeInForce",
@@ -136,14 +139,17 @@ __all__ = [
     "load_config",
     "make_executor",
     "make_plan",
+    "normalise_symbol",
     "order_json_schema",
     "plan_orders",
+    "read_symbol_values",
     "reconcile",
     "resume_trading",
     "run_backtest",
     "run_live_rebalance",
     "run_paper",
     "sample_bars",
+    "symbol_values",
     "tca_from_backtest",
     "tca_from_journal",
     "transaction_costs",

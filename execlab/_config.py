@@ -59,6 +59,9 @@ class PlanConfig(BaseModel):
     time_in_force: TimeInForce = TimeInForce.GTC
     cancel_open_orders: bool = True
     """Cancel the run's working orders before each rebalance (cancel-replace)."""
+    untargeted: Literal["close", "hold"] = "close"
+    """A held symbol the targets do not name: ``close`` sells it (the targets are the whole portfolio), ``hold``
+    leaves it alone. Applied the same way by ``make_plan``, ``execlab plan`` and every rebalance."""
 
 
 class SlippageConfig(BaseModel):

@@ -11,6 +11,11 @@ import pytest
 import execlab
 
 PUBLIC = {
+    "symbol_values",
+    "read_symbol_values",
+    "normalise_symbol",
+    "TargetsChangedError",
+    "SymbolError",
     "DEFAULT_INSTRUMENTS",
     "LIVE_ENDPOINTS",
     "LIVE_OPT_IN_PHRASE",

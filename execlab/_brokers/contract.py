@@ -4,7 +4,7 @@ errors it raises (which tell the executor whether a request may be retried)."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -130,6 +130,10 @@ class BrokerAdapter(ABC):
         when updates may have been missed (a reconnect). Returns once the stream is live, or None: this broker has
         no stream and the executor polls. Raise BrokerUnavailableError when it cannot connect, and a
         :class:`BrokerError` that is not one (refused keys) when polling would not help either."""
+        return None
+
+    def _tradable(self, symbols: Sequence[str]) -> set[str] | None:
+        """Optional: which of ``symbols`` the broker lists as tradable now (None: this broker cannot say)."""
         return None
 
     def _recent_orders(self) -> list[BrokerOrder]:

@@ -461,6 +461,10 @@ class BrokerExecutor(OrderExecutor):
     def account(self) -> AccountSnapshot:
         return self._call("account", self.adapter._account)
 
+    def tradable(self, symbols: Sequence[str]) -> set[str] | None:
+        """Which of ``symbols`` the broker lists as tradable (None: the broker cannot say)."""
+        return self._call("assets", lambda: self.adapter._tradable(symbols))
+
     def open_orders(self) -> list[BrokerOrder]:
         """Orders still working at the broker."""
         return self._call("open orders", self.adapter._open_orders)

@@ -15,6 +15,7 @@ from rich.text import Text
 
 import execlab as xl
 from execlab._brokers.executor import BrokerExecutor
+from execlab._data.symbols import read_symbol_values
 from execlab._oms.journal import Journal
 
 __all__ = ["ExitCode", "InputError", "bad_input", "broker_executor", "err", "out", "read_symbol_values",
@@ -75,16 +76,9 @@ class ExitCode(IntEnum):
     DENIED = 3
     HALTED = 4
     PARTIALLY_FILLED = 5
-    """Some orders were not completely filled: still working at the timeout, or ended with a remainder."""
-
-
-def read_symbol_values(path: Path, what: str) -> pd.Series:
-    """A two-column CSV ``symbol, value`` as a float Series indexed by symbol."""
-    frame = pd.read_csv(path)
-    if list(frame.columns[:1]) != ["symbol"] or frame.shape[1] != 2:
-        raise xl.TargetError(f"{what}: {path} must have two columns, 'symbol' and a value; got {list(frame.columns)}")
-    series: pd.Series = frame.set_index("symbol").iloc[:, 0].astype(float)
-    return series
+    """Some orders were not completely filled: still working at the timeout, rejected, or ended with a remainder."""
+    CUT = 6
+    """The plan cut a target (not enough cash, the symbol not trading), beyond rounding to lots or the band."""
 
 
 def broker_executor(cfg: xl.Config, journal: Path | None,

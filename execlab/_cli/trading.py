@@ -7,10 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 import execlab as xl
-from execlab._cli.common import ExitCode, broker_executor, err, read_symbol_values
-from execlab._runs.live import TradingHaltedError, run_live_rebalance
+from execlab._brokers.contract import BrokerError
+from execlab._cli.common import ExitCode, InputError, broker_executor, err, out, read_symbol_values, read_table
+from execlab._runs.live import LiveRebalance, TradingHaltedError, run_live_rebalance
 
 __all__ = ["register"]
 
@@ -23,40 +25,78 @@ def rebalance(
     journal: Annotated[Path, typer.Option(help="SQLite journal file (created if absent).", dir_okay=False)],
     as_of: Annotated[str, typer.Option(help="Rebalance key, e.g. the as-of date; a re-run resumes it.")],
     timeout: Annotated[float, typer.Option(help="Seconds to wait for fills.")] = 60.0,
+    bars: Annotated[Path | None, typer.Option(help="Long OHLCV bars (.parquet/.csv) before the as-of: the average "
+                                                   "daily volume risk.max_adv_pct needs.", exists=True,
+                                              dir_okay=False)] = None,
+    supersede: Annotated[bool, typer.Option(help="The as-of was run with other targets: cancel what it left "
+                                                 "working and plan these instead.")] = False,
     progress: Annotated[bool, typer.Option(help="Show the orders being sent: a progress bar on a terminal, "
                                                 "else one 'sending <id>' line per order.")] = False,
 ) -> None:
-    """Move a broker account to the targets. Safe to re-run: the same --as-of never sends an order twice."""
+    """Move a broker account to the targets. Safe to re-run: the same --as-of never sends an order twice.
+
+    Exit codes: 0 done; 2 bad input or config; 3 orders denied by risk; 4 trading halted; 5 orders not completely
+    filled (working at the timeout, rejected, or ended with a remainder); 6 a target cut by the plan (cash, not
+    trading).
+    """
     try:
         cfg = xl.load_config(config)
         if cfg.mode == "backtest":
             raise xl.ConfigError(f"mode: rebalance trades through a broker; {config} says mode 'backtest'")
         tgt, px = read_symbol_values(targets, "targets"), read_symbol_values(prices, "prices")
-    except (xl.ConfigError, xl.TargetError, OSError, ValueError) as exc:
+        history = None if bars is None else xl.MarketData.from_bars(read_table(bars, "bars"))
+    except (xl.ConfigError, xl.TargetError, xl.BarsError, InputError, OSError, ValueError) as exc:
         err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(ExitCode.BAD_INPUT) from None
     bar = _OrderProgress() if progress and sys.stdout.isatty() else None
     executor, book = broker_executor(cfg, journal, progress=bar.advance if bar is not None else
                                      _print_sending if progress else None)
     try:
-        done = run_live_rebalance(tgt, px, cfg, executor, book, as_of, timeout=timeout)
+        done = run_live_rebalance(tgt, px, cfg, executor, book, as_of, timeout=timeout, bars=history,
+                                  supersede=supersede)
     except TradingHaltedError as exc:
         err.print(f"[bold red]halted:[/] {exc}", soft_wrap=True)
         raise typer.Exit(ExitCode.HALTED) from None
-    except xl.TargetError as exc:
+    except (xl.TargetError, xl.ConfigError, xl.BarsError) as exc:
         err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
         raise typer.Exit(ExitCode.BAD_INPUT) from None
+    except BrokerError as exc:
+        err.print(f"[bold red]broker:[/] {exc}", soft_wrap=True)
+        raise typer.Exit(ExitCode.HALTED) from None
     finally:
         if bar is not None:
             bar.close()
-    counts = done.orders["status"].value_counts().to_dict()
-    typer.echo(f"rebalance {as_of}: {len(done.orders)} orders {counts}" + (" (resumed)" if done.resumed else ""))
+    raise typer.Exit(report_rebalance(done, as_of))
+
+
+def report_rebalance(done: LiveRebalance, as_of: str) -> ExitCode:
+    """Print what a rebalance did per symbol and return the exit code that says whether it did what was asked."""
+    orders = done.orders
+    counts = orders["status"].value_counts().to_dict()
+    head = f"rebalance {as_of}: {len(orders)} orders {counts}"
+    if done.rebalance_key and done.rebalance_key != as_of:
+        head += f" (key {done.rebalance_key})"
+    out.print(head + (" (resumed)" if done.resumed else ""), soft_wrap=True)
+    if done.summary is not None and not done.summary.empty:
+        table = Table(title="per symbol", title_justify="left")
+        for name in ("symbol", "target", "planned", "plan", "sent", "filled", "status", "risk"):
+            table.add_column(name, justify="left" if name in ("symbol", "plan", "status", "risk") else "right")
+        for symbol, row in done.summary.iterrows():
+            table.add_row(str(symbol), f"{row['target']:,.6g}", f"{row['planned']:,.6g}", str(row["plan_reason"]),
+                          f"{row['sent']:,.6g}", f"{row['filled']:,.6g}", str(row["status"]),
+                          str(row["risk_reason"]))
+        out.print(table)
     if counts.get("denied", 0):
-        raise typer.Exit(ExitCode.DENIED)
-    short = done.orders["status"].isin(["partially_filled", "canceled", "expired"]) & (
-        done.orders["filled_quantity"].fillna(0.0) > 0)
-    if not done.complete or short.any():
-        raise typer.Exit(ExitCode.PARTIALLY_FILLED)
+        return ExitCode.DENIED
+    ended_short = orders["status"].isin(["partially_filled", "cancelled", "expired", "rejected"]) & (
+        orders["filled_quantity"].fillna(0.0) < orders["quantity"] - 1e-9)
+    if not done.complete or ended_short.any():
+        return ExitCode.PARTIALLY_FILLED
+    if done.cut:
+        err.print(f"[bold yellow]cut:[/] the plan cut the targets of {done.cut[:10]} (see the plan column)",
+                  soft_wrap=True)
+        return ExitCode.CUT
+    return ExitCode.SUCCESS
 
 
 def _print_sending(event: str, coid: str) -> None:

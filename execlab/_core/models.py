@@ -167,6 +167,8 @@ class AccountSnapshot(BaseModel):
     equity: float
     buying_power: float
     currency: str = "USD"
+    day_start_equity: float | None = None
+    """Equity at the start of the trading day (the previous close), when the broker reports it."""
 
 
 def order_json_schema() -> dict[str, Any]:

@@ -8,7 +8,7 @@ from datetime import datetime
 import numpy as np
 import numpy.typing as npt
 
-from execlab._config import PlanConfig
+from execlab._config import ConfigError, PlanConfig
 from execlab._core.arrays import FloatArray
 from execlab._core.batches import OrderBatch
 from execlab._core.codes import DENIED, SUBMITTED, TIF, TYPE
@@ -19,17 +19,45 @@ from execlab._oms.book import OrderBook
 from execlab._plan.diff import CostEstimate, PlanSettings, plan_orders
 from execlab._risk.engine import RiskContext, RiskEngine
 
-__all__ = ["RebalanceOutcome", "Rebalancer"]
+__all__ = ["RebalanceContext", "RebalanceOutcome", "Rebalancer"]
+
+
+@dataclass(frozen=True, slots=True)
+class RebalanceContext:
+    """Everything a rebalance knows about the market and the account besides targets, cash and equity.
+
+    Every driver (backtest, paper, live) fills it from the same estimators. A risk limit that needs an input left
+    out here is a :class:`ConfigError` before anything is sent, never a silent denial.
+    """
+
+    bar: int
+    """The step number (bar index in a backtest, feed event in paper, 0 in live)."""
+    price: FloatArray
+    """Each symbol's reference (last) price."""
+    tradable: npt.NDArray[np.bool_] | None = None
+    """Symbols that can trade now (``None``: all)."""
+    day: int | None = None
+    """Trading-day number (daily order counts, the daily loss limit)."""
+    day_start_equity: float = np.nan
+    """Equity when the trading day began (the daily loss is measured from it)."""
+    adv: FloatArray | None = None
+    """Average daily volume per symbol, known before this step (the participation check)."""
+    timestamp: datetime | None = None
+    """When the rebalance happens (dates the risk engine's state changes)."""
 
 
 @dataclass(frozen=True, slots=True)
 class RebalanceOutcome:
-    """What one rebalance did: orders planned, denied by risk, and sent."""
+    """What one rebalance did: orders planned, denied by risk, and sent; per symbol of the universe, the plan's
+    target in shares, order quantity and :class:`execlab.PlanReason` code."""
 
     bar: int
     planned: int
     denied: int
     sent: int
+    target_shares: FloatArray | None = None
+    order_qty: FloatArray | None = None
+    plan_reason: npt.NDArray[np.int64] | None = None
 
 
 class Rebalancer:
@@ -65,17 +93,29 @@ class Rebalancer:
         if len(fills) or len(events):
             self.book.apply(fills, events)
 
-    def rebalance(self, target: FloatArray, price: FloatArray, cash: float, equity: float, bar: int,
-                  tradable: npt.NDArray[np.bool_] | None = None, day: int | None = None,
-                  adv: FloatArray | None = None, *, day_start_equity: float = np.nan,
-                  timestamp: datetime | None = None) -> RebalanceOutcome:
-        """Plan, check, journal and send the orders that move positions to ``target``.
+    def check_context(self, ctx: RebalanceContext) -> None:
+        """Raise :class:`ConfigError` naming the risk limit whose input ``ctx`` lacks."""
+        cfg = self.risk.config
+        if cfg.max_adv_pct is not None and ctx.adv is None:
+            raise ConfigError("risk.max_adv_pct: this rebalance has no average daily volume; give the bar history "
+                              "(bars=, --bars) or remove the limit")
+        if cfg.daily_loss_limit is not None and (ctx.day is None or not np.isfinite(ctx.day_start_equity)):
+            raise ConfigError("risk.daily_loss_limit: this rebalance does not know the equity at the start of the "
+                              "trading day (the broker reports none and no earlier rebalance of the day was "
+                              "journaled); remove the limit or use a broker that reports it")
+        if cfg.max_daily_orders is not None and ctx.day is None:
+            raise ConfigError("risk.max_daily_orders: this rebalance has no trading day")
 
-        ``price`` is each symbol's reference (last) price; ``tradable`` marks the symbols that can trade now;
-        ``day`` numbers the trading day (for daily order counts and the daily loss limit); ``adv`` is each symbol's
-        average daily volume (for the participation check); ``day_start_equity`` is equity when the day began
-        (the daily loss is measured from it); ``timestamp`` dates the risk engine's state changes.
-        """
+    def resume_day(self, day: int, orders_today: int) -> None:
+        """Count ``orders_today`` orders already sent on trading day ``day`` (a live run's earlier rebalances)."""
+        self._day, self._orders_today = day, int(orders_today)
+
+    def rebalance(self, target: FloatArray, ctx: RebalanceContext, cash: float, equity: float) -> RebalanceOutcome:
+        """Plan, check, journal and send the orders that move positions to ``target`` (see
+        :class:`RebalanceContext` for what else the rebalance knows)."""
+        self.check_context(ctx)
+        bar, price, tradable, day, adv = ctx.bar, ctx.price, ctx.tradable, ctx.day, ctx.adv
+        day_start_equity, timestamp = ctx.day_start_equity, ctx.timestamp
         if day is not None and day != self._day:
             self._day, self._orders_today = day, 0
         ex, book = self.executor, self.book
@@ -95,9 +135,10 @@ class Rebalancer:
             estimates.append(ex.cost_estimate(q, price))
             return estimates[-1]
 
-        _, qty, _, seq = plan_orders(target, position, price, cash, equity, self.rules, settings, costs, tradable)
+        shares, qty, plan_reason, seq = plan_orders(target, position, price, cash, equity, self.rules, settings,
+                                                    costs, tradable)
         if seq.size == 0:
-            return RebalanceOutcome(bar, 0, 0, 0)
+            return RebalanceOutcome(bar, 0, 0, 0, shares, qty, plan_reason)
         planned = int(seq.size)
         q = qty[seq]
         px = price[seq]
@@ -131,4 +172,4 @@ class Rebalancer:
             self._orders_today += n_ok
             ex.submit(batch)
             self.sync()
-        return RebalanceOutcome(bar, planned, planned - n_ok, n_ok)
+        return RebalanceOutcome(bar, planned, planned - n_ok, n_ok, shares, qty, plan_reason)

@@ -64,12 +64,20 @@ CREATE TABLE IF NOT EXISTS fills (
     at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS fills_order ON fills(client_order_id);
+CREATE TABLE IF NOT EXISTS targets (
+    run_id TEXT NOT NULL,
+    rebalance_key TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (run_id, rebalance_key)
+);
 """
 _APPEND_ONLY: Final = "".join(
     f"""
 CREATE TRIGGER IF NOT EXISTS {table}_no_{op} BEFORE {op.upper()} ON {table}
 BEGIN SELECT RAISE(ABORT, 'the journal is append-only: {op} on {table} refused'); END;"""
-    for table in ("intents", "events", "fills")
+    for table in ("intents", "events", "fills", "targets")
     for op in ("update", "delete")
 )
 
@@ -201,6 +209,19 @@ class Journal:
                 "INSERT INTO events (at, run_id, kind, client_order_id, status, payload) VALUES (?,?,?,?,?,?)",
                 [(at, run_id, kind.value, coid, new, f'{{"from": "{was}"}}') for coid, new, was in rows],
             )
+
+    def record_targets(self, run_id: str, rebalance_key: str, content_hash: str,
+                       payload: Mapping[str, Any]) -> None:
+        """Journal the targets a rebalance was asked for (once per rebalance key), before anything is planned."""
+        with self._tx() as db:
+            db.execute("INSERT INTO targets VALUES (?,?,?,?,?)",
+                       (run_id, rebalance_key, content_hash, self._json(payload), _now()))
+
+    def targets(self, run_id: str | None = None) -> pd.DataFrame:
+        """The journaled targets of every rebalance (payload as JSON text), oldest first."""
+        if run_id is None:
+            return self._frame("SELECT * FROM targets ORDER BY rowid")
+        return self._frame("SELECT * FROM targets WHERE run_id = ? ORDER BY rowid", (run_id,))
 
     def record_fills(self, run_id: str, fills: Sequence[JournalFill]) -> list[bool]:
         """Journal executions; returns which were new (a fill seen before is ignored, not doubled)."""

@@ -34,6 +34,8 @@ class PlanReason(IntEnum):
     CASH_LIMITED = 5
     NO_CASH = 6
     NOT_TRADING = 7
+    UNTARGETED_HELD = 8
+    """Held but not named by the targets, and ``plan.untargeted`` is ``hold``: no order."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from execlab._core.instruments import InstrumentTable
 from execlab._data.bars import MarketData
 from execlab._data.targets import align_targets
 from execlab._execution.backtest_executor import BacktestExecutor
-from execlab._execution.rebalancer import Rebalancer
+from execlab._execution.rebalancer import RebalanceContext, Rebalancer
 from execlab._oms.book import OrderBook
 from execlab._risk.engine import RiskEngine, RiskReason
 from execlab._sim import SimulatedVenue
@@ -101,9 +101,9 @@ def _loop(start: int, n_t: int, executor: BacktestExecutor, rebalancer: Rebalanc
             c = venue.cash
             held = venue.position != 0.0
             equity = c + float(venue.position[held] @ marks[i][held]) if held.any() else c
-            rebalancer.rebalance(targets[r], marks[i], c, equity, i, tradable[i], int(days[i]),
-                                 None if adv is None else adv[i], day_start_equity=day_start_equity,
-                                 timestamp=timestamps[i])
+            ctx = RebalanceContext(i, marks[i], tradable[i], int(days[i]), day_start_equity,
+                                   None if adv is None else adv[i], timestamps[i])
+            rebalancer.rebalance(targets[r], ctx, c, equity)
         positions[i] = venue.position
         cash[i] = venue.cash
 

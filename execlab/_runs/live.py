@@ -1,40 +1,63 @@
 """One rebalance against a broker (paper or live), safe to re-run: it resumes from the journal.
 
-The first run of an ``(run_id, as_of)`` plans, checks risk and journals every intent in one transaction before
-sending anything. A re-run — after a crash, a papermill retry or a cell run twice — finds those intents and only
-finishes them: each order still working is looked up at the broker by its client order id and sent only if the
-broker has never seen it.
+The same pipeline as the backtest: the inputs pass the one gate (:func:`execlab._plan.inputs.gate_rebalance_inputs`),
+the plan is :func:`execlab.make_plan`'s, and the rebalancer gets the complete :class:`RebalanceContext` (prices,
+trading day, the day's starting equity, ADV, timestamp) that the backtest gives it.
+
+The first run of an ``(run_id, as_of)`` journals the targets (with a content hash), cancels what earlier rebalances
+of the run left working, plans, checks risk and journals every intent in one transaction before sending anything.
+A re-run with the same targets — after a crash, a papermill retry or a cell run twice — only finishes that
+rebalance, obeying the trading state reconciliation sets; with different targets it is an error unless the caller
+supersedes the first (its working orders are cancelled and the new targets planned under a new key).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
 
 import numpy as np
 import pandas as pd
 
+from execlab._brokers.contract import BrokerOrder
 from execlab._brokers.executor import BrokerExecutor
 from execlab._brokers.kill_switch import journaled_halt
 from execlab._brokers.reconcile import ReconcileReport, reconcile
 from execlab._config import Config
 from execlab._core.instruments import InstrumentTable
 from execlab._core.models import Order, OrderStatus, OrderType, Side, TimeInForce
+from execlab._data.bars import MarketData
 from execlab._data.targets import TargetError
-from execlab._execution.rebalancer import Rebalancer
+from execlab._execution.rebalancer import RebalanceContext, RebalanceOutcome, Rebalancer
 from execlab._oms.book import BookJournal, OrderBook
 from execlab._oms.events import EventKind
 from execlab._oms.journal import Journal
-from execlab._plan.planner import symbol_series
+from execlab._plan.diff import PlanReason
+from execlab._plan.inputs import RebalanceInputs, TradableLookup, gate_rebalance_inputs
 from execlab._risk.engine import RiskEngine
 
-__all__ = ["LiveRebalance", "TradingHaltedError", "run_live_rebalance"]
+__all__ = ["LiveRebalance", "TargetsChangedError", "TradingHaltedError", "run_live_rebalance"]
 
-_WORKING = (OrderStatus.PENDING.value, OrderStatus.SUBMITTED.value, OrderStatus.PARTIALLY_FILLED.value)
+_WORKING: Final = (OrderStatus.PENDING.value, OrderStatus.SUBMITTED.value, OrderStatus.PARTIALLY_FILLED.value)
+_ACTIVE: Final = (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED)
+_GENERATION: Final = "#"
+#: Bars of volume averaged for ``risk.max_adv_pct`` (the backtest's window).
+ADV_WINDOW: Final = 20
+#: Plan reasons that mean a target was cut, not merely rounded to lots or left inside the no-trade band.
+_CUT: Final = {PlanReason.CASH_LIMITED, PlanReason.NO_CASH, PlanReason.NOT_TRADING}
 
 
 class TradingHaltedError(RuntimeError):
     """The kill switch, reconciliation or risk halted trading; nothing was sent."""
+
+
+class TargetsChangedError(TargetError):
+    """A re-run of a rebalance key came with other targets than the first run; nothing was sent."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +69,18 @@ class LiveRebalance:
     resumed: bool
     complete: bool
     """True when no order is left working."""
+    rebalance_key: str = ""
+    """The journal's key of this rebalance (``as_of``, or ``as_of#2`` … once superseded)."""
+    summary: pd.DataFrame | None = None
+    """Per symbol: target, target shares, planned order, plan reason, risk reason, status, sent and filled."""
+
+    @property
+    def cut(self) -> list[str]:
+        """Symbols whose target the plan cut (cash, not trading), not merely rounded or left in the band."""
+        if self.summary is None:
+            return []
+        return [str(s) for s in self.summary.index[self.summary["plan_reason"].isin([r.name.lower()
+                                                                                     for r in _CUT])]]
 
 
 def run_live_rebalance(
@@ -57,85 +92,266 @@ def run_live_rebalance(
     as_of: str,
     instruments: InstrumentTable | None = None,
     timeout: float = 60.0,
+    *,
+    bars: MarketData | Any | None = None,
+    supersede: bool = False,
 ) -> LiveRebalance:
     """Move the broker account to ``targets`` (in ``config.plan.target_unit``) for the rebalance ``as_of``.
 
-    Only the symbols in ``targets`` are traded: a holding not listed is left alone (give it 0 to sell it).
-    While the journal holds a kill-switch halt for the run, nothing is done: :class:`TradingHaltedError`.
-    Fills arrive by the broker's order-update stream while the rebalance runs (polling when there is none); the
-    stream is stopped on return.
+    Held symbols the targets leave out are closed or kept as ``plan.untargeted`` says. ``bars`` (a long OHLCV table
+    or :class:`MarketData`) gives the average daily volume that ``risk.max_adv_pct`` needs: the mean volume of the
+    20 bars before ``as_of``. While the journal holds a kill-switch halt for the run, nothing is done:
+    :class:`TradingHaltedError`. A re-run of ``as_of`` with other targets raises :class:`TargetsChangedError` unless
+    ``supersede``. Fills arrive by the broker's order-update stream while the rebalance runs (polling when there is
+    none); the stream is stopped on return.
     """
     try:
-        return _rebalance(targets, prices, config, executor, journal, as_of, instruments, timeout)
+        return _rebalance(targets, prices, config, executor, journal, as_of, instruments, timeout, bars, supersede)
     finally:
         executor.stop_stream()
 
 
 def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, float] | pd.Series, config: Config,
                executor: BrokerExecutor, journal: Journal, as_of: str, instruments: InstrumentTable | None,
-               timeout: float) -> LiveRebalance:
+               timeout: float, bars: MarketData | Any | None, supersede: bool) -> LiveRebalance:
     run_id = config.run_id
+    when = _timestamp(as_of)
+    market = None if bars is None or isinstance(bars, MarketData) else MarketData.from_bars(bars)
+    market = bars if isinstance(bars, MarketData) else market
     halt = journaled_halt(journal, run_id)
     if halt is not None:
         raise TradingHaltedError(f"trading is halted by the kill switch ({halt.reason}, at {halt.at}); nothing was "
                                  "sent (execlab._brokers.kill_switch.resume_trading lifts the halt)")
+    # Nothing is sent before the inputs have passed the gate.
+    account = executor.account()
+    inputs = gate_rebalance_inputs(targets, executor.positions_by_symbol(), prices, account.cash, config,
+                                   instruments, _tradable_lookup(executor))
+    digest, payload = _targets_record(inputs, config)
     report = reconcile(executor, journal, run_id)
-    existing = journal.orders(run_id, as_of)
-    if not existing.empty:
-        complete = _resume(existing, executor, journal, run_id, timeout)
-        return LiveRebalance(journal.orders(run_id, as_of), report, True, complete)
+    keys = _generations(journal, run_id, as_of)
+    key = keys[-1] if keys else as_of
+    if keys:
+        known = journal.targets(run_id)
+        row = known[known["rebalance_key"] == key]
+        if row.empty or str(row["content_hash"].iloc[0]) == digest:
+            complete = _resume(journal.orders(run_id, key), executor, journal, run_id, report, timeout)
+            orders = journal.orders(run_id, key)
+            return LiveRebalance(orders, report, True, complete, key, _summary_from_journal(orders, row))
+        differ = _changed_symbols(str(row["payload"].iloc[0]), inputs)
+        if not supersede:
+            raise TargetsChangedError(
+                f"targets: rebalance {as_of!r} of run {run_id!r} was first run with other targets (symbols that "
+                f"differ: {differ[:10]}{' …' if len(differ) > 10 else ''}); nothing was sent. Re-run with the first "
+                "targets to finish it, or supersede it (--supersede) to cancel what it left working and plan anew")
+        _cancel_working(journal.orders(run_id, key), executor, journal, run_id, "superseded", timeout)
+        journal.record(run_id, EventKind.ALERT, None, "superseded",
+                       {"rebalance_key": key, "symbols_changed": differ})
+        key = f"{as_of}{_GENERATION}{len(keys) + 1}"
     if report.state == "halted" or config.risk.trading_state == "halted":
         raise TradingHaltedError(f"trading is halted: {report.alerts or 'risk.trading_state is halted'}")
-    tgt = symbol_series(targets, "targets")
-    px = symbol_series(prices, "prices")
-    held = executor.positions_by_symbol()
-    # The targets name the universe: a holding left out of them is not this rebalance's to sell (list it with 0).
-    universe = tuple(sorted(tgt.index))
-    missing = [s for s in universe if s not in px.index]
-    if missing:
-        raise TargetError(f"prices: no price for symbols {missing[:10]}")
+    if config.plan.cancel_open_orders:
+        earlier = journal.orders(run_id)
+        _cancel_working(earlier[earlier["rebalance_key"] != key], executor, journal, run_id, "next rebalance",
+                        timeout)
+        account = executor.account()
+        inputs = gate_rebalance_inputs(targets, executor.positions_by_symbol(), prices, account.cash, config,
+                                       instruments)
+    journal.record_targets(run_id, key, digest, payload)
+    universe = inputs.symbols
     executor.set_universe(universe)
-    journal.record(run_id, EventKind.POSITIONS_SNAPSHOT, None, None, {"as_of": as_of, "positions": held})
-    book = OrderBook(journal=BookJournal(journal, run_id, universe, lambda _bar: as_of))
+    journal.record(run_id, EventKind.POSITIONS_SNAPSHOT, None, None,
+                   {"as_of": key, "positions": executor.positions_by_symbol()})
+    book = OrderBook(journal=BookJournal(journal, run_id, universe, lambda _bar: key))
     rules = (instruments if instruments is not None else InstrumentTable()).arrays(universe)
     risk = RiskEngine(config.risk, universe, config.plan.allow_short)
     if report.state == "reducing_only":
         risk.set_reducing_only("reconciliation found an unexplained position difference")
     rebalancer = Rebalancer(executor, book, risk, config.plan, rules)
-    account = executor.account()
-    target_arr = tgt.reindex(list(universe), fill_value=0.0).to_numpy()
-    rebalancer.rebalance(target_arr, px.reindex(list(universe)).to_numpy(), account.cash, account.equity, 0)
+    day = when.date().toordinal()
+    rebalancer.resume_day(day, _orders_sent_on(journal, run_id, key, when))
+    adv = None if market is None else _adv_before(market, universe, when)
+    start = account.day_start_equity
+    ctx = RebalanceContext(0, inputs.price, None, day, math.nan if start is None else float(start), adv,
+                           when.to_pydatetime())
+    rebalancer.check_context(ctx)  # a limit without its input: an error before anything is sent
+    outcome = rebalancer.rebalance(inputs.target, ctx, inputs.cash, inputs.equity)
     complete = executor.wait(timeout)
     rebalancer.sync()
-    return LiveRebalance(journal.orders(run_id, as_of), report, False, complete)
+    orders = journal.orders(run_id, key)
+    return LiveRebalance(orders, report, False, complete, key, _summary(inputs, outcome, orders))
 
 
+# -- inputs --------------------------------------------------------------------------------------------------------
+def _timestamp(as_of: str) -> pd.Timestamp:
+    """The rebalance time of ``as_of`` when it is a date or time, else now (UTC)."""
+    try:
+        when = pd.Timestamp(as_of)
+    except (ValueError, TypeError):
+        return pd.Timestamp(datetime.now(UTC))
+    return pd.Timestamp(datetime.now(UTC)) if pd.isna(when) else when
+
+
+def _tradable_lookup(executor: BrokerExecutor) -> TradableLookup:
+    def lookup(symbols: Sequence[str]) -> set[str]:
+        listed = executor.tradable(symbols)
+        return set(symbols) if listed is None else listed
+
+    return lookup
+
+
+def _adv_before(market: MarketData, universe: tuple[str, ...], when: pd.Timestamp) -> np.ndarray:
+    """Mean volume of the last :data:`ADV_WINDOW` bars strictly before ``when`` per symbol (as the backtest's)."""
+    missing = [s for s in universe if s not in market.symbols]
+    if missing:
+        raise TargetError(f"bars: no bars for symbols {missing[:10]} (risk.max_adv_pct needs their volume)")
+    stamps = market.timestamps
+    if (stamps.tz is None) != (when.tz is None):
+        when = when.tz_localize(stamps.tz) if when.tz is None else when.tz_convert(stamps.tz).tz_localize(None)
+    rows = int(stamps.searchsorted(when, side="left"))
+    cols = [market.symbols.index(s) for s in universe]
+    recent = market.volume[max(rows - ADV_WINDOW, 0):rows][:, cols]
+    with np.errstate(invalid="ignore"):
+        out: np.ndarray = np.nanmean(recent, axis=0) if len(recent) else np.full(len(cols), np.nan)
+    return out
+
+
+def _targets_record(inputs: RebalanceInputs, config: Config) -> tuple[str, dict[str, Any]]:
+    pairs = [[s, float(v)] for s, v in sorted(inputs.targets.items())]
+    payload = {"unit": config.plan.target_unit, "untargeted": config.plan.untargeted, "targets": pairs}
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+    return digest, payload
+
+
+def _changed_symbols(stored: str, inputs: RebalanceInputs) -> list[str]:
+    before = {str(s): float(v) for s, v in json.loads(stored).get("targets", [])}
+    now = {str(s): float(v) for s, v in inputs.targets.items()}
+    return sorted(s for s in set(before) | set(now) if before.get(s) != now.get(s))
+
+
+def _generations(journal: Journal, run_id: str, as_of: str) -> list[str]:
+    """The keys ``as_of`` has had in this run, oldest first (``as_of``, ``as_of#2`` …)."""
+    keys = set(journal.targets(run_id)["rebalance_key"]) | set(journal.orders(run_id)["rebalance_key"])
+    found = [k for k in keys if k == as_of or (k.startswith(as_of + _GENERATION)
+                                              and k[len(as_of) + 1:].isdigit())]
+    return sorted(found, key=lambda k: int(k[len(as_of) + 1:]) if k != as_of else 1)
+
+
+def _orders_sent_on(journal: Journal, run_id: str, key: str, when: pd.Timestamp) -> int:
+    """Orders this run sent (not denied) on ``when``'s trading day by earlier rebalances."""
+    orders = journal.orders(run_id)
+    orders = orders[(orders["rebalance_key"] != key) & (orders["risk_reason"] == "")]
+    if orders.empty:
+        return 0
+    days = [_timestamp(str(k).split(_GENERATION)[0]).date() for k in orders["rebalance_key"]]
+    return sum(d == when.date() for d in days)
+
+
+# -- working orders of earlier rebalances ----------------------------------------------------------------------
+def _cancel_working(orders: pd.DataFrame, executor: BrokerExecutor, journal: Journal, run_id: str, by: str,
+                    timeout: float) -> None:
+    """Cancel every order of ``orders`` still working at the broker, wait until the broker confirms, journal it."""
+    working = orders[orders["status"].isin(_WORKING)]
+    if working.empty:
+        return
+    found: dict[str, BrokerOrder | None] = {}
+    for coid in working["client_order_id"].astype(str):
+        bo = executor.lookup(coid)
+        found[coid] = bo
+        if bo is not None and bo.status in _ACTIVE:
+            journal.record(run_id, EventKind.REQUEST, coid, None, {"op": "cancel", "by": by})
+            executor.cancel_order(bo.broker_order_id)
+    executor.wait(timeout)
+    _journal_final_states(executor, journal, run_id, list(found), by, never_sent=OrderStatus.CANCELLED)
+
+
+def _journal_final_states(executor: BrokerExecutor, journal: Journal, run_id: str, coids: list[str], by: str,
+                          never_sent: OrderStatus | None = None) -> None:
+    status = journal.status_of(coids)
+    known = executor.known_orders()
+    rows = []
+    for coid in coids:
+        now = known[coid].status if coid in known else never_sent
+        if now is not None and coid in status and status[coid] != now.value:
+            rows.append((EventKind.STATE, coid, now.value, {"from": status[coid], "by": by}))
+    if rows:
+        journal.record_many(run_id, rows)
+
+
+# -- resume ------------------------------------------------------------------------------------------------------
 def _optional(value: object) -> float | None:
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else float(str(value))
 
 
 def _resume(existing: pd.DataFrame, executor: BrokerExecutor, journal: Journal, run_id: str,
-            timeout: float) -> bool:
+            report: ReconcileReport, timeout: float) -> bool:
     working = existing[existing["status"].isin(_WORKING)]
+    if len(working) and report.state == "halted":
+        raise TradingHaltedError(f"trading is halted: {report.alerts}; the resume sent nothing")
+    held = executor.positions_by_symbol() if report.state == "reducing_only" else {}
     for row in working.to_dict("records"):
         coid = str(row["client_order_id"])
         if row["risk_reason"]:
             journal.record(run_id, EventKind.STATE, coid, OrderStatus.DENIED.value, {"by": "resume"})
             continue
+        side = Side(str(row["side"]))
+        position = held.get(str(row["symbol"]), 0.0)
+        grows = (side is Side.BUY and position >= 0) or (side is Side.SELL and position <= 0)
+        if report.state == "reducing_only" and grows and executor.lookup(coid) is None:
+            journal.record(run_id, EventKind.STATE, coid, OrderStatus.DENIED.value,
+                           {"by": "resume", "reason": "reducing_only"})
+            continue
         if row["status"] == OrderStatus.PENDING.value:
             journal.record(run_id, EventKind.STATE, coid, OrderStatus.SUBMITTED.value, {"by": "resume"})
-        order = Order(symbol=str(row["symbol"]), side=Side(str(row["side"])), quantity=float(row["quantity"]),
+        order = Order(symbol=str(row["symbol"]), side=side, quantity=float(row["quantity"]),
                       order_type=OrderType(str(row["order_type"])),
                       time_in_force=TimeInForce(str(row["time_in_force"])),
                       limit_price=_optional(row["limit_price"]), stop_price=_optional(row["stop_price"]),
                       client_order_id=coid, run_id=run_id)
         executor.place(order)
     complete = executor.wait(timeout)
-    status = journal.status_of(list(existing["client_order_id"]))
-    rows = []
-    for coid, known in executor.known_orders().items():
-        if coid in status and status[coid] != known.status.value:
-            rows.append((EventKind.STATE, coid, known.status.value, {"from": status[coid], "by": "resume"}))
-    if rows:
-        journal.record_many(run_id, rows)
+    _journal_final_states(executor, journal, run_id, list(existing["client_order_id"].astype(str)), "resume")
     return complete
+
+
+# -- what happened ------------------------------------------------------------------------------------------------
+def _summary(inputs: RebalanceInputs, outcome: RebalanceOutcome, orders: pd.DataFrame) -> pd.DataFrame:
+    table = pd.DataFrame({
+        "target": inputs.target,
+        "target_shares": outcome.target_shares if outcome.target_shares is not None else np.nan,
+        "current": inputs.current,
+        "planned": outcome.order_qty if outcome.order_qty is not None else 0.0,
+        "plan_reason": [PlanReason(int(r)).name.lower() for r in outcome.plan_reason]
+        if outcome.plan_reason is not None else "",
+    }, index=pd.Index(list(inputs.symbols), name="symbol"))
+    return _with_orders(table, orders)
+
+
+def _summary_from_journal(orders: pd.DataFrame, targets_row: pd.DataFrame) -> pd.DataFrame:
+    given: dict[str, float] = {}
+    if not targets_row.empty:
+        given = {str(s): float(v) for s, v in json.loads(str(targets_row["payload"].iloc[0])).get("targets", [])}
+    symbols = sorted(set(given) | set(orders["symbol"].astype(str)))
+    table = pd.DataFrame({"target": [given.get(s, 0.0) for s in symbols], "target_shares": np.nan,
+                          "current": np.nan, "planned": np.nan, "plan_reason": ""},
+                         index=pd.Index(symbols, name="symbol"))
+    return _with_orders(table, orders)
+
+
+def _with_orders(table: pd.DataFrame, orders: pd.DataFrame) -> pd.DataFrame:
+    signed = np.where(orders["side"] == "buy", 1.0, -1.0)
+    per = pd.DataFrame({
+        "symbol": orders["symbol"].astype(str),
+        "sent": np.where(orders["risk_reason"] == "", signed * orders["quantity"], 0.0),
+        "filled": signed * orders["filled_quantity"].fillna(0.0),
+        "status": orders["status"].astype(str),
+        "risk_reason": orders["risk_reason"].astype(str),
+    })
+    grouped = per.groupby("symbol").agg(sent=("sent", "sum"), filled=("filled", "sum"),
+                                        status=("status", lambda s: ",".join(sorted(set(s)))),
+                                        risk_reason=("risk_reason", lambda s: ",".join(sorted(set(s) - {""}))))
+    out = table.join(grouped, how="left")
+    out["sent"] = out["sent"].fillna(0.0)
+    out["filled"] = out["filled"].fillna(0.0)
+    out["status"] = out["status"].fillna("")
+    out["risk_reason"] = out["risk_reason"].fillna("")
+    return out

@@ -18,7 +18,7 @@ from execlab._data.bars import MarketData
 from execlab._data.feeds import FeedError, FeedEvent, PriceFeed, ReplayFeed
 from execlab._data.targets import TargetError, check_unit, checked_target_values
 from execlab._execution.paper_executor import PaperExecutor
-from execlab._execution.rebalancer import Rebalancer
+from execlab._execution.rebalancer import RebalanceContext, Rebalancer
 from execlab._oms.book import BookJournal, OrderBook
 from execlab._oms.journal import Journal
 from execlab._risk.engine import RiskEngine
@@ -173,8 +173,9 @@ class _Loop:
         # as the backtest writes it: in the feed's time zone
         self.keys[i] = rebalance_key(when if when.tz is None or ts.tz is None else when.tz_convert(ts.tz))
         adv = ex.adv if self.config.risk.max_adv_pct is not None else None
-        self.rebalancer.rebalance(target, price.copy(), ex.cash(), ex.equity(), i, ex.tradable.copy(), ex.day, adv,
-                                  day_start_equity=self.day_start_equity, timestamp=ts.to_pydatetime())
+        ctx = RebalanceContext(i, price.copy(), ex.tradable.copy(), ex.day, self.day_start_equity, adv,
+                               ts.to_pydatetime())
+        self.rebalancer.rebalance(target, ctx, ex.cash(), ex.equity())
         self.rebalance_bars.append(i)
 
     def result(self, book: OrderBook, journal: Journal | None) -> PaperResult:

@@ -6,18 +6,18 @@ another client on the same key, or by an earlier process, still leave this one w
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import requests
 from alpaca.common.enums import Sort
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import QueryOrderStatus
+from alpaca.trading.enums import AssetStatus, QueryOrderStatus
+from alpaca.trading.models import Asset, TradeAccount
 from alpaca.trading.models import Order as AlpacaOrder
 from alpaca.trading.models import Position as AlpacaPosition
-from alpaca.trading.models import TradeAccount
-from alpaca.trading.requests import GetOrdersRequest
+from alpaca.trading.requests import GetAssetsRequest, GetOrdersRequest
 from requests.adapters import HTTPAdapter
 
 from execlab._brokers.contract import BrokerAdapter, BrokerOrder
@@ -149,4 +149,13 @@ class AlpacaAdapter(BrokerAdapter):
             raise to_error(exc) from exc
         assert isinstance(acct, TradeAccount)
         return AccountSnapshot(cash=float(acct.cash or 0.0), equity=float(acct.equity or 0.0),
-                               buying_power=float(acct.buying_power or 0.0), currency=str(acct.currency or "USD"))
+                               buying_power=float(acct.buying_power or 0.0), currency=str(acct.currency or "USD"),
+                               day_start_equity=None if acct.last_equity is None else float(acct.last_equity))
+
+    def _tradable(self, symbols: Sequence[str]) -> set[str] | None:
+        try:
+            assets = self.client.get_all_assets(GetAssetsRequest(status=AssetStatus.ACTIVE))
+        except (APIError, requests.RequestException) as exc:
+            raise to_error(exc) from exc
+        listed = {a.symbol for a in assets if isinstance(a, Asset) and a.tradable}
+        return {s for s in symbols if s in listed}

@@ -194,6 +194,10 @@ def build_app(ctx: AppContext) -> web.Application:
     async def clock(request: web.Request) -> web.StreamResponse:
         return _json(state.clock())
 
+    @routes.get("/v2/assets")
+    async def assets(request: web.Request) -> web.StreamResponse:
+        return _json(state.assets(request.query.get("status")))
+
     @routes.get("/v2/assets/{symbol:.+}")
     async def asset(request: web.Request) -> web.StreamResponse:
         return _json(state.asset(request.match_info["symbol"]))

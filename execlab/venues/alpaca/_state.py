@@ -651,6 +651,15 @@ class AlpacaState:
         """``GET /v2/clock``."""
         return clock_json(self.now(), self.always_open)
 
+    def assets(self, status: str | None = None) -> list[dict[str, Any]]:
+        """``GET /v2/assets``: the venue's symbol list when it has one, else every symbol it has quoted or traded
+        (all active and tradable)."""
+        if status not in (None, "active"):
+            return []
+        with self.lock:
+            listed = sorted(self.symbols) if self.symbols is not None else list(self.engine.symbols)
+        return [asset_json(s, self.allow_short) for s in listed]
+
     def asset(self, symbol: str) -> dict[str, Any]:
         """``GET /v2/assets/{symbol}``: 404 for a symbol outside the venue's list (when it has one)."""
         symbol = symbol.upper()
