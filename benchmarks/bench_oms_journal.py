@@ -72,7 +72,8 @@ def main() -> None:
         folder = Path(tmp)
         reb, symbols = _rebalancer(folder, args.batch, "batched")
         price = rng.uniform(10, 200, len(symbols))
-        reb.rebalance(rng.integers(1, 100, len(symbols)).astype(float), RebalanceContext(0, price), 1e12, 1e12)  # warm-up
+        warm = RebalanceContext(0, price)
+        reb.rebalance(rng.integers(1, 100, len(symbols)).astype(float), warm, 1e12, 1e12)  # warm-up
         started = time.perf_counter()
         sent = 0
         per_batch = []
