@@ -181,6 +181,8 @@ def test_positions_match_the_broker_and_targets_the_latest_rebalance(run: Dashbo
     short = TARGETS2[STILL_WORKING] - broker[STILL_WORKING]
     assert short > 0 and positions.loc[STILL_WORKING, "difference"] == pytest.approx(short)
     assert positions.loc[DENIED, "position"] == 0 and positions.loc[DENIED, "target"] == TARGETS2[DENIED]
+    # What the latest rebalance was given, journaled before planning: every target, including any without an order.
+    assert positions["journaled_target"].dropna().to_dict() == {s: float(q) for s, q in TARGETS2.items()}
 
 
 def _reference_pnl(journal: Journal, run_id: str) -> float:

@@ -169,7 +169,8 @@ class _Dashboard:
             table = data.positions.reset_index()
             views["positions"] = hvPlot(table).bar(
                 x="symbol", y="position", title="Positions (bars) against targets (red marks)",
-                ylabel="quantity", hover_cols=["target", "difference"], alpha=0.8, **_PLOT) * hvPlot(table).scatter(
+                ylabel="quantity", hover_cols=["target", "journaled_target", "difference"], alpha=0.8,
+                **_PLOT) * hvPlot(table).scatter(
                 x="symbol", y="target", marker="dash", size=900, color="#d62728", line_width=3,
                 hover_cols=["position", "difference"])
         if data.equity.empty:

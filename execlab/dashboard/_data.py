@@ -3,9 +3,10 @@
 Slippage and participation come from the TCA module (:func:`execlab._analysis.tca.tca_from_journal`); everything else is
 the journal's own rows. Two figures are approximations, stated where they are built:
 
-* **Targets** are implied: the position journaled before the latest rebalance plus what that rebalance ordered
-  (denied orders included, since they still say what was wanted). A symbol inside the plan's no-trade band has no
-  order, so its target shows as its position.
+* **Targets**: ``journaled_target`` is what the latest rebalance was given (in ``plan.target_unit``), journaled
+  before planning, so a target that got no order still shows. ``target`` (shares) is implied: the position
+  journaled before the latest rebalance plus what that rebalance ordered (denied orders included, since they still
+  say what was wanted). A symbol inside the plan's no-trade band has no order, so its target shows as its position.
 * **Equity** is the change in value since the run's first positions snapshot: cash flows of the fills (price ×
   quantity, plus fees) plus the holdings marked at the latest price the journal knows for each symbol, a decision
   price (from the intents) or a fill price. Without bars or account snapshots, nothing better is journaled; between
@@ -163,12 +164,26 @@ def positions_against_targets(journal: Journal, run_id: str, intents: pd.DataFra
         baseline = pd.Series(before["positions"].iloc[-1] if not before.empty else {}, dtype=float)
         latest = intents[intents["rebalance_key"] == key]
         target = baseline.add(_signed(latest).groupby(latest["symbol"]).sum(), fill_value=0.0)
-    symbols = sorted(set(held.index) | set(target.index))
+    given, unit = _journaled_targets(journal, run_id)
+    symbols = sorted(set(held.index) | set(target.index) | set(given.index))
     table = pd.DataFrame({"position": held.reindex(symbols, fill_value=0.0),
                           "target": target.reindex(symbols).fillna(held.reindex(symbols, fill_value=0.0))},
                          index=pd.Index(symbols, name="symbol"))
     table["difference"] = table["target"] - table["position"]
-    return table[(table["position"].abs() > 1e-12) | (table["target"].abs() > 1e-12)]
+    table["journaled_target"] = given.reindex(symbols)
+    table["unit"] = unit if len(given) else ""
+    keep = (table["position"].abs() > 1e-12) | (table["target"].abs() > 1e-12) | table["journaled_target"].notna()
+    return table[keep]
+
+
+def _journaled_targets(journal: Journal, run_id: str) -> tuple[pd.Series, str]:
+    """The targets the latest rebalance of the run was given (in their unit), as journaled before planning."""
+    rows = journal.targets(run_id)
+    if rows.empty:
+        return pd.Series(dtype=float), ""
+    payload = json.loads(str(rows["payload"].iloc[-1]))
+    pairs = {str(s): float(v) for s, v in payload.get("targets", [])}
+    return pd.Series(pairs, dtype=float), str(payload.get("unit", ""))
 
 
 def equity_over_time(journal: Journal, run_id: str, intents: pd.DataFrame | None = None) -> pd.DataFrame:
