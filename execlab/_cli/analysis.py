@@ -49,6 +49,7 @@ def plan(
         held = read_symbol_values(positions, "positions") if positions is not None else None
     except (xl.ConfigError, xl.TargetError, OSError, ValueError) as exc:
         raise _fail(str(exc)) from None
+    listed: set[str] | None = None
     if held is None:
         if cfg.mode == "backtest":
             raise _fail(f"positions: give --positions, or a config with a broker (mode paper or live); {config} "
@@ -57,6 +58,7 @@ def plan(
         try:
             held = pd.Series(executor.positions_by_symbol(), dtype=float)
             available = executor.account().cash
+            listed = executor.tradable(sorted(set(tgt.index) | set(held.index)))
         except BrokerError as exc:
             raise _fail(f"broker: {exc}", ExitCode.HALTED) from None
         finally:
@@ -66,7 +68,8 @@ def plan(
     if not math.isfinite(available):
         raise _fail(f"cash: must be a finite amount, got {available}")
     try:
-        result = xl.make_plan(tgt, held, px, available, cfg)
+        result = xl.make_plan(tgt, held, px, available, cfg,
+                              tradable=None if listed is None else lambda _symbols: listed)
     except xl.TargetError as exc:
         raise _fail(str(exc)) from None
     table = Table(title=f"plan: {cfg.run_id}  equity {result.equity:,.2f}  cash {result.cash:,.2f}",
