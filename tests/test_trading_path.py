@@ -251,3 +251,18 @@ def test_a_halt_from_reconciliation_stops_a_resume(venue: AlpacaVenue, tmp_path:
     with pytest.raises(TradingHaltedError):
         run_live_rebalance({"AAA": 10}, PRICES, config, _executor(venue, journal, "halt"), journal, "d1", timeout=1)
     assert _held(venue) == {}
+
+
+def test_max_daily_orders_counts_the_day_across_rebalances(venue: AlpacaVenue, tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    config = _paper("daily", risk={"max_daily_orders": 3})
+    first = run_live_rebalance({"AAA": 10, "BBB": 10}, PRICES, config, _executor(venue, journal, "daily"), journal,
+                               "2024-01-02T10:00:00", timeout=5)
+    assert set(first.orders["status"]) == {"filled"}
+    second = run_live_rebalance({"AAA": 20, "BBB": 20, "CCC": 5}, PRICES, config,
+                                _executor(venue, journal, "daily"), journal, "2024-01-02T14:00:00", timeout=5)
+    assert sorted(second.orders["status"]) == ["denied", "denied", "filled"]  # 2 sent earlier today + 1 more
+    assert set(second.orders.loc[second.orders["status"] == "denied", "risk_reason"]) == {"max_daily_orders"}
+    next_day = run_live_rebalance({"AAA": 20, "BBB": 20, "CCC": 5}, PRICES, config,
+                                  _executor(venue, journal, "daily"), journal, "2024-01-03T10:00:00", timeout=5)
+    assert set(next_day.orders["status"]) == {"filled"} and len(next_day.orders) == 2
