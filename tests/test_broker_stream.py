@@ -49,8 +49,8 @@ def test_fills_arrive_by_stream_not_by_polling(venue: AlpacaVenue, tmp_path: Pat
     assert done.complete and set(done.orders["status"]) == {"filled"}
     assert set(journal.events("stream-run", "stream")["status"]) == {"live"}
     assert venue.stats()["streams"]["authorized"] == 1
-    # Reconcile, positions, account and 3 submissions: the fills needed no order polling at all.
-    assert _order_lookups(venue) <= 3 + 6
+    # Reconcile, positions, account, the tradable list and 3 submissions: the fills needed no order polling at all.
+    assert _order_lookups(venue) <= 3 + 7
     assert journal.positions_from_fills("stream-run").to_dict() == TARGETS
     assert not executor.streaming  # stopped when the rebalance returned
 

@@ -124,8 +124,9 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
                                  "sent (execlab._brokers.kill_switch.resume_trading lifts the halt)")
     # Nothing is sent before the inputs have passed the gate.
     account = executor.account()
-    inputs = gate_rebalance_inputs(targets, executor.positions_by_symbol(), prices, account.cash, config,
-                                   instruments, _tradable_lookup(executor))
+    held = executor.positions_by_symbol()
+    inputs = gate_rebalance_inputs(targets, held, prices, account.cash, config, instruments,
+                                   _tradable_lookup(executor))
     digest, payload = _targets_record(inputs, config)
     report = reconcile(executor, journal, run_id)
     keys = _generations(journal, run_id, as_of)
@@ -151,16 +152,15 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
         raise TradingHaltedError(f"trading is halted: {report.alerts or 'risk.trading_state is halted'}")
     if config.plan.cancel_open_orders:
         earlier = journal.orders(run_id)
-        _cancel_working(earlier[earlier["rebalance_key"] != key], executor, journal, run_id, "next rebalance",
-                        timeout)
-        account = executor.account()
-        inputs = gate_rebalance_inputs(targets, executor.positions_by_symbol(), prices, account.cash, config,
-                                       instruments)
+        if _cancel_working(earlier[earlier["rebalance_key"] != key], executor, journal, run_id, "next rebalance",
+                           timeout):  # what they filled meanwhile moved positions and cash
+            account = executor.account()
+            held = executor.positions_by_symbol()
+            inputs = gate_rebalance_inputs(targets, held, prices, account.cash, config, instruments)
     journal.record_targets(run_id, key, digest, payload)
     universe = inputs.symbols
     executor.set_universe(universe)
-    journal.record(run_id, EventKind.POSITIONS_SNAPSHOT, None, None,
-                   {"as_of": key, "positions": executor.positions_by_symbol()})
+    journal.record(run_id, EventKind.POSITIONS_SNAPSHOT, None, None, {"as_of": key, "positions": held})
     book = OrderBook(journal=BookJournal(journal, run_id, universe, lambda _bar: key))
     rules = (instruments if instruments is not None else InstrumentTable()).arrays(universe)
     risk = RiskEngine(config.risk, universe, config.plan.allow_short)
@@ -248,11 +248,12 @@ def _orders_sent_on(journal: Journal, run_id: str, key: str, when: pd.Timestamp)
 
 # -- working orders of earlier rebalances ----------------------------------------------------------------------
 def _cancel_working(orders: pd.DataFrame, executor: BrokerExecutor, journal: Journal, run_id: str, by: str,
-                    timeout: float) -> None:
-    """Cancel every order of ``orders`` still working at the broker, wait until the broker confirms, journal it."""
+                    timeout: float) -> bool:
+    """Cancel every order of ``orders`` still working at the broker, wait until the broker confirms, journal it;
+    False when there was none."""
     working = orders[orders["status"].isin(_WORKING)]
     if working.empty:
-        return
+        return False
     found: dict[str, BrokerOrder | None] = {}
     for coid in working["client_order_id"].astype(str):
         bo = executor.lookup(coid)
@@ -262,6 +263,7 @@ def _cancel_working(orders: pd.DataFrame, executor: BrokerExecutor, journal: Jou
             executor.cancel_order(bo.broker_order_id)
     executor.wait(timeout)
     _journal_final_states(executor, journal, run_id, list(found), by, never_sent=OrderStatus.CANCELLED)
+    return True
 
 
 def _journal_final_states(executor: BrokerExecutor, journal: Journal, run_id: str, coids: list[str], by: str,
