@@ -29,6 +29,7 @@ PUBLIC = {
     "Calibration",
     "Config",
     "ConfigError",
+    "DataConfig",
     "CostEstimate",
     "FeeConfig",
     "FeedError",

@@ -18,14 +18,14 @@ from rich.table import Table
 
 import execlab as xl
 from execlab._brokers.contract import BrokerError
-from execlab._cli.common import ExitCode, broker_executor, err, out, read_symbol_values
+from execlab._cli.common import ExitCode, broker_executor, err, out, print_error, read_symbol_values
 
 __all__ = ["parse_parameters", "register"]
 
 NOTEBOOKS: Final = Path(__file__).resolve().parents[2] / "notebooks"
 
 def _fail(message: str, code: ExitCode = ExitCode.BAD_INPUT) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    print_error(message)
     return typer.Exit(code)
 
 

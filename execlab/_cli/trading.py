@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 import execlab as xl
-from execlab._cli.common import ExitCode, broker_executor, err, read_symbol_values
+from execlab._cli.common import ExitCode, broker_executor, err, print_error, read_symbol_values
 from execlab._runs.live import TradingHaltedError, run_live_rebalance
 
 __all__ = ["register"]
@@ -33,7 +33,7 @@ def rebalance(
             raise xl.ConfigError(f"mode: rebalance trades through a broker; {config} says mode 'backtest'")
         tgt, px = read_symbol_values(targets, "targets"), read_symbol_values(prices, "prices")
     except (xl.ConfigError, xl.TargetError, OSError, ValueError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        print_error(exc)
         raise typer.Exit(ExitCode.BAD_INPUT) from None
     bar = _OrderProgress() if progress and sys.stdout.isatty() else None
     executor, book = broker_executor(cfg, journal, progress=bar.advance if bar is not None else
