@@ -48,6 +48,7 @@ from execlab._core.models import (
 )
 from execlab._data.bars import BarsError, MarketData
 from execlab._data.feeds import FeedError, FeedEvent, PriceFeed, QueueFeed, ReplayFeed
+from execlab._data.gaps import DataGapError, DataGapWarning
 from execlab._data.sample import sample_bars, write_sample_bars
 from execlab._data.targets import TargetError
 from execlab._execution.backtest_executor import BacktestExecutor
@@ -85,6 +86,8 @@ __all__ = [
     "ConfigError",
     "CostEstimate",
     "DataConfig",
+    "DataGapError",
+    "DataGapWarning",
     "FeeConfig",
     "FeedError",
     "FeedEvent",

@@ -30,6 +30,8 @@ PUBLIC = {
     "Config",
     "ConfigError",
     "DataConfig",
+    "DataGapError",
+    "DataGapWarning",
     "CostEstimate",
     "FeeConfig",
     "FeedError",
