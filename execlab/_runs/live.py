@@ -75,6 +75,7 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
                executor: BrokerExecutor, journal: Journal, as_of: str, instruments: InstrumentTable | None,
                timeout: float) -> LiveRebalance:
     run_id = config.run_id
+    journal.record_run(run_id, config.mode, config.broker.name, config.strategy_id)
     halt = journaled_halt(journal, run_id)
     if halt is not None:
         raise TradingHaltedError(f"trading is halted by the kill switch ({halt.reason}, at {halt.at}); nothing was "

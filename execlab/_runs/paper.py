@@ -88,6 +88,8 @@ def run_paper(
     executor = PaperExecutor(tg.symbols, cfg.venue, cfg.initial_cash, rules.lot_size, allow_short, journal=journal,
                              run_id=cfg.run_id)
     keys: dict[int, str] = {}
+    if journal is not None:
+        journal.record_run(cfg.run_id, cfg.mode, cfg.broker.name, cfg.strategy_id)
     journaled = None if journal is None else BookJournal(journal, cfg.run_id, tg.symbols, keys.__getitem__)
     book = OrderBook(journal=journaled)
     rebalancer = Rebalancer(executor, book, RiskEngine(cfg.risk, tg.symbols, allow_short), cfg.plan, rules)
