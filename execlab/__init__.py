@@ -23,6 +23,7 @@ from execlab._config import (
     BrokerConfig,
     Config,
     ConfigError,
+    DataConfig,
     FeeConfig,
     MarginConfig,
     PlanConfig,
@@ -47,6 +48,7 @@ from execlab._core.models import (
 )
 from execlab._data.bars import BarsError, MarketData
 from execlab._data.feeds import FeedError, FeedEvent, PriceFeed, QueueFeed, ReplayFeed
+from execlab._data.gaps import DataGapError, DataGapWarning
 from execlab._data.sample import sample_bars, write_sample_bars
 from execlab._data.symbols import SymbolError, normalise_symbol, read_symbol_values, symbol_values
 from execlab._data.targets import TargetError
@@ -84,6 +86,9 @@ __all__ = [
     "Config",
     "ConfigError",
     "CostEstimate",
+    "DataConfig",
+    "DataGapError",
+    "DataGapWarning",
     "FeeConfig",
     "FeedError",
     "FeedEvent",

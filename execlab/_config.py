@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
 import yaml
@@ -22,6 +23,7 @@ __all__ = [
     "BrokerConfig",
     "Config",
     "ConfigError",
+    "DataConfig",
     "FeeConfig",
     "MarginConfig",
     "PlanConfig",
@@ -37,6 +39,18 @@ LIVE_OPT_IN_PHRASE = "I understand this sends real orders"
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
+# Upper bounds: far beyond any real use, low enough that no arithmetic on them overflows.
+_MAX_MONEY: Final = 1e15
+"""Largest amount of money a config may give (initial cash, an order's value, a loss limit): a quadrillion."""
+_MAX_BPS: Final = 5_000.0
+"""Largest price adjustment in basis points (slippage, limit offsets): 50 %, so a price stays positive."""
+_MAX_FEE_BPS: Final = 1_000.0
+"""Largest fee in basis points of notional: 10 %."""
+_MAX_WINDOW: Final = 10_000
+"""Largest window or delay in bars: about 40 years of daily bars."""
+_MAX_MULTIPLE: Final = 100.0
+"""Largest multiple of equity (leverage, exposures, position size): 100×."""
+
 
 class ConfigError(ValueError):
     """A configuration is invalid; the message names every offending key."""
@@ -49,13 +63,14 @@ class PlanConfig(BaseModel):
 
     target_unit: Literal["shares", "weight", "notional"] = "shares"
     allow_short: bool = False
-    no_trade_band: NonNegative = 0.0
-    """Skip an order whose notional is below this fraction of equity."""
+    no_trade_band: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
+    """Skip an order whose notional is below this fraction of equity (0 .. 1)."""
     cash_buffer: Annotated[float, Field(ge=0, lt=1)] = 0.0
     """Fraction of equity kept in cash when weights or notionals are sized."""
     order_type: Literal[OrderType.MARKET, OrderType.LIMIT] = OrderType.MARKET
-    limit_offset_bps: NonNegative = 0.0
-    """For limit orders: buy limit = decision price × (1 + offset), sell limit × (1 − offset), on the tick grid."""
+    limit_offset_bps: Annotated[float, Field(ge=0, le=_MAX_BPS, allow_inf_nan=False)] = 0.0
+    """For limit orders: buy limit = decision price × (1 + offset), sell limit × (1 − offset), on the tick grid
+    (0 .. 5,000 bps)."""
     time_in_force: TimeInForce = TimeInForce.GTC
     cancel_open_orders: bool = True
     """Cancel the run's working orders before each rebalance (cancel-replace)."""
@@ -70,11 +85,14 @@ class SlippageConfig(BaseModel):
     model_config = _STRICT
 
     model: Literal["none", "fixed_bps", "half_spread", "sqrt_impact"] = "none"
-    bps: NonNegative = 0.0
-    impact_coefficient: NonNegative = 0.1
-    """Square-root impact: cost = coefficient · σ_daily · sqrt(quantity / ADV)."""
-    volatility_window: Annotated[int, Field(ge=2)] = 20
-    adv_window: Annotated[int, Field(ge=1)] = 20
+    bps: Annotated[float, Field(ge=0, le=_MAX_BPS, allow_inf_nan=False)] = 0.0
+    """Fixed slippage in basis points of the price (0 .. 5,000)."""
+    impact_coefficient: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = 0.1
+    """Square-root impact: cost = coefficient · σ_daily · sqrt(quantity / ADV) (0 .. 100; typically 0.1 .. 1)."""
+    volatility_window: Annotated[int, Field(ge=2, le=_MAX_WINDOW)] = 20
+    """Bars in the volatility estimate of the square-root impact (2 .. 10,000)."""
+    adv_window: Annotated[int, Field(ge=1, le=_MAX_WINDOW)] = 20
+    """Bars in the average-daily-volume estimate of the square-root impact (1 .. 10,000)."""
 
 
 class FeeConfig(BaseModel):
@@ -83,13 +101,18 @@ class FeeConfig(BaseModel):
     model_config = _STRICT
 
     model: Literal["none", "bps", "per_share", "maker_taker"] = "none"
-    bps: NonNegative = 0.0
-    per_share: NonNegative = 0.005
-    minimum: NonNegative = 1.0
-    maximum_pct: NonNegative = 0.01
-    """Per-share fee cap as a fraction of the trade's notional."""
-    maker_bps: float = Field(default=0.0, allow_inf_nan=False)
-    taker_bps: NonNegative = 0.0
+    bps: Annotated[float, Field(ge=0, le=_MAX_FEE_BPS, allow_inf_nan=False)] = 0.0
+    """Fee in basis points of notional (0 .. 1,000)."""
+    per_share: Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)] = 0.005
+    """Fee per share or unit, in the account currency (0 .. 100)."""
+    minimum: Annotated[float, Field(ge=0, le=1_000_000, allow_inf_nan=False)] = 1.0
+    """Smallest per-share fee of one order, in the account currency (0 .. 1,000,000)."""
+    maximum_pct: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.01
+    """Per-share fee cap as a fraction of the trade's notional (0 .. 1)."""
+    maker_bps: Annotated[float, Field(ge=-_MAX_FEE_BPS, le=_MAX_FEE_BPS, allow_inf_nan=False)] = 0.0
+    """Maker fee in basis points of notional; negative is a rebate (−1,000 .. 1,000)."""
+    taker_bps: Annotated[float, Field(ge=0, le=_MAX_FEE_BPS, allow_inf_nan=False)] = 0.0
+    """Taker fee in basis points of notional (0 .. 1,000)."""
 
 
 class MarginConfig(BaseModel):
@@ -98,7 +121,8 @@ class MarginConfig(BaseModel):
     model_config = _STRICT
 
     enabled: bool = False
-    max_leverage: Annotated[float, Field(ge=1, allow_inf_nan=False)] = 1.0
+    max_leverage: Annotated[float, Field(ge=1, le=_MAX_MULTIPLE, allow_inf_nan=False)] = 1.0
+    """Largest gross exposure as a multiple of equity (1 .. 100)."""
 
 
 class VenueConfig(BaseModel):
@@ -110,38 +134,43 @@ class VenueConfig(BaseModel):
     slippage: SlippageConfig = SlippageConfig()
     fees: FeeConfig = FeeConfig()
     participation_cap: Annotated[float, Field(gt=0, le=1)] | None = None
-    """Largest fraction of a bar's volume one order may take; the rest carries to later bars."""
+    """Largest fraction of a bar's volume one order may take; the rest carries to later bars (0 .. 1)."""
     margin: MarginConfig = MarginConfig()
-    latency_bars: Annotated[int, Field(ge=0)] = 0
+    latency_bars: Annotated[int, Field(ge=0, le=_MAX_WINDOW)] = 0
+    """Bars between an order being sent and its first chance to fill (0 .. 10,000)."""
 
 
 class RiskConfig(BaseModel):
     """Pre-trade limits, checked over each batch before anything is sent; ``None`` disables a limit.
 
-    Fractions are of equity (``max_position_pct``: 0.1 is 10 %; exposures are multiples: 1.0 is 100 %).
+    Fractions are of equity (``max_position_pct``: 0.1 is 10 %; exposures are multiples: 1.0 is 100 %). Every limit
+    has an upper bound far beyond real use, so that a typo (``1e20``) is refused rather than overflowing.
     """
 
     model_config = _STRICT
 
-    max_order_value: NonNegative | None = None
-    """Largest notional of one order (quantity × limit price, or decision price for market orders)."""
-    max_order_quantity: NonNegative | None = None
-    """Largest quantity of one order, in shares or units."""
-    max_position_pct: NonNegative | None = None
-    """Largest position value after the order, as a fraction of equity (orders that shrink a position pass)."""
-    max_gross_exposure: NonNegative | None = None
-    """Largest sum of |position values| of the whole book after the batch, as a multiple of equity."""
-    max_net_exposure: NonNegative | None = None
-    """Largest |sum of signed position values| of the whole book after the batch, as a multiple of equity."""
-    max_daily_orders: Annotated[int, Field(ge=0)] | None = None
-    """Most orders sent per trading day, counting those already sent today."""
-    daily_loss_limit: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
-    """Loss from the day's start equity (a currency amount) at which trading halts for the rest of the day."""
-    price_band_pct: NonNegative | None = None
+    max_order_value: Annotated[float, Field(ge=0, le=_MAX_MONEY, allow_inf_nan=False)] | None = None
+    """Largest notional of one order (quantity × limit price, or decision price for market orders; 0 .. 1e15)."""
+    max_order_quantity: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)] | None = None
+    """Largest quantity of one order, in shares or units (0 .. 1e12)."""
+    max_position_pct: Annotated[float, Field(ge=0, le=_MAX_MULTIPLE, allow_inf_nan=False)] | None = None
+    """Largest position value after the order, as a fraction of equity (orders that shrink a position pass;
+    0 .. 100)."""
+    max_gross_exposure: Annotated[float, Field(ge=0, le=_MAX_MULTIPLE, allow_inf_nan=False)] | None = None
+    """Largest sum of |position values| of the whole book after the batch, as a multiple of equity (0 .. 100)."""
+    max_net_exposure: Annotated[float, Field(ge=0, le=_MAX_MULTIPLE, allow_inf_nan=False)] | None = None
+    """Largest |sum of signed position values| of the whole book after the batch, as a multiple of equity
+    (0 .. 100)."""
+    max_daily_orders: Annotated[int, Field(ge=0, le=100_000_000)] | None = None
+    """Most orders sent per trading day, counting those already sent today (0 .. 1e8)."""
+    daily_loss_limit: Annotated[float, Field(gt=0, le=_MAX_MONEY, allow_inf_nan=False)] | None = None
+    """Loss from the day's start equity (a currency amount, up to 1e15) at which trading halts for the rest of the
+    day."""
+    price_band_pct: Annotated[float, Field(ge=0, le=_MAX_MULTIPLE, allow_inf_nan=False)] | None = None
     """Fat-finger band: deny an order whose limit (or decision) price is further than this fraction from the last
-    price."""
-    max_adv_pct: NonNegative | None = None
-    """Largest order quantity as a fraction of the symbol's average daily volume."""
+    price (0 .. 100)."""
+    max_adv_pct: Annotated[float, Field(ge=0, le=_MAX_MULTIPLE, allow_inf_nan=False)] | None = None
+    """Largest order quantity as a fraction of the symbol's average daily volume (0 .. 100)."""
     check_buying_power: bool = True
     """Deny buys whose estimated cost (after the batch's earlier sells) exceeds the account's buying power."""
     restricted: tuple[str, ...] = ()
@@ -162,15 +191,30 @@ class BrokerConfig(BaseModel):
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
     account_id: str | None = None
-    rate_limit_per_minute: Annotated[int, Field(ge=1)] = 200
-    """Requests the broker allows in any rolling ``rate_window_seconds`` (Alpaca: 200 a minute). Every broker call
-    is paced to it; a broker that states its own limit in its answers (Alpaca does) is followed instead."""
+    rate_limit_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] = 200
+    """Requests the broker allows in any rolling ``rate_window_seconds`` (Alpaca: 200 a minute; 1 .. 1,000,000).
+    Every broker call is paced to it; a broker that states its own limit in its answers (Alpaca does) is followed
+    instead."""
     rate_window_seconds: Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)] = 60.0
-    """The rolling window of ``rate_limit_per_minute``, in seconds."""
-    breaker_fail_max: Annotated[int, Field(ge=1)] = 5
-    """Consecutive unavailable answers (timeouts, 5xx, refused connections) that open the circuit breaker."""
-    breaker_reset_seconds: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 30.0
-    """How long an open breaker fails calls fast before it lets one trial call through."""
+    """The rolling window of ``rate_limit_per_minute``, in seconds (up to a day)."""
+    breaker_fail_max: Annotated[int, Field(ge=1, le=1_000)] = 5
+    """Consecutive unavailable answers (timeouts, 5xx, refused connections) that open the circuit breaker
+    (1 .. 1,000)."""
+    breaker_reset_seconds: Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)] = 30.0
+    """How long an open breaker fails calls fast before it lets one trial call through, in seconds (up to a
+    day)."""
+
+
+class DataConfig(BaseModel):
+    """What a run does when the market data has a gap where it matters."""
+
+    model_config = _STRICT
+
+    gaps: Literal["error", "warn"] = "error"
+    """A symbol with a target or a position has no price (NaN close) at a rebalance time, or a bar has a close but
+    no open where the venue would fill at the open: ``error`` stops the run with a
+    :class:`~execlab.DataGapError` naming the symbol and time; ``warn`` issues a :class:`~execlab.DataGapWarning`
+    naming them and trades on (the symbol's order is skipped, the open is taken from the close)."""
 
 
 class LiveConfig(BaseModel):
@@ -189,13 +233,15 @@ class Config(BaseModel):
     mode: Literal["backtest", "paper", "live"] = "backtest"
     run_id: str = Field(default="run", pattern=r"^[A-Za-z0-9._-]{1,40}$")
     strategy_id: str = Field(default="default", pattern=r"^[A-Za-z0-9._-]{1,40}$")
-    initial_cash: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 1_000_000.0
+    initial_cash: Annotated[float, Field(gt=0, le=_MAX_MONEY, allow_inf_nan=False)] = 1_000_000.0
+    """Starting cash of a backtest or simulated paper account (up to 1e15)."""
     currency: str = "USD"
     plan: PlanConfig = PlanConfig()
     venue: VenueConfig = VenueConfig()
     risk: RiskConfig = RiskConfig()
     broker: BrokerConfig = BrokerConfig()
     live: LiveConfig = LiveConfig()
+    data: DataConfig = DataConfig()
 
     @model_validator(mode="after")
     def _paper_stays_off_live_endpoints(self) -> Config:
@@ -269,41 +315,167 @@ def _substitute(value: Any, where: str, env: dict[str, str]) -> Any:
     return value
 
 
-def _describe(exc: ValidationError) -> str:
+def _describe(exc: ValidationError, line_of: Callable[[tuple[Any, ...]], int | None] | None = None) -> str:
     lines = []
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "<root>"
+        line = line_of(tuple(err["loc"])) if line_of is not None else None
         message = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        lines.append(f"{key}: {message}")
+        lines.append(f"{key}: {message}" + (f" (line {line})" if line is not None else ""))
     return "invalid config:\n  " + "\n  ".join(lines)
 
 
+_MERGE_TAG: Final = "tag:yaml.org,2002:merge"
+_KINDS: Final = {"bool": "true/false", "int": "a number", "float": "a number", "null": "null", "timestamp": "a date",
+                 "binary": "binary data"}
+
+
+def _key_path(where: str, key: Any) -> str:
+    return f"{where}.{key}" if where else str(key)
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key given twice in one mapping (YAML would silently keep the last)."""
+    """YAML's safe loader for configs: every key is text and given once per mapping (YAML would silently keep the
+    last), and merge keys (``<<``), complex keys and aliases (``*name``) are refused, each with its line."""
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise ConfigError(f"line {event.start_mark.line + 1}: alias *{event.anchor} is not supported in a "
+                              "config; write the values out")
+        return super().compose_node(parent, index)
+
+    def get_single_node(self) -> yaml.Node | None:
+        node = super().get_single_node()
+        if node is not None:
+            _check_keys(node, "")
+        return node
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise ConfigError(f"{key}: given twice in the same section (line {key_node.start_mark.line + 1}); "
-                                  "YAML would silently keep the last one")
-            seen.add(key)
+        _check_mapping(node, "")
         return super().construct_mapping(node, deep=deep)
 
 
+def _check_mapping(node: yaml.MappingNode, where: str) -> list[tuple[str, yaml.Node]]:
+    """The ``(key, value node)`` pairs of one mapping; raise on a merge key, a key that is not text or a repeat."""
+    seen: set[str] = set()
+    pairs = []
+    for key_node, value_node in node.value:
+        line = key_node.start_mark.line + 1
+        if key_node.tag == _MERGE_TAG:
+            raise ConfigError(f"line {line}: {_key_path(where, '<<')}: merge keys are not supported in a config; "
+                              "write the keys out")
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise ConfigError(f"line {line}: {where or '<root>'}: a key must be a plain name, not a "
+                              f"{'list' if isinstance(key_node, yaml.SequenceNode) else 'mapping'}")
+        if key_node.tag != "tag:yaml.org,2002:str":
+            kind = _KINDS.get(key_node.tag.rsplit(":", 1)[-1], "something else")
+            raise ConfigError(f"line {line}: {_key_path(where, key_node.value)}: a key must be a name, but YAML reads "
+                              f"{key_node.value!r} as {kind} (quote it if you mean the text)")
+        key = str(key_node.value)
+        if key in seen:
+            raise ConfigError(f"{_key_path(where, key)}: given twice in the same section (line {line}); "
+                              "YAML would silently keep the last one")
+        seen.add(key)
+        pairs.append((key, value_node))
+    return pairs
+
+
+def _check_keys(node: yaml.Node, where: str) -> None:
+    """:func:`_check_mapping` over every mapping of a document, with each key's full path."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in _check_mapping(node, where):
+            _check_keys(value, _key_path(where, key))
+    elif isinstance(node, yaml.SequenceNode):
+        for i, value in enumerate(node.value):
+            _check_keys(value, f"{where}[{i}]")
+
+
+def _line_of(root: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """The line of the deepest key of ``loc`` found in the document (1-based), or None."""
+    node, line = root, None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            hit = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == str(part)),
+                       None)
+            if hit is None:
+                break
+            line, node = hit[0].start_mark.line + 1, hit[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+def _parse_yaml(text: str) -> tuple[Any, yaml.Node | None]:
+    """The data and the node tree of one YAML document, checked by :class:`_UniqueKeyLoader`."""
+    loader = _UniqueKeyLoader(text)
+    try:
+        root = loader.get_single_node()
+        return (loader.construct_document(root) if root is not None else None), root
+    except yaml.MarkedYAMLError as exc:
+        raise ConfigError(_yaml_fault(exc)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"not valid YAML: {exc}") from None
+    except RecursionError:
+        raise ConfigError("not valid as a config: nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def _at(mark: Any) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}"
+
+
+def _yaml_fault(exc: yaml.MarkedYAMLError) -> str:
+    """A YAML syntax error as ``line L, column C: not valid YAML: problem (context at line ...)``."""
+    mark = exc.problem_mark or exc.context_mark
+    where = f"{_at(mark)}: " if mark is not None else ""
+    problem = exc.problem or exc.context or "syntax error"
+    if exc.context and exc.problem:
+        context = exc.context + (f" that starts at {_at(exc.context_mark)}" if exc.context_mark is not None else "")
+        problem += f" ({context})"
+    return f"{where}not valid YAML: {problem}"
+
+
+def _read(source: str | Path) -> tuple[str, str]:
+    """``(name, text)`` of a config file or of YAML text."""
+    is_file = isinstance(source, Path) or str(source).endswith((".yaml", ".yml"))
+    if not is_file:
+        return "config", str(source)
+    path = Path(source)
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {source}")
+    try:
+        return str(source), path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{source}: not a text file (UTF-8): byte {exc.start} cannot be read") from None
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot be read ({exc.strerror or exc})") from None
+
+
 def load_config(source: str | Path | dict[str, Any], env: dict[str, str] | None = None) -> Config:
-    """Load and validate a config from a YAML file, YAML text or a mapping, substituting ``${VAR}``."""
+    """Load and validate a config from a YAML file, YAML text or a mapping, substituting ``${VAR}``.
+
+    Every fault is a :class:`ConfigError` naming the file (or ``config`` for YAML text), the line and the key:
+    YAML syntax, a key given twice, merge keys (``<<``), aliases, keys that are not names, a top level that is not a
+    mapping, unknown keys and values out of their bounds.
+    """
     if isinstance(source, dict):
-        raw: Any = source
-    else:
-        is_file = isinstance(source, Path) or str(source).endswith((".yaml", ".yml"))
-        if is_file and not Path(source).is_file():
-            raise ConfigError(f"config file not found: {source}")
-        text = Path(source).read_text() if is_file else str(source)
-        raw = yaml.load(text, Loader=_UniqueKeyLoader) or {}
+        return _validate(source, env, None)
+    name, text = _read(source)
+    try:
+        raw, root = _parse_yaml(text)
+        return _validate(raw if raw is not None else {}, env, root)
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
+def _validate(raw: Any, env: dict[str, str] | None, root: yaml.Node | None) -> Config:
     if not isinstance(raw, dict):
-        raise ConfigError("invalid config: the top level must be a mapping of keys")
+        raise ConfigError(f"invalid config: the top level must be a mapping of keys, not a {type(raw).__name__}")
     broker: dict[str, Any] = raw["broker"] if isinstance(raw.get("broker"), dict) else {}
     for key in _SECRET_KEYS:
         value = broker.get(key)
@@ -311,4 +483,7 @@ def load_config(source: str | Path | dict[str, Any], env: dict[str, str] | None 
             raise ConfigError(f"broker.{key}: secrets must come from the environment; write it as "
                               f"'${{SOME_VARIABLE}}', not as a literal value")
     substituted = _substitute(raw, "", dict(os.environ) if env is None else env)
-    return Config.from_mapping(substituted)
+    try:
+        return Config.model_validate(substituted)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, lambda loc: _line_of(root, loc))) from None

@@ -260,8 +260,8 @@ def test_executor_refuses_orders_before_the_first_event_and_time_going_backwards
 
 # -- run_paper: when targets trade, and bad input -------------------------------------------------------------
 def _daily_feed(symbols: tuple[str, ...] = ("AAA", "BBB")) -> ReplayFeed:
-    rows = [{"timestamp": d, "symbol": s, "open": o, "high": h, "low": lo, "close": c * (2 if s == "BBB" else 1),
-             "volume": 1e6} for d, (o, h, lo, c) in zip(DAYS, OHLC, strict=True) for s in symbols]
+    rows = [{"timestamp": d, "symbol": s, "open": o * m, "high": h * m, "low": lo * m, "close": c * m, "volume": 1e6}
+            for d, (o, h, lo, c) in zip(DAYS, OHLC, strict=True) for s in symbols for m in [2 if s == "BBB" else 1]]
     return ReplayFeed.from_bars(pd.DataFrame(rows))
 
 

@@ -590,7 +590,8 @@ def tca_from_journal(journal: Journal, run_id: str, bars: pd.DataFrame | MarketD
     first ``arrival_price`` in an event payload of the order (the paper executor records the mid or last price at
     submission); without one the decision price stands in. An unfilled order's end is its last journaled final
     state when its decision time is on the journal's clock. Fills of orders the run did not decide (adopted
-    external orders) are left out and counted in ``notes``.
+    external orders) are left out and counted in ``notes``. ``mode``, ``venue`` and ``strategy_id`` come from the
+    run's journaled ``run`` event (``unknown`` without one); ``mode`` and ``venue`` given here override them.
     """
     intents = journal.orders(run_id)
     fills = journal.fills(run_id)
@@ -612,5 +613,7 @@ def tca_from_journal(journal: Journal, run_id: str, bars: pd.DataFrame | MarketD
                      "are left out")
     fills = fills[known].rename(columns={"at": "timestamp"}).drop(columns=["run_id"])
     fills["timestamp"] = _journal_times(fills["timestamp"].tolist())
+    for name, value in journal.run_labels(run_id).items():  # what the run journaled it is; arguments override
+        orders[name] = value
     result = transaction_costs(orders, fills, bars, mode=mode, venue=venue)
     return TcaResult(result.orders, result.fills, (*notes, *result.notes))

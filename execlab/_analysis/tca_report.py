@@ -209,7 +209,7 @@ def _header(tca: TcaResult, title: str, summary: dict[str, float]) -> str:
         ("Slippage vs close", _bps(summary["slippage_close_bps"])),
     ]
     sub = (f"mode {html.escape(_labels(o, 'mode'))} · venue {html.escape(_labels(o, 'venue'))} · "
-           f"symbols {html.escape(_labels(o, 'symbol'))}")
+           f"strategy {html.escape(_labels(o, 'strategy_id'))} · symbols {html.escape(_labels(o, 'symbol'))}")
     return f"<h1>{html.escape(title)}</h1>\n<p class=\"sub\">{sub}</p>\n{_table(rows, ('Headline', 'Value'))}"
 
 

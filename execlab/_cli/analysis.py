@@ -18,14 +18,14 @@ from rich.table import Table
 
 import execlab as xl
 from execlab._brokers.contract import BrokerError
-from execlab._cli.common import ExitCode, broker_executor, err, out, read_symbol_values
+from execlab._cli.common import ExitCode, broker_executor, err, out, print_error, read_symbol_values
 
 __all__ = ["parse_parameters", "register"]
 
 NOTEBOOKS: Final = Path(__file__).resolve().parents[2] / "notebooks"
 
 def _fail(message: str, code: ExitCode = ExitCode.BAD_INPUT) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    print_error(message)
     return typer.Exit(code)
 
 
@@ -135,7 +135,8 @@ def tca(
     run_id: Annotated[str, typer.Option(help="The run to analyse.")],
     bars: Annotated[Path | None, typer.Option(help="Long OHLCV bars (.parquet/.csv): interval VWAP, close and "
                                                    "participation benchmarks.", exists=True, dir_okay=False)] = None,
-    by: Annotated[list[str] | None, typer.Option(help="Group by: symbol, day, side, venue, mode (repeatable).")] = None,
+    by: Annotated[list[str] | None, typer.Option(help="Group by: symbol, day, side, venue, mode, strategy_id "
+                                                      "(repeatable).")] = None,
     report: Annotated[Path | None, typer.Option(help="Write a static HTML TCA report here.", dir_okay=False)] = None,
     out_csv: Annotated[Path | None, typer.Option("--out", help="Write the per-order TCA table here (CSV).",
                                                  dir_okay=False)] = None,
@@ -147,9 +148,9 @@ def tca(
     from execlab._oms.journal import Journal
 
     keys = by or ["symbol"]
-    unknown = [k for k in keys if k not in ("symbol", "day", "side", "venue", "mode")]
+    unknown = [k for k in keys if k not in _BY_KEYS]
     if unknown:
-        raise _fail(f"by: unknown grouping {unknown[0]!r} (symbol, day, side, venue or mode)")
+        raise _fail(f"by: unknown grouping {unknown[0]!r} ({', '.join(_BY_KEYS[:-1])} or {_BY_KEYS[-1]})")
     book = Journal(journal)
     try:
         frame = read_table(bars, "bars") if bars is not None else None
@@ -161,21 +162,24 @@ def tca(
     if result.orders.empty:
         raise _fail(f"run_id: the journal {journal} has no orders for run {run_id!r}")
     s = result.summary()
+    labels = ", ".join(f"{name} {_labels(result.orders[column])}" for name, column in
+                       (("mode", "mode"), ("venue", "venue"), ("strategy", "strategy_id")))
     out.print(f"TCA of run {run_id}: {int(s['orders'])} orders, {int(s['fills'])} fills, "
               f"shortfall {s['shortfall']:,.2f} ({s['shortfall_bps']:.2f} bps): delay {s['delay_cost']:,.2f}, "
               f"execution {s['execution_cost']:,.2f}, fees {s['fee_cost']:,.2f}, "
               f"opportunity {s['opportunity_cost']:,.2f}; slippage vs arrival {s['slippage_arrival_bps']:.2f} bps")
+    out.print(labels, soft_wrap=True, markup=False)
     grouped = result.by(*keys)
     columns = [c for c in ("orders", "filled_notional", "shortfall", "shortfall_bps", "slippage_arrival_bps",
                            "slippage_vwap_bps", "slippage_close_bps") if c in grouped.columns]
     table = Table(title=f"by {', '.join(keys)}", title_justify="left")
-    for key in keys:
-        table.add_column(key)
+    cells = {k: [_label(v) for v in grouped[k]] for k in keys}  # the keys are columns of the grouped table
+    for key in keys:  # a narrow terminal shrinks the numbers, never the labels
+        table.add_column(key, no_wrap=True, min_width=max([len(key), *map(len, cells[key])]))
     for name in columns:
         table.add_column(name, justify="right")
-    for index, row in grouped.iterrows():
-        labels = index if isinstance(index, tuple) else (index,)
-        table.add_row(*(str(v) for v in labels), *(f"{row[c]:,.2f}" for c in columns))
+    for i, (_, row) in enumerate(grouped.iterrows()):
+        table.add_row(*(cells[k][i] for k in keys), *(f"{row[c]:,.2f}" for c in columns))
     out.print(table)
     if out_csv is not None:
         out_csv.parent.mkdir(parents=True, exist_ok=True)
@@ -186,6 +190,19 @@ def tca(
 
         written = write_tca_report(result, report, title=f"execlab transaction costs: run {run_id}")
         out.print(f"Report: {written.resolve()}", soft_wrap=True)
+
+
+_BY_KEYS: Final = ("symbol", "day", "side", "venue", "mode", "strategy_id")
+
+
+def _label(value: object) -> str:
+    """A group key as a table cell: days as dates, anything else as text."""
+    return f"{value:%Y-%m-%d}" if isinstance(value, pd.Timestamp) else str(value)
+
+
+def _labels(values: pd.Series) -> str:
+    """The distinct values of a label column, e.g. ``paper`` or ``paper/live``."""
+    return "/".join(sorted({str(v) for v in values})) or "unknown"
 
 
 def parse_parameters(pairs: list[str]) -> dict[str, object]:

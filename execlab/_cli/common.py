@@ -18,8 +18,8 @@ from execlab._brokers.executor import BrokerExecutor
 from execlab._data.symbols import read_symbol_values
 from execlab._oms.journal import Journal
 
-__all__ = ["ExitCode", "InputError", "bad_input", "broker_executor", "err", "out", "read_symbol_values",
-           "read_table", "read_targets"]
+__all__ = ["ExitCode", "InputError", "bad_input", "broker_executor", "err", "one_line", "out", "print_error",
+           "read_symbol_values", "read_table", "read_targets"]
 
 _TIME_COLUMNS: Final = ("timestamp", "date", "ts", "time")
 
@@ -37,11 +37,20 @@ def bad_input() -> Iterator[None]:
     try:
         yield
     except (xl.TargetError, xl.ConfigError, xl.BarsError, InputError) as exc:
-        lines = [line.strip().rstrip(";") for line in str(exc).splitlines() if line.strip()]
-        lines = lines or [type(exc).__name__]
-        message = lines[0] + (" " + "; ".join(lines[1:]) if len(lines) > 1 else "")
-        err.print(Text(f"error: {message}", style="bold red"), soft_wrap=True)
+        print_error(exc)
         raise typer.Exit(2) from None
+
+
+def one_line(message: str | BaseException) -> str:
+    """A (possibly multi-line) error message as one line: the first line, then the others joined by ``; ``."""
+    lines = [line.strip().rstrip(";") for line in str(message).splitlines() if line.strip()]
+    lines = lines or [type(message).__name__ if isinstance(message, BaseException) else "error"]
+    return lines[0] + (" " + "; ".join(lines[1:]) if len(lines) > 1 else "")
+
+
+def print_error(message: str | BaseException, label: str = "error") -> None:
+    """Print ``label: message`` as one red line on stderr (the message is text, never rich markup)."""
+    err.print(Text(f"{label}: {one_line(message)}", style="bold red"), soft_wrap=True)
 
 
 def read_table(path: Path, what: str) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import pandas as pd
 import typer
 
 import execlab as xl
-from execlab._cli.common import ExitCode, broker_executor, err
+from execlab._cli.common import ExitCode, broker_executor, print_error
 
 __all__ = ["dashboard", "register"]
 
@@ -60,7 +60,7 @@ def dashboard(
         if cfg is not None and cfg.mode == "backtest":
             raise xl.ConfigError(f"mode: the kill switch acts on a broker; {config} says mode 'backtest'")
     except (xl.ConfigError, OSError, ValueError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        print_error(exc)
         raise typer.Exit(ExitCode.BAD_INPUT) from None
     if cfg is not None:
         executor, book = broker_executor(cfg.model_copy(update={"run_id": run_id}), journal)

@@ -63,6 +63,7 @@ def _print_summary(result: xl.BacktestResult, title: str) -> None:
         ("Slippage", f"{s['slippage']:,.2f} {currency}"),
         ("Orders", f"{int(s['orders']):,}"),
         ("  filled / denied", f"{int(s['orders_filled']):,} / {int(s['orders_denied']):,}"),
+        ("  working at end", f"{int(s['orders_working_at_end']):,}"),
         ("Fills", f"{int(s['fills']):,}"),
     ]
     for name, value in rows:

@@ -11,7 +11,15 @@ from rich.table import Table
 
 import execlab as xl
 from execlab._brokers.contract import BrokerError
-from execlab._cli.common import ExitCode, InputError, broker_executor, err, out, read_symbol_values, read_table
+from execlab._cli.common import (
+    ExitCode,
+    InputError,
+    broker_executor,
+    out,
+    print_error,
+    read_symbol_values,
+    read_table,
+)
 from execlab._runs.live import LiveRebalance, TradingHaltedError, run_live_rebalance
 
 __all__ = ["register"]
@@ -46,7 +54,7 @@ def rebalance(
         tgt, px = read_symbol_values(targets, "targets"), read_symbol_values(prices, "prices")
         history = None if bars is None else xl.MarketData.from_bars(read_table(bars, "bars"))
     except (xl.ConfigError, xl.TargetError, xl.BarsError, InputError, OSError, ValueError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        print_error(exc)
         raise typer.Exit(ExitCode.BAD_INPUT) from None
     bar = _OrderProgress() if progress and sys.stdout.isatty() else None
     executor, book = broker_executor(cfg, journal, progress=bar.advance if bar is not None else
@@ -55,13 +63,13 @@ def rebalance(
         done = run_live_rebalance(tgt, px, cfg, executor, book, as_of, timeout=timeout, bars=history,
                                   supersede=supersede)
     except TradingHaltedError as exc:
-        err.print(f"[bold red]halted:[/] {exc}", soft_wrap=True)
+        print_error(exc, "halted")
         raise typer.Exit(ExitCode.HALTED) from None
     except (xl.TargetError, xl.ConfigError, xl.BarsError) as exc:
-        err.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
+        print_error(exc)
         raise typer.Exit(ExitCode.BAD_INPUT) from None
     except BrokerError as exc:
-        err.print(f"[bold red]broker:[/] {exc}", soft_wrap=True)
+        print_error(exc, "broker")
         raise typer.Exit(ExitCode.HALTED) from None
     finally:
         if bar is not None:
@@ -93,8 +101,7 @@ def report_rebalance(done: LiveRebalance, as_of: str) -> ExitCode:
     if not done.complete or ended_short.any():
         return ExitCode.PARTIALLY_FILLED
     if done.cut:
-        err.print(f"[bold yellow]cut:[/] the plan cut the targets of {done.cut[:10]} (see the plan column)",
-                  soft_wrap=True)
+        print_error(f"the plan cut the targets of {', '.join(done.cut[:10])} (see the plan column)", "cut")
         return ExitCode.CUT
     return ExitCode.SUCCESS
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from execlab._core.arrays import FloatArray
 from execlab._data.frames import as_pandas
 
-__all__ = ["BarsError", "MarketData"]
+__all__ = ["BarsError", "MarketData", "inconsistencies"]
 
 
 _ALIASES = {"date": "timestamp", "ts": "timestamp", "time": "timestamp", "bid_close": "bid", "ask_close": "ask"}
@@ -20,8 +21,48 @@ _REQUIRED = ("timestamp", "symbol", "close")
 _PRICE_FIELDS = ("close", "open", "high", "low", "bid", "ask")  # close first: the others fall back to it
 
 
+_ROUNDING: Final = 1e-9
+"""Relative slack of the bar-consistency checks: adjusted prices carry rounding of about 1e-16, never this much."""
+
+
 class BarsError(ValueError):
     """Bars are malformed; the message names the symbol and timestamp at fault."""
+
+
+def inconsistencies(open: FloatArray | None, high: FloatArray | None, low: FloatArray | None,
+                    close: FloatArray | None, bid: FloatArray | None = None,
+                    ask: FloatArray | None = None) -> list[tuple[str, npt.NDArray[np.bool_]]]:
+    """The consistency rules that values break, each with the mask of the values breaking it.
+
+    Rules: bid ≤ ask, low ≤ high, and open and close within [low, high]. Arrays share one shape; a NaN or a
+    None array is a value not given, which breaks nothing (so check values before any fallback fills them in).
+    """
+    def above(a: FloatArray | None, b: FloatArray | None) -> npt.NDArray[np.bool_] | None:
+        if a is None or b is None:
+            return None
+        with np.errstate(invalid="ignore"):
+            out: npt.NDArray[np.bool_] = a > b * (1.0 + _ROUNDING)  # NaN compares False
+        return out
+
+    rules = (("bid above ask (a crossed quote)", above(bid, ask)), ("high below low", above(low, high)),
+             ("open above high", above(open, high)), ("open below low", above(low, open)),
+             ("close above high", above(close, high)), ("close below low", above(low, close)))
+    return [(what, mask) for what, mask in rules if mask is not None and mask.any()]
+
+
+def _check_consistency(open: FloatArray | None, high: FloatArray | None, low: FloatArray | None,
+                       close: FloatArray, bid: FloatArray | None, ask: FloatArray | None, symbols: tuple[str, ...],
+                       timestamps: pd.DatetimeIndex) -> None:
+    """Raise :class:`BarsError` for the first rule of :func:`inconsistencies` broken, naming symbol and time."""
+    broken = inconsistencies(open, high, low, close, bid, ask)
+    if broken:
+        what, mask = broken[0]
+        t, s = np.argwhere(mask)[0]
+        values = ", ".join(f"{name} {float(arr[t, s])}" for name, arr in
+                           (("open", open), ("high", high), ("low", low), ("close", close), ("bid", bid),
+                            ("ask", ask)) if arr is not None and not np.isnan(arr[t, s]))
+        raise BarsError(f"bars: {what} for symbol {symbols[s]!r} at {timestamps[t]} ({values}); "
+                        f"{int(mask.sum())} such bars")
 
 
 def _ffill(a: FloatArray) -> FloatArray:
@@ -46,13 +87,18 @@ class MarketData:
     volume: FloatArray
     bid: FloatArray | None = None
     ask: FloatArray | None = None
+    open_from_close: npt.NDArray[np.bool_] | None = None
+    """True where a bar had a close but no open, so its open was taken from the close (None: not recorded, or the
+    bars had no open column, whose fallback to the close is documented)."""
 
     @classmethod
     def from_bars(cls, bars: Any) -> MarketData:
         """Build from a long table (pandas or polars) with ``timestamp, symbol, open, high, low, close, volume``.
 
         ``date``/``ts`` are accepted for ``timestamp`` and ``bid_close``/``ask_close`` for ``bid``/``ask``.
-        Missing open/high/low fall back to close; missing volume means unlimited volume.
+        Missing open/high/low fall back to close; missing volume means unlimited volume. Prices must be positive
+        and finite, volumes not negative, and given values consistent (bid ≤ ask, low ≤ high, open and close within
+        [low, high]): else a :class:`BarsError` names the first symbol and time at fault and counts the others.
         """
         frame = as_pandas(bars, "bars", BarsError)
         if not isinstance(frame.index, pd.RangeIndex):
@@ -69,32 +115,38 @@ class MarketData:
             dup = frame[pd.Series(flat).duplicated(keep=False).to_numpy()].iloc[0]
             raise BarsError(f"bars: duplicate bar for symbol {dup['symbol']!r} at {dup['timestamp']}")
 
-        def grid(column: str, fallback: FloatArray | None = None) -> FloatArray | None:
+        def grid(column: str) -> FloatArray | None:
             if column not in frame.columns:
-                return None if fallback is None else fallback.copy()
+                return None
             out = np.full(n_t * n_s, np.nan)
             out[flat] = pd.to_numeric(frame[column], errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
-            arr = out.reshape(n_t, n_s)
-            if fallback is not None:
-                arr = np.where(np.isnan(arr), fallback, arr)
+            arr: FloatArray = out.reshape(n_t, n_s)
             return arr
 
         close = grid("close")
         assert close is not None
-        fields = {name: grid(name, close) for name in ("open", "high", "low")}
+        given = {name: grid(name) for name in ("open", "high", "low")}
+        bid, ask = grid("bid"), grid("ask")
+        timestamps = pd.DatetimeIndex(ts_uniques, name="timestamp")
+        symbols = tuple(str(s) for s in sym_uniques)
+        fields = {name: close.copy() if arr is None else np.where(np.isnan(arr), close, arr)
+                  for name, arr in given.items()}
+        opened = given["open"]
         volume = grid("volume")
         data = cls(
-            timestamps=pd.DatetimeIndex(ts_uniques, name="timestamp"),
-            symbols=tuple(str(s) for s in sym_uniques),
-            open=fields["open"],  # type: ignore[arg-type]
-            high=fields["high"],  # type: ignore[arg-type]
-            low=fields["low"],  # type: ignore[arg-type]
+            timestamps=timestamps,
+            symbols=symbols,
+            open=fields["open"],
+            high=fields["high"],
+            low=fields["low"],
             close=close,
             volume=np.full_like(close, np.inf) if volume is None else np.nan_to_num(volume, nan=0.0),
-            bid=grid("bid"),
-            ask=grid("ask"),
+            bid=bid,
+            ask=ask,
+            open_from_close=None if opened is None else np.isnan(opened) & ~np.isnan(close),
         )
         data._check_prices()
+        _check_consistency(given["open"], given["high"], given["low"], close, bid, ask, symbols, timestamps)
         return data
 
     def _check_prices(self) -> None:
@@ -133,9 +185,9 @@ class MarketData:
             raise BarsError(f"bars: no bars for symbols {unknown[:10]}")
         cols = np.array([index[s] for s in symbols], dtype=np.intp)
 
-        def take(a: FloatArray | None) -> FloatArray | None:
+        def take(a: npt.NDArray[Any] | None) -> Any:
             return None if a is None else np.ascontiguousarray(a[:, cols])
 
-        return MarketData(self.timestamps, tuple(symbols), take(self.open), take(self.high),  # type: ignore[arg-type]
-                          take(self.low), take(self.close), take(self.volume), take(self.bid),  # type: ignore[arg-type]
-                          take(self.ask))
+        return MarketData(self.timestamps, tuple(symbols), take(self.open), take(self.high), take(self.low),
+                          take(self.close), take(self.volume), take(self.bid), take(self.ask),
+                          take(self.open_from_close))

@@ -20,7 +20,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from execlab._core.arrays import FloatArray
-from execlab._data.bars import BarsError, MarketData
+from execlab._data.bars import BarsError, MarketData, inconsistencies
 from execlab._data.frames import as_pandas
 
 __all__ = ["FeedError", "FeedEvent", "PriceFeed", "QueueFeed", "ReplayFeed"]
@@ -68,13 +68,19 @@ class FeedEvent:
         """A bar event: missing open/high/low fall back to the close, a missing volume is unlimited."""
         ts, syms = _when(timestamp), _symbols(symbols)
         c = _column(close, "close", syms, ts)
-        fields = {name: _fallback(_column(v, name, syms, ts), c) for name, v in
-                  (("open", open), ("high", high), ("low", low))}
+        given = {name: _column(v, name, syms, ts) for name, v in (("open", open), ("high", high), ("low", low))}
+        fields = {name: _fallback(arr, c) for name, arr in given.items()}
         vol = _volume(volume, syms, ts, unknown=math.inf)
         b = None if bid is None else _column(bid, "bid", syms, ts)
         a = None if ask is None else _column(ask, "ask", syms, ts)
         event = cls(ts, syms, c, vol, fields["open"], fields["high"], fields["low"], b, a)
         _check(event)
+        broken = inconsistencies(given["open"], given["high"], given["low"], c)
+        if broken:
+            what, mask = broken[0]
+            k = int(np.flatnonzero(mask)[0])
+            raise FeedError(f"feed: {what} for symbol {syms[k]!r} at {ts} ({_values(given, c, k)}; "
+                            f"{int(mask.sum())} such symbols)")
         return event
 
     @classmethod
@@ -137,6 +143,12 @@ def _column(values: Any, name: str, symbols: tuple[str, ...], ts: pd.Timestamp) 
     if arr.size != len(symbols):
         raise FeedError(f"feed: {name} at {ts} has {arr.size} values for {len(symbols)} symbols")
     return arr
+
+
+def _values(given: Mapping[str, FloatArray | None], close: FloatArray, k: int) -> str:
+    """The given prices of one row, e.g. ``open 10.0, high 9.0, close 9.5``."""
+    named = [(name, given.get(name)) for name in ("open", "high", "low")] + [("close", close)]
+    return ", ".join(f"{name} {float(arr[k])}" for name, arr in named if arr is not None and not np.isnan(arr[k]))
 
 
 def _fallback(values: FloatArray, close: FloatArray) -> FloatArray:
@@ -350,6 +362,11 @@ def _table_events(frame: pd.DataFrame, bars: bool) -> list[FeedEvent]:
         if crossed.any():
             k = int(np.flatnonzero(crossed)[0])
             raise FeedError(f"feed: crossed quote at {_row(frame, k)}: bid {bid[k]} is above ask {ask[k]}")
+    broken = inconsistencies(cols.get("open"), cols.get("high"), cols.get("low"), close)
+    if broken:
+        what, mask = broken[0]
+        k = int(np.flatnonzero(mask)[0])
+        raise FeedError(f"feed: {what} at {_row(frame, k)} ({_values(cols, close, k)}; {int(mask.sum())} such rows)")
     priced = ~np.isnan(close)
     for side in (bid, ask):
         if side is not None:

@@ -32,3 +32,6 @@ class EventKind(StrEnum):
     """Trading halted or resumed by the kill switch."""
     POSITIONS_SNAPSHOT = "positions_snapshot"
     """The broker's positions when a rebalance started."""
+    RUN = "run"
+    """What the run is: its ``mode``, ``venue`` (the broker's name, ``sim`` for the local simulated venue) and
+    ``strategy_id``; written by :meth:`execlab.Journal.record_run` when a run starts and they are not yet known."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
@@ -17,7 +17,9 @@ from execlab._core.arrays import FloatArray
 from execlab._core.codes import STATUS_NAMES, TIF_NAMES, TYPE_NAMES, VenueReason
 from execlab._core.ids import client_order_ids
 from execlab._core.instruments import InstrumentTable
+from execlab._core.models import OrderType, TimeInForce
 from execlab._data.bars import MarketData
+from execlab._data.gaps import check_open_gaps, check_rebalance_prices
 from execlab._data.targets import align_targets
 from execlab._execution.backtest_executor import BacktestExecutor
 from execlab._execution.rebalancer import RebalanceContext, Rebalancer
@@ -26,6 +28,8 @@ from execlab._risk.engine import RiskEngine, RiskReason
 from execlab._sim import SimulatedVenue
 
 __all__ = ["BacktestResult", "run_backtest"]
+
+_WORKING = ("pending", "submitted", "partially_filled")
 
 
 def run_backtest(
@@ -38,6 +42,12 @@ def run_backtest(
 
     ``targets``: pandas or polars, wide (rebalance times × symbols) or long (time, symbol, value), in the unit
     of ``config.plan.target_unit``. ``bars``: a long OHLCV table or a :class:`MarketData`.
+
+    Data gaps follow ``config.data.gaps`` (see :mod:`execlab._data.gaps`): a symbol with a target or a position
+    but no close at a rebalance time, or a bar with a close but no open when the venue fills or triggers at the
+    open, raise :class:`~execlab.DataGapError` (``error``, the default) or warn with
+    :class:`~execlab.DataGapWarning` (``warn``: the symbol is held, the open taken from the close). Orders still
+    working when the data ends are in :attr:`BacktestResult.working_at_end`.
     """
     cfg = config or Config()
     if cfg.mode != "backtest":
@@ -67,11 +77,32 @@ def run_backtest(
     rebalance_at[tm.bars] = np.arange(tm.bars.size)
     start = int(tm.bars[0]) if tm.bars.size else n_t
     cash[:start] = cfg.initial_cash
+    policy = cfg.data.gaps
+    why = _uses_open(cfg)
+    if why is not None:
+        check_open_gaps(policy, market.symbols, market.timestamps, market.open_from_close, start + 1, why)
+    gap_rows: npt.NDArray[np.bool_] = np.asarray((~tradable[tm.bars]).any(axis=1), dtype=np.bool_)
+
+    def on_gap(r: int, i: int) -> None:
+        check_rebalance_prices(policy, market.symbols, market.timestamps[i], tradable[i], tm.values[r],
+                               venue.position)
+
     with _no_cyclic_gc():
         _loop(start, n_t, executor, rebalancer, venue, tm.values, rebalance_at, marks, tradable, days, adv,
-              positions, cash, market.timestamps, cfg.initial_cash)
+              positions, cash, market.timestamps, cfg.initial_cash, gap_rows, on_gap)
     rebalancer.sync()
     return BacktestResult(cfg, market, book, positions, cash, tm.bars)
+
+
+def _uses_open(cfg: Config) -> str | None:
+    """Why the venue would price a fill or trigger at a bar's open under ``cfg`` (None: it never does)."""
+    if cfg.venue.fill_price == "next_open":
+        return "venue.fill_price is 'next_open'"
+    if cfg.plan.time_in_force == TimeInForce.OPG:
+        return "plan.time_in_force is 'opg' (opening auction)"
+    if cfg.plan.order_type == OrderType.LIMIT:
+        return "limit orders working overnight fill at the open when it gaps through the limit"
+    return None
 
 
 @contextmanager
@@ -89,7 +120,8 @@ def _no_cyclic_gc() -> Iterator[None]:
 def _loop(start: int, n_t: int, executor: BacktestExecutor, rebalancer: Rebalancer, venue: SimulatedVenue,
           targets: FloatArray, rebalance_at: npt.NDArray[np.int64], marks: FloatArray,
           tradable: npt.NDArray[np.bool_], days: npt.NDArray[np.int64], adv: FloatArray | None,
-          positions: FloatArray, cash: FloatArray, timestamps: pd.DatetimeIndex, initial_cash: float) -> None:
+          positions: FloatArray, cash: FloatArray, timestamps: pd.DatetimeIndex, initial_cash: float,
+          gap_rows: npt.NDArray[np.bool_], on_gap: Callable[[int, int], None]) -> None:
     day_start_equity = initial_cash
     for i in range(start, n_t):
         executor.on_bar(i)
@@ -98,6 +130,8 @@ def _loop(start: int, n_t: int, executor: BacktestExecutor, rebalancer: Rebalanc
             day_start_equity = cash[i - 1] + float(positions[i - 1][was] @ marks[i - 1][was])
         r = rebalance_at[i]
         if r >= 0:
+            if gap_rows[r]:  # some symbol has no price now: the data-gap policy decides
+                on_gap(int(r), i)
             c = venue.cash
             held = venue.position != 0.0
             equity = c + float(venue.position[held] @ marks[i][held]) if held.any() else c
@@ -201,6 +235,16 @@ class BacktestResult:
         }
 
     @cached_property
+    def working_at_end(self) -> pd.DataFrame:
+        """The orders still working (pending, submitted or partially filled) when the data ended: rows of
+        :attr:`orders`, with ``remaining_quantity``. They were neither filled nor cancelled; a live account would
+        still hold them."""
+        orders = self.orders
+        working = orders[orders["status"].isin(_WORKING)].copy()
+        working["remaining_quantity"] = working["quantity"] - working["filled_quantity"]
+        return working
+
+    @cached_property
     def fills(self) -> pd.DataFrame:
         """Every execution: time, order, symbol, side, quantity, price, model price before slippage, fee."""
         f = self.book.fills()
@@ -234,7 +278,8 @@ class BacktestResult:
         return pd.Series({"fees": float(f.fee.sum()), "slippage": slip}, name="cost")
 
     def summary(self) -> dict[str, float]:
-        """Headline figures: values, return, turnover, costs by kind, order and fill counts."""
+        """Headline figures: values, return, turnover, costs by kind, order and fill counts (with the orders still
+        working when the data ended)."""
         status = self.book.column("status")
         start = self.config.initial_cash
         return {
@@ -247,6 +292,7 @@ class BacktestResult:
             "orders": float(len(self.book)),
             "orders_filled": float((STATUS_NAMES[status] == "filled").sum()),
             "orders_denied": float((STATUS_NAMES[status] == "denied").sum()),
+            "orders_working_at_end": float(np.isin(STATUS_NAMES[status], _WORKING).sum()),
             "fills": float(len(self.book.fills().oid)),
         }
 

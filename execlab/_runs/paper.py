@@ -16,6 +16,7 @@ from execlab._core.ids import rebalance_key
 from execlab._core.instruments import InstrumentTable
 from execlab._data.bars import MarketData
 from execlab._data.feeds import FeedError, FeedEvent, PriceFeed, ReplayFeed
+from execlab._data.gaps import check_rebalance_prices
 from execlab._data.targets import TargetError, check_unit, checked_target_values
 from execlab._execution.paper_executor import PaperExecutor
 from execlab._execution.rebalancer import RebalanceContext, Rebalancer
@@ -87,6 +88,8 @@ def run_paper(
     executor = PaperExecutor(tg.symbols, cfg.venue, cfg.initial_cash, rules.lot_size, allow_short, journal=journal,
                              run_id=cfg.run_id)
     keys: dict[int, str] = {}
+    if journal is not None:
+        journal.record_run(cfg.run_id, cfg.mode, cfg.broker.name, cfg.strategy_id)
     journaled = None if journal is None else BookJournal(journal, cfg.run_id, tg.symbols, keys.__getitem__)
     book = OrderBook(journal=journaled)
     rebalancer = Rebalancer(executor, book, RiskEngine(cfg.risk, tg.symbols, allow_short), cfg.plan, rules)
@@ -169,6 +172,8 @@ class _Loop:
             k = int(np.flatnonzero(no_price)[0])
             raise TargetError(f"targets: symbol {tg.symbols[k]!r} has a target at {tg.times[row]} but the feed has "
                               f"given no price for it by {ts} ({int(no_price.sum())} such values)")
+        if not ex.tradable.all():  # priced before but not in this event: the data-gap policy decides, as in a backtest
+            check_rebalance_prices(self.config.data.gaps, tg.symbols, ts, ex.tradable, target, ex.positions())
         when = tg.times[row]
         # as the backtest writes it: in the feed's time zone
         self.keys[i] = rebalance_key(when if when.tz is None or ts.tz is None else when.tz_convert(ts.tz))
