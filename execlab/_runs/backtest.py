@@ -24,6 +24,7 @@ from execlab._execution.rebalancer import Rebalancer
 from execlab._oms.book import OrderBook
 from execlab._risk.engine import RiskEngine, RiskReason
 from execlab._sim import SimulatedVenue
+from execlab._sim.estimators import ADV_RISK_WINDOW, adv_before
 
 __all__ = ["BacktestResult", "run_backtest"]
 
@@ -62,7 +63,7 @@ def run_backtest(
     days = venue.trading_days
     adv = None
     if cfg.risk.max_adv_pct is not None:  # volume known before each bar
-        adv = pd.DataFrame(market.volume).rolling(20, min_periods=1).mean().shift(1).to_numpy()
+        adv = adv_before(market.volume, ADV_RISK_WINDOW)
     rebalance_at = np.full(n_t, -1, dtype=np.int64)
     rebalance_at[tm.bars] = np.arange(tm.bars.size)
     start = int(tm.bars[0]) if tm.bars.size else n_t

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from execlab._config import FeeConfig, SlippageConfig, VenueConfig
 from execlab._core.arrays import FloatArray
 from execlab._data.bars import MarketData
 from execlab._plan.diff import CostEstimate
 from execlab._sim import kernel
+from execlab._sim.estimators import adv_before, sigma_before
 
 __all__ = ["CostModel"]
 
@@ -48,10 +48,8 @@ class CostModel:
             raise ValueError(f"{key}: needs bid and ask columns in the bars, which have none")
         shape = market.close.shape
         if slip.model == "sqrt_impact":
-            close = pd.DataFrame(market.close)
-            returns = close.ffill().pct_change(fill_method=None)
-            sigma = returns.rolling(slip.volatility_window, min_periods=2).std().shift(1).to_numpy()
-            adv = pd.DataFrame(market.volume).rolling(slip.adv_window, min_periods=1).mean().shift(1).to_numpy()
+            sigma = sigma_before(market.close, slip.volatility_window)
+            adv = adv_before(market.volume, slip.adv_window)
         else:
             sigma = adv = np.zeros((1, shape[1]))
         return cls(
