@@ -42,7 +42,8 @@ from execlab._data.feeds import FeedError, FeedEvent
 from execlab._execution.executor import OrderExecutor
 from execlab._oms.journal import Journal, JournalFill
 from execlab._plan.diff import CostEstimate
-from execlab._sim.costs import _FEE, _PRICE, _SLIP, CostModel
+from execlab._sim import margin
+from execlab._sim.costs import CostModel
 from execlab._sim.estimators import ADV_RISK_WINDOW, RollingStats
 from execlab._sim.quote_venue import EngineEvent, EngineFill, QuoteVenue
 
@@ -120,16 +121,11 @@ class PaperExecutor(OrderExecutor):
         slip = self.config.slippage
         self._needs_impact = slip.model == "sqrt_impact"
         self._stats = RollingStats(n, slip.volatility_window, (slip.adv_window, ADV_RISK_WINDOW))
-        self._sigma = np.zeros((1, n))
-        self._adv_impact = np.zeros((1, n))
         self.adv = np.full(n, np.nan)
         """Mean volume of the 20 events before the current one, per symbol (for ``risk.max_adv_pct``)."""
-        fees = self.config.fees
-        self._costs = CostModel(
-            _PRICE[self.config.fill_price], _SLIP[slip.model], np.array([slip.bps, slip.impact_coefficient]),
-            _FEE[fees.model],
-            np.array([fees.bps, fees.per_share, fees.minimum, fees.maximum_pct, fees.maker_bps, fees.taker_bps]),
-            self._sigma, self._adv_impact)
+        self._costs = CostModel.from_venue(self.config, np.zeros((1, n)), np.zeros((1, n)))
+        self._sigma = self._costs.sigma  # σ and ADV known before the current event: rewritten at each event
+        self._adv_impact = self._costs.adv
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -366,8 +362,7 @@ class PaperExecutor(OrderExecutor):
                                buying_power=self.venue.cash - floor)
 
     def cash_floor(self) -> float:
-        margin = self.config.margin
-        return -(margin.max_leverage - 1.0) * max(self.equity(), 0.0) if margin.enabled else 0.0
+        return margin.cash_floor(self.config.margin, self.equity())
 
     def cost_estimate(self, quantity: FloatArray, price: FloatArray) -> CostEstimate:
         quoted = ~(np.isnan(self.bid) | np.isnan(self.ask))
