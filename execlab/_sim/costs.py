@@ -75,6 +75,14 @@ class CostModel:
             adv=np.ascontiguousarray(adv, dtype=np.float64),
         )
 
+    def rules(self, cap: float, allow_short: bool, *, price_model: int | None = None,
+              slip_model: int | None = None) -> kernel.Rules:
+        """The kernel's rules record for these costs, a participation cap (0: none) and the shorting rule; the price
+        and slippage models may be overridden."""
+        return (self.price_model if price_model is None else price_model,
+                self.slip_model if slip_model is None else slip_model, self.slip_params, self.fee_model,
+                self.fee_params, float(cap), bool(allow_short))
+
     def row(self, a: FloatArray, i: int) -> FloatArray:
         """Row ``i`` of a per-bar input, or its only row when it does not vary."""
         out: FloatArray = a[i] if a.shape[0] > 1 else a[0]
