@@ -362,7 +362,8 @@ class PaperExecutor(OrderExecutor):
                                buying_power=self.venue.cash - floor)
 
     def cash_floor(self) -> float:
-        return margin.cash_floor(self.config.margin, self.equity())
+        rule = self.config.margin
+        return margin.cash_floor(rule, self.equity() if rule.enabled else 0.0)
 
     def cost_estimate(self, quantity: FloatArray, price: FloatArray) -> CostEstimate:
         quoted = ~(np.isnan(self.bid) | np.isnan(self.ask))

@@ -44,6 +44,7 @@ class SimulatedVenue:
         self._orders = WorkingOrders()
         self._account: kernel.Account = (self.position, self.avg_price, self._cash, self._vol_used, self._lot)
         self._cap = float(config.participation_cap or 0.0)
+        self._rules = self.costs.rules(self._cap, self.allow_short)
         self.bar = 0
 
     # -- account -----------------------------------------------------------------------------------------
@@ -73,11 +74,15 @@ class SimulatedVenue:
 
     def cash_floor(self, i: int) -> float:
         """Lowest cash allowed: zero without margin, −(leverage − 1) × equity with it."""
-        return margin.cash_floor(self.config.margin, self.equity(i))
+        return margin.cash_floor(self.config.margin, self._margin_equity(i))
 
     def max_gross(self, i: int) -> float:
         """Largest gross exposure allowed: max_leverage × equity with margin, unbounded without (cash rules)."""
-        return margin.max_gross(self.config.margin, self.equity(i))
+        return margin.max_gross(self.config.margin, self._margin_equity(i))
+
+    def _margin_equity(self, i: int) -> float:
+        """Equity as the margin rule needs it (which is not at all without margin)."""
+        return self.equity(i) if self.config.margin.enabled else 0.0
 
     def cost_estimate(self, i: int, qty: FloatArray, price: FloatArray) -> CostEstimate:
         """The venue's own expectation of slippage and fees, for the plan's cash check."""
@@ -127,20 +132,20 @@ class SimulatedVenue:
         if w.n == 0:
             return NO_FILLS, NO_EVENTS
         m, c = self.market, self.costs
-        equity = self.equity(i)
+        equity = self._margin_equity(i)
         market: kernel.Market = (m.open[i], m.high[i], m.low[i], m.close[i], m.volume[i], c.row(self._bid, i),
                                  c.row(self._ask, i), c.row(c.sigma, i), c.row(c.adv, i), self._mark[i])
-        r = kernel.match(w, i, int(self._day[i]), market, self._account, self.costs.rules(self._cap, self.allow_short),
-                         margin.cash_floor(self.config.margin, equity), margin.max_gross(self.config.margin, equity))
-        if r.left == 0:
+        if self._rules[6] != self.allow_short:  # the attribute is public: follow a change
+            self._rules = self.costs.rules(self._cap, self.allow_short)
+        nf, ne, left, out = kernel.match(w, i, int(self._day[i]), market, self._account, self._rules,
+                                         margin.cash_floor(self.config.margin, equity),
+                                         margin.max_gross(self.config.margin, equity))
+        if left == 0:
             w.clear()
-        nf, ne = r.n_fills, r.n_events
         # The batches are views of the kernel's fresh output buffers, not copies.
+        f_oid, f_qty, f_price, f_ref, f_fee, f_maker, e_oid, e_status, e_reason = out
         fills = NO_FILLS if nf == 0 else FillBatch(
-            r.fill_oid[:nf], np.full(nf, i, dtype=np.int64), r.fill_qty[:nf], r.fill_price[:nf], r.fill_ref[:nf],
-            r.fill_fee[:nf], r.fill_maker[:nf],
+            f_oid[:nf], np.full(nf, i, dtype=np.int64), f_qty[:nf], f_price[:nf], f_ref[:nf], f_fee[:nf], f_maker[:nf],
         )
-        events = NO_EVENTS if ne == 0 else OrderEvents(
-            r.event_oid[:ne], r.event_status[:ne], r.event_reason[:ne]
-        )
+        events = NO_EVENTS if ne == 0 else OrderEvents(e_oid[:ne], e_status[:ne], e_reason[:ne])
         return fills, events

@@ -8,7 +8,7 @@ separate arguments): :data:`Step`, :data:`Work` (the columns of :class:`WorkingO
 
 from __future__ import annotations
 
-from typing import NamedTuple, TypeAlias
+from typing import TypeAlias
 
 import numba
 import numpy as np
@@ -16,7 +16,7 @@ import numpy as np
 from execlab._core.arrays import FloatArray, IntArray
 from execlab._sim.working_orders import WorkingOrders
 
-__all__ = ["Account", "Market", "Matched", "Rules", "Step", "Work", "match", "match_bar"]
+__all__ = ["Account", "Market", "Out", "Rules", "Step", "Work", "match", "match_bar"]
 
 # Fill price models
 CLOSE, NEXT_OPEN, VWAP, QUOTE = 0, 1, 2, 3
@@ -42,32 +42,18 @@ Out: TypeAlias = tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray,
 """Output buffers: fills (oid, signed quantity, price, model price, fee, maker) and events (oid, status, reason)."""
 
 
-class Matched(NamedTuple):
-    """What one kernel call wrote: the first ``n_fills`` fill rows and ``n_events`` event rows of the buffers, and
-    how many orders are still working (``left``)."""
-
-    n_fills: int
-    n_events: int
-    left: int
-    fill_oid: IntArray
-    fill_qty: FloatArray
-    fill_price: FloatArray
-    fill_ref: FloatArray
-    fill_fee: FloatArray
-    fill_maker: np.ndarray
-    event_oid: IntArray
-    event_status: np.ndarray
-    event_reason: np.ndarray
-
-
 def match(orders: WorkingOrders, step: int, day: int, market: Market, account: Account, rules: Rules,
-          cash_floor: float, max_gross: float) -> Matched:
-    """Match the working orders against one bar (see :func:`match_bar`) into fresh output buffers."""
+          cash_floor: float, max_gross: float) -> tuple[int, int, int, Out]:
+    """Match the working orders against one bar (see :func:`match_bar`) into fresh output buffers.
+
+    Returns how many fills and events were written to the buffers' first rows, how many orders are still working,
+    and the buffers (:data:`Out`).
+    """
     n = orders.n
     out = (np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n, np.bool_),
            np.empty(n, np.int64), np.empty(n, np.int8), np.empty(n, np.int8))
     nf, ne, left = match_bar((step, day, n, cash_floor, max_gross), orders.record, market, account, rules, out)
-    return Matched(nf, ne, left, *out)
+    return nf, ne, left, out
 
 
 @numba.njit(cache=True, inline="always")

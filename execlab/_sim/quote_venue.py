@@ -2,9 +2,9 @@
 
 The backtest drives :func:`execlab._sim.kernel.match_bar` with bars; a local broker venue has quotes that arrive
 one symbol at a time and a symbol list that grows as quotes and orders name new symbols. :class:`QuoteVenue` keeps
-the same working-order columns and account arrays as :class:`execlab.SimulatedVenue` and calls the same kernel,
-so fees, the cash and margin checks, shorting rules, the participation cap, order types and times in force mean
-the same thing in a backtest and behind a broker's wire protocol.
+its orders in the same working-order store and its account in the same arrays as :class:`execlab.SimulatedVenue`
+and calls the same kernel, so fees, the cash and margin checks, shorting rules, the participation cap, order types
+and times in force mean the same thing in a backtest and behind a broker's wire protocol.
 
 How a quote becomes a "bar" for the kernel: buy orders are matched against a bar whose open, high, low and close
 are all the ask, sell orders against the bid (the last price stands in for a missing side). A marketable limit
@@ -479,11 +479,12 @@ class QuoteVenue:
 
     def _call_kernel(self, market: kernel.Market, rules: kernel.Rules, day: int, floor: float,
                      max_gross: float) -> tuple[list[EngineFill], list[EngineEvent]]:
-        r = kernel.match(self._orders, self._step, day, market,
-                         (self.position, self.avg_price, self._cash, self._vol_used, self._lot), rules, floor,
-                         max_gross)
-        fills = [EngineFill(int(r.fill_oid[k]), float(r.fill_qty[k]), float(r.fill_price[k]), float(r.fill_fee[k]),
-                            bool(r.fill_maker[k]), float(r.fill_ref[k])) for k in range(r.n_fills)]
-        events = [EngineEvent(int(r.event_oid[k]), int(r.event_status[k]), int(r.event_reason[k]))
-                  for k in range(r.n_events) if r.event_status[k] != 2]
+        nf, ne, _left, out = kernel.match(self._orders, self._step, day, market,
+                                          (self.position, self.avg_price, self._cash, self._vol_used, self._lot),
+                                          rules, floor, max_gross)
+        f_oid, f_qty, f_price, f_ref, f_fee, f_maker, e_oid, e_status, e_reason = out
+        fills = [EngineFill(int(f_oid[k]), float(f_qty[k]), float(f_price[k]), float(f_fee[k]), bool(f_maker[k]),
+                            float(f_ref[k])) for k in range(nf)]
+        events = [EngineEvent(int(e_oid[k]), int(e_status[k]), int(e_reason[k])) for k in range(ne)
+                  if e_status[k] != 2]
         return fills, events
