@@ -26,11 +26,9 @@ Sells are matched before buys within a step, so a rebalance's sells pay for its 
 from __future__ import annotations
 
 import math
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -45,13 +43,12 @@ from execlab._execution.executor import OrderExecutor
 from execlab._oms.events import EventKind
 from execlab._oms.journal import Journal, JournalFill
 from execlab._plan.diff import CostEstimate
-from execlab._sim.costs import _FEE, _PRICE, _SLIP, CostModel
+from execlab._sim import margin
+from execlab._sim.costs import CostModel
+from execlab._sim.estimators import ADV_RISK_WINDOW, RollingStats
 from execlab._sim.quote_venue import EngineEvent, EngineFill, QuoteVenue
 
 __all__ = ["PaperExecutor"]
-
-
-_ADV_RISK_WINDOW: Final = 20  # the backtest's ADV for risk.max_adv_pct
 
 
 @dataclass(slots=True)
@@ -69,43 +66,6 @@ class _Queued:
     stop: float
     trail_amount: float
     trail_percent: float
-
-
-class _Rolling:
-    """Per symbol: σ of close-to-close returns and mean volume over the last events, as the backtest's cost model
-    and ADV check know them before each bar (returns of closes carried forward; a missing bar traded nothing)."""
-
-    def __init__(self, n: int, vol_window: int, adv_window: int):
-        self.vol_window, self.adv_window = vol_window, adv_window
-        self._closes: deque[FloatArray] = deque(maxlen=vol_window + 1)
-        self._volumes: deque[FloatArray] = deque(maxlen=max(adv_window, _ADV_RISK_WINDOW))
-        self._n = n
-
-    def sigma(self) -> FloatArray:
-        if len(self._closes) < 3:
-            return np.full(self._n, np.nan)
-        c = np.array(self._closes)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = c[1:] / c[:-1] - 1.0
-        valid = ~np.isnan(r)
-        count = valid.sum(axis=0)
-        x = np.where(valid, r, 0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = x.sum(axis=0) / count
-            var = (np.where(valid, r - mean, 0.0) ** 2).sum(axis=0) / (count - 1)
-        out: FloatArray = np.where(count >= 2, np.sqrt(var), np.nan)
-        return out
-
-    def adv(self, window: int) -> FloatArray:
-        if not self._volumes:
-            return np.full(self._n, np.nan)
-        recent = list(self._volumes)[-window:]
-        out: FloatArray = np.mean(np.array(recent), axis=0)
-        return out
-
-    def add(self, close: FloatArray, volume: FloatArray) -> None:
-        self._closes.append(close.copy())
-        self._volumes.append(volume.copy())
 
 
 class PaperExecutor(OrderExecutor):
@@ -161,17 +121,12 @@ class PaperExecutor(OrderExecutor):
         self._fill_seq: dict[int, int] = {}
         slip = self.config.slippage
         self._needs_impact = slip.model == "sqrt_impact"
-        self._stats = _Rolling(n, slip.volatility_window, slip.adv_window)
-        self._sigma = np.zeros((1, n))
-        self._adv_impact = np.zeros((1, n))
+        self._stats = RollingStats(n, slip.volatility_window, (slip.adv_window, ADV_RISK_WINDOW))
         self.adv = np.full(n, np.nan)
         """Mean volume of the 20 events before the current one, per symbol (for ``risk.max_adv_pct``)."""
-        fees = self.config.fees
-        self._costs = CostModel(
-            _PRICE[self.config.fill_price], _SLIP[slip.model], np.array([slip.bps, slip.impact_coefficient]),
-            _FEE[fees.model],
-            np.array([fees.bps, fees.per_share, fees.minimum, fees.maximum_pct, fees.maker_bps, fees.taker_bps]),
-            self._sigma, self._adv_impact)
+        self._costs = CostModel.from_venue(self.config, np.zeros((1, n)), np.zeros((1, n)))
+        self._sigma = self._costs.sigma  # σ and ADV known before the current event: rewritten at each event
+        self._adv_impact = self._costs.adv
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -212,8 +167,8 @@ class PaperExecutor(OrderExecutor):
         self._bar_step = bar = event.is_bar and not self._quote_mode
         if self._needs_impact:  # known before this event
             self._sigma[0] = self._stats.sigma()
-            self._adv_impact[0] = self._stats.adv(self._stats.adv_window)
-        self.adv = self._stats.adv(_ADV_RISK_WINDOW)
+            self._adv_impact[0] = self._stats.adv(self.config.slippage.adv_window)
+        self.adv = self._stats.adv(ADV_RISK_WINDOW)
         self._release()
         syms = self._symbols
         present = sel.tolist()
@@ -248,7 +203,7 @@ class PaperExecutor(OrderExecutor):
             self.tradable[sel] = True
             quoted = np.where(self.tradable, self.marks, np.nan)
             self.last_bar = {"open": quoted, "high": quoted, "low": quoted, "close": quoted, "volume": volume}
-        self._stats.add(self.marks, volume)
+        self._stats.update(self.marks, volume)
         self._collect(fills, events)
 
     def venue_last(self) -> FloatArray:
@@ -408,8 +363,8 @@ class PaperExecutor(OrderExecutor):
                                buying_power=self.venue.cash - floor)
 
     def cash_floor(self) -> float:
-        margin = self.config.margin
-        return -(margin.max_leverage - 1.0) * max(self.equity(), 0.0) if margin.enabled else 0.0
+        rule = self.config.margin
+        return margin.cash_floor(rule, self.equity() if rule.enabled else 0.0)
 
     def cost_estimate(self, quantity: FloatArray, price: FloatArray) -> CostEstimate:
         quoted = ~(np.isnan(self.bid) | np.isnan(self.ask))

@@ -25,7 +25,8 @@ from execlab._execution.backtest_executor import BacktestExecutor
 from execlab._execution.rebalancer import RebalanceContext, Rebalancer
 from execlab._oms.book import OrderBook
 from execlab._risk.engine import RiskEngine, RiskReason
-from execlab._sim import SimulatedVenue
+from execlab._sim import SimulatedVenue, margin
+from execlab._sim.estimators import ADV_RISK_WINDOW, adv_before
 
 __all__ = ["BacktestResult", "run_backtest"]
 
@@ -55,7 +56,7 @@ def run_backtest(
     table = instruments if instruments is not None else InstrumentTable()
     all_bars = bars if isinstance(bars, MarketData) else MarketData.from_bars(bars)
     allow_short = cfg.plan.allow_short
-    leverage = cfg.venue.margin.max_leverage if cfg.venue.margin.enabled else 1.0
+    leverage = margin.leverage(cfg.venue.margin)
     tm = align_targets(targets, all_bars, cfg.plan.target_unit, allow_short, leverage, table)
     market = all_bars if tm.symbols == all_bars.symbols else all_bars.select(tm.symbols)
     rules = table.arrays(tm.symbols)
@@ -72,7 +73,7 @@ def run_backtest(
     days = venue.trading_days
     adv = None
     if cfg.risk.max_adv_pct is not None:  # volume known before each bar
-        adv = pd.DataFrame(market.volume).rolling(20, min_periods=1).mean().shift(1).to_numpy()
+        adv = adv_before(market.volume, ADV_RISK_WINDOW)
     rebalance_at = np.full(n_t, -1, dtype=np.int64)
     rebalance_at[tm.bars] = np.arange(tm.bars.size)
     start = int(tm.bars[0]) if tm.bars.size else n_t

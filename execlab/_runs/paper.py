@@ -24,6 +24,7 @@ from execlab._oms.book import BookJournal, OrderBook
 from execlab._oms.journal import Journal
 from execlab._risk.engine import RiskEngine
 from execlab._runs.backtest import BacktestResult
+from execlab._sim import margin
 
 __all__ = ["PaperResult", "run_paper"]
 
@@ -45,7 +46,7 @@ def _paper_targets(targets: Any, config: Config, instruments: InstrumentTable | 
         r, c = np.argwhere(values < 0)[0]
         raise TargetError(f"targets: negative target for symbol {frame.columns[c]!r} at {index[r]} but "
                           f"plan.allow_short is false ({int((values < 0).sum())} such values)")
-    leverage = config.venue.margin.max_leverage if config.venue.margin.enabled else 1.0
+    leverage = margin.leverage(config.venue.margin)
     check_unit(frame, values, config.plan.target_unit, leverage, instruments)
     return _Targets(index, np.ascontiguousarray(values), tuple(frame.columns))
 

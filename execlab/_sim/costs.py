@@ -3,24 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 import numpy as np
-import pandas as pd
 
 from execlab._config import FeeConfig, SlippageConfig, VenueConfig
 from execlab._core.arrays import FloatArray
 from execlab._data.bars import MarketData
 from execlab._plan.diff import CostEstimate
 from execlab._sim import kernel
+from execlab._sim.estimators import adv_before, sigma_before
 
-__all__ = ["CostModel"]
+__all__ = ["FEE_MODELS", "PRICE_MODELS", "SLIPPAGE_MODELS", "CostModel"]
 
 
-_PRICE = {"close": kernel.CLOSE, "next_open": kernel.NEXT_OPEN, "vwap": kernel.VWAP, "quote": kernel.QUOTE}
-_SLIP = {"none": kernel.SLIP_NONE, "fixed_bps": kernel.SLIP_BPS, "half_spread": kernel.SLIP_HALF_SPREAD,
-         "sqrt_impact": kernel.SLIP_SQRT}
-_FEE = {"none": kernel.FEE_NONE, "bps": kernel.FEE_BPS, "per_share": kernel.FEE_PER_SHARE,
-        "maker_taker": kernel.FEE_MAKER_TAKER}
+PRICE_MODELS: Final = {"close": kernel.CLOSE, "next_open": kernel.NEXT_OPEN, "vwap": kernel.VWAP,
+                       "quote": kernel.QUOTE}
+"""Kernel code of each ``venue.fill_price``."""
+SLIPPAGE_MODELS: Final = {"none": kernel.SLIP_NONE, "fixed_bps": kernel.SLIP_BPS,
+                          "half_spread": kernel.SLIP_HALF_SPREAD, "sqrt_impact": kernel.SLIP_SQRT}
+"""Kernel code of each ``venue.slippage.model``."""
+FEE_MODELS: Final = {"none": kernel.FEE_NONE, "bps": kernel.FEE_BPS, "per_share": kernel.FEE_PER_SHARE,
+                     "maker_taker": kernel.FEE_MAKER_TAKER}
+"""Kernel code of each ``venue.fees.model``."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,24 +46,27 @@ class CostModel:
     def from_config(cls, venue: VenueConfig, market: MarketData) -> CostModel:
         """Resolve a venue config against the market data it will trade on."""
         slip: SlippageConfig = venue.slippage
-        fees: FeeConfig = venue.fees
         needs_quotes = venue.fill_price == "quote" or slip.model == "half_spread"
         if needs_quotes and not market.has_quotes:
             key = "venue.fill_price" if venue.fill_price == "quote" else "venue.slippage.model"
             raise ValueError(f"{key}: needs bid and ask columns in the bars, which have none")
-        shape = market.close.shape
         if slip.model == "sqrt_impact":
-            close = pd.DataFrame(market.close)
-            returns = close.ffill().pct_change(fill_method=None)
-            sigma = returns.rolling(slip.volatility_window, min_periods=2).std().shift(1).to_numpy()
-            adv = pd.DataFrame(market.volume).rolling(slip.adv_window, min_periods=1).mean().shift(1).to_numpy()
+            sigma = sigma_before(market.close, slip.volatility_window)
+            adv = adv_before(market.volume, slip.adv_window)
         else:
-            sigma = adv = np.zeros((1, shape[1]))
+            sigma = adv = np.zeros((1, market.close.shape[1]))
+        return cls.from_venue(venue, sigma, adv)
+
+    @classmethod
+    def from_venue(cls, venue: VenueConfig, sigma: FloatArray, adv: FloatArray) -> CostModel:
+        """Resolve a venue config's models, with the impact inputs given (time × symbol, or one row for all bars)."""
+        slip: SlippageConfig = venue.slippage
+        fees: FeeConfig = venue.fees
         return cls(
-            price_model=_PRICE[venue.fill_price],
-            slip_model=_SLIP[slip.model],
+            price_model=PRICE_MODELS[venue.fill_price],
+            slip_model=SLIPPAGE_MODELS[slip.model],
             slip_params=np.array([slip.bps, slip.impact_coefficient], dtype=np.float64),
-            fee_model=_FEE[fees.model],
+            fee_model=FEE_MODELS[fees.model],
             fee_params=np.array(
                 [fees.bps, fees.per_share, fees.minimum, fees.maximum_pct, fees.maker_bps, fees.taker_bps],
                 dtype=np.float64,
@@ -66,6 +74,14 @@ class CostModel:
             sigma=np.ascontiguousarray(sigma, dtype=np.float64),
             adv=np.ascontiguousarray(adv, dtype=np.float64),
         )
+
+    def rules(self, cap: float, allow_short: bool, *, price_model: int | None = None,
+              slip_model: int | None = None) -> kernel.Rules:
+        """The kernel's rules record for these costs, a participation cap (0: none) and the shorting rule; the price
+        and slippage models may be overridden."""
+        return (self.price_model if price_model is None else price_model,
+                self.slip_model if slip_model is None else slip_model, self.slip_params, self.fee_model,
+                self.fee_params, float(cap), bool(allow_short))
 
     def row(self, a: FloatArray, i: int) -> FloatArray:
         """Row ``i`` of a per-bar input, or its only row when it does not vary."""

@@ -1,14 +1,22 @@
 """The matching kernel of the simulated venue: one bar, all working orders, compiled with numba.
 
-Order types, times in force and status codes are the integer codes of ``execlab._core.codes``.
+Order types, times in force and status codes are the integer codes of ``execlab._core.codes``. The kernel takes its
+inputs as six records, plain tuples in a fixed field order (numba dispatches plain tuples of arrays as fast as
+separate arguments): :data:`Step`, :data:`Work` (the columns of :class:`WorkingOrders`), :data:`Market`,
+:data:`Account`, :data:`Rules` and :data:`Out`. :func:`match` is the one place that calls it.
 """
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import numba
 import numpy as np
 
-__all__ = ["match_bar"]
+from execlab._core.arrays import FloatArray, IntArray
+from execlab._sim.working_orders import WorkingOrders
+
+__all__ = ["Account", "Market", "Out", "Rules", "Step", "Work", "match", "match_bar"]
 
 # Fill price models
 CLOSE, NEXT_OPEN, VWAP, QUOTE = 0, 1, 2, 3
@@ -16,6 +24,36 @@ CLOSE, NEXT_OPEN, VWAP, QUOTE = 0, 1, 2, 3
 SLIP_NONE, SLIP_BPS, SLIP_HALF_SPREAD, SLIP_SQRT = 0, 1, 2, 3
 # Fee models
 FEE_NONE, FEE_BPS, FEE_PER_SHARE, FEE_MAKER_TAKER = 0, 1, 2, 3
+
+Step: TypeAlias = tuple[int, int, int, float, float]
+"""(bar or step number, session number, working-order rows in use, lowest cash allowed, largest gross exposure)."""
+Work: TypeAlias = tuple[np.ndarray, ...]
+"""The working-order columns, in ``execlab._sim.working_orders.COLUMNS`` order (:attr:`WorkingOrders.record`)."""
+Market: TypeAlias = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray,
+                          FloatArray, FloatArray, FloatArray]
+"""Per symbol at the bar: (open, high, low, close, volume, bid, ask, σ, ADV, mark price for gross exposure)."""
+Account: TypeAlias = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
+"""(position, average price, one-element cash box, volume used in this bar, lot size) — updated in place."""
+Rules: TypeAlias = tuple[int, int, FloatArray, int, FloatArray, float, bool]
+"""(price model, slippage model, slippage parameters [bps, impact coefficient], fee model, fee parameters
+[bps, per share, minimum, maximum pct, maker bps, taker bps], participation cap (0: none), shorting allowed)."""
+Out: TypeAlias = tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray, np.ndarray, IntArray, np.ndarray,
+                       np.ndarray]
+"""Output buffers: fills (oid, signed quantity, price, model price, fee, maker) and events (oid, status, reason)."""
+
+
+def match(orders: WorkingOrders, step: int, day: int, market: Market, account: Account, rules: Rules,
+          cash_floor: float, max_gross: float) -> tuple[int, int, int, Out]:
+    """Match the working orders against one bar (see :func:`match_bar`) into fresh output buffers.
+
+    Returns how many fills and events were written to the buffers' first rows, how many orders are still working,
+    and the buffers (:data:`Out`).
+    """
+    n = orders.n
+    out = (np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n, np.bool_),
+           np.empty(n, np.int64), np.empty(n, np.int8), np.empty(n, np.int8))
+    nf, ne, left = match_bar((step, day, n, cash_floor, max_gross), orders.record, market, account, rules, out)
+    return nf, ne, left, out
 
 
 @numba.njit(cache=True, inline="always")
@@ -36,32 +74,19 @@ def _fee(model: int, p: np.ndarray, notional: float, qty: float, first: bool, ma
 
 
 @numba.njit(cache=True)
-def match_bar(
-    i: int,
-    day_i: int,
-    n_work: int,
-    # working orders
-    w_oid: np.ndarray, w_sym: np.ndarray, w_qty: np.ndarray, w_type: np.ndarray, w_tif: np.ndarray,
-    w_limit: np.ndarray, w_stop: np.ndarray, w_trail_amt: np.ndarray, w_trail_pct: np.ndarray,
-    w_extreme: np.ndarray, w_triggered: np.ndarray, w_eligible: np.ndarray, w_day: np.ndarray,
-    w_submit: np.ndarray, w_filled: np.ndarray, w_active: np.ndarray,
-    # market at bar i
-    o: np.ndarray, h: np.ndarray, lo: np.ndarray, c: np.ndarray, vol: np.ndarray,
-    bid: np.ndarray, ask: np.ndarray, sigma: np.ndarray, adv: np.ndarray,
-    # account
-    position: np.ndarray, avg_price: np.ndarray, cash_box: np.ndarray, vol_used: np.ndarray,
-    lot: np.ndarray,
-    # models
-    price_model: int, slip_model: int, slip_p: np.ndarray, fee_model: int, fee_p: np.ndarray,
-    cap: float, cash_floor: float, allow_short: bool, max_gross: float, mark: np.ndarray,
-    # outputs
-    f_oid: np.ndarray, f_qty: np.ndarray, f_price: np.ndarray, f_ref: np.ndarray, f_fee: np.ndarray,
-    f_maker: np.ndarray, e_oid: np.ndarray, e_status: np.ndarray, e_reason: np.ndarray,
-) -> tuple[int, int, int]:
+def match_bar(step: Step, work: Work, market: Market, account: Account, rules: Rules,
+              out: Out) -> tuple[int, int, int]:
     """Match working orders against bar ``i``; returns (fills written, events written, active orders left).
 
     Status codes written to events: 2 partially filled, 3 filled, 4 cancelled, 5 rejected, 6 expired.
     """
+    i, day_i, n_work, cash_floor, max_gross = step
+    (w_oid, w_sym, w_qty, w_type, w_tif, w_limit, w_stop, w_trail_amt, w_trail_pct, w_extreme, w_triggered,
+     w_eligible, w_day, w_submit, w_filled, w_active) = work
+    o, h, lo, c, vol, bid, ask, sigma, adv, mark = market
+    position, avg_price, cash_box, vol_used, lot = account
+    price_model, slip_model, slip_p, fee_model, fee_p, cap, allow_short = rules
+    f_oid, f_qty, f_price, f_ref, f_fee, f_maker, e_oid, e_status, e_reason = out
     cash = cash_box[0]
     gross = 0.0
     if max_gross < np.inf:

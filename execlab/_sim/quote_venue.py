@@ -2,9 +2,9 @@
 
 The backtest drives :func:`execlab._sim.kernel.match_bar` with bars; a local broker venue has quotes that arrive
 one symbol at a time and a symbol list that grows as quotes and orders name new symbols. :class:`QuoteVenue` keeps
-the same working-order columns and account arrays as :class:`execlab.SimulatedVenue` and calls the same kernel,
-so fees, the cash and margin checks, shorting rules, the participation cap, order types and times in force mean
-the same thing in a backtest and behind a broker's wire protocol.
+its orders in the same working-order store and its account in the same arrays as :class:`execlab.SimulatedVenue`
+and calls the same kernel, so fees, the cash and margin checks, shorting rules, the participation cap, order types
+and times in force mean the same thing in a backtest and behind a broker's wire protocol.
 
 How a quote becomes a "bar" for the kernel: buy orders are matched against a bar whose open, high, low and close
 are all the ask, sell orders against the bid (the last price stands in for a missing side). A marketable limit
@@ -30,25 +30,14 @@ import numpy as np
 from execlab._config import VenueConfig
 from execlab._core.arrays import FloatArray
 from execlab._core.codes import CLS, FOK, IOC, OPG, TRAILING_STOP, VenueReason
-from execlab._sim import kernel
+from execlab._sim import kernel, margin
+from execlab._sim.costs import CostModel
+from execlab._sim.working_orders import WorkingOrders
 
 __all__ = ["EngineEvent", "EngineFill", "QuoteVenue"]
 
 
 _NEVER = np.iinfo(np.int64).max // 2
-_WORK_FIELDS: dict[str, type] = {
-    "oid": np.int64, "sym": np.int64, "qty": np.float64, "type": np.int8, "tif": np.int8,
-    "limit": np.float64, "stop": np.float64, "trail_amt": np.float64, "trail_pct": np.float64,
-    "extreme": np.float64, "triggered": np.bool_, "eligible": np.int64, "day": np.int64,
-    "submit": np.int64, "filled": np.float64, "active": np.bool_,
-}
-_SLIP = {"none": kernel.SLIP_NONE, "fixed_bps": kernel.SLIP_BPS, "half_spread": kernel.SLIP_NONE,
-         "sqrt_impact": kernel.SLIP_SQRT}
-#: Bar steps price like the backtest: half the quoted spread is slippage there, not the touch.
-_BAR_SLIP = {**_SLIP, "half_spread": kernel.SLIP_HALF_SPREAD}
-_PRICE = {"close": kernel.CLOSE, "next_open": kernel.NEXT_OPEN, "vwap": kernel.VWAP, "quote": kernel.QUOTE}
-_FEE = {"none": kernel.FEE_NONE, "bps": kernel.FEE_BPS, "per_share": kernel.FEE_PER_SHARE,
-        "maker_taker": kernel.FEE_MAKER_TAKER}
 
 _WARM = False
 
@@ -142,22 +131,15 @@ class QuoteVenue:
         self._lot = np.zeros(0)
         self._vol_used = np.zeros(0)
         self._cash = np.array([float(initial_cash)])
-        self._w: dict[str, np.ndarray] = {k: np.zeros(64, dtype=t) for k, t in _WORK_FIELDS.items()}
-        self._n = 0
+        self._orders = WorkingOrders()
         self._meta: dict[int, _Meta] = {}
         self._live: dict[int, _Meta] = {}  # the orders not done yet: what each step has to look at
         self._step = 0
-        fees = self.config.fees
-        self._fee_model = _FEE[fees.model]
-        self._fee_params = np.array(
-            [fees.bps, fees.per_share, fees.minimum, fees.maximum_pct, fees.maker_bps, fees.taker_bps],
-            dtype=np.float64,
-        )
-        slip = self.config.slippage
-        self._slip_model = _SLIP[slip.model]
-        self._bar_slip_model = _BAR_SLIP[slip.model]
-        self._price_model = _PRICE[self.config.fill_price]
-        self._slip_params = np.array([slip.bps, slip.impact_coefficient], dtype=np.float64)
+        # σ and ADV come with each step's bars (set_bars); a quote carries none.
+        self._costs = CostModel.from_venue(self.config, np.zeros((1, 0)), np.zeros((1, 0)))
+        # Against quotes, crossing the spread is the half-spread slippage (bar steps price like the backtest).
+        half_spread = self._costs.slip_model == kernel.SLIP_HALF_SPREAD
+        self._quote_slip_model = kernel.SLIP_NONE if half_spread else self._costs.slip_model
         self._cap = float(self.config.participation_cap or 0.0)
 
     @staticmethod
@@ -210,13 +192,13 @@ class QuoteVenue:
             s = self.symbol_index(symbol)
             q.bid[s], q.ask[s], q.last[s], q.volume[s] = float(bid), float(ask), float(last), float(volume)
             touched.add(s)
-        w = self._w
+        w = self._orders
         for meta in self._live.values():
             if meta.parked != 0.0 and meta.sym in touched:
                 r = meta.row
-                w["qty"][r] = meta.parked
-                w["eligible"][r] = self._step
-                w["active"][r] = True
+                w.qty[r] = meta.parked
+                w.eligible[r] = self._step
+                w.active[r] = True
                 meta.parked = 0.0
 
     def set_bars(self, bars: Sequence[tuple[str, float, float, float, float, float]], *,
@@ -309,8 +291,7 @@ class QuoteVenue:
 
     def leverage(self) -> float:
         """Gross exposure allowed per unit of equity (1 without margin)."""
-        margin = self.config.margin
-        return margin.max_leverage if margin.enabled else 1.0
+        return margin.leverage(self.config.margin)
 
     # -- orders --------------------------------------------------------------------------------------------
     def submit(self, oid: int, symbol: str, qty: float, order_type: int, tif: int, *, day: int,
@@ -328,37 +309,18 @@ class QuoteVenue:
             raise ValueError(f"oid {oid} is already used")
         s = self.symbol_index(symbol)
         self._compact()
-        w = self._w
-        if self._n == w["oid"].size:
-            for key, arr in w.items():
-                grown = np.zeros(2 * arr.size, dtype=arr.dtype)
-                grown[: self._n] = arr[: self._n]
-                w[key] = grown
-        r = self._n
-        self._n += 1
+        w = self._orders
         buy = notional > 0 if notional is not None else qty > 0
         auction = tif == OPG or (tif == CLS and not after_close)
         placeholder = 1.0 if buy else -1.0  # a notional order's quantity is set when it is priced
-        w["oid"][r] = oid
-        w["sym"][r] = s
-        w["qty"][r] = qty if notional is None else placeholder
-        w["type"][r] = order_type
-        w["tif"][r] = tif
-        w["limit"][r] = limit
-        w["stop"][r] = stop
-        w["trail_amt"][r] = trail_amount
-        w["trail_pct"][r] = trail_percent
-        w["extreme"][r] = self.touch(symbol, buy)
-        w["triggered"][r] = False
-        w["eligible"][r] = _NEVER if auction else self._step
-        w["day"][r] = day
         # A quote is the whole bar: an order is never "this bar's close only" unless it came after a bar's close.
-        w["submit"][r] = self._step if after_close else self._step - 1
-        w["filled"][r] = 0.0
-        w["active"][r] = not auction
+        r = w.add(oid, s, qty if notional is None else placeholder, order_type, tif, limit=limit, stop=stop,
+                  trail_amount=trail_amount, trail_percent=trail_percent, extreme=self.touch(symbol, buy),
+                  eligible=_NEVER if auction else self._step, day=day,
+                  submit=self._step if after_close else self._step - 1, active=not auction)
         ratio = partial_ratio if partial_ratio is not None and tif != FOK else None
         self._meta[oid] = self._live[oid] = _Meta(r, s, 0.0 if notional is not None else qty, notional, ratio,
-                                parked=(w["qty"][r] if auction else 0.0))
+                                parked=(w.qty[r] if auction else 0.0))
 
     def cancel(self, oid: int) -> bool:
         """Stop a working order; False when it is unknown or no longer working."""
@@ -368,7 +330,7 @@ class QuoteVenue:
         meta.done = True
         meta.parked = 0.0
         self._live.pop(oid, None)
-        self._w["active"][meta.row] = False
+        self._orders.active[meta.row] = False
         return True
 
     def is_working(self, oid: int) -> bool:
@@ -379,36 +341,30 @@ class QuoteVenue:
     def filled(self, oid: int) -> float:
         """Unsigned quantity filled so far."""
         meta = self._meta.get(oid)
-        return 0.0 if meta is None else float(self._w["filled"][meta.row])
+        return 0.0 if meta is None else float(self._orders.filled[meta.row])
 
     def remaining(self, oid: int) -> float:
         """Unsigned quantity still to fill (for an unpriced notional order: 0)."""
         meta = self._meta.get(oid)
         if meta is None or meta.done:
             return 0.0
-        return max(abs(meta.qty) - float(self._w["filled"][meta.row]), 0.0)
+        return max(abs(meta.qty) - float(self._orders.filled[meta.row]), 0.0)
 
     def extreme(self, oid: int) -> float:
         """A trailing stop's watermark (lowest ask for a buy, highest bid for a sell)."""
         meta = self._meta.get(oid)
-        return math.nan if meta is None else float(self._w["extreme"][meta.row])
+        return math.nan if meta is None else float(self._orders.extreme[meta.row])
 
     def _compact(self) -> None:
-        n = self._n
-        if n <= 4096:
+        w = self._orders
+        if not w.worth_compacting(len(self._live)):
             return
-        if len(self._live) > n // 2:
-            return
-        keep_rows = sorted(m.row for m in self._meta.values() if not m.done)
-        w = self._w
-        idx = np.array(keep_rows, dtype=np.intp)
-        for arr in w.values():
-            arr[: idx.size] = arr[idx]
-        new_row = {old: new for new, old in enumerate(keep_rows)}
+        keep = np.zeros(w.n, dtype=np.bool_)
+        keep[[m.row for m in self._live.values()]] = True
+        new_row = {int(old): new for new, old in enumerate(w.compact(keep))}
         self._meta = {oid: m for oid, m in self._meta.items() if not m.done}
         for m in self._meta.values():
             m.row = new_row[m.row]
-        self._n = idx.size
 
     # -- matching ------------------------------------------------------------------------------------------
     def match(self, day: int) -> tuple[list[EngineFill], list[EngineEvent]]:
@@ -424,39 +380,37 @@ class QuoteVenue:
         return self._match(day, self._match_bars)
 
     def _match(self, day: int, run: _Runner) -> tuple[list[EngineFill], list[EngineEvent]]:
-        if self._n == 0 or not self._live:
+        if self._orders.n == 0 or not self._live:
             return [], []
-        w = self._w
+        w = self._orders
         # Price notional orders not filled yet; apply first-fill caps.
         capped: dict[int, float] = {}
         for oid, meta in self._live.items():
-            if not w["active"][meta.row]:
+            if not w.active[meta.row]:
                 continue
             r = meta.row
-            buy = w["qty"][r] > 0
-            if meta.notional is not None and w["filled"][r] == 0.0:
+            buy = w.qty[r] > 0
+            if meta.notional is not None and w.filled[r] == 0.0:
                 px = self.touch(self.symbols[meta.sym], buy)
                 if px > 0:
                     shares = math.floor(abs(meta.notional) / px * 1e9) / 1e9
                     meta.qty = shares if buy else -shares
-                    w["qty"][r] = meta.qty
-            if np.isnan(w["extreme"][r]) and w["type"][r] == TRAILING_STOP:
-                w["extreme"][r] = self.touch(self.symbols[meta.sym], buy)
+                    w.qty[r] = meta.qty
+            if np.isnan(w.extreme[r]) and w.type[r] == TRAILING_STOP:
+                w.extreme[r] = self.touch(self.symbols[meta.sym], buy)
             if meta.ratio is not None and meta.qty != 0.0:
-                full = float(w["qty"][r])
+                full = float(w.qty[r])
                 part = abs(full) * meta.ratio
                 part = max(math.floor(part), 1.0) if float(full).is_integer() else math.floor(part * 1e9) / 1e9
                 if 0 < part < abs(full):
-                    w["qty"][r] = math.copysign(part, full)
+                    w.qty[r] = math.copysign(part, full)
                     capped[oid] = full
                 else:
                     meta.ratio = None  # too small to split
         marks = self._marks()
         equity = self.cash + float(self.position @ marks)
-        margin = self.config.margin
-        floor = -(margin.max_leverage - 1.0) * max(equity, 0.0) if margin.enabled else 0.0
-        max_gross = margin.max_leverage * max(equity, 0.0) if margin.enabled else math.inf
-        fills, events = run(marks, day, floor, max_gross)
+        fills, events = run(marks, day, margin.cash_floor(self.config.margin, equity),
+                            margin.max_gross(self.config.margin, equity))
         # Release the first-fill caps: a capped order that traded parks its rest for the next quote.
         out_events = [e for e in events if not (e.oid in capped and e.status == FILLED)]
         terminal = {e.oid for e in out_events}
@@ -467,15 +421,15 @@ class QuoteVenue:
             if oid in terminal:
                 continue
             if oid not in filled_now:
-                w["qty"][r] = full  # untouched: still working at full size, still capped
+                w.qty[r] = full  # untouched: still working at full size, still capped
                 continue
             meta.ratio = None
-            rest = math.copysign(max(abs(full) - float(w["filled"][r]), 0.0), full)
-            w["active"][r] = False
-            if w["tif"][r] == IOC:
+            rest = math.copysign(max(abs(full) - float(w.filled[r]), 0.0), full)
+            w.active[r] = False
+            if w.tif[r] == IOC:
                 out_events.append(EngineEvent(oid, CANCELLED, int(VenueReason.IOC_REMAINDER)))
             else:
-                w["qty"][r] = rest
+                w.qty[r] = rest
                 meta.parked = rest
         for e in out_events:
             ended = self._meta.get(e.oid)
@@ -487,8 +441,8 @@ class QuoteVenue:
 
     def _match_quotes(self, marks: FloatArray, day: int, floor: float,
                       max_gross: float) -> tuple[list[EngineFill], list[EngineEvent]]:
-        w = self._w
-        n = self._n
+        w = self._orders
+        n = w.n
         fills: list[EngineFill] = []
         events: list[EngineEvent] = []
         q = self._quotes
@@ -497,8 +451,8 @@ class QuoteVenue:
             side = np.array(q.ask if buy else q.bid, dtype=np.float64)
             last = np.array(q.last, dtype=np.float64)
             touch = np.where(np.isnan(side), last, side)
-            act = w["active"][:n]
-            other = act & ((w["qty"][:n] < 0) if buy else (w["qty"][:n] > 0))
+            act = w.active[:n]
+            other = act & ((w.qty[:n] < 0) if buy else (w.qty[:n] > 0))
             act[other] = False
             try:
                 fills_now, events_now = self._run_kernel(touch, volume, marks, day, floor, max_gross)
@@ -512,44 +466,25 @@ class QuoteVenue:
                     max_gross: float) -> tuple[list[EngineFill], list[EngineEvent]]:
         bars = self._bars
         assert bars is not None
-        return self._call_kernel(bars.open, bars.high, bars.low, bars.close, bars.volume, bars.bid, bars.ask,
-                                 bars.sigma, bars.adv, self._price_model, self._bar_slip_model, marks, day, floor,
-                                 max_gross)
+        market = (bars.open, bars.high, bars.low, bars.close, bars.volume, bars.bid, bars.ask, bars.sigma, bars.adv,
+                  marks)
+        return self._call_kernel(market, self._costs.rules(self._cap, self.allow_short), day, floor, max_gross)
 
     def _run_kernel(self, px: FloatArray, volume: FloatArray, marks: FloatArray, day: int, floor: float,
                     max_gross: float) -> tuple[list[EngineFill], list[EngineEvent]]:
         zeros = np.zeros(len(self.symbols))
-        return self._call_kernel(px, px, px, px, volume, px, px, zeros, zeros, kernel.CLOSE, self._slip_model, marks,
-                                 day, floor, max_gross)
+        rules = self._costs.rules(self._cap, self.allow_short, price_model=kernel.CLOSE,
+                                  slip_model=self._quote_slip_model)
+        return self._call_kernel((px, px, px, px, volume, px, px, zeros, zeros, marks), rules, day, floor, max_gross)
 
-    def _call_kernel(self, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArray, volume: FloatArray,
-                     bid: FloatArray, ask: FloatArray, sigma: FloatArray, adv: FloatArray, price_model: int,
-                     slip_model: int, marks: FloatArray, day: int, floor: float,
+    def _call_kernel(self, market: kernel.Market, rules: kernel.Rules, day: int, floor: float,
                      max_gross: float) -> tuple[list[EngineFill], list[EngineEvent]]:
-        w = self._w
-        n = self._n
-        f_oid = np.zeros(n, np.int64)
-        f_qty, f_price, f_ref, f_fee = (np.zeros(n) for _ in range(4))
-        f_maker = np.zeros(n, np.bool_)
-        e_oid = np.zeros(n, np.int64)
-        e_status = np.zeros(n, np.int8)
-        e_reason = np.zeros(n, np.int8)
-        nf, ne, _left = kernel.match_bar(
-            self._step, day, n,
-            w["oid"], w["sym"], w["qty"], w["type"], w["tif"], w["limit"], w["stop"], w["trail_amt"],
-            w["trail_pct"], w["extreme"], w["triggered"], w["eligible"], w["day"], w["submit"], w["filled"],
-            w["active"],
-            o, h, lo, c, volume,
-            bid, ask, sigma, adv,
-            self.position, self.avg_price, self._cash, self._vol_used, self._lot,
-            price_model, slip_model, self._slip_params, self._fee_model, self._fee_params,
-            self._cap, floor, self.allow_short, max_gross, marks,
-            f_oid, f_qty, f_price, f_ref, f_fee, f_maker,
-            e_oid, e_status, e_reason,
-        )
+        nf, ne, _left, out = kernel.match(self._orders, self._step, day, market,
+                                          (self.position, self.avg_price, self._cash, self._vol_used, self._lot),
+                                          rules, floor, max_gross)
+        f_oid, f_qty, f_price, f_ref, f_fee, f_maker, e_oid, e_status, e_reason = out
         fills = [EngineFill(int(f_oid[k]), float(f_qty[k]), float(f_price[k]), float(f_fee[k]), bool(f_maker[k]),
                             float(f_ref[k])) for k in range(nf)]
-        events = [EngineEvent(int(e_oid[k]), int(e_status[k]), int(e_reason[k]))
-                  for k in range(ne) if e_status[k] != 2]
+        events = [EngineEvent(int(e_oid[k]), int(e_status[k]), int(e_reason[k])) for k in range(ne)
+                  if e_status[k] != 2]
         return fills, events
-
