@@ -40,14 +40,13 @@ from execlab._oms.journal import Journal
 from execlab._plan.diff import PlanReason
 from execlab._plan.inputs import RebalanceInputs, TradableLookup, gate_rebalance_inputs
 from execlab._risk.engine import RiskEngine
+from execlab._sim.estimators import ADV_RISK_WINDOW, adv_before
 
 __all__ = ["LiveRebalance", "TargetsChangedError", "TradingHaltedError", "run_live_rebalance"]
 
 _WORKING: Final = (OrderStatus.PENDING.value, OrderStatus.SUBMITTED.value, OrderStatus.PARTIALLY_FILLED.value)
 _ACTIVE: Final = (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED)
 _GENERATION: Final = "#"
-#: Bars of volume averaged for ``risk.max_adv_pct`` (the backtest's window).
-ADV_WINDOW: Final = 20
 #: Plan reasons that mean a target was cut, not merely rounded to lots or left inside the no-trade band.
 _CUT: Final = {PlanReason.CASH_LIMITED, PlanReason.NO_CASH, PlanReason.NOT_TRADING}
 
@@ -201,7 +200,7 @@ def _tradable_lookup(executor: BrokerExecutor) -> TradableLookup:
 
 
 def _adv_before(market: MarketData, universe: tuple[str, ...], when: pd.Timestamp) -> np.ndarray:
-    """Mean volume of the last :data:`ADV_WINDOW` bars strictly before ``when`` per symbol (as the backtest's)."""
+    """Each symbol's ADV known before ``when``: the backtest's estimator over the bars strictly before it."""
     missing = [s for s in universe if s not in market.symbols]
     if missing:
         raise TargetError(f"bars: no bars for symbols {missing[:10]} (risk.max_adv_pct needs their volume)")
@@ -210,9 +209,9 @@ def _adv_before(market: MarketData, universe: tuple[str, ...], when: pd.Timestam
         when = when.tz_localize(stamps.tz) if when.tz is None else when.tz_convert(stamps.tz).tz_localize(None)
     rows = int(stamps.searchsorted(when, side="left"))
     cols = [market.symbols.index(s) for s in universe]
-    recent = market.volume[max(rows - ADV_WINDOW, 0):rows][:, cols]
-    with np.errstate(invalid="ignore"):
-        out: np.ndarray = np.nanmean(recent, axis=0) if len(recent) else np.full(len(cols), np.nan)
+    # One row for the rebalance itself: the estimator's value at that row is what was known before it.
+    history = np.vstack([market.volume[:rows][:, cols], np.full((1, len(cols)), np.nan)])
+    out: np.ndarray = adv_before(history, ADV_RISK_WINDOW)[-1]
     return out
 
 
