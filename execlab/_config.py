@@ -10,11 +10,11 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
-from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
+from execlab._brokers.endpoints import check_endpoint, live_endpoints, registered_brokers
 from execlab._core.models import OrderType, TimeInForce
 
 __all__ = [
@@ -244,14 +244,6 @@ class Config(BaseModel):
     data: DataConfig = DataConfig()
 
     @model_validator(mode="after")
-    def _paper_stays_off_live_endpoints(self) -> Config:
-        url = self.broker.base_url
-        if self.mode != "live" and url and _is_live_endpoint(self.broker.name, url):
-            raise ValueError(f"broker.base_url: {url!r} is a live-trading endpoint of {self.broker.name}, but mode "
-                             f"is {self.mode!r}; use the broker's paper endpoint or mode 'live' with the opt-in")
-        return self
-
-    @model_validator(mode="after")
     def _live_needs_opt_in(self) -> Config:
         if self.mode == "live":
             given = self.live.opt_in.get_secret_value() if self.live.opt_in else None
@@ -259,6 +251,14 @@ class Config(BaseModel):
                 raise ValueError(f"live.opt_in: mode 'live' requires live.opt_in to be exactly {LIVE_OPT_IN_PHRASE!r}")
             if self.broker.name == "sim":
                 raise ValueError("broker.name: mode 'live' cannot use the simulated broker 'sim'")
+        return self
+
+    @model_validator(mode="after")
+    def _endpoint_fits_the_mode(self) -> Config:
+        """Paper stays off live hosts, live stays off loopback, and no URL hides its host (see _brokers.endpoints)."""
+        url = self.broker.base_url
+        if url is not None:
+            check_endpoint(self.broker.name, url, self.mode, key="broker.base_url")
         return self
 
     @classmethod
@@ -270,23 +270,12 @@ class Config(BaseModel):
             raise ConfigError(_describe(exc)) from None
 
 
-#: Hosts (and IB gateway ports) that trade real money; a non-live config may not point at them.
+#: Hosts (and IB gateway ports, as ``":port"``) that trade real money, per broker: a view of
+#: :mod:`execlab._brokers.endpoints`, where the check (by parsed host, not by text) lives.
 LIVE_ENDPOINTS: dict[str, tuple[str, ...]] = {
-    "alpaca": ("api.alpaca.markets",),
-    "oanda": ("api-fxtrade.oanda.com", "stream-fxtrade.oanda.com"),
-    "ccxt": ("api.binance.com", "api1.binance.com", "api2.binance.com", "api3.binance.com"),
-    "ibkr": (":7496", ":4001"),
+    broker: (*sorted(live_endpoints(broker).hosts), *(f":{p}" for p in sorted(live_endpoints(broker).ports)))
+    for broker in registered_brokers()
 }
-
-
-def _is_live_endpoint(broker: str, url: str) -> bool:
-    netloc = urlsplit(url if "//" in url else f"//{url}").netloc.lower()
-    for marker in LIVE_ENDPOINTS.get(broker, ()):
-        if marker.startswith(":") and netloc.endswith(marker):
-            return True
-        if netloc.split(":")[0] == marker:
-            return True
-    return False
 
 
 _ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")

@@ -288,7 +288,7 @@ def test_dropped_stream_reconnects_and_later_updates_arrive(venue: AlpacaVenue, 
     stream, rec = live
     client.submit_order(market(1, "pre-1"))
     rec.wait_for("pre-1", ["new", "fill"])
-    reply = requests.post(venue.base_url + "/_streams/drop", timeout=5)
+    reply = requests.post(venue.base_url + "/_streams/drop", json={}, timeout=5, headers=venue.harness_headers)
     assert reply.status_code == 200 and reply.json() == {"dropped": 1}
     wait_until(lambda: stream.reconnects == 1 and stream.connected, "the stream to reconnect")
     assert rec.reconnects == 1  # on_reconnect ran once
@@ -308,7 +308,8 @@ def test_drop_streams_in_process(venue: AlpacaVenue, live: tuple[AlpacaTradeStre
 def test_stream_drop_after_knob(venue: AlpacaVenue, client: TradingClient,
                                 live: tuple[AlpacaTradeStream, Recorder]) -> None:
     stream, rec = live
-    knobs = requests.post(venue.base_url + "/_faults", json={"stream_drop_after": 2}, timeout=5).json()
+    knobs = requests.post(venue.base_url + "/_faults", json={"stream_drop_after": 2}, timeout=5,
+                          headers=venue.harness_headers).json()
     assert knobs["stream_drop_after"] == 2
     client.submit_order(market(1, "knob-1"))
     rec.wait_for("knob-1", ["new", "fill"])  # both were sent, then the connection was dropped
@@ -360,7 +361,7 @@ def test_stream_delay_keeps_order(venue: AlpacaVenue, client: TradingClient,
 @pytest.mark.parametrize("knob,value", [("stream_drop_after", -1), ("stream_drop_after", 1.5),
                                         ("stream_delay_seconds", -1), ("stream_delay_seconds", "x")])
 def test_stream_knobs_are_validated(venue: AlpacaVenue, knob: str, value: Any) -> None:
-    reply = requests.post(venue.base_url + "/_faults", json={knob: value}, timeout=5)
+    reply = requests.post(venue.base_url + "/_faults", json={knob: value}, timeout=5, headers=venue.harness_headers)
     assert reply.status_code == 400 and knob in reply.json()["message"]
 
 
@@ -473,7 +474,7 @@ def test_plain_http_get_of_the_stream_is_400(venue: AlpacaVenue) -> None:
 
 
 def test_stream_counts_in_stats(venue: AlpacaVenue, live: tuple[AlpacaTradeStream, Recorder]) -> None:
-    counts = requests.get(venue.base_url + "/_stats", timeout=5).json()["streams"]
+    counts = requests.get(venue.base_url + "/_stats", timeout=5, headers=venue.harness_headers).json()["streams"]
     assert counts == {"connections": 1, "open": 1, "authorized": 1, "auth_failures": 0, "drops": 0, "messages": 0}
     assert venue.stats()["requests"] == 0  # the websocket is not a REST request
 

@@ -424,25 +424,28 @@ def test_partial_fill_knob(venue: AlpacaVenue, client: TradingClient) -> None:
 
 def test_faults_over_http(venue: AlpacaVenue, client: TradingClient) -> None:
     knobs = requests.post(venue.base_url + "/_faults", json={"next_rejects": 1, "partial_fill_ratio": 0.5},
-                          timeout=5)
+                          timeout=5, headers=venue.harness_headers)
     assert knobs.status_code == 200 and knobs.json()["next_rejects"] == 1
     assert venue.faults.partial_fill_ratio == 0.5
-    bad = requests.post(venue.base_url + "/_faults", json={"next_reject": 1}, timeout=5)
+    bad = requests.post(venue.base_url + "/_faults", json={"next_reject": 1}, timeout=5, headers=venue.harness_headers)
     assert bad.status_code == 400 and "next_reject" in bad.json()["message"]
-    bad = requests.post(venue.base_url + "/_faults", json={"partial_fill_ratio": 2}, timeout=5)
+    bad = requests.post(venue.base_url + "/_faults", json={"partial_fill_ratio": 2}, timeout=5,
+                        headers=venue.harness_headers)
     assert bad.status_code == 400 and "partial_fill_ratio" in bad.json()["message"]
-    assert requests.delete(venue.base_url + "/_faults", timeout=5).json()["next_rejects"] == 0
+    assert requests.delete(venue.base_url + "/_faults", timeout=5,
+                           headers=venue.harness_headers).json()["next_rejects"] == 0
 
 
 def test_quotes_and_stats_over_http(venue: AlpacaVenue, client: TradingClient) -> None:
     client.submit_order(limit("TSLA", 2, 200.0, coid="q-1"))
     reply = requests.post(venue.base_url + "/_quotes", json={"symbol": "TSLA", "bid": 199.0, "ask": 199.5},
-                          timeout=5)
+                          timeout=5, headers=venue.harness_headers)
     assert reply.status_code == 200
     assert client.get_order_by_client_id("q-1").status == OrderStatus.FILLED
-    bad = requests.post(venue.base_url + "/_quotes", json={"symbol": "TSLA", "bid": 201.0, "ask": 199.5}, timeout=5)
+    bad = requests.post(venue.base_url + "/_quotes", json={"symbol": "TSLA", "bid": 201.0, "ask": 199.5}, timeout=5,
+                        headers=venue.harness_headers)
     assert bad.status_code == 400 and "bid" in bad.json()["message"]
-    stats = requests.get(venue.base_url + "/_stats", timeout=5).json()
+    stats = requests.get(venue.base_url + "/_stats", timeout=5, headers=venue.harness_headers).json()
     assert stats["order_attempts"] == {"q-1": 1} and stats["requests"] == 2 and stats["responses"] == {"200": 2}
 
 
@@ -510,7 +513,8 @@ def test_trade_updates_parse_as_alpaca_py_models(venue: AlpacaVenue, client: Tra
     assert updates[1].price == pytest.approx(100.10) and updates[1].qty == 3 and updates[1].position_qty == 3
     assert updates[1].execution_id is not None
     assert seen == venue.trade_updates()
-    over_http = requests.get(venue.base_url + "/_trade_updates", params={"since": 2}, timeout=5).json()
+    over_http = requests.get(venue.base_url + "/_trade_updates", params={"since": 2}, timeout=5,
+                             headers=venue.harness_headers).json()
     assert [e["event"] for e in over_http] == ["new", "canceled"]
 
 

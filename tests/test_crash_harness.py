@@ -24,6 +24,7 @@ import requests
 from execlab._oms.journal import Journal
 
 KEY, SECRET = "PKCRASHTEST00001", "crash-secret-not-for-logs"
+KEYS = {"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}  # the harness routes accept the API keys
 ORDERS_PER_TRIAL = 200
 TRIALS = int(os.environ.get("EXECLAB_CRASH_TRIALS", "20"))
 BASE_SEED = int(os.environ.get("EXECLAB_CRASH_SEED", "20261122"))
@@ -41,15 +42,15 @@ def _free_port() -> int:
 def venue_url() -> Iterator[str]:
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "execlab.venues.alpaca", "--port", str(port), "--key", KEY, "--secret", SECRET,
+        [sys.executable, "-m", "execlab.venues.alpaca", "--port", str(port), "--key", KEY,
          "--rate-limit", "1000000", "--cash", "1e12"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "APCA_API_SECRET_KEY": SECRET},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
         try:
-            if requests.get(f"{url}/_stats", timeout=1).ok:
+            if requests.get(f"{url}/_stats", timeout=1, headers=KEYS).ok:
                 break
         except requests.ConnectionError:
             pass
@@ -67,7 +68,7 @@ def _write_inputs(folder: Path, url: str, run_id: str, rng: random.Random, trial
     prices = {s: round(rng.uniform(5, 200), 2) for s in symbols}
     targets = {s: float(rng.randint(1, 300)) for s in symbols}
     quotes = {"quotes": [{"symbol": s, "bid": p - 0.01, "ask": p + 0.01, "last": p} for s, p in prices.items()]}
-    requests.post(f"{url}/_quotes", json=quotes, timeout=30).raise_for_status()
+    requests.post(f"{url}/_quotes", json=quotes, timeout=30, headers=KEYS).raise_for_status()
     (folder / "targets.csv").write_text("symbol,target\n" + "".join(f"{s},{q}\n" for s, q in targets.items()))
     (folder / "prices.csv").write_text("symbol,price\n" + "".join(f"{s},{p}\n" for s, p in prices.items()))
     (folder / "config.yaml").write_text(
@@ -134,7 +135,7 @@ def test_sigkill_and_restart_loses_nothing_and_sends_nothing_twice(venue_url: st
     journal = Journal(tmp_path / "journal.sqlite")
     orders = journal.orders(run_id)
     assert len(orders) == ORDERS_PER_TRIAL, f"seed {seed}: {len(orders)} intents"
-    attempts = requests.get(f"{venue_url}/_stats", timeout=30).json()["order_attempts"]
+    attempts = requests.get(f"{venue_url}/_stats", timeout=30, headers=KEYS).json()["order_attempts"]
     mine = {coid: attempts.get(coid, 0) for coid in orders["client_order_id"]}
     wrong = [c for c, n in mine.items() if n != 1]
     assert not wrong, f"seed {seed}: sent twice or never: {wrong}"

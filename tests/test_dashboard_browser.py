@@ -73,6 +73,16 @@ class Served:
     url: str
     port: int
     process: subprocess.Popen[str]
+    user: str = ""
+    token: str = ""
+
+
+def login(page: Any, served: Served, token: str | None = None) -> None:
+    """Open the dashboard: Panel's login page first, with the printed user and token."""
+    page.goto(served.url)
+    page.locator("input[name=username]").fill(served.user)
+    page.locator("input[name=password]").fill(served.token if token is None else token)
+    page.locator("button[type=submit]").click()
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +118,7 @@ def _listening_addresses(port: int) -> set[str]:
 
 @contextmanager
 def serve(run: DashboardRun, workdir: Path, broker_config: Path | None = None,
-          env: dict[str, str] | None = None) -> Iterator[Served]:
+          env: dict[str, str] | None = None, extra: tuple[str, ...] = ()) -> Iterator[Served]:
     """``execlab dashboard`` in a subprocess on a free port; yields once it prints its URL."""
     bars = workdir / "bars.parquet"
     run.bars.to_parquet(bars)
@@ -116,6 +126,7 @@ def serve(run: DashboardRun, workdir: Path, broker_config: Path | None = None,
                run.run_id, "--port", "0", "--bars", str(bars), "--refresh", "1", "--no-show"]
     if broker_config is not None:
         command += ["--config", str(broker_config)]
+    command += list(extra)
     stderr = (workdir / "dashboard.stderr").open("w")
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True,
                                env={**os.environ, **(env or {})})
@@ -129,16 +140,19 @@ def serve(run: DashboardRun, workdir: Path, broker_config: Path | None = None,
     threading.Thread(target=read, daemon=True).start()
     try:
         deadline = time.monotonic() + SERVER_START_SECONDS
-        url = ""
-        while not url:
+        url = token = user = ""
+        while not token:
             try:
                 line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
             except queue.Empty:
                 pytest.fail(f"the dashboard did not start; stderr: {(workdir / 'dashboard.stderr').read_text()}")
             if "http://" in line:
                 url = line[line.index("http://"):].split()[0]
+            if "log in as user" in line:
+                user = line.split("'")[1]
+                token = line.rsplit(": ", 1)[1].strip()
         port = int(url.rstrip("/").rsplit(":", 1)[1])
-        yield Served(url, port, process)
+        yield Served(url, port, process, user, token)
     finally:
         process.terminate()
         try:
@@ -224,11 +238,11 @@ def test_served_dashboard_renders_the_journal_and_its_kill_switch_halts_the_run(
     from playwright.sync_api import expect
 
     mine = copy_journal(run, tmp_path)
-    with serve(mine, tmp_path) as served:
+    with serve(mine, tmp_path, extra=("--allow-halt",)) as served:
         assert served.url.startswith("http://127.0.0.1:")
         assert _listening_addresses(served.port) == {"127.0.0.1"}
         with chromium(tmp_path / "profile") as page:
-            page.goto(served.url)
+            login(page, served)
             _check_page_shows_the_run(page, mine)
             _screenshot(page, "dashboard.png", tmp_path)
             # The page re-reads the journal on its own: a reconciliation elsewhere turns trading reducing-only.
@@ -238,6 +252,7 @@ def test_served_dashboard_renders_the_journal_and_its_kill_switch_halts_the_run(
             expect(page.locator(".xl-risk-state")).to_have_text("Trading: reducing-only")
             expect(page.locator(".xl-risk-reason")).to_contain_text("position mismatch")
             page.get_by_role("button", name="Kill switch").click()
+            page.get_by_role("button", name="Confirm kill switch").click()
             halt = _wait_for("the journal's halt", lambda: journaled_halt(book, mine.run_id))
             assert "dashboard" in halt.reason
             expect(page.locator(".xl-risk-state")).to_have_text("Trading: halted")
@@ -265,10 +280,11 @@ def test_kill_switch_with_a_broker_config_cancels_the_working_orders(run: Dashbo
                            f"  base_url: {venue.base_url}\n  api_key: ${{DASH_KEY}}\n  api_secret: ${{DASH_SECRET}}\n")
     with serve(mine, tmp_path, broker_yaml, env={"DASH_KEY": KEY, "DASH_SECRET": SECRET}) as served, \
             chromium(tmp_path / "profile") as page:
-        page.goto(served.url)
+        login(page, served)
         expect(page.locator(".tabulator-row").first).to_be_visible()
         expect(page.locator(".xl-risk-state")).to_have_text("Trading: active")
         page.get_by_role("button", name="Kill switch").click()
+        page.get_by_role("button", name="Confirm kill switch").click()
         expect(page.locator(".xl-kill-message")).to_contain_text("1 working orders cancelled")
         expect(page.locator(".xl-risk-state")).to_have_text("Trading: halted")
     assert outside._open_orders() == []

@@ -371,7 +371,7 @@ def test_make_executor_follows_the_config(bars: pd.DataFrame) -> None:
                            journal=journal)
     assert isinstance(broker, BrokerExecutor) and broker.symbols == symbols
     live = xl.Config.from_mapping({"mode": "live", "live": {"opt_in": xl.LIVE_OPT_IN_PHRASE},
-                                   "broker": {"name": "alpaca", **keys}})
+                                   "broker": {"name": "alpaca", **keys, "base_url": "https://api.alpaca.markets"}})
     assert isinstance(make_executor(live, symbols, journal=journal), BrokerExecutor)
     journal.record("r", "alert", None, None, {"text": "not-for-the-journal"})
     assert "not-for-the-journal" not in journal.events("r")["payload"].iloc[0]

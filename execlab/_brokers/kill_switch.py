@@ -51,24 +51,25 @@ class KillSwitchReport:
 
 
 def engage_kill_switch(executor: BrokerExecutor, journal: Journal, run_id: str, risk: RiskEngine | None = None,
-                       flatten: bool = False, reason: str = "kill switch") -> KillSwitchReport:
+                       flatten: bool = False, reason: str = "kill switch", by: str | None = None) -> KillSwitchReport:
     """Halt ``risk`` (if given), cancel every order working at the broker and, with ``flatten``, close every position.
 
-    Every step is journaled first. The flattening orders are the kill switch's own (market, day) and bypass risk,
+    Every step is journaled first; ``by`` (who pressed it, e.g. the dashboard's logged-in user) goes into the halt
+    row. The flattening orders are the kill switch's own (market, day) and bypass risk,
     which denies everything once halted. The executor's order-update stream is stopped on return.
     """
     try:
-        return _engage(executor, journal, run_id, risk, flatten, reason)
+        return _engage(executor, journal, run_id, risk, flatten, reason, by)
     finally:
         executor.stop_stream()
 
 
 def _engage(executor: BrokerExecutor, journal: Journal, run_id: str, risk: RiskEngine | None, flatten: bool,
-            reason: str) -> KillSwitchReport:
+            reason: str, by: str | None) -> KillSwitchReport:
     at = datetime.now(UTC)
     if risk is not None:
         risk.halt(reason, at)
-    journal.record(run_id, KILL_SWITCH, None, _HALTED, {"reason": reason, "flatten": flatten})
+    journal.record(run_id, KILL_SWITCH, None, _HALTED, {"reason": reason, "flatten": flatten, **_who(by)})
     working = executor.open_orders()
     held = executor.positions_by_symbol()
     symbols = sorted(s for s, q in held.items() if q)
@@ -97,11 +98,16 @@ def _engage(executor: BrokerExecutor, journal: Journal, run_id: str, risk: RiskE
     return KillSwitchReport(cancelled, flattened, failures)
 
 
-def halt_trading(journal: Journal, run_id: str, reason: str = "kill switch") -> None:
-    """Journal a halt of ``run_id`` without touching a broker: no rebalance of the run trades until
-    :func:`resume_trading`. Orders already working at the broker keep working (use :func:`engage_kill_switch`
+def halt_trading(journal: Journal, run_id: str, reason: str = "kill switch", by: str | None = None) -> None:
+    """Journal a halt of ``run_id`` (by ``by``, if given) without touching a broker: no rebalance of the run trades
+    until :func:`resume_trading`. Orders already working at the broker keep working (use :func:`engage_kill_switch`
     to cancel them)."""
-    journal.record(run_id, KILL_SWITCH, None, _HALTED, {"reason": reason, "flatten": False, "broker": False})
+    journal.record(run_id, KILL_SWITCH, None, _HALTED,
+                   {"reason": reason, "flatten": False, "broker": False, **_who(by)})
+
+
+def _who(by: str | None) -> dict[str, str]:
+    return {} if by is None else {"by": by}
 
 
 def resume_trading(journal: Journal, run_id: str, reason: str = "resumed") -> None:

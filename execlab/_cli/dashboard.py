@@ -1,7 +1,13 @@
-"""``execlab dashboard``: serve one run's dashboard from its journal, on 127.0.0.1 only."""
+"""``execlab dashboard``: serve one run's dashboard from its journal, on 127.0.0.1 only, behind a login.
+
+A random token is made at start and printed once (or read from ``$EXECLAB_DASHBOARD_TOKEN``); the page and its
+websocket need Panel's login with it (:mod:`execlab.dashboard._auth`). Without ``--config`` the page is read-only
+unless ``--allow-halt`` lets the kill switch journal a halt.
+"""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import webbrowser
@@ -46,6 +52,10 @@ def dashboard(
         dir_okay=False)] = None,
     refresh: Annotated[float, typer.Option(help="Seconds between journal reads (0: never).", min=0)] = 5.0,
     show: Annotated[bool, typer.Option("--show/--no-show", help="Open the page in a browser.")] = False,
+    allow_halt: Annotated[bool, typer.Option(
+        help="Without --config, let the kill switch journal a halt of the run (else the page is read-only).")] = False,
+    user: Annotated[str | None, typer.Option(
+        help="The login user name (default: the user running this command); journaled with the kill switch.")] = None,
 ) -> None:
     """Serve the dashboard of one run (fills, slippage, positions, equity, costs, risk, kill switch) on loopback."""
     import panel as pn
@@ -53,6 +63,7 @@ def dashboard(
     serve: Any = pn.serve  # untyped (``param`` keyword arguments)
     from execlab._oms.journal import Journal
     from execlab.dashboard import dashboard as build
+    from execlab.dashboard._auth import TOKEN_ENV, new_access, serve_options
 
     try:
         frame = _read_bars(bars) if bars is not None else None
@@ -67,15 +78,31 @@ def dashboard(
     else:
         executor, book = None, Journal(journal)
     port = port or _free_port()
+    given_token = os.environ.get(TOKEN_ENV) or None
+    try:
+        access = new_access(HOST, port, user=user, token=given_token)
+    except ValueError as exc:
+        print_error(f"{TOKEN_ENV}: {exc}")
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
+    read_only = executor is None and not allow_halt
 
     def app() -> pn.Column:
-        return build(book, run_id, executor=executor, bars=frame, refresh_seconds=refresh)
+        operator = pn.state.user  # the logged-in user of this session (Panel's signed cookie)
+        return build(book, run_id, executor=executor, bars=frame, refresh_seconds=refresh, read_only=read_only,
+                     operator=operator)
 
     server = serve({"/": app}, address=HOST, port=port, show=False, start=False, verbose=False,
-                      websocket_origin=[f"{HOST}:{port}", f"localhost:{port}"], title=f"execlab · {run_id}")
+                   title=f"execlab · {run_id}", **serve_options(access))
     assert not isinstance(server, threading.Thread)  # served in this thread
     url = f"http://{HOST}:{server.port}/"
-    typer.echo(f"Dashboard of run {run_id}: {url} (Ctrl+C stops it)", err=False)
+    mode = "read-only" if read_only else ("kill switch acts on the broker" if executor else "kill switch halts")
+    typer.echo(f"Dashboard of run {run_id}: {url} ({mode}; Ctrl+C stops it)")
+    if given_token is None:
+        typer.echo(f"  log in as user {access.user!r} with token: {access.token}")
+        typer.echo("  (printed once; anyone with the token can use the page" + ("" if read_only else
+                   " and press the kill switch") + ")")
+    else:
+        typer.echo(f"  log in as user {access.user!r} with the token in ${TOKEN_ENV}")
     if show:
         webbrowser.open(url)
     server.start()

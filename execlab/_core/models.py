@@ -9,11 +9,15 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
 
 __all__ = [
+    "CLIENT_ORDER_ID_PATTERN",
+    "MAX_ORDER_PRICE",
+    "MAX_ORDER_QUANTITY",
     "STATUS_CODES",
     "AccountSnapshot",
     "Fill",
@@ -82,22 +86,54 @@ STATUS_CODES: Final[dict[OrderStatus, int]] = {s: i for i, s in enumerate(OrderS
 
 _FROZEN = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
 
+#: Largest order quantity (shares, units or coins) and largest price the neutral order carries: far above any real
+#: order, far below where floats stop counting whole units (2**53).
+MAX_ORDER_QUANTITY: Final = 1e15
+MAX_ORDER_PRICE: Final = 1e9
+
+#: What a client order id may contain. ``$`` is the end of the text for pydantic's (Rust) regex engine and for
+#: ECMA-262 (JSON Schema's dialect); Python's ``re`` also lets it match before a final newline, so the schema adds
+#: ``"not": {"pattern": "\\n"}``, which every dialect reads the same way. (``\\Z`` would be a literal ``Z`` in
+#: ECMA-262 and an error in Rust.)
+CLIENT_ORDER_ID_PATTERN: Final = r"^[.A-Za-z0-9:/_-]+$"
+
+_NOT_NAN: Final[JsonDict] = {
+    "not": {"maximum": 0},
+    "$comment": "NaN passes every comparison keyword; 'not maximum 0' refuses it (and every number <= 0)",
+}
+
+
+def _strict_number(lt: float | None = None, le: float | None = None) -> Any:
+    """A finite float > 0: no booleans, no numeric strings (strict), bounded, and the same in the JSON Schema."""
+    return Field(strict=True, gt=0, lt=lt, le=le, allow_inf_nan=False, json_schema_extra=_NOT_NAN)
+
+
+_Quantity = Annotated[float, _strict_number(le=MAX_ORDER_QUANTITY)]
+_Price = Annotated[float, _strict_number(le=MAX_ORDER_PRICE)]
+_Percent = Annotated[float, _strict_number(lt=100)]
+
 
 class Order(BaseModel):
-    """One neutral order, as routed to any executor."""
+    """One neutral order, as routed to any executor.
+
+    Numbers are strict (an int or a float, never a boolean or a numeric string), finite, > 0 and bounded
+    (:data:`MAX_ORDER_QUANTITY`, :data:`MAX_ORDER_PRICE`); :func:`order_json_schema` is generated from this model
+    and says the same.
+    """
 
     model_config = _FROZEN
 
     symbol: str = Field(min_length=1, max_length=64)
     side: Side
-    quantity: float = Field(gt=0, allow_inf_nan=False)
+    quantity: _Quantity
     order_type: OrderType = OrderType.MARKET
-    limit_price: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    stop_price: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    trail_amount: float | None = Field(default=None, gt=0, allow_inf_nan=False)
-    trail_percent: float | None = Field(default=None, gt=0, lt=100, allow_inf_nan=False)
+    limit_price: _Price | None = None
+    stop_price: _Price | None = None
+    trail_amount: _Price | None = None
+    trail_percent: _Percent | None = None
     time_in_force: TimeInForce = TimeInForce.DAY
-    client_order_id: str = Field(min_length=1, max_length=128, pattern=r"^[.A-Za-z0-9:/_-]+$")
+    client_order_id: str = Field(min_length=1, max_length=128, pattern=CLIENT_ORDER_ID_PATTERN,
+                                 json_schema_extra={"not": {"pattern": "\\n"}})
     strategy_id: str = "default"
     run_id: str = "default"
 

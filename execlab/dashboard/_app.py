@@ -4,12 +4,14 @@ Every view is drawn from :class:`execlab.dashboard._data.DashboardData`; a perio
 and redraws what changed. The kill switch acts through one narrow hook: with a :class:`BrokerExecutor` it engages
 :func:`execlab._brokers.kill_switch.engage_kill_switch` (halt, cancel every working order, optionally flatten);
 without one it journals a halt (:func:`execlab._brokers.kill_switch.halt_trading`), which
-:func:`execlab._runs.live.run_live_rebalance` obeys.
+:func:`execlab._runs.live.run_live_rebalance` obeys. Pressing it only arms it: a second button confirms (within
+:data:`CONFIRM_SECONDS`), and the journal row names who confirmed. A read-only dashboard shows the switch disabled.
 """
 
 from __future__ import annotations
 
 import html
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -26,7 +28,10 @@ from execlab._data.bars import MarketData
 from execlab._oms.journal import Journal
 from execlab.dashboard._data import DashboardData, load_dashboard_data
 
-__all__ = ["dashboard"]
+__all__ = ["CONFIRM_SECONDS", "dashboard"]
+
+#: How long a pressed kill switch waits for its confirmation.
+CONFIRM_SECONDS: Final = 60.0
 
 # Panel's constructors are untyped (``param`` keyword arguments): they are reached through these Any handles.
 _pane: Any = pn.pane
@@ -56,21 +61,29 @@ class _Dashboard:
     """The widgets and panes of one dashboard session, and how they are refreshed."""
 
     def __init__(self, journal: Journal, run_id: str, executor: BrokerExecutor | None,
-                 bars: pd.DataFrame | MarketData | None, refresh_seconds: float, title: str | None) -> None:
+                 bars: pd.DataFrame | MarketData | None, refresh_seconds: float, title: str | None,
+                 read_only: bool = False, operator: str | None = None) -> None:
         self.journal = journal
         self.run_id = run_id
         self.executor = executor
         self.bars = bars
+        self.read_only = read_only
+        self.operator = operator
+        self._armed_at: float | None = None
         self._signature: tuple[Any, ...] | None = None
         self.header = _pane.Markdown(f"## {html.escape(title or f'execlab · run {run_id}')}",
                                        margin=(0, 10))
         self.risk = _pane.HTML("", sizing_mode="stretch_width", min_height=44)
-        self.kill = _widgets.Button(label="Kill switch", color="danger", width=160, height=44,
-                                      description="Halt trading for this run" + (
+        self.kill = _widgets.Button(label="Kill switch", color="danger", width=160, height=44, disabled=read_only,
+                                      description="Read-only dashboard: start it with the broker config to act"
+                                      if read_only else "Halt trading for this run" + (
                                           ", cancel every working order at the broker" if executor else
                                           " (journaled; no broker configured, so working orders are not cancelled)"))
         self.flatten = _widgets.Checkbox(label="and flatten every position", value=False,
-                                           disabled=executor is None, width=200)
+                                           disabled=executor is None or read_only, width=200)
+        self.confirm_text = _pane.HTML("", visible=False, sizing_mode="stretch_width")
+        self.confirm = _widgets.Button(label="Confirm kill switch", color="danger", width=180, visible=False)
+        self.cancel = _widgets.Button(label="Cancel", width=100, visible=False)
         self.message = _pane.HTML("", sizing_mode="stretch_width")
         self.kpis = _pane.HTML("", sizing_mode="stretch_width")
         self.table = _widgets.Tabulator(
@@ -84,6 +97,8 @@ class _Dashboard:
         self.plots = {name: pn.Column(sizing_mode="stretch_width") for name in
                       ("histogram", "size", "participation", "positions", "equity", "costs")}
         self.kill.on_click(self._on_kill)
+        self.confirm.on_click(self._on_confirm)
+        self.cancel.on_click(self._on_cancel)
         self.refresh()
         if refresh_seconds > 0:
             pn.state.add_periodic_callback(self.refresh, period=int(refresh_seconds * 1000))
@@ -91,8 +106,11 @@ class _Dashboard:
     # -- layout --------------------------------------------------------------------------------------------
     def layout(self) -> pn.Column:
         controls = pn.Row(self.risk, pn.Column(self.kill, self.flatten), sizing_mode="stretch_width")
+        confirmation = pn.Row(self.confirm_text, self.confirm, self.cancel, sizing_mode="stretch_width")
         grid = pn.GridBox(*self.plots.values(), ncols=3, sizing_mode="stretch_width")
-        return pn.Column(self.header, controls, self.message, self.kpis,
+        note = [_pane.HTML('<div class="xl-read-only">Read-only: start the dashboard with <code>--config</code> '
+                           "(the broker config) to use the kill switch.</div>")] if self.read_only else []
+        return pn.Column(self.header, *note, controls, confirmation, self.message, self.kpis,
                          _pane.Markdown("### Fills (newest first)", margin=(0, 10)), self.table,
                          grid, sizing_mode="stretch_width", name=f"execlab dashboard {self.run_id}")
 
@@ -195,31 +213,63 @@ class _Dashboard:
 
     # -- kill switch ---------------------------------------------------------------------------------------
     def _on_kill(self, _event: object) -> None:
+        """Arm the kill switch: say what it will do and wait for the confirmation."""
+        if self.read_only:
+            self._show_message("This dashboard is read-only: start it with the broker config to act.", "warning")
+            return
+        self._armed_at = time.monotonic()
+        what = "cancel every working order at the broker" if self.executor is not None else (
+            "journal a halt (no broker configured: orders already at the broker keep working)")
+        if self.executor is not None and self.flatten.value:
+            what += " and FLATTEN EVERY POSITION with market orders"
+        self.confirm_text.object = (f'<div class="xl-confirm">Halt trading for run {html.escape(self.run_id)} and '
+                                    f"{html.escape(what)}? Confirm within {CONFIRM_SECONDS:.0f} s.</div>")
+        self._show_confirmation(True)
+
+    def _on_cancel(self, _event: object) -> None:
+        self._armed_at = None
+        self._show_confirmation(False)
+        self._show_message("Kill switch not engaged.", "info")
+
+    def _show_confirmation(self, visible: bool) -> None:
+        for widget in (self.confirm_text, self.confirm, self.cancel):
+            widget.visible = visible
+
+    def _on_confirm(self, _event: object) -> None:
+        armed_at, self._armed_at = self._armed_at, None
+        self._show_confirmation(False)
+        if self.read_only or armed_at is None or time.monotonic() - armed_at > CONFIRM_SECONDS:
+            self._show_message("Press the kill switch again: the confirmation expired.", "warning")
+            return
         reason = "kill switch pressed on the dashboard"
+        by = f"dashboard:{self.operator}" if self.operator else "dashboard"
         try:
             if self.executor is not None:
                 report = engage_kill_switch(self.executor, self.journal, self.run_id, flatten=self.flatten.value,
-                                            reason=reason)
+                                            reason=reason, by=by)
                 text = (f"Kill switch engaged: trading halted, {len(report.cancelled)} working orders cancelled, "
                         f"{len(report.flattened)} flattening orders sent.")
                 if report.failures:
                     text += " Needs a person: " + "; ".join(report.failures)
                 level = "danger" if report.failures else "warning"
             else:
-                halt_trading(self.journal, self.run_id, reason)
+                halt_trading(self.journal, self.run_id, reason, by=by)
                 text = ("Trading halted in the journal: no rebalance of this run will trade. No broker is "
                         "configured, so orders already at the broker were not cancelled.")
                 level = "warning"
         except BrokerError as exc:
             text, level = f"Kill switch: the broker call failed ({exc}); trading is halted in the journal.", "danger"
+        self._show_message(text, level)
+        self.refresh()
+
+    def _show_message(self, text: str, level: str) -> None:
         self.message.object = (f'<div class="xl-kill-message alert alert-{level}" style="padding:8px 14px;'
                                f'border:1px solid #b00020;border-radius:4px">{html.escape(text)}</div>')
-        self.refresh()
 
 
 def dashboard(journal: Journal | str | Path, run_id: str, *, executor: BrokerExecutor | None = None,
               bars: pd.DataFrame | MarketData | None = None, refresh_seconds: float = 5.0,
-              title: str | None = None) -> pn.Column:
+              title: str | None = None, read_only: bool = False, operator: str | None = None) -> pn.Column:
     """The dashboard of ``run_id`` as a Panel layout: display it in Jupyter, or ``.servable()`` / serve it.
 
     Args:
@@ -230,9 +280,11 @@ def dashboard(journal: Journal | str | Path, run_id: str, *, executor: BrokerExe
         bars: long OHLCV bars, so TCA can measure participation and the interval VWAP.
         refresh_seconds: how often the journal is re-read (0: never).
         title: the heading (default ``execlab · run <run_id>``).
+        read_only: show the kill switch disabled (a served dashboard without the broker config).
+        operator: who is using this page (the served dashboard's logged-in user); journaled with a kill switch.
     """
     pn.extension("tabulator")
     if not isinstance(journal, Journal) and not Path(journal).is_file():
         raise FileNotFoundError(f"journal: no such file {journal}")
     book = journal if isinstance(journal, Journal) else Journal(journal)
-    return _Dashboard(book, run_id, executor, bars, refresh_seconds, title).layout()
+    return _Dashboard(book, run_id, executor, bars, refresh_seconds, title, read_only, operator).layout()

@@ -21,6 +21,7 @@ from alpaca.trading.requests import GetAssetsRequest, GetOrdersRequest
 from requests.adapters import HTTPAdapter
 
 from execlab._brokers.contract import BrokerAdapter, BrokerOrder
+from execlab._brokers.endpoints import Mode, check_endpoint
 from execlab._core.models import AccountSnapshot, Order
 from execlab.adapters.alpaca._mapping import rate_limit_headers, to_broker_order, to_error, to_request
 from execlab.adapters.alpaca._stream import AlpacaTradeStream
@@ -57,6 +58,10 @@ class AlpacaAdapter(BrokerAdapter):
 
     def __init__(self, api_key: str, secret_key: str, base_url: str | None = None, paper: bool = True,
                  timeout: float = 10.0, stream_url: str | None = None):
+        mode: Mode = "paper" if paper else "live"
+        for key, url in (("base_url", base_url), ("stream_url", stream_url)):
+            if url is not None:  # the same parsed-host guard as the config, for code that builds adapters directly
+                check_endpoint(self.name, url, mode, key=key)
         self.client = TradingClient(api_key, secret_key, paper=paper, url_override=base_url)
         self._keys = (api_key, secret_key)
         self._paper = paper

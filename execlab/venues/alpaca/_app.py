@@ -4,27 +4,31 @@ Request path through the gateway middleware, for ``/v2`` routes: count the reque
 ``POST /v2/orders``), check ``APCA-API-KEY-ID``/``APCA-API-SECRET-KEY`` (401), the per-key rolling rate limit (429),
 then the drawn faults (delay, 5xx, hang), then the handler. Every ``/v2`` answer carries the ``X-Ratelimit-*``
 headers. Routes under ``/_`` (``/_stats``, ``/_quotes``, ``/_faults``, ``/_trade_updates``, ``/_streams/drop``) are
-the harness's: no keys, no rate limit, no faults. ``GET /stream`` is the ``trade_updates`` websocket
-(:mod:`execlab.venues.alpaca._stream`): it authenticates inside the socket, so the gateway lets it through.
+the harness's: no rate limit, no faults, but the harness token (or the API keys) and, for ``POST``, a JSON content
+type (:mod:`execlab.venues._harness`). ``GET /stream`` is the ``trade_updates`` websocket
+(:mod:`execlab.venues.alpaca._stream`): it authenticates inside the socket, so the gateway lets it through. Every
+request, whatever its route, must name an allowed ``Host``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
 from aiohttp import web
 
+from execlab.venues._harness import HarnessGuard, new_harness_token
 from execlab.venues.alpaca._faults import FaultInjector, RateDecision, RateLimiter
 from execlab.venues.alpaca._mapping import error_body
 from execlab.venues.alpaca._state import AlpacaError, AlpacaState
 from execlab.venues.alpaca._stream import STREAM_PATH, StreamHub
 
-__all__ = ["AppContext", "build_app"]
+__all__ = ["AppContext", "build_app", "credentials_match"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -37,23 +41,36 @@ _SERVER_ERRORS: Final = {
 
 
 class AppContext:
-    """What the routes share: the venue state, credentials, rate limiter, fault injector, the stream hub, and a stop
-    signal (create it on the event loop that will serve the app)."""
+    """What the routes share: the venue state, credentials, rate limiter, fault injector, the stream hub, the harness
+    guard (default: loopback only, a fresh token) and a stop signal (create it on the event loop that will serve the
+    app)."""
 
     def __init__(self, state: AlpacaState, api_key: str, secret_key: str, limiter: RateLimiter,
-                 injector: FaultInjector) -> None:
+                 injector: FaultInjector, guard: HarnessGuard | None = None) -> None:
         self.state = state
         self.api_key = api_key
         self.secret_key = secret_key
+        self.guard = guard or HarnessGuard.for_bind(new_harness_token(), "127.0.0.1", keys_match=self.keys_match)
         self.limiter = limiter
         self.injector = injector
         self.stopping = asyncio.Event()
         self.streams = StreamHub(state, api_key, secret_key, injector, self.stopping)
 
+    def keys_match(self, headers: Mapping[str, str]) -> bool:
+        """Whether ``headers`` carry this venue's API key id and secret."""
+        return credentials_match(headers, self.api_key, self.secret_key)
+
     async def pause(self, seconds: float) -> None:
         """Sleep, but wake at once when the venue stops."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+
+
+def credentials_match(headers: Mapping[str, str], api_key: str, secret_key: str) -> bool:
+    """Whether ``headers`` carry ``APCA-API-KEY-ID`` and ``APCA-API-SECRET-KEY`` equal to these (constant time)."""
+    key = headers.get("APCA-API-KEY-ID", "").encode()
+    secret = headers.get("APCA-API-SECRET-KEY", "").encode()
+    return hmac.compare_digest(key, api_key.encode()) & hmac.compare_digest(secret, secret_key.encode())
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -91,7 +108,13 @@ def build_app(ctx: AppContext) -> web.Application:
 
     @web.middleware
     async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
+        host_problem = ctx.guard.host_problem(request.headers)
+        if host_problem is not None:
+            return _error(403, 40310000, host_problem)
         if request.path.startswith("/_"):
+            refused = ctx.guard.harness_problem(request.method, request.headers)
+            if refused is not None:
+                return _error(refused[0], refused[0] * 100_000 + 10_000, refused[1])
             return await _call(handler, request)
         if request.path == STREAM_PATH:
             return await handler(request)
@@ -101,7 +124,7 @@ def build_app(ctx: AppContext) -> web.Application:
             state.count_attempt(await _order_attempt_id(request))
         key = request.headers.get("APCA-API-KEY-ID", "")
         decision: RateDecision
-        if key != ctx.api_key or request.headers.get("APCA-API-SECRET-KEY", "") != ctx.secret_key:
+        if not ctx.keys_match(request.headers):
             decision = ctx.limiter.hit(key, consume=False)
             response: web.StreamResponse = _error(401, 40110000, "request is not authorized")
         else:

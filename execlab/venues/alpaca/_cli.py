@@ -1,4 +1,9 @@
-"""Command line of the local Alpaca venue: ``python -m execlab.venues.alpaca`` (and ``execlab venue alpaca``)."""
+"""Command line of the local Alpaca venue: ``python -m execlab.venues.alpaca`` (and ``execlab venue alpaca``).
+
+Secrets never come from the command line, where every user of the machine can read them (``ps``, /proc): the API
+secret comes from ``$APCA_API_SECRET_KEY`` or ``--secret-file``, the harness token from ``$EXECLAB_VENUE_TOKEN`` (else a
+fresh one is printed once). Binding a non-loopback ``--host`` prints a warning.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,10 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
+
+from execlab.venues._harness import HARNESS_TOKEN_ENV, HARNESS_TOKEN_HEADER, is_loopback_bind
 
 __all__ = ["serve"]
 
@@ -30,12 +38,16 @@ def _parser() -> argparse.ArgumentParser:
         description="Serve a local Alpaca Trading API v2 venue (REST and the trade_updates websocket) backed by "
                     "execlab's simulated venue.",
     )
-    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, loopback only)")
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1, loopback only); "
+                                                        "another one is reachable from the network: a warning is "
+                                                        "printed, and requests must name it in their Host header")
     p.add_argument("--port", type=int, default=0, help="TCP port (default: 0, a free port, printed)")
     p.add_argument("--key", default=None, help="API key id clients must send (default: $APCA_API_KEY_ID, else a "
                                                "printed test value)")
-    p.add_argument("--secret", default=None, help="API secret clients must send (default: $APCA_API_SECRET_KEY, "
-                                                  "else a printed test value)")
+    p.add_argument("--secret-file", type=Path, default=None,
+                   help="file holding the API secret clients must send (default: $APCA_API_SECRET_KEY, else a printed "
+                        "test value)")
+    p.add_argument("--secret", default=None, help=argparse.SUPPRESS)
     p.add_argument("--rate-limit", type=int, default=200, help="requests per key per rolling minute (default 200)")
     p.add_argument("--cash", type=float, default=100_000.0, help="starting cash (default 100000)")
     p.add_argument("--allow-short", action="store_true", help="let sells beyond the position open shorts")
@@ -45,17 +57,36 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _read_secret(path: Path) -> str:
+    """The secret in ``path``: its first line, stripped."""
+    lines = path.read_text().strip().splitlines()
+    if not lines or not lines[0].strip():
+        raise ValueError(f"{path} is empty")
+    return lines[0].strip()
+
+
 def serve(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, start the venue and block until SIGINT or SIGTERM; returns the exit status."""
     from execlab.venues.alpaca._server import DEFAULT_API_KEY, DEFAULT_SECRET_KEY, AlpacaVenue
 
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.secret is not None:
+        parser.error("--secret puts the secret in the process's command line, readable by every user of the "
+                     "machine; set APCA_API_SECRET_KEY or pass --secret-file instead")
     key = args.key or os.environ.get("APCA_API_KEY_ID")
-    secret = args.secret or os.environ.get("APCA_API_SECRET_KEY")
+    try:
+        secret = _read_secret(args.secret_file) if args.secret_file else os.environ.get("APCA_API_SECRET_KEY")
+    except (OSError, ValueError) as exc:
+        parser.error(f"--secret-file: {exc}")
     show_keys = key is None and secret is None
+    token = os.environ.get(HARNESS_TOKEN_ENV) or None
+    if not is_loopback_bind(args.host):
+        print(f"WARNING: --host {args.host} makes this venue reachable from other machines. The API keys and the "
+              "harness token are its only protection; do not use the default test keys.", file=sys.stderr)
     venue = AlpacaVenue(key or DEFAULT_API_KEY, secret or DEFAULT_SECRET_KEY, host=args.host, port=args.port,
                         initial_cash=args.cash, allow_short=args.allow_short, rate_limit=args.rate_limit,
-                        seed=args.seed)
+                        seed=args.seed, harness_token=token)
     done = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -71,10 +102,15 @@ def serve(argv: Sequence[str] | None = None) -> int:
                 print(f"  APCA_API_KEY_ID={venue.api_key}")
                 print(f"  APCA_API_SECRET_KEY={venue.secret_key}")
             else:
-                print("  keys: from --key/--secret or APCA_API_KEY_ID/APCA_API_SECRET_KEY (not shown)")
+                print("  keys: from --key, APCA_API_KEY_ID, APCA_API_SECRET_KEY or --secret-file (not shown)")
             print(f"  trade_updates stream: {venue.stream_url}  (TradingStream(..., url_override=...))")
+            if token is None:
+                print(f"  harness token (send it as {HARNESS_TOKEN_HEADER}): {venue.harness_token}")
+            else:
+                print(f"  harness token: from {HARNESS_TOKEN_ENV} (not shown)")
             print("  harness: GET /_stats, POST /_quotes, GET|POST|DELETE /_faults, GET /_trade_updates, "
-                  "POST /_streams/drop; Ctrl-C stops")
+                  f"POST /_streams/drop (header {HARNESS_TOKEN_HEADER} or the API key headers; POST bodies "
+                  "application/json); Ctrl-C stops")
             sys.stdout.flush()
             while not done.wait(0.5):
                 pass

@@ -17,7 +17,8 @@ from aiohttp import web
 from execlab._config import VenueConfig
 from execlab._data.bars import MarketData
 from execlab._sim.quote_venue import QuoteVenue
-from execlab.venues.alpaca._app import AppContext, build_app
+from execlab.venues._harness import HARNESS_TOKEN_HEADER, HarnessGuard, new_harness_token
+from execlab.venues.alpaca._app import AppContext, build_app, credentials_match
 from execlab.venues.alpaca._faults import AlpacaFaults, FaultInjector, RateLimiter
 from execlab.venues.alpaca._state import AlpacaState, TradeUpdateListener
 from execlab.venues.alpaca._stream import STREAM_PATH
@@ -51,6 +52,9 @@ class AlpacaVenue:
         rate_limit: requests allowed per API key in any rolling ``rate_window`` seconds (Alpaca: 200 a minute).
         rate_window: the rolling window in seconds.
         faults: initial fault knobs (default: none).
+        harness_token: the token the harness routes (``/_…``) require in the ``X-Execlab-Harness-Token`` header
+            (default: a fresh random one, read it from :attr:`harness_token`); the API key headers work too.
+        allowed_hosts: host names, besides loopback and ``host``, that requests may name in their ``Host`` header.
         seed: seeds order and account ids and the fault draws, so runs repeat.
         clock: the venue's time source (default: the system clock, UTC).
         always_open: the clock reports the market open at any hour (the venue trades at any hour regardless).
@@ -61,7 +65,8 @@ class AlpacaVenue:
                  venue_config: VenueConfig | None = None, allow_short: bool = False,
                  symbols: Iterable[str] | None = None, rate_limit: int = 200, rate_window: float = 60.0,
                  faults: AlpacaFaults | None = None, seed: int = 0,
-                 clock: Callable[[], datetime] | None = None, always_open: bool = True) -> None:
+                 clock: Callable[[], datetime] | None = None, always_open: bool = True,
+                 harness_token: str | None = None, allowed_hosts: Iterable[str] = ()) -> None:
         if not api_key or not secret_key:
             raise ValueError("api_key and secret_key must be non-empty")
         if not (math.isfinite(initial_cash) and initial_cash >= 0):
@@ -69,6 +74,8 @@ class AlpacaVenue:
         self.api_key = api_key
         self.secret_key = secret_key
         self.host = host
+        self._guard = HarnessGuard.for_bind(harness_token or new_harness_token(), host, allowed_hosts,
+                                            keys_match=self._keys_match)
         self._requested_port = int(port)
         self.injector = FaultInjector(faults)
         self.limiter = RateLimiter(rate_limit, rate_window)
@@ -124,7 +131,7 @@ class AlpacaVenue:
         return self
 
     async def _serve(self, sock: socket.socket) -> None:
-        self._ctx = AppContext(self.state, self.api_key, self.secret_key, self.limiter, self.injector)
+        self._ctx = AppContext(self.state, self.api_key, self.secret_key, self.limiter, self.injector, self._guard)
         runner = web.AppRunner(build_app(self._ctx), access_log=None, shutdown_timeout=2.0,
                                handler_cancellation=False)
         await runner.setup()
@@ -179,6 +186,20 @@ class AlpacaVenue:
         """``ws://host:port/stream``: the ``trade_updates`` websocket, for ``TradingStream(url_override=...)``."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"ws://{host}:{self.port}{STREAM_PATH}"
+
+    @property
+    def harness_token(self) -> str:
+        """The token the harness routes (``/_stats``, ``/_quotes``, ``/_faults``, …) require."""
+        return self._guard.token
+
+    @property
+    def harness_headers(self) -> dict[str, str]:
+        """Headers for a harness request: ``requests.post(venue.base_url + "/_faults", json=...,
+        headers=venue.harness_headers)``."""
+        return {HARNESS_TOKEN_HEADER: self._guard.token}
+
+    def _keys_match(self, headers: Mapping[str, str]) -> bool:
+        return credentials_match(headers, self.api_key, self.secret_key)
 
     @property
     def faults(self) -> AlpacaFaults:
