@@ -135,11 +135,25 @@ def venue_alpaca(
     port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 0,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     rate_limit: Annotated[int, typer.Option(help="Requests per minute per key.")] = 200,
+    cash: Annotated[float, typer.Option(help="Starting cash.")] = 100_000.0,
+    prices: Annotated[Path | None, typer.Option(help="CSV of starting quotes: 'symbol,price' or "
+                                                     "'symbol,bid,ask[,last]'.", exists=True, dir_okay=False)] = None,
+    bars: Annotated[Path | None, typer.Option(help="Long OHLCV bars (.parquet/.csv) to replay at start.",
+                                              exists=True, dir_okay=False)] = None,
+    allow_short: Annotated[bool, typer.Option(help="Let sells beyond the position open shorts.")] = False,
 ) -> None:
-    """Serve a local Alpaca Trading API v2 (and trade_updates) backed by the simulated venue."""
+    """Serve a local Alpaca Trading API v2 (and trade_updates) backed by the simulated venue.
+
+    Keys come from APCA_API_KEY_ID / APCA_API_SECRET_KEY (else test keys are printed); prices from --prices or
+    --bars, or later from POST /_quotes with the printed harness token.
+    """
     from execlab.venues.alpaca import serve
 
-    serve(["--port", str(port), "--host", host, "--rate-limit", str(rate_limit)])
+    argv = ["--port", str(port), "--host", host, "--rate-limit", str(rate_limit), "--cash", repr(cash)]
+    argv += ["--prices", str(prices)] if prices is not None else []
+    argv += ["--bars", str(bars)] if bars is not None else []
+    argv += ["--allow-short"] if allow_short else []
+    raise typer.Exit(serve(argv))
 
 
 def register(app: typer.Typer) -> None:

@@ -53,8 +53,46 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-short", action="store_true", help="let sells beyond the position open shorts")
     p.add_argument("--quote", type=_quote, action="append", default=[], metavar="SYMBOL=BID,ASK[,LAST]",
                    help="an initial quote (repeatable); more can be POSTed to /_quotes")
+    p.add_argument("--prices", type=Path, default=None, metavar="CSV",
+                   help="initial quotes from a CSV: 'symbol,price' (bid = ask = last = price) or "
+                        "'symbol,bid,ask[,last]'")
+    p.add_argument("--bars", type=Path, default=None, metavar="FILE",
+                   help="long OHLCV bars (.parquet or .csv) replayed at start, one timestamp per step: the venue "
+                        "ends at the last bar's time and closes, with yesterday's equity known")
     p.add_argument("--seed", type=int, default=0, help="seed of ids and fault draws (default 0)")
     return p
+
+
+def read_quotes(path: Path) -> dict[str, tuple[float | None, float | None, float | None, float | None]]:
+    """Quotes from a CSV of ``symbol,price`` or ``symbol,bid,ask[,last]`` (symbols normalised, numbers strict)."""
+    import pandas as pd
+
+    from execlab._data.symbols import SymbolError, normalise_symbol, read_symbol_values
+
+    header = [c.strip() for c in path.read_text().splitlines()[0].split(",")] if path.stat().st_size else []
+    if len(header) == 2:
+        return {str(s): (p, p, p, None) for s, p in read_symbol_values(path, "prices").items()}
+    if header[:3] != ["symbol", "bid", "ask"] or len(header) > 4:
+        raise SymbolError(f"prices: {path} must have columns 'symbol,price' or 'symbol,bid,ask[,last]'; got {header}")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    out: dict[str, tuple[float | None, float | None, float | None, float | None]] = {}
+    for k, row in enumerate(frame.itertuples(index=False)):
+        where = f"prices: {path} line {k + 2}"
+        symbol = normalise_symbol(row[0], where)
+        try:
+            values = [float(v) for v in row[1:]]
+        except ValueError:
+            raise SymbolError(f"{where}: bid, ask and last must be numbers, got {list(row[1:])}") from None
+        if not all(v > 0 and v < float("inf") for v in values) or values[0] > values[1]:
+            raise SymbolError(f"{where}: symbol {symbol!r} needs 0 < bid <= ask (and a positive last), got {values}")
+        out[symbol] = (values[0], values[1], values[2] if len(values) == 3 else None, None)
+    return out
+
+
+def _read_bars(path: Path) -> object:
+    import pandas as pd
+
+    return pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
 
 
 def _read_secret(path: Path) -> str:
@@ -79,6 +117,11 @@ def serve(argv: Sequence[str] | None = None) -> int:
         secret = _read_secret(args.secret_file) if args.secret_file else os.environ.get("APCA_API_SECRET_KEY")
     except (OSError, ValueError) as exc:
         parser.error(f"--secret-file: {exc}")
+    try:
+        quotes = read_quotes(args.prices) if args.prices is not None else {}
+        bars = _read_bars(args.bars) if args.bars is not None else None
+    except (OSError, ValueError) as exc:  # SymbolError is a ValueError
+        parser.error(str(exc))
     show_keys = key is None and secret is None
     token = os.environ.get(HARNESS_TOKEN_ENV) or None
     if not is_loopback_bind(args.host):
@@ -95,8 +138,14 @@ def serve(argv: Sequence[str] | None = None) -> int:
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         with venue:
-            if args.quote:
-                venue.set_quotes(dict(args.quote))
+            if bars is not None:
+                try:
+                    steps = sum(1 for _ in venue.replay_bars(bars))
+                except ValueError as exc:
+                    parser.error(f"--bars: {exc}")
+                print(f"  replayed {steps} bar timestamps from {args.bars}")
+            if quotes or args.quote:
+                venue.set_quotes({**quotes, **dict(args.quote)})
             print(f"Alpaca venue listening on {venue.base_url}  (TradingClient(..., url_override={venue.base_url!r}))")
             if show_keys:
                 print(f"  APCA_API_KEY_ID={venue.api_key}")
