@@ -14,7 +14,7 @@ from typing import Annotated, Any, Final, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
-from execlab._brokers.endpoints import check_endpoint, live_endpoints, registered_brokers
+from execlab._core.endpoints import check_endpoint, live_endpoints, registered_brokers
 from execlab._core.models import OrderType, TimeInForce
 
 __all__ = [
@@ -255,7 +255,7 @@ class Config(BaseModel):
 
     @model_validator(mode="after")
     def _endpoint_fits_the_mode(self) -> Config:
-        """Paper stays off live hosts, live stays off loopback, and no URL hides its host (see _brokers.endpoints)."""
+        """Paper stays off live hosts, live stays off loopback, and no URL hides its host (see _core.endpoints)."""
         url = self.broker.base_url
         if url is not None:
             check_endpoint(self.broker.name, url, self.mode, key="broker.base_url")
@@ -271,7 +271,7 @@ class Config(BaseModel):
 
 
 #: Hosts (and IB gateway ports, as ``":port"``) that trade real money, per broker: a view of
-#: :mod:`execlab._brokers.endpoints`, where the check (by parsed host, not by text) lives.
+#: :mod:`execlab._core.endpoints`, where the check (by parsed host, not by text) lives.
 LIVE_ENDPOINTS: dict[str, tuple[str, ...]] = {
     broker: (*sorted(live_endpoints(broker).hosts), *(f":{p}" for p in sorted(live_endpoints(broker).ports)))
     for broker in registered_brokers()

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from urllib3.util import parse_url
 
 import execlab as xl
-from execlab._brokers import endpoints
-from execlab._brokers.endpoints import (
+from execlab._core import endpoints
+from execlab._core.endpoints import (
     EndpointError,
     check_endpoint,
     endpoint_problems,

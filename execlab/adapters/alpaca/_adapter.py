@@ -21,7 +21,7 @@ from alpaca.trading.requests import GetAssetsRequest, GetOrdersRequest
 from requests.adapters import HTTPAdapter
 
 from execlab._brokers.contract import BrokerAdapter, BrokerOrder
-from execlab._brokers.endpoints import Mode, check_endpoint
+from execlab._core.endpoints import Mode, check_endpoint
 from execlab._core.models import AccountSnapshot, Order
 from execlab.adapters.alpaca._mapping import rate_limit_headers, to_broker_order, to_error, to_request
 from execlab.adapters.alpaca._stream import AlpacaTradeStream
