@@ -12,6 +12,7 @@ import pandas as pd
 
 from execlab._core.arrays import FloatArray
 from execlab._data.frames import as_pandas
+from execlab._data.symbols import SymbolError, normalise_symbol
 
 __all__ = ["BarsError", "MarketData", "inconsistencies"]
 
@@ -108,7 +109,12 @@ class MarketData:
         if missing:
             raise BarsError(f"bars: missing columns {missing}; got {list(frame.columns)}")
         ts_codes, ts_uniques = pd.factorize(pd.to_datetime(frame["timestamp"]), sort=True)
-        sym_codes, sym_uniques = pd.factorize(frame["symbol"].astype(str), sort=True)
+        try:
+            names = {raw: normalise_symbol(raw, f"bars: symbol {raw!r}") for raw in frame["symbol"].unique()}
+        except SymbolError as exc:
+            raise BarsError(str(exc)) from None
+        frame = frame.assign(symbol=frame["symbol"].map(names))
+        sym_codes, sym_uniques = pd.factorize(frame["symbol"], sort=True)
         n_t, n_s = len(ts_uniques), len(sym_uniques)
         flat = ts_codes.astype(np.int64) * n_s + sym_codes
         if len(np.unique(flat)) != len(flat):

@@ -3,7 +3,8 @@
 A symbol is text, trimmed and upper-cased (``" aapl "`` → ``"AAPL"``), 1 to 32 characters of letters, digits and
 ``. / _ : -`` (``BRK.B``, ``BTC/USDT``, ``EUR_USD``), starting with a letter or digit. Tickers such as ``NA``,
 ``NAN`` or ``NULL`` are symbols like any other: files are read as text, never through pandas' missing-value guesses.
-A value is a finite number; booleans, strings and bytes are refused, not coerced.
+A value is a finite number; booleans, strings and bytes are refused, not coerced (a file's text is parsed as a
+number, strictly: ``1e3`` yes, ``true``, ``1,5`` or an empty cell no).
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from execlab._data.errors import TargetError
 from execlab._data.frames import as_pandas
-from execlab._data.targets import TargetError
 
 __all__ = ["SYMBOL_MAX_LENGTH", "SymbolError", "normalise_symbol", "read_symbol_values", "symbol_values"]
 
@@ -47,14 +48,16 @@ def normalise_symbol(raw: object, where: str) -> str:
     return symbol
 
 
-def _number(raw: object, where: str) -> float:
+def _number(raw: object, where: str, text: bool) -> float:
     if isinstance(raw, bool | np.bool_) or raw is None:
         raise SymbolError(f"{where}: {raw!r} is not a number")
+    if isinstance(raw, str) and not text:
+        raise SymbolError(f"{where}: {raw!r} is text, not a number (convert it first; files are parsed for you)")
     if isinstance(raw, str):
-        text = raw.strip()
-        if not _NUMBER.match(text):
-            raise SymbolError(f"{where}: {raw!r} is not a number" if text else f"{where}: empty value")
-        value = float(text)
+        cell = raw.strip()
+        if not _NUMBER.match(cell):
+            raise SymbolError(f"{where}: {raw!r} is not a number" if cell else f"{where}: empty value")
+        value = float(cell)
     elif isinstance(raw, int | float | np.integer | np.floating):
         value = float(raw)
     else:
@@ -64,7 +67,7 @@ def _number(raw: object, where: str) -> float:
     return value
 
 
-def _from_pairs(pairs: list[tuple[object, object, str]], what: str) -> pd.Series:
+def _from_pairs(pairs: list[tuple[object, object, str]], what: str, text: bool = False) -> pd.Series:
     symbols: dict[str, str] = {}
     values: list[float] = []
     for raw_symbol, raw_value, where in pairs:
@@ -72,7 +75,7 @@ def _from_pairs(pairs: list[tuple[object, object, str]], what: str) -> pd.Series
         if symbol in symbols:
             raise SymbolError(f"{where}: duplicate symbol {symbol!r} (also {symbols[symbol]})")
         symbols[symbol] = where
-        values.append(_number(raw_value, f"{where}, symbol {symbol!r}"))
+        values.append(_number(raw_value, f"{where}, symbol {symbol!r}", text))
     return pd.Series(values, index=pd.Index(list(symbols), name="symbol", dtype=object), dtype=np.float64, name=what)
 
 
@@ -114,4 +117,4 @@ def read_symbol_values(path: Path, what: str) -> pd.Series:
     # line 1 is the header
     pairs = [(s, v, f"{what}: {path} line {k + 2}") for k, (s, v) in
              enumerate(zip(frame.iloc[:, 0].tolist(), frame.iloc[:, 1].tolist(), strict=True))]
-    return _from_pairs(pairs, what)
+    return _from_pairs(pairs, what, text=True)

@@ -12,17 +12,15 @@ import pandas as pd
 from execlab._core.arrays import FloatArray
 from execlab._core.instruments import InstrumentTable
 from execlab._data.bars import MarketData
+from execlab._data.errors import TargetError
 from execlab._data.frames import as_pandas
+from execlab._data.symbols import SymbolError, normalise_symbol
 
 __all__ = ["TargetError", "TargetMatrix", "align_targets", "check_unit", "targets_to_wide"]
 
 Unit = Literal["shares", "weight", "notional"]
 _VALUE_COLUMNS = ("target", "value", "weight", "shares", "notional", "quantity")
 _TIME_COLUMNS = ("timestamp", "date", "ts", "time")
-
-
-class TargetError(ValueError):
-    """Targets are unusable; the message names the row and symbol at fault. Nothing was sent."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,7 +75,10 @@ def checked_target_values(targets: Any) -> tuple[pd.DataFrame, pd.DatetimeIndex,
     except (TypeError, ValueError) as exc:
         raise TargetError(f"targets: the index must be rebalance timestamps ({exc})") from None
     frame = frame.set_axis(index, axis=0)
-    frame.columns = [str(c) for c in frame.columns]
+    frame.columns = [normalise_symbol(c, f"targets: column {c!r}") for c in frame.columns]
+    if frame.columns.duplicated().any():
+        raise SymbolError(f"targets: duplicate symbol {frame.columns[frame.columns.duplicated()][0]!r} (columns that "
+                          "differ only in case or spaces name one symbol)")
     if index.duplicated().any():
         raise TargetError(f"targets: duplicate rebalance time {index[index.duplicated()][0]}")
     if not index.is_monotonic_increasing:
