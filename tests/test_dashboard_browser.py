@@ -1,7 +1,7 @@
 """The served dashboard in a real headless Chromium (Debian's, driven by playwright), and the layout for Jupyter.
 
 ``execlab dashboard`` runs in a subprocess on a free loopback port, serving a journal written by real rebalances
-(see tests/test_dashboard_data.py). The browser waits for the fills table, the plots and the risk state, presses
+(see tests/helpers/dashboard_run.py). The browser waits for the fills table, the plots and the risk state, presses
 the kill switch, and the test checks what that did: the journal's halt (no broker) or the venue's cancelled
 orders (with a broker config). Screenshots go to reports/screenshots/ and to the test's tmp_path.
 """
@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import Any, Final
 
 import pytest
-from test_dashboard_data import (
+
+from execlab._brokers.kill_switch import journaled_halt
+from execlab._oms.journal import Journal
+from execlab._runs.live import TradingHaltedError, run_live_rebalance
+from execlab.adapters.alpaca import AlpacaAdapter
+from execlab.dashboard import load_dashboard_data
+from execlab.venues import AlpacaVenue
+
+from helpers.dashboard_run import (
     DENIED,
     KEY,
     SECRET,
@@ -33,13 +41,6 @@ from test_dashboard_data import (
     copy_journal,
     executor,
 )
-
-from execlab._brokers.kill_switch import journaled_halt
-from execlab._oms.journal import Journal
-from execlab._runs.live import TradingHaltedError, run_live_rebalance
-from execlab.adapters.alpaca import AlpacaAdapter
-from execlab.dashboard import load_dashboard_data
-from execlab.venues import AlpacaVenue
 
 CHROMIUM: Final = Path("/usr/bin/chromium")
 CHROMIUM_ARGS: Final = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

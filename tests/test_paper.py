@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from venue_orders import order_batch
 
 import execlab as xl
 from execlab import PaperExecutor, PaperResult, compare_orders, run_paper
@@ -24,6 +23,8 @@ from execlab._execution.backtest_executor import BacktestExecutor
 from execlab._execution.factory import make_executor
 from execlab._oms.journal import Journal
 from execlab.strategies import momentum_targets
+
+from helpers.orders import order_batch
 
 PAPER_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "paper.yaml"
 COMPARED = ["client_order_id", "timestamp", "symbol", "side", "quantity", "order_type", "time_in_force",

@@ -16,13 +16,14 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
-from venue_orders import order_batch
 
 import execlab as xl
 from execlab import PaperExecutor, compare_orders, run_paper
 from execlab._core.codes import CANCELLED, DAY, FILLED, FOK, GTC, IOC, LIMIT, VenueReason
 from execlab._data.feeds import ReplayFeed
 from execlab._oms.journal import Journal
+
+from helpers.orders import order_batch
 
 pytestmark = pytest.mark.shared_data
 

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from venue_orders import order_batch as _orders
 
 from execlab import (
     Config,
@@ -25,6 +24,8 @@ from execlab import (
     run_backtest,
 )
 from execlab._core.codes import CANCELLED, FILLED, PARTIALLY_FILLED, REJECTED, VenueReason
+
+from helpers.orders import order_batch as _orders
 
 DAY0 = pd.Timestamp("2024-01-02")
 CASH = 1_000_000.0

@@ -12,10 +12,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from venue_orders import order_batch as _orders
 
 from execlab import FeeConfig, MarketData, SimulatedVenue, SlippageConfig, VenueConfig
 from execlab._core.codes import FILLED, LIMIT, STOP_LIMIT
+
+from helpers.orders import order_batch as _orders
 
 DAY0 = pd.Timestamp("2024-01-02")
 CASH = 1_000_000.0

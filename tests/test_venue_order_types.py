@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from venue_orders import order_batch as _orders
 
 from execlab import BacktestExecutor, FillBatch, MarketData, OrderBatch, OrderEvents, SimulatedVenue, VenueConfig
 from execlab._core.codes import (
@@ -32,6 +31,8 @@ from execlab._core.codes import (
     TRAILING_STOP,
     VenueReason,
 )
+
+from helpers.orders import order_batch as _orders
 
 DAY0 = pd.Timestamp("2024-01-02")
 CASH = 1_000_000.0
