@@ -40,7 +40,6 @@ repository; every test skips when it is absent.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,9 +48,11 @@ import pytest
 
 import execlab as xl
 
+from helpers.paths import SHARED_DATA
+
 pytestmark = pytest.mark.shared_data
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sp500_daily_2013_2018.parquet"
+DATA = SHARED_DATA / "sp500_daily_2013_2018.parquet"
 if not DATA.is_file():
     pytest.skip(f"shared data not found: {DATA}", allow_module_level=True)
 

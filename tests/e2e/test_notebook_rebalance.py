@@ -10,9 +10,10 @@ import papermill
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = ROOT / "notebooks" / "scheduled_rebalance.ipynb"
-BASE = (ROOT / "examples" / "paper_alpaca.yaml").read_text()
+from helpers.paths import EXAMPLES, NOTEBOOKS
+
+NOTEBOOK = NOTEBOOKS / "scheduled_rebalance.ipynb"
+BASE = (EXAMPLES / "paper_alpaca.yaml").read_text()
 
 
 def _run(tmp_path: Path, kernel_name: str, **params: object) -> nbformat.NotebookNode:

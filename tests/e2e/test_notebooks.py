@@ -8,9 +8,11 @@ import nbformat
 import papermill
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-PARAMETERS = {"config_path": str(ROOT / "examples" / "demo.yaml")}
+from helpers.paths import EXAMPLES
+from helpers.paths import NOTEBOOKS as NOTEBOOK_DIR
+
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+PARAMETERS = {"config_path": str(EXAMPLES / "demo.yaml")}
 
 
 def test_there_are_notebooks() -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import math
 import threading
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,8 +24,9 @@ from execlab._oms.journal import Journal
 from execlab.strategies import momentum_targets
 
 from helpers.orders import order_batch
+from helpers.paths import EXAMPLES
 
-PAPER_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "paper.yaml"
+PAPER_CONFIG = EXAMPLES / "paper.yaml"
 COMPARED = ["client_order_id", "timestamp", "symbol", "side", "quantity", "order_type", "time_in_force",
             "limit_price", "status", "filled_quantity", "avg_fill_price", "fees", "reason"]
 

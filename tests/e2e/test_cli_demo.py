@@ -20,8 +20,9 @@ from execlab._analysis.report_html import write_report
 from execlab._cli.main import app
 from execlab.strategies import momentum_targets
 
-ROOT = Path(__file__).resolve().parent.parent
-DEMO_CONFIG = ROOT / "examples" / "demo.yaml"
+from helpers.paths import EXAMPLES
+
+DEMO_CONFIG = EXAMPLES / "demo.yaml"
 
 runner = CliRunner()
 
@@ -118,7 +119,7 @@ def test_demo_also_trades_the_strategy_in_paper_mode(demo_run: tuple[Result, Pat
 
 
 def test_demo_runs_a_paper_config(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["demo", "--config", str(ROOT / "examples" / "paper.yaml"),
+    result = runner.invoke(app, ["demo", "--config", str(EXAMPLES / "paper.yaml"),
                                  "--report", str(tmp_path / "r.html")])
     assert result.exit_code == 0, result.output
     assert "Order tables match" in result.stdout

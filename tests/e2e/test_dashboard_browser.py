@@ -41,11 +41,12 @@ from helpers.dashboard_run import (
     copy_journal,
     executor,
 )
+from helpers.paths import REPORTS
 
 CHROMIUM: Final = Path("/usr/bin/chromium")
 CHROMIUM_ARGS: Final = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SCREENSHOTS: Final = Path(__file__).resolve().parent.parent / "reports" / "screenshots"
+SCREENSHOTS: Final = REPORTS / "screenshots"
 SERVER_START_SECONDS: Final = 240.0
 """Importing panel and hvplot takes tens of seconds on a busy machine."""
 PAGE_TIMEOUT_MS: Final = 90_000

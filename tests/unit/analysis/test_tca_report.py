@@ -16,7 +16,7 @@ from execlab._analysis.tca_report import write_tca_report
 
 
 def _tca() -> TcaResult:
-    # The worked example of tests/test_tca.py without bars: A (buy, full), B (sell), C (partial, cancelled).
+    # The worked example of test_tca.py without bars: A (buy, full), B (sell), C (partial, cancelled).
     orders = pd.DataFrame({
         "client_order_id": ["A", "B", "C"], "symbol": ["X", "Y", "X"], "side": ["buy", "sell", "buy"],
         "quantity": [100.0, 50.0, 200.0], "decision_price": [10.0, 20.0, 10.0], "arrival_price": [10.05, np.nan, 10.0],

@@ -9,7 +9,6 @@ named in the comment; times are UTC, the session opens at 13:30) and is also loo
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,10 +23,11 @@ from execlab._data.feeds import ReplayFeed
 from execlab._oms.journal import Journal
 
 from helpers.orders import order_batch
+from helpers.paths import SHARED_DATA
 
 pytestmark = pytest.mark.shared_data
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "us_equity_minute_lean.parquet"
+DATA = SHARED_DATA / "us_equity_minute_lean.parquet"
 SYMBOLS = ("AIG", "BAC", "IBM", "SPY")
 
 
