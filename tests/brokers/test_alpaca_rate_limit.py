@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -26,6 +25,10 @@ from execlab.adapters.alpaca import AlpacaAdapter
 from execlab.adapters.alpaca._mapping import rate_limit_headers
 from execlab.venues import AlpacaVenue
 
+from helpers.alpaca import StartVenue, broker_executor, paper_config
+
+pytestmark = pytest.mark.local_venue  # every test starts one (the fixture, or its own inside the test)
+
 KEY, SECRET = "PKRATETEST000001", "rate-secret-not-for-logs"
 LIMIT, WINDOW = 100, 2.0
 """Alpaca allows 200 a minute; the same rolling window, scaled down so that it binds within seconds."""
@@ -36,20 +39,17 @@ def _venue(**kw: object) -> AlpacaVenue:
 
 
 @pytest.fixture
-def paced() -> Iterator[AlpacaVenue]:
-    with _venue(rate_limit=LIMIT, rate_window=WINDOW) as v:
-        yield v
+def paced(local_venue: StartVenue) -> AlpacaVenue:
+    return local_venue(KEY, SECRET, initial_cash=1e9, rate_limit=LIMIT, rate_window=WINDOW)
 
 
 def _config(**broker: object) -> xl.Config:
-    return xl.Config.from_mapping({"mode": "paper", "run_id": "rate-test", "broker": {
-        "name": "alpaca", "api_key": KEY, "api_secret": SECRET, **broker}})
+    return paper_config("rate-test", KEY, SECRET, broker)
 
 
 def _executor(venue: AlpacaVenue, journal: Journal, cfg: xl.Config, stream: bool = True) -> BrokerExecutor:
     """``stream=False`` where a test calls ``place`` itself: no order-update stream left running after it."""
-    return BrokerExecutor(AlpacaAdapter(KEY, SECRET, base_url=venue.base_url, timeout=5.0), journal, cfg.run_id, (),
-                          backoff_seconds=0.01, config=cfg.broker, stream=stream)
+    return broker_executor(venue, journal, cfg.run_id, config=cfg.broker, stream=stream)
 
 
 def _universe(venue: AlpacaVenue, n: int, prefix: str = "S") -> dict[str, float]:
@@ -71,9 +71,8 @@ def _hammer(venue: AlpacaVenue, n: int) -> None:
                       headers={"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}).raise_for_status()
 
 
-def test_a_500_order_rebalance_is_paced_to_the_limit_with_no_429(paced: AlpacaVenue, tmp_path: Path) -> None:
+def test_a_500_order_rebalance_is_paced_to_the_limit_with_no_429(paced: AlpacaVenue, journal: Journal) -> None:
     targets = _universe(paced, 500)
-    journal = Journal(tmp_path / "j.sqlite")
     cfg = _config(rate_limit_per_minute=LIMIT, rate_window_seconds=WINDOW)
     executor = _executor(paced, journal, cfg)
     started = time.monotonic()
@@ -93,11 +92,10 @@ def test_a_500_order_rebalance_is_paced_to_the_limit_with_no_429(paced: AlpacaVe
     assert elapsed >= allowed  # the venue enforces it; how close we get is the benchmark's business
 
 
-def test_another_client_on_the_same_key_still_leaves_us_without_429(paced: AlpacaVenue, tmp_path: Path) -> None:
+def test_another_client_on_the_same_key_still_leaves_us_without_429(paced: AlpacaVenue, journal: Journal) -> None:
     targets = _universe(paced, 60)
     # Someone else used most of the key's window just before: our own pacer cannot know, the headers tell it.
     _hammer(paced, LIMIT - 15)
-    journal = Journal(tmp_path / "j.sqlite")
     cfg = _config(rate_limit_per_minute=LIMIT, rate_window_seconds=WINDOW)
     executor = _executor(paced, journal, cfg)
     done = run_live_rebalance(targets, dict.fromkeys(targets, 10.0), cfg, executor, journal, "k", timeout=60)
@@ -108,10 +106,9 @@ def test_another_client_on_the_same_key_still_leaves_us_without_429(paced: Alpac
     assert set(stats["order_attempts"].values()) == {1}
 
 
-def test_a_429_all_the_same_is_waited_out_retried_and_counted(paced: AlpacaVenue, tmp_path: Path) -> None:
+def test_a_429_all_the_same_is_waited_out_retried_and_counted(paced: AlpacaVenue, journal: Journal) -> None:
     targets = _universe(paced, 40)
     _hammer(paced, LIMIT - 10)
-    journal = Journal(tmp_path / "j.sqlite")
     cfg = _config(rate_limit_per_minute=LIMIT, rate_window_seconds=WINDOW)
     executor = _executor(paced, journal, cfg)
     executor.adapter.pacer = None  # deaf to the headers: only the 429 path is left

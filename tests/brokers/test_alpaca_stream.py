@@ -28,6 +28,8 @@ from execlab._core.models import OrderStatus, Side
 from execlab.adapters.alpaca._stream import AlpacaTradeStream, StreamAuthError, TradeUpdateEvent
 from execlab.venues import AlpacaVenue
 
+from helpers.alpaca import StartVenue
+
 KEY, SECRET = "PKSTREAM000000000000", "stream-test-secret-0000"
 WAIT = 15.0
 
@@ -76,10 +78,10 @@ class Recorder:
 
 
 @pytest.fixture
-def venue() -> Iterator[AlpacaVenue]:
-    with AlpacaVenue(KEY, SECRET, initial_cash=100_000.0) as v:
-        v.set_quote("AAPL", 99.90, 100.10)
-        yield v
+def venue(local_venue: StartVenue) -> AlpacaVenue:
+    v = local_venue(KEY, SECRET, initial_cash=100_000.0)
+    v.set_quote("AAPL", 99.90, 100.10)
+    return v
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,15 +31,17 @@ from execlab import FeeConfig, MarginConfig, VenueConfig
 from execlab.venues import AlpacaFaults, AlpacaVenue
 from execlab.venues.alpaca import serve
 
+from helpers.alpaca import StartVenue
+
 KEY, SECRET = "PKTEST0000000000", "test-secret-0000"
 
 
 @pytest.fixture
-def venue() -> Iterator[AlpacaVenue]:
-    with AlpacaVenue(KEY, SECRET, initial_cash=100_000.0) as v:
-        v.set_quote("AAPL", 99.90, 100.10)
-        v.set_quote("MSFT", 399.0, 401.0)
-        yield v
+def venue(local_venue: StartVenue) -> AlpacaVenue:
+    v = local_venue(KEY, SECRET, initial_cash=100_000.0)
+    v.set_quote("AAPL", 99.90, 100.10)
+    v.set_quote("MSFT", 399.0, 401.0)
+    return v
 
 
 def client_for(venue: AlpacaVenue, key: str = KEY, secret: str = SECRET, retry: int | None = None,
@@ -249,6 +250,7 @@ def test_selling_more_than_held_is_403_without_shorting(client: TradingClient) -
     assert "insufficient qty available" in err.value.message
 
 
+@pytest.mark.local_venue
 def test_shorting_when_allowed() -> None:
     with AlpacaVenue(KEY, SECRET, allow_short=True,
                      venue_config=VenueConfig(margin=MarginConfig(enabled=True, max_leverage=2.0))) as venue:
@@ -303,6 +305,7 @@ def test_malformed_json_body_is_400(venue: AlpacaVenue) -> None:
 
 
 # -- rate limit -------------------------------------------------------------------------------------------
+@pytest.mark.local_venue
 def test_rate_limit_headers_and_429() -> None:
     with AlpacaVenue(KEY, SECRET, rate_limit=5) as venue:
         replies = [raw(venue, "GET", "/v2/clock") for _ in range(5)]
@@ -323,6 +326,7 @@ def test_rate_limit_headers_and_429() -> None:
         assert venue.stats()["rate_limited"] == 2
 
 
+@pytest.mark.local_venue
 def test_rate_limit_window_rolls() -> None:
     with AlpacaVenue(KEY, SECRET, rate_limit=2, rate_window=0.3) as venue:
         assert [raw(venue, "GET", "/v2/clock").status_code for _ in range(3)] == [200, 200, 429]
@@ -374,6 +378,7 @@ def test_server_errors_next_n_and_after_apply(venue: AlpacaVenue, client: Tradin
     assert client.get_order_by_client_id("e-2").status == OrderStatus.FILLED  # applied despite the 500
 
 
+@pytest.mark.local_venue
 def test_error_rate_is_seeded_and_repeatable() -> None:
     def pattern() -> list[int]:
         with AlpacaVenue(KEY, SECRET, faults=AlpacaFaults(error_rate=0.5, seed=7)) as venue:
@@ -447,6 +452,7 @@ def test_quotes_and_stats_over_http(venue: AlpacaVenue, client: TradingClient) -
 
 
 # -- time, replay, events ---------------------------------------------------------------------------------
+@pytest.mark.local_venue
 def test_day_orders_expire_at_the_next_session_gtc_orders_do_not() -> None:
     now = [datetime(2024, 3, 5, 15, 0, tzinfo=UTC)]
     with AlpacaVenue(KEY, SECRET, clock=lambda: now[0]) as venue:
@@ -467,6 +473,7 @@ def test_day_orders_expire_at_the_next_session_gtc_orders_do_not() -> None:
         assert {o.id for o in window} == {day.id, gtc.id}
 
 
+@pytest.mark.local_venue
 def test_replay_bars_fills_between_bars() -> None:
     bars = pd.DataFrame({
         "timestamp": pd.to_datetime(["2024-01-02", "2024-01-02", "2024-01-03", "2024-01-03", "2024-01-04"]),
@@ -488,6 +495,7 @@ def test_replay_bars_fills_between_bars() -> None:
         assert float(client.get_open_position("AAPL").current_price) == 97.0
 
 
+@pytest.mark.local_venue
 def test_fees_from_venue_config() -> None:
     config = VenueConfig(fees=FeeConfig(model="bps", bps=10.0))
     with AlpacaVenue(KEY, SECRET, venue_config=config) as venue:
@@ -514,6 +522,7 @@ def test_trade_updates_parse_as_alpaca_py_models(venue: AlpacaVenue, client: Tra
     assert [e["event"] for e in over_http] == ["new", "canceled"]
 
 
+@pytest.mark.local_venue
 def test_ids_are_deterministic_per_seed() -> None:
     def ids() -> list[str]:
         with AlpacaVenue(KEY, SECRET, seed=3) as venue:
@@ -525,6 +534,7 @@ def test_ids_are_deterministic_per_seed() -> None:
     assert ids() == ids()
 
 
+@pytest.mark.local_venue
 def test_binds_loopback_and_stops_cleanly() -> None:
     venue = AlpacaVenue(KEY, SECRET)
     with pytest.raises(RuntimeError):
@@ -541,6 +551,7 @@ def test_binds_loopback_and_stops_cleanly() -> None:
         requests.get(venue.base_url + "/v2/clock", timeout=1)
 
 
+@pytest.mark.local_venue
 def test_command_line_serves_until_interrupted(capsys: pytest.CaptureFixture[str],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     # serve() blocks in this (main) thread; a helper thread drives it, then interrupts it like Ctrl-C would.

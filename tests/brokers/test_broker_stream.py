@@ -4,7 +4,6 @@ the local Alpaca venue."""
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,30 +17,27 @@ from execlab._runs.live import run_live_rebalance
 from execlab.adapters.alpaca import AlpacaAdapter, StreamAuthError
 from execlab.venues import AlpacaVenue
 
+from helpers.alpaca import StartVenue, paper_config
+
 KEY, SECRET = "PKSTREAMEXEC000001", "stream-exec-secret-0001"
 PRICES = {"AAA": 10.0, "BBB": 20.0, "CCC": 50.0}
 TARGETS = {"AAA": 100.0, "BBB": 50.0, "CCC": 10.0}
 
 
 @pytest.fixture
-def venue() -> Iterator[AlpacaVenue]:
-    with AlpacaVenue(KEY, SECRET, initial_cash=100_000.0, rate_limit=10_000) as v:
-        for sym, px in PRICES.items():
-            v.set_quote(sym, px - 0.01, px + 0.01, px)
-        yield v
+def venue(local_venue: StartVenue) -> AlpacaVenue:
+    return local_venue(KEY, SECRET, initial_cash=100_000.0, rate_limit=10_000, prices=PRICES)
 
 
 def _config(run_id: str) -> xl.Config:
-    return xl.Config.from_mapping({"mode": "paper", "run_id": run_id,
-                                   "broker": {"name": "alpaca", "api_key": KEY, "api_secret": SECRET}})
+    return paper_config(run_id, KEY, SECRET)
 
 
 def _order_lookups(venue: AlpacaVenue) -> int:
     return int(venue.stats()["requests"])
 
 
-def test_fills_arrive_by_stream_not_by_polling(venue: AlpacaVenue, tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j.sqlite")
+def test_fills_arrive_by_stream_not_by_polling(venue: AlpacaVenue, journal: Journal) -> None:
     adapter = AlpacaAdapter(KEY, SECRET, base_url=venue.base_url)
     assert adapter.stream_url == venue.stream_url
     executor = BrokerExecutor(adapter, journal, "stream-run", (), fallback_poll_seconds=60.0)
@@ -55,11 +51,10 @@ def test_fills_arrive_by_stream_not_by_polling(venue: AlpacaVenue, tmp_path: Pat
     assert not executor.streaming  # stopped when the rebalance returned
 
 
-def test_without_a_stream_it_polls(venue: AlpacaVenue, tmp_path: Path) -> None:
+def test_without_a_stream_it_polls(venue: AlpacaVenue, journal: Journal) -> None:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))
         dead = f"ws://127.0.0.1:{closed.getsockname()[1]}/stream"
-    journal = Journal(tmp_path / "j.sqlite")
     adapter = AlpacaAdapter(KEY, SECRET, base_url=venue.base_url, stream_url=dead)
     executor = BrokerExecutor(adapter, journal, "poll-run", ())
     done = run_live_rebalance(TARGETS, PRICES, _config("poll-run"), executor, journal, "d1", timeout=20)

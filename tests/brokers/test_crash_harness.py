@@ -23,6 +23,8 @@ import requests
 
 from execlab._oms.journal import Journal
 
+pytestmark = pytest.mark.local_venue  # the venue runs in a process of its own (venue_url)
+
 KEY, SECRET = "PKCRASHTEST00001", "crash-secret-not-for-logs"
 ORDERS_PER_TRIAL = 200
 TRIALS = int(os.environ.get("EXECLAB_CRASH_TRIALS", "20"))

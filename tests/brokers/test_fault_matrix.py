@@ -8,20 +8,21 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import execlab as xl
 from execlab._brokers.contract import BrokerError
 from execlab._brokers.executor import BrokerExecutor
 from execlab._oms.journal import Journal
 from execlab._runs.live import run_live_rebalance
 from execlab.adapters.alpaca import AlpacaAdapter
 from execlab.venues import AlpacaVenue
+
+from helpers.alpaca import StartVenue, paper_config
 
 KEY, SECRET = "PKFAULTMATRIX00001", "fault-matrix-secret-0001"
 PRICES = {"AAA": 10.0, "BBB": 20.0, "CCC": 50.0, "DDD": 5.0}
@@ -73,20 +74,12 @@ CASES = [
 
 
 @pytest.fixture
-def make_venue() -> Iterator[Callable[[Case], AlpacaVenue]]:
-    started: list[AlpacaVenue] = []
-
+def make_venue(local_venue: StartVenue) -> Callable[[Case], AlpacaVenue]:
     def make(case: Case) -> AlpacaVenue:
-        venue = AlpacaVenue(KEY, SECRET, initial_cash=100_000.0, rate_limit=case.rate_limit,
-                            rate_window=case.rate_window).start()
-        started.append(venue)
-        for sym, px in PRICES.items():
-            venue.set_quote(sym, px - 0.01, px + 0.01, px)
-        return venue
+        return local_venue(KEY, SECRET, initial_cash=100_000.0, rate_limit=case.rate_limit,
+                           rate_window=case.rate_window, prices=PRICES)
 
-    yield make
-    for venue in started:
-        venue.stop()
+    return make
 
 
 def _requote(venue: AlpacaVenue, stop: threading.Event) -> None:
@@ -101,8 +94,7 @@ def test_fault_ends_with_the_right_positions_and_no_duplicate(case: Case, make_v
     venue = make_venue(case)
     case.setup(venue)
     journal = Journal(tmp_path / "journal.sqlite", secrets=[SECRET])
-    config = xl.Config.from_mapping({"mode": "paper", "run_id": f"fault-{case.name}",
-                                     "broker": {"name": "alpaca", "api_key": KEY, "api_secret": SECRET}})
+    config = paper_config(f"fault-{case.name}", KEY, SECRET)
     adapter = AlpacaAdapter(KEY, SECRET, base_url=venue.base_url, timeout=1.0)
     executor = BrokerExecutor(adapter, journal, config.run_id, (), backoff_seconds=0.05)
     stop = threading.Event()

@@ -25,6 +25,7 @@ from execlab.dashboard import load_dashboard_data, risk_status
 from execlab.dashboard._data import FILL_COLUMNS, equity_over_time
 from execlab.venues import AlpacaVenue
 
+from helpers.alpaca import StartVenue, held
 from helpers.dashboard_run import (
     DAY1,
     DAY2,
@@ -40,15 +41,13 @@ from helpers.dashboard_run import (
     config,
     copy_journal,
     executor,
-    held,
     quotes,
 )
 
 
 @pytest.fixture(scope="module")
-def venue() -> Iterator[AlpacaVenue]:
-    with AlpacaVenue(KEY, SECRET, initial_cash=100_000.0, rate_limit=10_000) as v:
-        yield v
+def venue(local_venue_module: StartVenue) -> AlpacaVenue:
+    return local_venue_module(KEY, SECRET, initial_cash=100_000.0, rate_limit=10_000)
 
 
 @pytest.fixture(scope="module")
@@ -168,6 +167,7 @@ def test_risk_state_follows_the_journal(run: DashboardRun, tmp_path: Path, venue
     book.close()
 
 
+@pytest.mark.local_venue
 def test_the_done_row_of_an_engaged_kill_switch_does_not_lift_the_halt(tmp_path: Path) -> None:
     with AlpacaVenue(KEY, SECRET, initial_cash=10_000.0, rate_limit=10_000) as v:
         v.set_quotes(quotes(DAY1, 1.0, 0.01))
@@ -179,6 +179,7 @@ def test_the_done_row_of_an_engaged_kill_switch_does_not_lift_the_halt(tmp_path:
     assert risk_status(book, RUN_ID).state == "halted"
 
 
+@pytest.mark.local_venue
 def test_a_journaled_halt_stops_every_rebalance_until_resumed(tmp_path: Path) -> None:
     with AlpacaVenue(KEY, SECRET, initial_cash=100_000.0, rate_limit=10_000) as v:
         v.set_quotes(quotes(DAY1, 1.0, 0.01))

@@ -32,11 +32,6 @@ def _money(value: float) -> str:
 
 
 @pytest.fixture(scope="module")
-def bars() -> pd.DataFrame:
-    return xl.sample_bars()
-
-
-@pytest.fixture(scope="module")
 def demo_result(bars: pd.DataFrame) -> xl.BacktestResult:
     """The demo's backtest, run directly through the API."""
     return xl.run_backtest(momentum_targets(bars), bars, xl.load_config(DEMO_CONFIG))

@@ -30,6 +30,7 @@ from execlab.adapters.alpaca import AlpacaAdapter
 from execlab.dashboard import load_dashboard_data
 from execlab.venues import AlpacaVenue
 
+from helpers.alpaca import StartVenue
 from helpers.dashboard_run import (
     DENIED,
     KEY,
@@ -78,9 +79,8 @@ class Served:
 
 
 @pytest.fixture(scope="module")
-def venue() -> Iterator[AlpacaVenue]:
-    with AlpacaVenue(KEY, SECRET, initial_cash=100_000.0, rate_limit=10_000) as v:
-        yield v
+def venue(local_venue_module: StartVenue) -> AlpacaVenue:
+    return local_venue_module(KEY, SECRET, initial_cash=100_000.0, rate_limit=10_000)
 
 
 @pytest.fixture(scope="module")

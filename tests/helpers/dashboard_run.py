@@ -13,8 +13,9 @@ import execlab as xl
 from execlab._brokers.executor import BrokerExecutor
 from execlab._oms.journal import Journal
 from execlab._runs.live import run_live_rebalance
-from execlab.adapters.alpaca import AlpacaAdapter
 from execlab.venues import AlpacaVenue
+
+from helpers.alpaca import broker_executor, paper_config
 
 KEY, SECRET = "PKDASHBOARD00001", "dashboard-secret-do-not-log-01"
 RUN_ID = "dash-run"
@@ -39,16 +40,12 @@ class DashboardRun:
 
 
 def config(base_url: str | None = None) -> xl.Config:
-    broker = {"name": "alpaca", "api_key": KEY, "api_secret": SECRET}
-    if base_url is not None:
-        broker["base_url"] = base_url
-    return xl.Config.from_mapping({"mode": "paper", "run_id": RUN_ID, "broker": broker,
-                                   "risk": {"max_order_value": 5_000.0}})
+    broker = {} if base_url is None else {"base_url": base_url}
+    return paper_config(RUN_ID, KEY, SECRET, broker, risk={"max_order_value": 5_000.0})
 
 
 def executor(venue: AlpacaVenue, journal: Journal) -> BrokerExecutor:
-    adapter = AlpacaAdapter(KEY, SECRET, base_url=venue.base_url, timeout=5.0)
-    return BrokerExecutor(adapter, journal, RUN_ID, (), backoff_seconds=0.01)
+    return broker_executor(venue, journal, RUN_ID)
 
 
 def quotes(prices: dict[str, float], drift: float, half_spread: float) -> dict[str, tuple[float, float, float,
@@ -93,6 +90,3 @@ def copy_journal(run: DashboardRun, directory: Path) -> DashboardRun:
         src.backup(dst)
     return DashboardRun(target, run.bars, run.run_id, run.key, run.secret)
 
-
-def held(venue: AlpacaVenue) -> dict[str, float]:
-    return {s: q for s, q in AlpacaAdapter(KEY, SECRET, base_url=venue.base_url)._positions().items() if q}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,31 +14,23 @@ from execlab._runs.live import run_live_rebalance
 from execlab.adapters.alpaca import AlpacaAdapter
 from execlab.venues import AlpacaVenue
 
+from helpers.alpaca import StartVenue, broker_executor, held, paper_config
+
 KEY, SECRET = "PKTESTKEY0000001", "test-secret-do-not-log-0001"
 PRICES = {"AAA": 10.0, "BBB": 20.0, "CCC": 50.0, "DDD": 5.0}
 
 
 @pytest.fixture
-def venue() -> Iterator[AlpacaVenue]:
-    with AlpacaVenue(KEY, SECRET, initial_cash=100_000.0, rate_limit=10_000) as v:
-        for sym, px in PRICES.items():
-            v.set_quote(sym, px - 0.01, px + 0.01, px)
-        yield v
+def venue(local_venue: StartVenue) -> AlpacaVenue:
+    return local_venue(KEY, SECRET, initial_cash=100_000.0, rate_limit=10_000, prices=PRICES)
 
 
 def _config(run_id: str = "live-test") -> xl.Config:
-    return xl.Config.from_mapping({"mode": "paper", "run_id": run_id,
-                                   "broker": {"name": "alpaca", "api_key": KEY, "api_secret": SECRET}})
+    return paper_config(run_id, KEY, SECRET)
 
 
 def _executor(venue: AlpacaVenue, journal: Journal, run_id: str = "live-test") -> BrokerExecutor:
-    adapter = AlpacaAdapter(KEY, SECRET, base_url=venue.base_url, timeout=5.0)
-    return BrokerExecutor(adapter, journal, run_id, (), backoff_seconds=0.01)
-
-
-def _held(venue: AlpacaVenue) -> dict[str, float]:
-    adapter = AlpacaAdapter(KEY, SECRET, base_url=venue.base_url)
-    return {s: q for s, q in adapter._positions().items() if q}
+    return broker_executor(venue, journal, run_id)
 
 
 def test_rebalance_reaches_targets_and_journals_everything(venue: AlpacaVenue, tmp_path: Path) -> None:
@@ -48,7 +39,7 @@ def test_rebalance_reaches_targets_and_journals_everything(venue: AlpacaVenue, t
     done = run_live_rebalance(targets, PRICES, _config(), _executor(venue, journal), journal, "2024-01-02",
                               timeout=10)
     assert done.complete and not done.resumed
-    assert _held(venue) == targets
+    assert held(venue) == targets
     orders = done.orders
     assert sorted(orders["symbol"]) == ["AAA", "BBB", "CCC"]
     assert set(orders["status"]) == {"filled"}
@@ -60,8 +51,7 @@ def test_rebalance_reaches_targets_and_journals_everything(venue: AlpacaVenue, t
     assert SECRET.encode() not in raw
 
 
-def test_running_the_same_rebalance_twice_sends_nothing_twice(venue: AlpacaVenue, tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j.sqlite")
+def test_running_the_same_rebalance_twice_sends_nothing_twice(venue: AlpacaVenue, journal: Journal) -> None:
     targets = {"AAA": 100, "BBB": 50}
     run_live_rebalance(targets, PRICES, _config(), _executor(venue, journal), journal, "k1", timeout=10)
     again = run_live_rebalance(targets, PRICES, _config(), _executor(venue, journal), journal, "k1", timeout=10)
@@ -69,11 +59,10 @@ def test_running_the_same_rebalance_twice_sends_nothing_twice(venue: AlpacaVenue
     stats = venue.stats()
     attempts = stats["order_attempts"]
     assert all(n == 1 for n in attempts.values()), attempts
-    assert _held(venue) == targets
+    assert held(venue) == targets
 
 
-def test_resume_sends_only_what_never_reached_the_broker(venue: AlpacaVenue, tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j.sqlite")
+def test_resume_sends_only_what_never_reached_the_broker(venue: AlpacaVenue, journal: Journal) -> None:
     cfg = _config()
     # A first process journals the intents and sends only the first order before it dies.
     sent: list[str] = []
@@ -94,14 +83,14 @@ def test_resume_sends_only_what_never_reached_the_broker(venue: AlpacaVenue, tmp
     done = run_live_rebalance({"AAA": 10, "BBB": 20, "CCC": 30}, PRICES, cfg, _executor(venue, journal), journal,
                               "k", timeout=10)
     assert done.resumed and done.complete
-    assert _held(venue) == {"AAA": 10, "BBB": 20, "CCC": 30}
+    assert held(venue) == {"AAA": 10, "BBB": 20, "CCC": 30}
     stats = venue.stats()
     attempts = stats["order_attempts"]
     assert sorted(attempts.values()) == [1, 1, 1]
 
 
-def test_reconcile_adopts_external_orders_and_flags_unexplained_positions(venue: AlpacaVenue, tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j.sqlite")
+def test_reconcile_adopts_external_orders_and_flags_unexplained_positions(venue: AlpacaVenue,
+                                                                          journal: Journal) -> None:
     run_live_rebalance({"AAA": 10}, PRICES, _config(), _executor(venue, journal), journal, "k", timeout=10)
     outside = AlpacaAdapter(KEY, SECRET, base_url=venue.base_url)
     # Someone trades in the account behind execlab's back: a filled buy, and a limit order left working.
@@ -117,18 +106,16 @@ def test_reconcile_adopts_external_orders_and_flags_unexplained_positions(venue:
     assert "manual-2" in journal.known_order_ids()
 
 
-def test_reconcile_with_nothing_unexplained_stays_active(venue: AlpacaVenue, tmp_path: Path) -> None:
-    journal = Journal(tmp_path / "j.sqlite")
+def test_reconcile_with_nothing_unexplained_stays_active(venue: AlpacaVenue, journal: Journal) -> None:
     run_live_rebalance({"AAA": 10, "CCC": 2}, PRICES, _config(), _executor(venue, journal), journal, "k", timeout=10)
     report = reconcile(_executor(venue, journal), journal, "live-test")
     assert report.state == "active" and report.ok
     assert (report.positions["difference"].abs() < 1e-9).all()
 
 
-def test_kill_switch_cancels_everything_and_flattens(venue: AlpacaVenue, tmp_path: Path) -> None:
+def test_kill_switch_cancels_everything_and_flattens(venue: AlpacaVenue, journal: Journal) -> None:
     from execlab._brokers.kill_switch import engage_kill_switch
 
-    journal = Journal(tmp_path / "j.sqlite")
     run_live_rebalance({"AAA": 10, "BBB": 5}, PRICES, _config(), _executor(venue, journal), journal, "k", timeout=10)
     outside = AlpacaAdapter(KEY, SECRET, base_url=venue.base_url)
     outside._submit(xl.Order(symbol="CCC", side=xl.Side.BUY, quantity=3, order_type=xl.OrderType.LIMIT,
@@ -141,16 +128,15 @@ def test_kill_switch_cancels_everything_and_flattens(venue: AlpacaVenue, tmp_pat
     assert len(report.flattened) == 2
     assert executor.wait(10)
     assert outside._open_orders() == []
-    assert _held(venue) == {}
+    assert held(venue) == {}
     assert risk.state == "halted"
     assert list(journal.events("live-test", "kill_switch")["status"]) == ["halted", "done"]
 
 
-def test_kill_switch_without_flatten_keeps_positions(venue: AlpacaVenue, tmp_path: Path) -> None:
+def test_kill_switch_without_flatten_keeps_positions(venue: AlpacaVenue, journal: Journal) -> None:
     from execlab._brokers.kill_switch import engage_kill_switch
 
-    journal = Journal(tmp_path / "j.sqlite")
     run_live_rebalance({"AAA": 10}, PRICES, _config(), _executor(venue, journal), journal, "k", timeout=10)
     report = engage_kill_switch(_executor(venue, journal), journal, "live-test", flatten=False)
     assert report.flattened == [] and report.cancelled == []
-    assert _held(venue) == {"AAA": 10}
+    assert held(venue) == {"AAA": 10}

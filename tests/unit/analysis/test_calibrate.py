@@ -36,6 +36,7 @@ def _bars(start: str, end: str, symbols: list[str]) -> pd.DataFrame:
     return bars[keep].reset_index(drop=True)
 
 
+@pytest.mark.local_venue
 def test_fixed_bps_round_trip_through_the_local_alpaca_paper_venue(tmp_path: Path) -> None:
     # "Paper": six daily rebalances in share targets through the real alpaca-py client against the local Alpaca
     # venue, whose simulated market fills at the quote (bid = ask = the day's close) plus a true 8 bps of slippage.

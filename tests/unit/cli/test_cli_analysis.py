@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
@@ -17,6 +16,8 @@ from execlab._cli.main import app
 from execlab._oms.journal import Journal
 from execlab.adapters.alpaca import AlpacaAdapter
 from execlab.venues import AlpacaVenue
+
+from helpers.alpaca import StartVenue
 
 KEY, SECRET = "PKCLITEST000000001", "cli-secret-never-printed-01"
 runner = CliRunner()
@@ -71,11 +72,9 @@ def test_plan_without_positions_needs_a_broker(files: dict[str, Path]) -> None:
 
 
 @pytest.fixture
-def venue() -> Iterator[AlpacaVenue]:
-    with AlpacaVenue(KEY, SECRET, initial_cash=50_000.0, rate_limit=10_000) as v:
-        for sym, px in {"AAA": 10.0, "BBB": 20.0, "CCC": 50.0}.items():
-            v.set_quote(sym, px - 0.01, px + 0.01, px)
-        yield v
+def venue(local_venue: StartVenue) -> AlpacaVenue:
+    return local_venue(KEY, SECRET, initial_cash=50_000.0, rate_limit=10_000,
+                       prices={"AAA": 10.0, "BBB": 20.0, "CCC": 50.0})
 
 
 def _paper_config(tmp_path: Path, venue: AlpacaVenue, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -137,6 +136,7 @@ def _notebook(path: Path, body: str) -> Path:
     return path
 
 
+@pytest.mark.notebook  # runs the notebook in a kernel through the command line
 def test_notebook_run_passes_parameters_and_fails_loudly(tmp_path: Path) -> None:
     nb = _notebook(tmp_path / "check.ipynb",
                    "import json, pathlib\n"

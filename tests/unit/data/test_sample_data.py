@@ -10,15 +10,10 @@ import pandas as pd
 import pytest
 
 import execlab._data.sample as sample_data
-from execlab._data.sample import sample_bars, write_sample_bars
+from execlab._data.sample import write_sample_bars
 
 COLUMNS = ["timestamp", "symbol", "open", "high", "low", "close", "volume"]
 TICKERS = {"AAPL", "FB", "GOOG", "IBM", "MSFT"}
-
-
-@pytest.fixture(scope="module")
-def bars() -> pd.DataFrame:
-    return sample_bars()
 
 
 @pytest.fixture(scope="module")

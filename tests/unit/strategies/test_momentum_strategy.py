@@ -9,16 +9,10 @@ import pandas as pd
 import pytest
 
 import execlab.strategies as strategies
-from execlab._data.sample import sample_bars
 from execlab.strategies import momentum_targets
 
 TOL = 1e-12
 LOOKBACK, SKIP, VOL_WINDOW = 126, 21, 60
-
-
-@pytest.fixture(scope="module")
-def bars() -> pd.DataFrame:
-    return sample_bars()
 
 
 @pytest.fixture(scope="module")
