@@ -71,6 +71,7 @@ def _hammer(venue: AlpacaVenue, n: int) -> None:
                       headers={"APCA-API-KEY-ID": KEY, "APCA-API-SECRET-KEY": SECRET}).raise_for_status()
 
 
+@pytest.mark.slow
 def test_a_500_order_rebalance_is_paced_to_the_limit_with_no_429(paced: AlpacaVenue, journal: Journal) -> None:
     targets = _universe(paced, 500)
     cfg = _config(rate_limit_per_minute=LIMIT, rate_window_seconds=WINDOW)
@@ -92,6 +93,7 @@ def test_a_500_order_rebalance_is_paced_to_the_limit_with_no_429(paced: AlpacaVe
     assert elapsed >= allowed  # the venue enforces it; how close we get is the benchmark's business
 
 
+@pytest.mark.slow
 def test_another_client_on_the_same_key_still_leaves_us_without_429(paced: AlpacaVenue, journal: Journal) -> None:
     targets = _universe(paced, 60)
     # Someone else used most of the key's window just before: our own pacer cannot know, the headers tell it.
@@ -106,6 +108,7 @@ def test_another_client_on_the_same_key_still_leaves_us_without_429(paced: Alpac
     assert set(stats["order_attempts"].values()) == {1}
 
 
+@pytest.mark.slow
 def test_a_429_all_the_same_is_waited_out_retried_and_counted(paced: AlpacaVenue, journal: Journal) -> None:
     targets = _universe(paced, 40)
     _hammer(paced, LIMIT - 10)

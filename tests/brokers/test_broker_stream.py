@@ -51,6 +51,7 @@ def test_fills_arrive_by_stream_not_by_polling(venue: AlpacaVenue, journal: Jour
     assert not executor.streaming  # stopped when the rebalance returned
 
 
+@pytest.mark.slow
 def test_without_a_stream_it_polls(venue: AlpacaVenue, journal: Journal) -> None:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))

@@ -23,7 +23,7 @@ import requests
 
 from execlab._oms.journal import Journal
 
-pytestmark = pytest.mark.local_venue  # the venue runs in a process of its own (venue_url)
+pytestmark = [pytest.mark.local_venue, pytest.mark.slow]  # the venue runs in a process of its own
 
 KEY, SECRET = "PKCRASHTEST00001", "crash-secret-not-for-logs"
 ORDERS_PER_TRIAL = 200

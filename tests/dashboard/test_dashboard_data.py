@@ -205,6 +205,7 @@ def test_an_empty_journal_gives_empty_frames(tmp_path: Path) -> None:
     assert data.risk.state == "active" and data.risk.source == "none"
 
 
+@pytest.mark.slow
 def test_reading_the_data_does_not_import_panel() -> None:
     code = ("import sys, execlab.dashboard; "
             "print(json.dumps(sorted(m for m in ('panel', 'hvplot', 'bokeh') if m in sys.modules)))")

@@ -78,6 +78,7 @@ def test_public_surface() -> None:
     assert sorted(cli.__all__) == ["app", "main"]
 
 
+@pytest.mark.slow
 def test_demo_prints_summary(demo_run: tuple[Result, Path], demo_result: xl.BacktestResult) -> None:
     result, path = demo_run
     assert result.exit_code == 0, result.output
@@ -93,6 +94,7 @@ def test_demo_prints_summary(demo_run: tuple[Result, Path], demo_result: xl.Back
     assert str(path.resolve()) in stdout.replace("\n", "")
 
 
+@pytest.mark.slow
 def test_demo_also_trades_the_strategy_in_paper_mode(demo_run: tuple[Result, Path], bars: pd.DataFrame,
                                                      demo_result: xl.BacktestResult) -> None:
     """The first README command (``make demo``) runs the same strategy in paper mode on the local simulated venue,
@@ -113,6 +115,7 @@ def test_demo_also_trades_the_strategy_in_paper_mode(demo_run: tuple[Result, Pat
     assert f"Order tables match: backtest and paper sent the same {int(s['orders']):,} orders" in stdout
 
 
+@pytest.mark.slow
 def test_demo_runs_a_paper_config(tmp_path: Path) -> None:
     result = runner.invoke(app, ["demo", "--config", str(EXAMPLES / "paper.yaml"),
                                  "--report", str(tmp_path / "r.html")])
@@ -129,6 +132,7 @@ def test_demo_refuses_a_broker_config(tmp_path: Path) -> None:
     assert not (tmp_path / "r.html").exists()
 
 
+@pytest.mark.slow
 def test_demo_report(demo_run: tuple[Result, Path], demo_result: xl.BacktestResult) -> None:
     _, path = demo_run
     page = path.read_text(encoding="utf-8")
@@ -154,6 +158,7 @@ def test_demo_report(demo_run: tuple[Result, Path], demo_result: xl.BacktestResu
     assert "Borrow costs" in page and "Queue position" in page
 
 
+@pytest.mark.slow
 def test_backtest_csv_inputs(tmp_path: Path, inputs: tuple[Path, Path], bars: pd.DataFrame) -> None:
     targets_path, bars_path = inputs
     config = _write_config(tmp_path / "config.yaml")
@@ -242,6 +247,7 @@ def _console_script() -> str:
     return found
 
 
+@pytest.mark.slow
 def test_console_script_demo(tmp_path: Path) -> None:
     """The installed entry point, run from another folder: finds examples/demo.yaml and writes the report."""
     report_path = tmp_path / "demo.html"

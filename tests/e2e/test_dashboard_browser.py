@@ -220,6 +220,7 @@ def _screenshot(page: Any, name: str, tmp_path: Path) -> Path:
     return target
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_served_dashboard_renders_the_journal_and_its_kill_switch_halts_the_run(
         run: DashboardRun, venue: AlpacaVenue, tmp_path: Path) -> None:
@@ -253,6 +254,7 @@ def test_served_dashboard_renders_the_journal_and_its_kill_switch_halts_the_run(
     book.close()
 
 
+@pytest.mark.browser
 @needs_chromium
 def test_kill_switch_with_a_broker_config_cancels_the_working_orders(run: DashboardRun, venue: AlpacaVenue,
                                                                     tmp_path: Path) -> None:
@@ -284,6 +286,7 @@ def test_kill_switch_with_a_broker_config_cancels_the_working_orders(run: Dashbo
     book.close()
 
 
+@pytest.mark.slow  # imports panel and hvplot
 def test_dashboard_is_a_panel_layout_for_jupyter(run: DashboardRun, tmp_path: Path) -> None:
     import panel as pn
 
@@ -303,6 +306,7 @@ def test_dashboard_is_a_panel_layout_for_jupyter(run: DashboardRun, tmp_path: Pa
     book.close()
 
 
+@pytest.mark.slow  # the module's journal, and the dashboard command's imports
 def test_dashboard_command_refuses_bad_input_naming_it(run: DashboardRun, tmp_path: Path) -> None:
     from typer.testing import CliRunner
 

@@ -125,6 +125,7 @@ def test_short_book_on_margin_gives_the_same_orders(targets: pd.DataFrame, bars:
     _assert_same_run(backtest, paper)
 
 
+@pytest.mark.slow
 def test_demo_config_gives_the_same_orders_with_square_root_impact() -> None:
     """The demo's config (next open, square-root impact, per-share fees, 5% cap) on all the sample bars: σ and
     ADV come from the bars the feed has already delivered, which is what the backtest uses too."""

@@ -50,13 +50,19 @@ import execlab as xl
 
 from helpers.paths import SHARED_DATA
 
-pytestmark = pytest.mark.shared_data
+pytestmark = [pytest.mark.shared_data, pytest.mark.slow]  # full S&P 500 histories, in both libraries
 
 DATA = SHARED_DATA / "sp500_daily_2013_2018.parquet"
 if not DATA.is_file():
     pytest.skip(f"shared data not found: {DATA}", allow_module_level=True)
 
-vbt = pytest.importorskip("vectorbt")
+
+@pytest.fixture(scope="module", autouse=True)
+def _vectorbt() -> None:
+    """Skip when vectorbt is missing. Imported when these tests run, not when the suite is collected: importing
+    vectorbt takes longer than the fast tier's other imports together."""
+    pytest.importorskip("vectorbt")
+
 
 RTOL = 1e-6
 FEES = 0.001  # 10 bps
@@ -128,6 +134,8 @@ def _run_both(
     granularity: float | None,
     instruments: xl.InstrumentTable | None = None,
 ) -> tuple[xl.BacktestResult, Any]:
+    import vectorbt as vbt
+
     result = xl.run_backtest(xl_targets, market, _config(cash), instruments)
     pf = vbt.Portfolio.from_orders(
         close, size=vbt_size, size_type="targetamount", fees=FEES, slippage=SLIPPAGE, init_cash=cash,

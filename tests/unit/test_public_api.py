@@ -145,6 +145,7 @@ def test_no_other_public_module_level_names() -> None:
     assert _unexpected_public_names() == []
 
 
+@pytest.mark.slow
 def test_no_other_public_names_after_importing_every_submodule() -> None:
     for info in pkgutil.walk_packages(execlab.__path__, "execlab."):
         if info.name.endswith("__main__"):

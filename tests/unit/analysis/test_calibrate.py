@@ -36,6 +36,7 @@ def _bars(start: str, end: str, symbols: list[str]) -> pd.DataFrame:
     return bars[keep].reset_index(drop=True)
 
 
+@pytest.mark.slow
 @pytest.mark.local_venue
 def test_fixed_bps_round_trip_through_the_local_alpaca_paper_venue(tmp_path: Path) -> None:
     # "Paper": six daily rebalances in share targets through the real alpaca-py client against the local Alpaca
@@ -124,6 +125,7 @@ def _mean_abs_gaps(world: SqrtWorld, paper: TcaResult, fitted: xl.Config) -> dic
     return gaps
 
 
+@pytest.mark.slow
 def test_journal_and_result_of_a_paper_run_give_the_same_costs(sqrt_world: SqrtWorld) -> None:
     from_result = tca_from_backtest(sqrt_world.paper).orders.set_index("client_order_id")
     from_journal = sqrt_world.journal_tca.orders.set_index("client_order_id").loc[from_result.index]
@@ -135,6 +137,7 @@ def test_journal_and_result_of_a_paper_run_give_the_same_costs(sqrt_world: SqrtW
                                    from_result[column].to_numpy(dtype=float), rtol=1e-12, err_msg=column)
 
 
+@pytest.mark.slow
 def test_sqrt_impact_round_trip_through_the_paper_journal(sqrt_world: SqrtWorld, tmp_path: Path) -> None:
     paper = sqrt_world.journal_tca
     fit = calibrate_slippage(paper, sqrt_world.bars, "sqrt_impact")
@@ -155,6 +158,7 @@ def test_sqrt_impact_round_trip_through_the_paper_journal(sqrt_world: SqrtWorld,
     assert gaps["fitted"] < gaps["default_sqrt"] < gaps["default"]
 
 
+@pytest.mark.slow
 def test_sqrt_impact_round_trip_with_noisy_fills(sqrt_world: SqrtWorld) -> None:
     # Real fills scatter around any model: add N(0, 3 bps) to every paper fill price. The calibration sees the
     # journal's orders (decision prices, no arrival) and the noisy fills: its reference is then the bar's close.

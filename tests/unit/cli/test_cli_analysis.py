@@ -136,6 +136,7 @@ def _notebook(path: Path, body: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.notebook  # runs the notebook in a kernel through the command line
 def test_notebook_run_passes_parameters_and_fails_loudly(tmp_path: Path) -> None:
     nb = _notebook(tmp_path / "check.ipynb",

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pytest
 from hypothesis import example, given, reject, settings
 from hypothesis import strategies as st
 
@@ -161,6 +162,7 @@ PROPS = settings(max_examples=200, deadline=None)
 # ---------------------------------------------------------------- the unit ladder
 
 
+@pytest.mark.slow  # hypothesis, 200 examples
 @PROPS
 @given(cases())
 def test_target_shares_follow_the_unit_ladder(case: Case) -> None:
@@ -171,6 +173,7 @@ def test_target_shares_follow_the_unit_ladder(case: Case) -> None:
 # ---------------------------------------------------------------- (a) whole lots
 
 
+@pytest.mark.slow  # hypothesis, 200 examples
 @PROPS
 @given(cases())
 def test_orders_are_whole_lots_except_full_closes(case: Case) -> None:
@@ -183,6 +186,7 @@ def test_orders_are_whole_lots_except_full_closes(case: Case) -> None:
 # ---------------------------------------------------------------- (b) minimums
 
 
+@pytest.mark.slow  # hypothesis, 200 examples
 @PROPS
 @given(cases())
 def test_no_non_closing_order_below_minimums(case: Case) -> None:
@@ -192,6 +196,7 @@ def test_no_non_closing_order_below_minimums(case: Case) -> None:
     assert np.all(np.abs(qty[check]) * case.price[check] >= case.min_notional[check]), (qty, case.min_notional)
 
 
+@pytest.mark.slow  # hypothesis, 200 examples
 @PROPS
 @given(cases())
 def test_no_non_closing_order_inside_the_no_trade_band(case: Case) -> None:
@@ -205,6 +210,7 @@ def test_no_non_closing_order_inside_the_no_trade_band(case: Case) -> None:
 # ---------------------------------------------------------------- (c) cash
 
 
+@pytest.mark.slow  # hypothesis, 200 examples
 @PROPS
 @given(cases())
 @example(  # short position larger than cash: equity < 0, so cash_buffer·equity must not add spending room
@@ -218,6 +224,7 @@ def test_cash_never_goes_negative_without_margin(case: Case) -> None:
     assert min(path) >= -CASH_TOL, (path, case)
 
 
+@pytest.mark.slow  # hypothesis, 200 examples
 @PROPS
 @given(cases(allow_short=False))
 def test_cash_buffer_is_kept_when_it_limits_buys(case: Case) -> None:
@@ -233,6 +240,7 @@ def test_cash_buffer_is_kept_when_it_limits_buys(case: Case) -> None:
 # ---------------------------------------------------------------- (d) sells first
 
 
+@pytest.mark.slow  # hypothesis, 200 examples
 @PROPS
 @given(cases())
 def test_sells_come_before_buys(case: Case) -> None:
@@ -248,6 +256,7 @@ def test_sells_come_before_buys(case: Case) -> None:
 # ---------------------------------------------------------------- (e) nothing to do
 
 
+@pytest.mark.slow  # hypothesis, 200 examples
 @PROPS
 @given(cases(unit="shares"))
 def test_targets_equal_to_positions_give_no_orders(case: Case) -> None:
@@ -261,6 +270,7 @@ def test_targets_equal_to_positions_give_no_orders(case: Case) -> None:
 # ---------------------------------------------------------------- (f) no overshoot
 
 
+@pytest.mark.slow  # hypothesis, 200 examples
 @PROPS
 @given(cases())
 def test_orders_never_overshoot_the_target(case: Case) -> None:
@@ -304,6 +314,7 @@ def make_plan_for(case: Case, symbols: list[str]) -> pd.DataFrame:
     return plan.table.loc[symbols]
 
 
+@pytest.mark.slow  # hypothesis, 200 examples
 @PROPS
 @given(plan_inputs())
 def test_make_plan_properties(inputs: tuple[Case, list[str]]) -> None:
@@ -345,6 +356,7 @@ def test_make_plan_properties(inputs: tuple[Case, list[str]]) -> None:
     np.testing.assert_allclose(table["notional"].to_numpy(), np.abs(qty) * case.price)
 
 
+@pytest.mark.slow  # hypothesis, 200 examples
 @PROPS
 @given(cases(unit="shares"))
 def test_make_plan_targets_equal_to_positions_give_no_orders(case: Case) -> None:
@@ -359,6 +371,7 @@ def test_make_plan_targets_equal_to_positions_give_no_orders(case: Case) -> None
 # ---------------------------------------------------------------- findings beyond (a)-(f)
 
 
+@pytest.mark.slow  # hypothesis, 200 examples
 @PROPS
 @given(cases(unit="weight", allow_short=False))
 @example(  # 510 shares at 129.06 held, weight 1 → an order of 5.7e-14 shares from float noise
