@@ -2,7 +2,8 @@
 
 A test that requests ``local_venue`` (or ``local_venue_module``) starts a local Alpaca venue server on a loopback
 port and is marked ``local_venue``; one that requests ``kernel`` (tests/e2e/conftest.py) runs a notebook and is
-marked ``notebook``. ``slow`` and ``browser`` are set where the tests are (see pyproject.toml for all markers).
+marked ``notebook`` and ``slow``. Otherwise ``slow`` and ``browser`` are set where the tests are (pyproject.toml
+lists the markers).
 """
 
 from __future__ import annotations
@@ -21,16 +22,19 @@ from execlab.venues import AlpacaVenue
 
 from helpers.alpaca import StartVenue
 
-FIXTURE_MARKERS = {"local_venue": "local_venue", "local_venue_module": "local_venue", "kernel": "notebook"}
-"""A test that uses the fixture (directly or through another fixture) gets the marker."""
+FIXTURE_MARKERS = {"local_venue": ("local_venue",), "local_venue_module": ("local_venue",),
+                   "kernel": ("notebook", "slow")}
+"""A test that uses the fixture (directly or through another fixture) gets the markers (a notebook run takes
+10-25 s: a kernel starts and runs every cell)."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
-        for fixture, marker in FIXTURE_MARKERS.items():
-            if fixture in used and item.get_closest_marker(marker) is None:
-                item.add_marker(marker)
+        for fixture, markers in FIXTURE_MARKERS.items():
+            for marker in markers:
+                if fixture in used and item.get_closest_marker(marker) is None:
+                    item.add_marker(marker)
 
 
 @pytest.fixture(scope="session")

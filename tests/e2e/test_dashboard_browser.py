@@ -221,6 +221,7 @@ def _screenshot(page: Any, name: str, tmp_path: Path) -> Path:
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 @needs_chromium
 def test_served_dashboard_renders_the_journal_and_its_kill_switch_halts_the_run(
         run: DashboardRun, venue: AlpacaVenue, tmp_path: Path) -> None:
@@ -255,6 +256,7 @@ def test_served_dashboard_renders_the_journal_and_its_kill_switch_halts_the_run(
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 @needs_chromium
 def test_kill_switch_with_a_broker_config_cancels_the_working_orders(run: DashboardRun, venue: AlpacaVenue,
                                                                     tmp_path: Path) -> None:
