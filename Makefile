@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup browser demo test lint bench lock clean
+.PHONY: setup browser demo test test-fast lint bench lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,6 +26,10 @@ test: setup browser
 	$(BIN)/ruff check execlab tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# The fast tier (under two minutes): everything but the slow, browser and notebook tests; no ruff or mypy.
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow and not browser and not notebook"
 
 bench: setup
 	$(BIN)/python benchmarks/bench_backtest_vs_vectorbt.py

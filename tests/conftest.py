@@ -1,35 +1,77 @@
-"""Fixtures shared by the notebook tests."""
+"""Fixtures shared by the whole suite, and the markers that follow from them.
+
+A test that requests ``local_venue`` (or ``local_venue_module``) starts a local Alpaca venue server on a loopback
+port and is marked ``local_venue``; one that requests ``kernel`` (tests/e2e/conftest.py) runs a notebook and is
+marked ``notebook`` and ``slow``. Otherwise ``slow`` and ``browser`` are set where the tests are (pyproject.toml
+lists the markers).
+"""
 
 from __future__ import annotations
 
-import shutil
-import sys
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
-from ipykernel.kernelspec import install as install_kernelspec
-from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
-KERNEL = "python3"
+import execlab as xl
+from execlab._oms.journal import Journal
+from execlab.venues import AlpacaVenue
+
+from helpers.alpaca import StartVenue
+
+FIXTURE_MARKERS = {"local_venue": ("local_venue",), "local_venue_module": ("local_venue",),
+                   "kernel": ("notebook", "slow")}
+"""A test that uses the fixture (directly or through another fixture) gets the markers (a notebook run takes
+10-25 s: a kernel starts and runs every cell)."""
 
 
-def _runs_this_python(argv0: str) -> bool:
-    """Whether a kernelspec's argv[0] starts this interpreter (jupyter_client maps bare ``python*`` to it)."""
-    if argv0 in {"python", f"python{sys.version_info[0]}", "python{}.{}".format(*sys.version_info[:2])}:
-        return True
-    found = shutil.which(argv0)
-    return found is not None and Path(found).resolve() == Path(sys.executable).resolve()
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for fixture, markers in FIXTURE_MARKERS.items():
+            for marker in markers:
+                if fixture in used and item.get_closest_marker(marker) is None:
+                    item.add_marker(marker)
 
 
-@pytest.fixture()
-def kernel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The ``python3`` kernel name, made to resolve to this venv's interpreter."""
-    try:
-        argv0 = KernelSpecManager().get_kernel_spec(KERNEL).argv[0]
-    except NoSuchKernel:
-        argv0 = ""
-    if not _runs_this_python(argv0):
-        install_kernelspec(kernel_name=KERNEL, prefix=str(tmp_path / "jupyter"))
-        monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter" / "share" / "jupyter"))
-        assert _runs_this_python(KernelSpecManager().get_kernel_spec(KERNEL).argv[0])
-    return KERNEL
+@pytest.fixture(scope="session")
+def bars() -> pd.DataFrame:
+    """The sample daily bars (AAPL, FB, GOOG, IBM, MSFT, 2000–2013), read once: do not modify."""
+    return xl.sample_bars()
+
+
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[Journal]:
+    """An empty journal at ``tmp_path / "j.sqlite"``, closed after the test."""
+    book = Journal(tmp_path / "j.sqlite")
+    yield book
+    book.close()
+
+
+def _venues() -> Iterator[StartVenue]:
+    with ExitStack() as running:
+
+        def start(api_key: str, secret_key: str, *, prices: dict[str, float] | None = None,
+                  **options: Any) -> AlpacaVenue:
+            venue = running.enter_context(AlpacaVenue(api_key, secret_key, **options))
+            for symbol, price in (prices or {}).items():
+                venue.set_quote(symbol, price - 0.01, price + 0.01, price)
+            return venue
+
+        yield start
+
+
+@pytest.fixture
+def local_venue() -> Iterator[StartVenue]:
+    """Starts local Alpaca venues: ``local_venue(key, secret, prices={...}, **AlpacaVenue options)`` serves on a
+    free loopback port, quoting each price one cent either side (last = the price); all stop after the test."""
+    yield from _venues()
+
+
+@pytest.fixture(scope="module")
+def local_venue_module() -> Iterator[StartVenue]:
+    """``local_venue`` for module-scoped fixtures: the venues stop after the module."""
+    yield from _venues()
