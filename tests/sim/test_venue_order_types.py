@@ -227,7 +227,7 @@ def test_stop_limit_triggered_and_fillable_at_the_limit() -> None:
 # enough; bar 2 does not make a new high and falls through the trailed stop.
 TRAIL_BARS = [
     (100.0, 100.5, 99.5, 100.0),
-    (101.0, 110.0, 104.6, 108.0),
+    (105.0, 110.0, 104.6, 108.0),  # open within [low, high]: a bar cannot open below its low
     (107.0, 109.0, 103.0, 104.0),
 ]
 

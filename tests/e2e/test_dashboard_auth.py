@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 import requests
 from test_dashboard_browser import CHROMIUM, chromium, login, serve
-from test_dashboard_data import DashboardRun, build_run, copy_journal
 
 from execlab._brokers.kill_switch import KILL_SWITCH, journaled_halt
 from execlab._oms.journal import Journal
 from execlab.venues import AlpacaVenue
+
+from helpers.dashboard_run import DashboardRun, build_run, copy_journal
 
 needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
 
@@ -28,6 +29,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> DashboardRun:
 
 
 @needs_chromium
+@pytest.mark.browser
+@pytest.mark.slow
 def test_without_the_token_no_kill_switch_with_it_a_confirmed_one(run: DashboardRun, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 
@@ -71,6 +74,8 @@ def test_without_the_token_no_kill_switch_with_it_a_confirmed_one(run: Dashboard
 
 
 @needs_chromium
+@pytest.mark.browser
+@pytest.mark.slow
 def test_without_the_broker_config_the_page_is_read_only(run: DashboardRun, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 

@@ -20,6 +20,8 @@ from execlab._runs.live import TargetsChangedError, TradingHaltedError, run_live
 from execlab.adapters.alpaca import AlpacaAdapter
 from execlab.venues import AlpacaVenue
 
+pytestmark = [pytest.mark.local_venue]
+
 KEY, SECRET = "PKTESTKEY0000002", "test-secret-trading-path-0002"
 PRICES = {"AAA": 10.0, "BBB": 20.0, "CCC": 50.0}
 

@@ -16,6 +16,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = [pytest.mark.local_venue, pytest.mark.slow]
+
 ROOT = Path(__file__).resolve().parents[1]
 while not (ROOT / "README.md").exists():  # the tests may live one folder deeper
     ROOT = ROOT.parent

@@ -103,6 +103,7 @@ def _strict_json(text: str) -> Any:
     return json.loads(text, parse_constant=refuse)
 
 
+@pytest.mark.slow
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(near_orders())
 def test_model_and_schema_agree_on_every_order(data: dict[str, Any]) -> None:

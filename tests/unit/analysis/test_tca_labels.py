@@ -20,6 +20,8 @@ from execlab._runs.live import run_live_rebalance
 from execlab.adapters.alpaca import AlpacaAdapter
 from execlab.venues import AlpacaVenue
 
+pytestmark = [pytest.mark.local_venue]
+
 KEY, SECRET = "PKTCALABELS00000001", "tca-labels-secret-never-printed"
 runner = CliRunner()
 

@@ -19,6 +19,8 @@ from execlab._runs.live import run_live_rebalance
 from execlab.adapters.alpaca import AlpacaAdapter
 from execlab.venues import AlpacaVenue
 
+pytestmark = [pytest.mark.local_venue, pytest.mark.slow]
+
 KEY, SECRET = "PKTESTKEY0000003", "test-secret-fuzz-0003"
 PRICES = {"AAA": 10.0, "BBB": 20.0, "CCC": 50.0, "NA": 5.0}
 GOOD = {"AAA": 100.0, "BBB": 50.0, "CCC": 10.0}

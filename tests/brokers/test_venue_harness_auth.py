@@ -25,6 +25,8 @@ CHROMIUM: Final = Path("/usr/bin/chromium")
 ROUTES: Final = [("GET", "/_stats"), ("POST", "/_quotes"), ("GET", "/_faults"), ("POST", "/_faults"),
                  ("DELETE", "/_faults"), ("GET", "/_trade_updates"), ("POST", "/_streams/drop")]
 
+pytestmark = [pytest.mark.local_venue]
+
 
 @pytest.fixture(scope="module")
 def venue() -> Iterator[AlpacaVenue]:
@@ -94,6 +96,7 @@ def test_command_line_refuses_a_secret_on_argv(capsys: pytest.CaptureFixture[str
     assert "APCA_API_SECRET_KEY" in err and "--secret-file" in err
 
 
+@pytest.mark.slow  # starts the venue command in a process of its own
 def test_command_line_reads_the_secret_from_a_file_and_warns_off_loopback(tmp_path: Path) -> None:
     secret_file = tmp_path / "secret"
     secret_file.write_text(SECRET + "\n")
@@ -136,6 +139,8 @@ class _AttackPage(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (`make browser`)")
+@pytest.mark.browser
+@pytest.mark.slow
 def test_a_page_on_another_origin_cannot_move_quotes_or_faults(venue: AlpacaVenue) -> None:
     """The issue's attack in a real browser: text/plain (no preflight) and JSON (preflight) POSTs from a page on
     another origin change nothing, even when the page knows the token (the preflight is never granted)."""
