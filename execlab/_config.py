@@ -74,9 +74,10 @@ class PlanConfig(BaseModel):
     time_in_force: TimeInForce = TimeInForce.GTC
     cancel_open_orders: bool = True
     """Cancel the run's working orders before each rebalance (cancel-replace)."""
-    untargeted: Literal["close", "hold"] = "close"
-    """A held symbol the targets do not name: ``close`` sells it (the targets are the whole portfolio), ``hold``
-    leaves it alone. Applied the same way by ``make_plan``, ``execlab plan`` and every rebalance."""
+    untargeted: Literal["close", "hold"] = "hold"
+    """A held symbol the targets do not name: ``hold`` leaves it alone (an account may hold other strategies'
+    positions; list a symbol with 0 to sell it), ``close`` sells it (the targets are the whole portfolio). Applied
+    the same way by ``make_plan``, ``execlab plan`` and every rebalance, and shown in the plan either way."""
 
 
 class SlippageConfig(BaseModel):
