@@ -50,6 +50,7 @@ def plan(
     except (xl.ConfigError, xl.TargetError, OSError, ValueError) as exc:
         raise _fail(str(exc)) from None
     listed: set[str] | None = None
+    broker_equity: float | None = None
     if held is None:
         if cfg.mode == "backtest":
             raise _fail(f"positions: give --positions, or a config with a broker (mode paper or live); {config} "
@@ -57,7 +58,8 @@ def plan(
         executor, journal = broker_executor(cfg, None)
         try:
             held = pd.Series(executor.positions_by_symbol(), dtype=float)
-            available = executor.account().cash
+            account = executor.account()
+            available, broker_equity = account.cash, account.equity
             listed = executor.tradable(sorted(set(tgt.index) | set(held.index)))
         except BrokerError as exc:
             raise _fail(f"broker: {exc}", ExitCode.HALTED) from None
@@ -69,7 +71,7 @@ def plan(
         raise _fail(f"cash: must be a finite amount, got {available}")
     try:
         result = xl.make_plan(tgt, held, px, available, cfg,
-                              tradable=None if listed is None else lambda _symbols: listed)
+                              tradable=None if listed is None else lambda _symbols: listed, equity=broker_equity)
     except xl.TargetError as exc:
         raise _fail(str(exc)) from None
     table = Table(title=f"plan: {cfg.run_id}  equity {result.equity:,.2f}  cash {result.cash:,.2f}",

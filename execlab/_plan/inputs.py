@@ -43,24 +43,31 @@ class RebalanceInputs:
     """Held symbols the targets leave out and ``plan.untargeted: hold`` keeps (shares), not in ``symbols``."""
     prices: pd.Series
     """Every price given, symbols normalised."""
+    account_equity: float | None = None
+    """The broker's equity, used when a kept symbol has no price given."""
 
     @property
     def equity(self) -> float:
-        """Cash plus every position (traded or held) at its price."""
+        """Cash plus every position at its given price; the broker's equity when a kept symbol has no price."""
         held = self.held_untargeted
+        unpriced = [s for s in held.index if s not in self.prices.index]
+        if unpriced and self.account_equity is not None:
+            return self.account_equity
         kept = float((held * self.prices.reindex(held.index)).sum()) if len(held) else 0.0
         return self.cash + float(np.sum(self.current * self.price)) + kept
 
 
 def gate_rebalance_inputs(targets: Any, positions: Any, prices: Any, cash: float, config: Config,
                           instruments: InstrumentTable | None = None,
-                          tradable: TradableLookup | None = None) -> RebalanceInputs:
+                          tradable: TradableLookup | None = None, equity: float | None = None) -> RebalanceInputs:
     """Check and align one rebalance's inputs, or raise :class:`TargetError` naming the symbol, row or key.
 
     Targets, positions and prices: one finite number per symbol (symbols trimmed and upper-cased); at least one
     target; no negative target unless ``plan.allow_short``; values that fit ``plan.target_unit``; a positive price
     for every symbol given one and for every symbol that is traded or held; cash a finite amount. ``tradable`` (the
-    broker's list) is asked about the symbols that would trade; one it does not list is an error.
+    broker's list) is asked about the symbols that would trade; one it does not list is an error. A held symbol
+    kept out of the plan (``plan.untargeted: hold``) needs a price only to value it: without one, ``equity`` (the
+    broker's) must be given.
     """
     plan = config.plan
     tgt = symbol_values(targets, "targets")
@@ -84,7 +91,11 @@ def gate_rebalance_inputs(targets: Any, positions: Any, prices: Any, cash: float
     closing = left_out if plan.untargeted == "close" else left_out.iloc[:0]
     kept = left_out.iloc[:0] if plan.untargeted == "close" else left_out
     symbols = tuple(sorted(set(tgt.index) | set(closing.index)))
-    needs_price = [s for s in symbols if tgt.get(s, 0.0) != 0 or pos.get(s, 0.0) != 0] + list(kept.index)
+    needs_price = [s for s in symbols if tgt.get(s, 0.0) != 0 or pos.get(s, 0.0) != 0]
+    if equity is None:
+        needs_price += list(kept.index)
+    elif not math.isfinite(equity):
+        raise TargetError(f"equity: must be a finite amount, got {equity}")
     missing = [s for s in needs_price if s not in px.index]
     if missing:
         raise TargetError(f"prices: no price for symbols {missing[:10]}{' …' if len(missing) > 10 else ''}")
@@ -101,4 +112,5 @@ def gate_rebalance_inputs(targets: Any, positions: Any, prices: Any, cash: float
         unlisted = [s for s in moving if s not in listed]
         if unlisted:
             raise TargetError(f"targets: the broker does not list symbols {unlisted[:10]} as tradable")
-    return RebalanceInputs(symbols, target, current, price, float(cash), tgt, kept, px)
+    return RebalanceInputs(symbols, target, current, price, float(cash), tgt, kept, px,
+                           None if equity is None else float(equity))

@@ -25,14 +25,16 @@ def make_plan(
     costs: CostEstimate | None = None,
     timestamp: pd.Timestamp | None = None,
     tradable: TradableLookup | None = None,
+    equity: float | None = None,
 ) -> Plan:
     """Plan one rebalance: targets (in ``config.plan.target_unit``), current positions and prices per symbol.
 
     The inputs pass the same gate as every rebalance (:func:`execlab._plan.inputs.gate_rebalance_inputs`); a held
-    symbol the targets leave out is closed or kept as ``plan.untargeted`` says, and shown either way.
+    symbol the targets leave out is closed or kept as ``plan.untargeted`` says, and shown either way; ``equity`` (the
+    broker's) values a kept symbol that has no price.
     """
     cfg = config or Config()
-    inputs = gate_rebalance_inputs(targets, positions, prices, cash, cfg, instruments, tradable)
+    inputs = gate_rebalance_inputs(targets, positions, prices, cash, cfg, instruments, tradable, equity)
     return plan_table(inputs, cfg, instruments, costs, timestamp)
 
 
@@ -57,7 +59,7 @@ def plan_table(inputs: RebalanceInputs, config: Config, instruments: InstrumentT
     }, index=pd.Index(symbols, name="symbol"))
     kept = inputs.held_untargeted
     if len(kept):
-        held_px = inputs.prices.reindex(kept.index).to_numpy()
+        held_px = inputs.prices.reindex(kept.index).to_numpy(dtype=np.float64, na_value=np.nan)
         extra = pd.DataFrame({
             "price": held_px, "current": kept.to_numpy(), "target": np.nan, "target_shares": kept.to_numpy(),
             "order_qty": 0.0, "side": "", "notional": 0.0, "reason": PlanReason.UNTARGETED_HELD.name.lower(),

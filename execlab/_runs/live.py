@@ -126,7 +126,7 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
     account = executor.account()
     held = executor.positions_by_symbol()
     inputs = gate_rebalance_inputs(targets, held, prices, account.cash, config, instruments,
-                                   _tradable_lookup(executor))
+                                   _tradable_lookup(executor), account.equity)
     digest, payload = _targets_record(inputs, config)
     report = reconcile(executor, journal, run_id)
     keys = _generations(journal, run_id, as_of)
@@ -156,7 +156,8 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
                            timeout):  # what they filled meanwhile moved positions and cash
             account = executor.account()
             held = executor.positions_by_symbol()
-            inputs = gate_rebalance_inputs(targets, held, prices, account.cash, config, instruments)
+            inputs = gate_rebalance_inputs(targets, held, prices, account.cash, config, instruments,
+                                           equity=account.equity)
     journal.record_targets(run_id, key, digest, payload)
     universe = inputs.symbols
     executor.set_universe(universe)
