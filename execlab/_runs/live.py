@@ -114,6 +114,9 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
                executor: BrokerExecutor, journal: Journal, as_of: str, instruments: InstrumentTable | None,
                timeout: float, bars: MarketData | Any | None, supersede: bool) -> LiveRebalance:
     run_id = config.run_id
+    if _GENERATION in as_of or not as_of.strip():
+        raise TargetError(f"as_of: {as_of!r} must be a non-empty key without {_GENERATION!r} (it marks superseded "
+                          "rebalances)")
     when = _timestamp(as_of)
     market = None if bars is None or isinstance(bars, MarketData) else MarketData.from_bars(bars)
     market = bars if isinstance(bars, MarketData) else market
@@ -183,13 +186,17 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
 
 
 # -- inputs --------------------------------------------------------------------------------------------------------
-def _timestamp(as_of: str) -> pd.Timestamp:
-    """The rebalance time of ``as_of`` when it is a date or time, else now (UTC)."""
+def _parsed(as_of: str) -> pd.Timestamp | None:
     try:
         when = pd.Timestamp(as_of)
     except (ValueError, TypeError):
-        return pd.Timestamp(datetime.now(UTC))
-    return pd.Timestamp(datetime.now(UTC)) if pd.isna(when) else when
+        return None
+    return None if pd.isna(when) else when
+
+
+def _timestamp(as_of: str) -> pd.Timestamp:
+    """The rebalance time of ``as_of`` when it is a date or time, else now (UTC)."""
+    return _parsed(as_of) or pd.Timestamp(datetime.now(UTC))
 
 
 def _tradable_lookup(executor: BrokerExecutor) -> TradableLookup:
@@ -243,7 +250,9 @@ def _orders_sent_on(journal: Journal, run_id: str, key: str, when: pd.Timestamp)
     orders = orders[(orders["rebalance_key"] != key) & (orders["risk_reason"] == "")]
     if orders.empty:
         return 0
-    days = [_timestamp(str(k).split(_GENERATION)[0]).date() for k in orders["rebalance_key"]]
+    # A key that is a date or time says its day; another key's orders count on the day they were journaled.
+    days = [(_parsed(str(k).split(_GENERATION)[0]) or pd.Timestamp(str(at))).date()
+            for k, at in zip(orders["rebalance_key"], orders["created_at"], strict=True)]
     return sum(d == when.date() for d in days)
 
 

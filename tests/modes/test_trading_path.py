@@ -268,3 +268,14 @@ def test_max_daily_orders_counts_the_day_across_rebalances(venue: AlpacaVenue, t
     next_day = run_live_rebalance({"AAA": 20, "BBB": 20, "CCC": 5}, PRICES, config,
                                   _executor(venue, journal, "daily"), journal, "2024-01-03T10:00:00", timeout=5)
     assert set(next_day.orders["status"]) == {"filled"} and len(next_day.orders) == 2
+
+
+def test_keys_that_are_not_dates_count_orders_on_the_day_they_were_sent(venue: AlpacaVenue, tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite")
+    config = _paper("named", risk={"max_daily_orders": 2})
+    run_live_rebalance({"AAA": 10}, PRICES, config, _executor(venue, journal, "named"), journal, "morning", timeout=5)
+    later = run_live_rebalance({"AAA": 10, "BBB": 10, "CCC": 1}, PRICES, config, _executor(venue, journal, "named"),
+                               journal, "afternoon", timeout=5)
+    assert sorted(later.orders["status"]) == ["denied", "filled"]  # 1 sent this morning, 1 more allowed today
+    with pytest.raises(xl.TargetError, match="as_of"):
+        run_live_rebalance({"AAA": 10}, PRICES, config, _executor(venue, journal, "named"), journal, "x#2")
