@@ -57,7 +57,9 @@ class Inputs:
     def __init__(self, path: Path, seed: int, with_market: bool = True):
         import execlab as xl
 
-        raw = pd.read_parquet(path)
+        # 13 of the vendor's bars contradict themselves (high < low, adjusted closes outside the range): the usual
+        # repair, applied to both sides; fills are at the close, so it changes no number compared.
+        raw = xl.widen_ranges(pd.read_parquet(path))
         close = raw.pivot(index="date", columns="symbol", values="close")
         close.index = pd.DatetimeIndex(pd.to_datetime(close.index), name="date")
         self.n_symbols_all = close.shape[1]

@@ -46,7 +46,7 @@ from execlab._core.models import (
     TimeInForce,
     order_json_schema,
 )
-from execlab._data.bars import BarsError, MarketData
+from execlab._data.bars import BarsError, MarketData, widen_ranges
 from execlab._data.feeds import FeedError, FeedEvent, PriceFeed, QueueFeed, ReplayFeed
 from execlab._data.gaps import DataGapError, DataGapWarning
 from execlab._data.sample import sample_bars, write_sample_bars
@@ -158,6 +158,7 @@ __all__ = [
     "tca_from_backtest",
     "tca_from_journal",
     "transaction_costs",
+    "widen_ranges",
     "write_report",
     "write_sample_bars",
     "write_tca_report",

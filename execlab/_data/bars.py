@@ -14,7 +14,7 @@ from execlab._core.arrays import FloatArray
 from execlab._data.frames import as_pandas
 from execlab._data.symbols import SymbolError, normalise_symbol
 
-__all__ = ["BarsError", "MarketData", "inconsistencies"]
+__all__ = ["BarsError", "MarketData", "inconsistencies", "widen_ranges"]
 
 
 _ALIASES = {"date": "timestamp", "ts": "timestamp", "time": "timestamp", "bid_close": "bid", "ask_close": "ask"}
@@ -62,8 +62,21 @@ def _check_consistency(open: FloatArray | None, high: FloatArray | None, low: Fl
         values = ", ".join(f"{name} {float(arr[t, s])}" for name, arr in
                            (("open", open), ("high", high), ("low", low), ("close", close), ("bid", bid),
                             ("ask", ask)) if arr is not None and not np.isnan(arr[t, s]))
+        hint = ("; if the vendor's high and low are the fault, execlab.widen_ranges(bars) widens each bar's range to "
+                "its open and close") if not what.startswith("bid") else ""
         raise BarsError(f"bars: {what} for symbol {symbols[s]!r} at {timestamps[t]} ({values}); "
-                        f"{int(mask.sum())} such bars")
+                        f"{int(mask.sum())} such bars{hint}")
+
+
+def widen_ranges(bars: Any) -> pd.DataFrame:
+    """A copy of a long bars table whose ``high`` and ``low`` cover each bar's open, high, low and close.
+
+    Vendor bars sometimes contradict themselves (a high below the low, an adjusted close outside the day's range),
+    which :meth:`MarketData.from_bars` refuses; this is the usual repair, to apply knowingly.
+    """
+    frame = as_pandas(bars, "bars", BarsError)
+    prices = frame[[c for c in ("open", "high", "low", "close") if c in frame.columns]]
+    return frame.assign(high=prices.max(axis=1), low=prices.min(axis=1))
 
 
 def _ffill(a: FloatArray) -> FloatArray:

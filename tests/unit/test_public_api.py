@@ -11,6 +11,7 @@ import pytest
 import execlab
 
 PUBLIC = {
+    "widen_ranges",
     "symbol_values",
     "read_symbol_values",
     "normalise_symbol",

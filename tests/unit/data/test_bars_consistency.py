@@ -127,3 +127,16 @@ def test_cli_backtest_on_inconsistent_bars_is_one_line_and_exit_2(tmp_path: Path
     assert result.exit_code == 2, result.output
     lines = [line for line in result.output.splitlines() if line.strip()]
     assert len(lines) == 1 and "high below low for symbol 'BBB' at 2024-01-03" in lines[0], result.output
+
+
+def test_widen_ranges_is_the_named_repair_for_vendor_ranges() -> None:
+    bad = pd.DataFrame({"timestamp": pd.to_datetime(["2024-01-02", "2024-01-03"]), "symbol": ["AOS", "AOS"],
+                        "open": [23.89, 24.0], "high": [23.595, 24.5], "low": [23.85, 23.9], "close": [24.445, 24.2],
+                        "volume": [1e5, 1e5]})
+    with pytest.raises(xl.BarsError, match=r"high below low .*widen_ranges"):
+        xl.MarketData.from_bars(bad)
+    fixed = xl.widen_ranges(bad)
+    assert fixed.loc[0, "high"] == 24.445 and fixed.loc[0, "low"] == 23.595
+    assert fixed.loc[1].equals(bad.loc[1])  # a consistent bar is left as it was
+    assert xl.MarketData.from_bars(fixed).close[0, 0] == 24.445
+    assert bad.loc[0, "high"] == 23.595  # a copy: the caller's table is untouched
