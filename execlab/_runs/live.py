@@ -134,13 +134,18 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
     report = reconcile(executor, journal, run_id)
     keys = _generations(journal, run_id, as_of)
     key = keys[-1] if keys else as_of
+    targets_journaled = False
     if keys:
         known = journal.targets(run_id)
         row = known[known["rebalance_key"] == key]
-        if row.empty or str(row["content_hash"].iloc[0]) == digest:
+        same = row.empty or str(row["content_hash"].iloc[0]) == digest
+        planned = not journal.orders(run_id, key).empty  # the intents are journaled all at once, or not at all
+        if same and planned:
             complete = _resume(journal.orders(run_id, key), executor, journal, run_id, report, timeout)
             orders = journal.orders(run_id, key)
             return LiveRebalance(orders, report, True, complete, key, _summary_from_journal(orders, row))
+        targets_journaled = same  # stopped after journaling the targets, before the plan: plan them now
+    if keys and not targets_journaled:
         differ = _changed_symbols(str(row["payload"].iloc[0]), inputs)
         if not supersede:
             raise TargetsChangedError(
@@ -161,7 +166,8 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
             held = executor.positions_by_symbol()
             inputs = gate_rebalance_inputs(targets, held, prices, account.cash, config, instruments,
                                            equity=account.equity)
-    journal.record_targets(run_id, key, digest, payload)
+    if not targets_journaled:
+        journal.record_targets(run_id, key, digest, payload)
     universe = inputs.symbols
     executor.set_universe(universe)
     journal.record(run_id, EventKind.POSITIONS_SNAPSHOT, None, None, {"as_of": key, "positions": held})

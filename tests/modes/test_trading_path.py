@@ -279,3 +279,21 @@ def test_keys_that_are_not_dates_count_orders_on_the_day_they_were_sent(venue: A
     assert sorted(later.orders["status"]) == ["denied", "filled"]  # 1 sent this morning, 1 more allowed today
     with pytest.raises(xl.TargetError, match="as_of"):
         run_live_rebalance({"AAA": 10}, PRICES, config, _executor(venue, journal, "named"), journal, "x#2")
+
+
+def test_a_run_stopped_after_journaling_its_targets_plans_them_on_the_rerun(venue: AlpacaVenue,
+                                                                             tmp_path: Path) -> None:
+    from execlab._plan.inputs import gate_rebalance_inputs
+    from execlab._runs.live import _targets_record
+
+    journal = Journal(tmp_path / "j.sqlite")
+    config = _paper("stopped")
+    targets = {"AAA": 10, "BBB": 5}
+    # What a process killed between journaling the targets and journaling the plan leaves behind.
+    digest, payload = _targets_record(gate_rebalance_inputs(targets, {}, PRICES, 100_000.0, config), config)
+    journal.record_targets("stopped", "d1", digest, payload)
+    done = run_live_rebalance(targets, PRICES, config, _executor(venue, journal, "stopped"), journal, "d1", timeout=5)
+    assert not done.resumed and done.complete and done.rebalance_key == "d1"
+    assert _held(venue) == targets
+    with pytest.raises(TargetsChangedError):  # other targets for that key are still refused
+        run_live_rebalance({"AAA": 11}, PRICES, config, _executor(venue, journal, "stopped"), journal, "d1")
