@@ -26,7 +26,7 @@ import random
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Final, Literal
@@ -359,7 +359,7 @@ class VenueAccount:
                 self.lastday.setdefault(symbol, self.engine.mark(symbol))
             self._match()
 
-    def replay_bars(self, bars: Any) -> Iterable[Any]:
+    def replay_bars(self, bars: Any) -> Iterator[Any]:
         """Step through long OHLCV bars, one timestamp per ``next``: freeze the clock at it, quote every symbol from
         its bar (``bid``/``ask`` columns, else the close), match; yields the timestamp."""
         market = MarketData.from_bars(bars)
