@@ -19,13 +19,14 @@ from ib_async import Contract, ContractDetails, Fill, Trade
 from ib_async import Order as IBOrder
 from ib_async.util import UNSET_DOUBLE
 
-from execlab._brokers.contract import BrokerOrder
+from execlab._brokers.client_ids import ClientIdStyle
+from execlab._brokers.contract import BrokerFill, BrokerOrder
 from execlab._core.instruments import Instrument
 from execlab._core.models import Order, OrderStatus, OrderType, Side, TimeInForce
-from execlab.adapters.ibkr._interim import BrokerFill, parse_client_id
 
 __all__ = [
     "CURRENCIES",
+    "ORDER_REF",
     "IBSymbols",
     "broker_order_id",
     "instrument_of",
@@ -45,6 +46,9 @@ _WORKING: Final = frozenset({"PendingSubmit", "ApiPending", "PreSubmitted", "Sub
                              "ValidationError"})
 #: IB error codes that end an order as rejected rather than cancelled.
 _REJECT_CODES: Final = frozenset({103, 110, 200, 201, 203, 321, 382, 383, 387, 10147, 10148})
+
+#: IB's ``orderRef`` holds execlab's canonical id as it is (IB allows far longer references).
+ORDER_REF: Final = ClientIdStyle()
 
 _TIF: Final = {TimeInForce.DAY: "DAY", TimeInForce.GTC: "GTC", TimeInForce.IOC: "IOC", TimeInForce.FOK: "FOK",
                TimeInForce.OPG: "OPG", TimeInForce.CLS: "DAY"}
@@ -173,7 +177,7 @@ def broker_order_id(trade: Trade) -> str:
 
 def to_broker_order(trade: Trade, symbols: IBSymbols) -> BrokerOrder | None:
     """The neutral order of an ib_async trade, or None when its ``orderRef`` is not one of execlab's ids."""
-    client_id = parse_client_id(trade.order.orderRef)
+    client_id = ORDER_REF.parse(trade.order.orderRef)
     if client_id is None:
         return None
     st = trade.orderStatus
@@ -208,7 +212,7 @@ def to_broker_fill(fill: Fill, symbols: IBSymbols) -> BrokerFill | None:
     """The neutral fill of an ib_async fill (fee from its commission report), or None when its ``orderRef`` is not
     one of execlab's ids."""
     ex = fill.execution
-    client_id = parse_client_id(ex.orderRef)
+    client_id = ORDER_REF.parse(ex.orderRef)
     if client_id is None or not ex.shares > 0:
         return None
     report = fill.commissionReport
