@@ -72,8 +72,6 @@ class IBSession(asyncio.Protocol):
             return
         self.venue.sessions.add(self)
         self.venue.counters["connections"] += 1
-        limit = self.venue.faults.max_messages_per_second
-        self._pacing = RateLimiter(limit, 1.0) if limit else None
         self._worker = asyncio.get_running_loop().create_task(self._work())
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -118,8 +116,11 @@ class IBSession(asyncio.Protocol):
 
     def _paced(self, fields: list[str]) -> bool:
         """False (and error 100) when this message exceeds the connection's messages-per-second limit."""
-        if self._pacing is None or self.client_id is None:
+        limit = self.venue.faults.max_messages_per_second
+        if not limit or self.client_id is None:
             return True
+        if self._pacing is None or self._pacing.limit != limit:
+            self._pacing = RateLimiter(limit, 1.0)
         decision = self._pacing.hit("messages")
         if decision.allowed:
             return True
