@@ -302,7 +302,6 @@ class IBSession(asyncio.Protocol):
     async def _place(self, p: rq.PlaceOrder) -> None:
         venue = self.venue
         assert self.client_id is not None
-        venue.account.count_attempt(p.order_ref or None)
         injection = venue.injector.draw("API", "placeOrder")
         if injection.error_status is not None and not injection.error_after_apply:
             self.drop()
@@ -332,6 +331,8 @@ class IBSession(asyncio.Protocol):
             return OrderRefusal(103, "Duplicate order id")
         if venue.id_used(self.client_id, p.order_id):
             return OrderRefusal(103, "Duplicate order id")
+        # A placement counts from here on (a refused duplicate order id never reached the order book).
+        venue.account.count_attempt(p.order_ref or None)
         found = venue.catalogue.find(p.contract)
         if len(found) != 1:
             return OrderRefusal(200, "No security definition has been found for the request" if not found else
