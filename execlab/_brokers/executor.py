@@ -370,16 +370,16 @@ class BrokerExecutor(OrderExecutor):
 
     def refresh(self) -> None:
         """Take in the stream's updates; ask the broker (REST) about every order still working when there is no
-        live stream, after a gap in it, or every ``fallback_poll_seconds`` as a safety net."""
+        live stream, after a gap in it, or every ``fallback_poll_seconds`` as a safety net; then list the broker's
+        executions once if an order filled more than the journal has (one request for the whole batch)."""
         self._drain()
         now = time.monotonic()
-        if self.streaming and not self._gap and now - self._last_rest < self._fallback_poll:
-            return
-        self._gap = False
-        self._poll_rest()
-        if self._fills_due:
+        if not self.streaming or self._gap or now - self._last_rest >= self._fallback_poll:
+            self._gap = False
+            self._poll_rest()
+            self._last_rest = now
+        if self._fills_due and self._listed_fills:
             self._sync_fills()
-        self._last_rest = now
 
     def _poll_rest(self) -> None:
         """Ask the broker about every order still working and turn changes into fills and events.
@@ -437,10 +437,8 @@ class BrokerExecutor(OrderExecutor):
         self._known[coid] = now
         filled_before = max(before.filled_quantity if before else 0.0, self.journal.fills_total(coid))
         if now.filled_quantity > filled_before + _EPS:
-            if self._reported_fills:
+            if self._reported_fills:  # journaled from the broker's executions at the next refresh (one request)
                 self._fills_due.add(coid)
-                if self._listed_fills:
-                    self._sync_fills()
             else:
                 self._derive_fill(now, filled_before)
         if before is None or before.status != now.status or now.filled_quantity != filled_before:
