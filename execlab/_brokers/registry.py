@@ -110,3 +110,6 @@ register_broker(BrokerSpec("sim", SimBrokerConfig, None))
 register_broker(BrokerSpec("alpaca", "execlab.adapters.alpaca._config:AlpacaConfig",
                            "execlab.adapters.alpaca._factory:make_adapter", live_endpoints("alpaca"),
                            "execlab.venues.alpaca._cli:make_venue"))
+register_broker(BrokerSpec("ibkr", "execlab.adapters.ibkr._config:IBConfig",
+                           "execlab.adapters.ibkr._factory:make_adapter", live_endpoints("ibkr"),
+                           "execlab.venues.ibkr._cli:make_venue"))

@@ -7,6 +7,7 @@ the messages the venue answers with (:mod:`._messages`) and the contract catalog
 :mod:`._server` is :class:`IBVenue`.
 """
 
+from execlab.venues.ibkr._cli import make_venue, serve
 from execlab.venues.ibkr._contracts import (
     DEFAULT_CONTRACTS,
     ContractCatalogue,
@@ -33,5 +34,7 @@ __all__ = [
     "WireContract",
     "cash_pair",
     "future",
+    "make_venue",
+    "serve",
     "stock",
 ]
