@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
 from ib_async import Contract, ContractDetails, Fill, Trade
@@ -208,6 +208,16 @@ def _liquidity(code: int) -> Literal["maker", "taker"] | None:
     return None
 
 
+def _execution_time(fill: Fill) -> datetime:
+    """When it executed: IB writes execution times to the second, so the execution happened in ``[t, t + 1 s)``
+    and before ib_async received it (it stamps a live fill with its arrival): the latest time both allow."""
+    executed = fill.execution.time.astimezone(UTC)
+    arrived = fill.time.astimezone(UTC) if fill.time.tzinfo is not None else executed
+    if arrived < executed:
+        return executed
+    return min(arrived, executed + timedelta(seconds=1) - timedelta(microseconds=1))
+
+
 def to_broker_fill(fill: Fill, symbols: IBSymbols) -> BrokerFill | None:
     """The neutral fill of an ib_async fill (fee from its commission report), or None when its ``orderRef`` is not
     one of execlab's ids."""
@@ -222,7 +232,7 @@ def to_broker_fill(fill: Fill, symbols: IBSymbols) -> BrokerFill | None:
                       symbol=symbols.symbol_of(fill.contract), side=Side.BUY if ex.side == "BOT" else Side.SELL,
                       quantity=float(ex.shares), price=float(ex.price), fee=float(fee),
                       fee_currency=report.currency or None, liquidity=_liquidity(ex.lastLiquidity),
-                      timestamp=ex.time.astimezone(UTC),
+                      timestamp=_execution_time(fill),
                       raw={"permId": ex.permId, "orderId": ex.orderId, "clientId": ex.clientId,
                            "cumQty": ex.cumQty, "avgPrice": ex.avgPrice, "exchange": ex.exchange})
 
