@@ -73,6 +73,7 @@ def rebalance(
         print_error(exc, "broker")
         raise typer.Exit(ExitCode.HALTED) from None
     finally:
+        executor.close()  # release the broker's connection (IB: its client id) before the command returns
         if bar is not None:
             bar.close()
     raise typer.Exit(report_rebalance(done, as_of))

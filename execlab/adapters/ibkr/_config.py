@@ -36,6 +36,9 @@ class IBConfig(BrokerConfig):
     """Interactive Brokers through ib_async: which gateway, which client id, which account."""
 
     name: Literal["ibkr"] = "ibkr"
+    rate_limit_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] = 1_200
+    """Broker calls per ``rate_window_seconds`` (each call is one or a few API messages; the messages themselves
+    are paced by ``max_messages_per_second``)."""
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65_535)] = 7497
     client_id: Annotated[int, Field(ge=0, le=2**31 - 1)] = 1
