@@ -230,3 +230,18 @@ def test_harness_routes_need_the_token_and_set_quotes(venue: IBVenue) -> None:
     assert isinstance(venue.faults, IBFaults)
     stats = requests.get(url + "/_stats", headers=venue.harness_headers, timeout=5).json()
     assert stats["gateway"] == {} and stats["orders"] == 0
+
+
+def test_any_stock_lists_a_stock_when_first_asked_for() -> None:
+    with IBVenue(any_stock=True) as venue:
+        venue.set_quote("ZZTOP", 9.99, 10.01)
+        ib = _connect(venue)
+        try:
+            (z,) = ib.qualifyContracts(Stock("ZZTOP", "SMART", "USD"))
+            assert z.conId > 0 and z.primaryExchange == "NASDAQ"
+            assert ib.qualifyContracts(Stock("ZZTOP", "SMART", "USD"))[0].conId == z.conId  # the same contract
+            trade = ib.placeOrder(z, MarketOrder("BUY", 3))
+            assert _wait(ib, trade.isDone) and trade.orderStatus.avgFillPrice == 10.01
+            assert ib.qualifyContracts(Forex("ABCDEF")) == [None]  # not a stock: still unknown
+        finally:
+            ib.disconnect()

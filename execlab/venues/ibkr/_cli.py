@@ -43,6 +43,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--harness-port", type=int, default=0,
                    help="HTTP port of the harness routes /_stats, /_quotes, /_faults … (default: a free one)")
     p.add_argument("--allow-short", action="store_true", help="let sells beyond the position open shorts")
+    p.add_argument("--any-stock", action="store_true",
+                   help="also list any other US stock symbol a client asks for (SMART, USD), as TWS would")
     p.add_argument("--quote", type=_quote, action="append", default=[], metavar="SYMBOL=BID,ASK[,LAST]",
                    help="an initial quote (repeatable), by the venue's symbol: AAPL, EUR.USD, ESZ6")
     return p
@@ -60,7 +62,8 @@ def make_venue(options: VenueOptions) -> object:
     return IBVenue(options.key or DEFAULT_ACCOUNT_ID, host=options.host, port=options.port,
                    cash=options.cash_in("USD", 1_000_000.0), allow_short=bool(options.extra.get("allow_short")),
                    server_version=int(options.extra.get("server_version", 178)), faults=faults, seed=options.seed,
-                   harness_token=options.harness_token, harness_port=int(options.extra.get("harness_port", 0)))
+                   harness_token=options.harness_token, harness_port=int(options.extra.get("harness_port", 0)),
+                   any_stock=bool(options.extra.get("any_stock")))
 
 
 def serve(argv: Sequence[str] | None = None) -> int:
@@ -71,7 +74,7 @@ def serve(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     options = options_from_args(args, parser, key_env=_KEY_ENV, secret_env=_SECRET_ENV,
                                 allow_short=args.allow_short, server_version=args.server_version,
-                                harness_port=args.harness_port)
+                                harness_port=args.harness_port, any_stock=args.any_stock)
     try:
         venue = make_venue(options)
     except ValueError as exc:
@@ -85,7 +88,8 @@ def serve(argv: Sequence[str] | None = None) -> int:
                 parser.error(f"--bars: {exc}")
             print(f"  replayed {steps} bar timestamps from {args.bars}")
         quotes = {**options.quotes, **dict(args.quote)}
-        unknown = sorted(s for s in quotes if venue.catalogue.by_key(s) is None)
+        unknown = sorted(s for s in quotes if venue.catalogue.by_key(s) is None
+                         and venue.catalogue.stock_on_demand(s) is None)
         if unknown:
             parser.error(f"--quote/--prices: unknown contracts {unknown}; listed: "
                          f"{[s.key for s in venue.catalogue]}")

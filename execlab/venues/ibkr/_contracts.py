@@ -8,6 +8,8 @@ pairs on IDEALPRO and an E-mini future with expiry and multiplier.
 
 from __future__ import annotations
 
+import re
+import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
@@ -145,6 +147,9 @@ DEFAULT_CONTRACTS: Final = (
 )
 
 
+_STOCK_SYMBOL: Final = re.compile(r"[A-Z][A-Z0-9]{0,11}(?: [A-Z])?")
+
+
 def _matches(spec: ContractSpec, q: ContractQuery) -> bool:
     c = spec.contract
     if q.con_id:
@@ -173,14 +178,32 @@ def _matches(spec: ContractSpec, q: ContractQuery) -> bool:
 
 
 class ContractCatalogue:
-    """The contracts a venue lists, looked up by request or by the venue's symbol."""
+    """The contracts a venue lists, looked up by request or by the venue's symbol.
 
-    def __init__(self, specs: Iterable[ContractSpec] = DEFAULT_CONTRACTS) -> None:
+    With ``any_stock`` a request for a stock nobody listed (security type ``STK`` or none, a plain symbol) lists it
+    on the spot, as a US stock on SMART with a conId derived from its symbol: TWS knows every stock, and a user's
+    script should not need a catalogue to trade one.
+    """
+
+    def __init__(self, specs: Iterable[ContractSpec] = DEFAULT_CONTRACTS, *, any_stock: bool = False) -> None:
         self._specs: list[ContractSpec] = []
         self._by_key: dict[str, ContractSpec] = {}
         self._by_con_id: dict[int, ContractSpec] = {}
+        self.any_stock = any_stock
         for spec in specs:
             self.add(spec)
+
+    def stock_on_demand(self, symbol: str) -> ContractSpec | None:
+        """The stock ``symbol`` (listing it now when ``any_stock`` allows), or None."""
+        found = self._by_key.get(symbol)
+        if found is not None or not self.any_stock or not _STOCK_SYMBOL.fullmatch(symbol):
+            return found
+        con_id = 100_000_000 + zlib.crc32(symbol.encode()) % 800_000_000
+        while con_id in self._by_con_id:
+            con_id += 1
+        spec = stock(symbol, con_id, "NASDAQ", symbol)
+        self.add(spec)
+        return spec
 
     def add(self, spec: ContractSpec) -> None:
         """List ``spec`` (refused when its conId or symbol is listed already)."""
@@ -198,7 +221,12 @@ class ContractCatalogue:
 
     def find(self, query: ContractQuery) -> list[ContractSpec]:
         """Every listed contract the request could mean (TWS answers them all; one means it is qualified)."""
-        return [s for s in self._specs if _matches(s, query)]
+        found = [s for s in self._specs if _matches(s, query)]
+        if not found and not query.con_id and query.sec_type in ("", "STK") and query.currency in ("", "USD"):
+            spec = self.stock_on_demand(query.symbol or query.local_symbol)
+            if spec is not None and _matches(spec, query):
+                found = [spec]
+        return found
 
     def by_key(self, key: str) -> ContractSpec | None:
         """The contract with the venue's symbol ``key``."""

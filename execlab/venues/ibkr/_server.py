@@ -81,6 +81,7 @@ class IBVenue(VenueServer):
         cash: starting balances ``{currency: amount}`` (a number: that much of ``currency``).
         currency: the account's base currency.
         contracts: the contracts listed (default: AAPL, MSFT, SPY, EUR.USD, GBP.USD, EUR.GBP, USD.JPY, ESZ6).
+        any_stock: also answer for any other US stock symbol (listed when first asked for).
         venue_config: fees, slippage, participation cap, margin (default: quote fills, 0.25 bps fees).
         server_version: the version answered to the handshake (157, 176 or 178).
         harness_port: the HTTP port of the harness routes (0: a free one; None: no harness routes).
@@ -94,7 +95,7 @@ class IBVenue(VenueServer):
                  allow_short: bool = False, server_version: int = DEFAULT_SERVER_VERSION,
                  faults: IBFaults | None = None, seed: int = 0, clock: Callable[[], datetime] | None = None,
                  harness_token: str | None = None, harness_port: int | None = 0,
-                 allowed_hosts: Iterable[str] = ()) -> None:
+                 allowed_hosts: Iterable[str] = (), any_stock: bool = False) -> None:
         if server_version not in SUPPORTED_SERVER_VERSIONS:
             raise ValueError(f"server_version must be one of {sorted(SUPPORTED_SERVER_VERSIONS)}, got "
                              f"{server_version}")
@@ -103,11 +104,11 @@ class IBVenue(VenueServer):
         super().__init__(host, port)
         self.account_id = account_id
         self.server_version = server_version
-        self.catalogue = ContractCatalogue(contracts)
+        self.catalogue = ContractCatalogue(contracts, any_stock=any_stock)
         self.account = VenueAccount(1_000_000.0 if cash is None else cash, currency=currency,
                                     venue_config=venue_config or DEFAULT_IB_VENUE_CONFIG, allow_short=allow_short,
-                                    instruments=[instrument_of(s) for s in self.catalogue], symbols_closed=True,
-                                    clock=clock, seed=seed)
+                                    instruments=[instrument_of(s) for s in self.catalogue],
+                                    symbols_closed=not any_stock, clock=clock, seed=seed)
         self.account.subscribe(self._on_event)
         self.injector = FaultInjector(faults if faults is not None else IBFaults())
         self.guard = HarnessGuard.for_bind(harness_token or new_harness_token(), host, allowed_hosts)
@@ -347,7 +348,7 @@ class IBVenue(VenueServer):
         """``position`` for every holding."""
         out = []
         for key, qty, avg, _mark in self._holdings():
-            spec = self.catalogue.by_key(key)
+            spec = self.catalogue.by_key(key) or self.catalogue.stock_on_demand(key)
             if spec is not None:
                 out.append(m.position(self.account_id, spec.contract, qty, avg))
         return out
@@ -385,7 +386,7 @@ class IBVenue(VenueServer):
         """Account values, the portfolio and the account time (the answer to ``reqAccountUpdates``)."""
         out = self._values_messages()
         for key, qty, avg, mark in self._holdings():
-            spec = self.catalogue.by_key(key)
+            spec = self.catalogue.by_key(key) or self.catalogue.stock_on_demand(key)
             if spec is not None:
                 out.append(self._portfolio(spec, qty, avg, mark))
         out.append(m.account_time(self.account.now().strftime("%H:%M")))
@@ -504,6 +505,10 @@ class IBVenue(VenueServer):
         """Drop every client's socket abruptly (as a network failure would); returns how many."""
         return self.call(self._drop_all())
 
+    def drop_streams(self) -> int:
+        """The kit harness's name for :meth:`drop_connections` (IB's updates come on the API connection itself)."""
+        return self.drop_connections()
+
     async def _drop_all(self) -> int:
         sessions = [s for s in self.sessions if not s.closed]
         for s in sessions:
@@ -539,7 +544,7 @@ class IBVenue(VenueServer):
             return response
 
         def check_symbol(symbol: str) -> None:
-            if self.catalogue.by_key(symbol) is None:
+            if self.catalogue.by_key(symbol) is None and self.catalogue.stock_on_demand(symbol) is None:
                 raise ValueError(f"unknown contract {symbol!r}; listed: {[s.key for s in self.catalogue]}")
 
         routes = web.RouteTableDef()
