@@ -3,6 +3,7 @@ and FX rebalance journaled through ib_async, a re-run that resumes, and the live
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,6 +51,11 @@ def test_the_example_config_rebalances_stocks_and_fx(venue: IBVenue, tmp_path: P
     assert fills == {"AAPL": 100.0, "MSFT": 40.0, "EUR.USD": 25000.0, "GBP.USD": 10000.0}
     fees = db.execute("SELECT COUNT(*) FROM fills WHERE fee > 0 AND fee_currency = 'USD'").fetchone()[0]
     assert fees == 4
+    tca = runner.invoke(app, ["tca", "--journal", str(tmp_path / "j.sqlite"), "--run-id", "ibkr-paper"])
+    assert tca.exit_code == 0, tca.output
+    charged = float(re.search(r"fees ([0-9.]+)", tca.output).group(1))  # type: ignore[union-attr]
+    total = db.execute("SELECT SUM(fee) FROM fills").fetchone()[0]
+    assert charged == pytest.approx(total, abs=0.01) and charged > 0  # IB's commission reports reach the TCA
 
 
 def test_a_paper_config_refuses_the_live_gateway_ports(monkeypatch: pytest.MonkeyPatch) -> None:
