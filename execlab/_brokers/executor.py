@@ -378,8 +378,7 @@ class BrokerExecutor(OrderExecutor):
             self._gap = False
             self._poll_rest()
             self._last_rest = now
-        if self._fills_due and self._listed_fills:
-            self._sync_fills()
+        self.sync_fills()
 
     def _poll_rest(self) -> None:
         """Ask the broker about every order still working and turn changes into fills and events.
@@ -455,6 +454,12 @@ class BrokerExecutor(OrderExecutor):
                            qty, price)
         if self.journal.record_fills(self.run_id, [fill])[0]:
             self._pending_fill(coid, now.side, qty, price, 0.0, False)
+
+    def sync_fills(self) -> None:
+        """Journal the broker's executions of every order seen to have filled more than the journal holds (one
+        request; nothing to do when all are journaled or the broker reports no executions)."""
+        if self._fills_due and self._listed_fills:
+            self._sync_fills()
 
     def _sync_fills(self) -> None:
         """Ask the broker for its executions since the last ones seen and journal the new ones."""
