@@ -474,6 +474,7 @@ class BrokerExecutor(OrderExecutor):
     def _take_fills(self, fills: Sequence[BrokerFill]) -> None:
         """Journal the broker's executions (its execution id is the fill id, so one seen twice counts once) and
         hand the new ones of this executor's orders to the OMS, with their fees."""
+        fills = [f for f in fills if f.client_order_id in self._known]  # not other runs' or clients' executions
         if not fills:
             return
         rows = [JournalFill(f.execution_id, f.client_order_id, f.symbol, f.side.value, f.quantity, f.price, f.fee,

@@ -99,7 +99,9 @@ class AlpacaAdapter(BrokerAdapter):
 
     def _order_view(self, order: AlpacaOrder) -> BrokerOrder:
         """The neutral view of an alpaca-py order, remembered by broker id (fills name only that id)."""
-        view = to_broker_order(order, self.client_ids)
+        return self._remember(to_broker_order(order, self.client_ids))
+
+    def _remember(self, view: BrokerOrder) -> BrokerOrder:
         with self._orders_lock:
             self._orders_by_id[view.broker_order_id] = view
         return view
@@ -112,8 +114,8 @@ class AlpacaAdapter(BrokerAdapter):
         Raises StreamAuthError (a :class:`BrokerAuthError`) when the keys are refused, BrokerUnavailableError when
         it cannot connect in time.
         """
-        stream = AlpacaTradeStream(*self._keys, lambda update: on_order(update.order), url=self.stream_url,
-                                   paper=self._paper, on_reconnect=on_gap, ids=self.client_ids)
+        stream = AlpacaTradeStream(*self._keys, lambda update: on_order(self._remember(update.order)),
+                                   url=self.stream_url, paper=self._paper, on_reconnect=on_gap, ids=self.client_ids)
         stream.start(timeout)
         self._streams.append(stream)
         return stream
@@ -222,15 +224,7 @@ class AlpacaAdapter(BrokerAdapter):
         return fills_from_activities(rows, self._known_order)
 
     def _known_order(self, broker_order_id: str) -> BrokerOrder | None:
+        """An order this adapter has answered about (submitted, looked up, listed or streamed); the executions
+        of other orders (other runs, other clients on the account) are not this executor's to journal."""
         with self._orders_lock:
-            found = self._orders_by_id.get(broker_order_id)
-        if found is not None:
-            return found
-        try:
-            order = self.client.get_order_by_id(broker_order_id)
-        except APIError as exc:
-            if exc.status_code == 404:
-                return None
-            raise
-        assert isinstance(order, AlpacaOrder)
-        return self._order_view(order)
+            return self._orders_by_id.get(broker_order_id)
