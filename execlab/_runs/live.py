@@ -42,7 +42,7 @@ from execlab._plan.inputs import RebalanceInputs, TradableLookup, gate_rebalance
 from execlab._risk.engine import RiskEngine
 from execlab._sim.estimators import ADV_RISK_WINDOW, adv_before
 
-__all__ = ["LiveRebalance", "TargetsChangedError", "TradingHaltedError", "run_live_rebalance"]
+__all__ = ["LiveRebalance", "TargetsChangedError", "TradingHaltedError", "rebalance_time", "run_live_rebalance"]
 
 _WORKING: Final = (OrderStatus.PENDING.value, OrderStatus.SUBMITTED.value, OrderStatus.PARTIALLY_FILLED.value)
 _ACTIVE: Final = (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED)
@@ -117,7 +117,7 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
     if _GENERATION in as_of or not as_of.strip():
         raise TargetError(f"as_of: {as_of!r} must be a non-empty key without {_GENERATION!r} (it marks superseded "
                           "rebalances)")
-    when = _timestamp(as_of)
+    when = rebalance_time(as_of)
     market = None if bars is None or isinstance(bars, MarketData) else MarketData.from_bars(bars)
     market = bars if isinstance(bars, MarketData) else market
     journal.record_run(run_id, config.mode, config.broker.name, config.strategy_id)
@@ -200,7 +200,7 @@ def _parsed(as_of: str) -> pd.Timestamp | None:
     return None if pd.isna(when) else when
 
 
-def _timestamp(as_of: str) -> pd.Timestamp:
+def rebalance_time(as_of: str) -> pd.Timestamp:
     """The rebalance time of ``as_of`` when it is a date or time, else now (UTC)."""
     return _parsed(as_of) or pd.Timestamp(datetime.now(UTC))
 
