@@ -23,8 +23,9 @@ from execlab._data.gaps import check_open_gaps, check_rebalance_prices
 from execlab._data.targets import align_targets
 from execlab._execution.backtest_executor import BacktestExecutor
 from execlab._execution.rebalancer import RebalanceContext, Rebalancer
+from execlab._execution.session import build_session
 from execlab._oms.book import OrderBook
-from execlab._risk.engine import RiskEngine, RiskReason
+from execlab._risk.engine import RiskReason
 from execlab._sim import SimulatedVenue, margin
 from execlab._sim.estimators import ADV_RISK_WINDOW, adv_before
 
@@ -59,10 +60,11 @@ def run_backtest(
     leverage = margin.leverage(cfg.venue.margin)
     tm = align_targets(targets, all_bars, cfg.plan.target_unit, allow_short, leverage, table)
     market = all_bars if tm.symbols == all_bars.symbols else all_bars.select(tm.symbols)
-    rules = table.arrays(tm.symbols)
-    executor = BacktestExecutor(market, cfg.venue, cfg.initial_cash, rules.lot_size, allow_short)
-    book = OrderBook(capacity=min(max(1024, tm.values.size), 4_000_000))
-    rebalancer = Rebalancer(executor, book, RiskEngine(cfg.risk, tm.symbols, allow_short), cfg.plan, rules)
+    session = build_session(cfg, tm.symbols, market=market, instruments=table,
+                            capacity=min(max(1024, tm.values.size), 4_000_000))
+    executor, book, rebalancer = session.executor, session.book, session.rebalancer
+    if not isinstance(executor, BacktestExecutor):
+        raise TypeError(f"run_backtest: the config chose {type(executor).__name__}, not the backtest executor")
 
     n_t, n_s = market.close.shape
     positions = np.zeros((n_t, n_s))
