@@ -16,7 +16,7 @@ from execlab._core.ids import rebalance_key
 from execlab._core.instruments import InstrumentTable
 from execlab._data.bars import MarketData
 from execlab._data.feeds import FeedError, FeedEvent, PriceFeed, ReplayFeed
-from execlab._data.gaps import check_rebalance_prices
+from execlab._data.gaps import check_event_open, check_rebalance_prices, open_use
 from execlab._data.targets import TargetError, check_unit, checked_target_values
 from execlab._execution.paper_executor import PaperExecutor
 from execlab._execution.rebalancer import RebalanceContext, Rebalancer
@@ -124,10 +124,17 @@ class _Loop:
         self.day_start_equity = config.initial_cash
         self.last_marks = executor.marks.copy()
         self._checked_tz = False
+        self._open_use = open_use(config)
+        self.universe = np.array(targets.symbols, dtype=object)
 
     def step(self, event: FeedEvent) -> None:
         ex = self.executor
         last_day = ex.day if ex.step >= 0 else None
+        gap = event.open_from_close
+        if self.rebalance_bars and self._open_use is not None and gap is not None and gap.any():
+            # the open may price a fill of the universe's orders: the data-gap policy decides, as in the backtest
+            ours = gap & np.isin(np.array(event.symbols, dtype=object), self.universe)
+            check_event_open(self.config.data.gaps, event.symbols, event.timestamp, ours, self._open_use)
         ex.on_event(event)
         i = ex.step
         ts = event.timestamp
