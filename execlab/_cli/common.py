@@ -113,8 +113,9 @@ def broker_executor(cfg: xl.Config, journal: Path | None,
             print_error(exc)
             raise typer.Exit(ExitCode.BAD_INPUT) from None
         book = Journal(journal if journal is not None else ":memory:")
-        unpaced = broker.model_copy(update={"rate_limit_per_minute": 1_000_000, "rate_window_seconds": 1.0})
-        return BrokerExecutor(sim, book, cfg.run_id, (), progress=progress, config=unpaced, stream=False,
+        paced = "rate_limit_per_minute" in broker.model_fields_set  # the simulated venue has no limit of its own
+        limits = broker if paced else broker.model_copy(update={"rate_limit_per_minute": 1_000_000})
+        return BrokerExecutor(sim, book, cfg.run_id, (), progress=progress, config=limits, stream=False,
                               backoff_seconds=0.0), book
     if broker.name != "alpaca" or broker.api_key is None or broker.api_secret is None:
         err.print("[bold red]error:[/] broker: the command line trades through broker.name 'sim' (the local "
