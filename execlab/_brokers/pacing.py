@@ -139,11 +139,12 @@ class RequestPacer:
     @classmethod
     def from_config(cls, broker: BrokerConfig, *, state_path: Path | str | bool | None = True) -> RequestPacer:
         """A pacer with the broker config's ``rate_limit_per_minute`` per ``rate_window_seconds``; its window is
-        kept in :func:`default_state_path` (``state_path=True``, not for the ``sim`` broker), a given file, or
-        nowhere (``None``/``False``)."""
+        kept in :func:`default_state_path` (``state_path=True``: for a broker with a ``base_url``), a given file,
+        or nowhere (``None``/``False``)."""
         path: Path | str | None
         if state_path is True:
-            path = default_state_path(broker) if getattr(broker, "name", "sim") != "sim" else None
+            known = getattr(broker, "name", "sim") != "sim" and getattr(broker, "base_url", None)
+            path = default_state_path(broker) if known else None
         else:
             path = state_path or None
         return cls(broker.rate_limit_per_minute, broker.rate_window_seconds, state_path=path)
@@ -302,14 +303,10 @@ class RequestPacer:
         try:
             data = json.loads(path.read_text())
             sent = [float(t) for t in data.get("sent", [])]
-            limit = int(data.get("limit", self._limit))
         except (OSError, ValueError, TypeError, AttributeError):
             return
         now = self._clock()
         offset = self._wall() - now
-        if self._follow and limit >= 1 and limit != self._limit:
-            self._limit = limit
-            self._bucket.rates = [Rate(limit, self._interval_ms)]
         items = self._bucket.items
         for epoch in sorted(sent):
             stamp = _ms(epoch - offset)
