@@ -2,8 +2,9 @@
 
 Common options: ``--host --port --key --secret-file --cash CUR=AMOUNT (repeatable; a bare number is the base
 currency) --prices CSV --bars FILE --rate-limit --rate-window --seed``.
-Secrets never come from the command line (``ps`` shows it to every user): ``--secret`` is refused with a pointer to the environment variable or ``--secret-file``; the harness
-token comes from ``$EXECLAB_VENUE_TOKEN`` (else the venue makes one and prints it).
+Secrets never come from the command line (``ps`` shows it to every user): ``--secret`` is refused with a pointer to
+the environment variable or ``--secret-file``; the harness token comes from ``$EXECLAB_VENUE_TOKEN`` (else the venue
+makes one and prints it).
 """
 
 from __future__ import annotations
