@@ -23,7 +23,7 @@ from execlab.venues import AlpacaVenue
 from helpers.alpaca import StartVenue
 
 FIXTURE_MARKERS = {"local_venue": ("local_venue",), "local_venue_module": ("local_venue",),
-                   "kernel": ("notebook", "slow")}
+                   "start_venue": ("local_venue",), "kernel": ("notebook", "slow")}
 """A test that uses the fixture (directly or through another fixture) gets the markers (a notebook run takes
 10-25 s: a kernel starts and runs every cell)."""
 
