@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-
 from brokers.harnesses.alpaca import HARNESS as ALPACA
 from brokers.harnesses.base import BrokerHarness, VenueHandle
 

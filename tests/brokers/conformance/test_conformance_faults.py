@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from brokers.conformance.conftest import StartHarnessVenue
+from brokers.harnesses.base import BrokerHarness, VenueHandle
 
 from execlab._brokers.contract import BrokerError
 from execlab._brokers.executor import BrokerExecutor
 from execlab._oms.journal import Journal
 from execlab._runs.live import run_live_rebalance
-
-from brokers.conformance.conftest import StartHarnessVenue
-from brokers.harnesses.base import BrokerHarness, VenueHandle
 
 TARGETS = {"AAA": 100.0, "BBB": 50.0, "CCC": 10.0, "DDD": 200.0}
 

@@ -4,23 +4,22 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 import requests
+from brokers.harnesses.base import BrokerHarness, VenueHandle
 
 import execlab as xl
 from execlab._brokers.contract import BrokerAdapter
 from execlab.adapters.alpaca import AlpacaAdapter
 from execlab.venues import AlpacaVenue
 
-from brokers.harnesses.base import BrokerHarness, VenueHandle
-
 
 class AlpacaHarness(BrokerHarness):
     name = "alpaca"
     key = "PKCONFORMANCE00001"
     secret = "conformance-secret-not-for-logs"
-    symbols = {"AAA": 10.0, "BBB": 20.0, "CCC": 50.0, "DDD": 5.0}
+    symbols: ClassVar[dict[str, float]] = {"AAA": 10.0, "BBB": 20.0, "CCC": 50.0, "DDD": 5.0}
     order_match = "POST /v2/orders"
 
     def start_venue(self, **opts: Any) -> VenueHandle:
