@@ -109,7 +109,8 @@ def _run_client(folder: Path, env: dict[str, str], kill_after: int | None) -> in
         return None
     if kill_after is None:
         out, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, f"final run failed ({proc.returncode}):\n{out[-2000:]}\n{err[-4000:]}"
+        head = "\n".join(line for line in out.splitlines() if "│" not in line)
+        assert proc.returncode == 0, f"final run failed ({proc.returncode}):\n{head[-3000:]}\n{err[-4000:]}"
         return proc.returncode
     sent = 0
     assert proc.stdout is not None
