@@ -109,7 +109,7 @@ def _run_client(folder: Path, env: dict[str, str], kill_after: int | None) -> in
         return None
     if kill_after is None:
         out, err = proc.communicate(timeout=300)
-        head = "\n".join(line for line in out.splitlines() if "│" not in line)
+        head = "\n".join(line for line in out.splitlines() if "│" not in line or " filled │" not in line)
         assert proc.returncode == 0, f"final run failed ({proc.returncode}):\n{head[-3000:]}\n{err[-4000:]}"
         return proc.returncode
     sent = 0
