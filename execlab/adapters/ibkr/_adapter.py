@@ -29,6 +29,7 @@ from execlab._brokers.contract import (
     BrokerTimeoutError,
     BrokerUnavailableError,
     Capability,
+    DuplicateClientOrderIdError,
 )
 from execlab._core.instruments import Instrument
 from execlab._core.models import AccountSnapshot, Balance, Order
@@ -154,6 +155,10 @@ class IBAdapter(BrokerAdapter):
         contract = await self._contract(order.symbol)
         ib = await self.ensure_connected()
         wire = self.client_ids.render(order.client_order_id)
+        # IB keeps no unique client order id: an orderRef this connection already knows (placed, or synced at
+        # connect from open and completed orders) is refused here, before a second order could exist.
+        if any(t.order.orderRef == wire and t.log[-1].errorCode != _DUPLICATE_ID for t in ib.trades()):
+            raise DuplicateClientOrderIdError(f"ibkr: an order with orderRef {wire} exists already")
         for _attempt in range(5):
             trade = ib.placeOrder(contract, to_ib_order(order, wire, self.account))
             await self._await_ack(trade)

@@ -78,8 +78,10 @@ def instrument_of(spec: ContractSpec) -> VenueInstrument:
                            asset_class="future" if c.sec_type == "FUT" else "equity")
 
 
-def to_request(p: PlaceOrder, spec: ContractSpec, client_id: int, account: str) -> VenueOrderRequest | OrderRefusal:
-    """The neutral order of a ``placeOrder``, or the error TWS answers it with."""
+def to_request(p: PlaceOrder, spec: ContractSpec, client_id: int, account: str,
+               client_key: str | None = None) -> VenueOrderRequest | OrderRefusal:
+    """The neutral order of a ``placeOrder``, or the error TWS answers it with; ``client_key`` is the account's
+    client id for it (the ``orderRef`` while it is unused: IB itself does not make ``orderRef`` unique)."""
     kind = _TYPES.get(p.order_type)
     if kind is None:
         return OrderRefusal(201, f"Order rejected - reason:The order type {p.order_type!r} is not supported by "
@@ -113,7 +115,7 @@ def to_request(p: PlaceOrder, spec: ContractSpec, client_id: int, account: str) 
             return OrderRefusal(201, "Order rejected - reason:A trailing amount or percent is required")
     return VenueOrderRequest(symbol=spec.key, side="buy" if p.action == "BUY" else "sell", type=kind, tif=tif,
                              qty=p.total_quantity, limit=limit, stop=stop, trail_price=trail_price,
-                             trail_percent=trail_percent, client_id=f"ib:{client_id}:{p.order_id}:{p.order_ref}",
+                             trail_percent=trail_percent, client_id=client_key or f"ib:{client_id}:{p.order_id}",
                              extra={"order_ref": p.order_ref, "order_id": p.order_id, "client_id": client_id})
 
 
@@ -151,8 +153,10 @@ def ib_time(when: datetime) -> str:
 
 
 def execution_id(prefix: str, ex: VenueExecution) -> str:
-    """IB's form of an execution id (``0000e0d5.6571a2b3.01.01``), unique per venue account."""
-    return f"{prefix}.{ex.seq:08x}.01.01"
+    """The ``execId`` of an execution: the account's own execution id (unique, and the one its log and the kit's
+    conformance suite know; real TWS ids look like ``0000e0d5.6571a2b3.01.01``, ib_async reads either as text)."""
+    _ = prefix
+    return ex.id
 
 
 def wire_execution(rec: IBOrderRecord, o: VenueOrder, ex: VenueExecution, exec_id: str,

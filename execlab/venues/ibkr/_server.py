@@ -16,7 +16,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Self
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -282,6 +282,7 @@ class IBVenue(VenueServer):
         for s in self._owners(rec):
             for fields in self._event_messages(event, rec, s.version):
                 s.send(fields)
+            s.pushed_update()
         if ex is not None:
             self._account_changed(rec.spec)
 
@@ -453,11 +454,13 @@ class IBVenue(VenueServer):
                 and (not f.side or f.side.upper() in (side, "BOT" if side == "BUY" else "SLD")))
 
     # -- gateway events -----------------------------------------------------------------------------------------
-    def restart(self, roll_back_ids: bool = True, downtime: float = 0.0) -> None:
+    def restart(self, roll_back_ids: bool = True, downtime: float = 0.0) -> Self:
         """Restart the gateway: every client is dropped; orders, positions and executions stay; with
         ``roll_back_ids`` the next ``nextValidId`` starts again from 1 (ids already used stay refused with 103);
-        new connections are refused for ``downtime`` seconds."""
+        new connections are refused for ``downtime`` seconds. The listening socket stays (as a gateway that came
+        back on its port); returns the venue."""
         self.call(self._restart(roll_back_ids, downtime))
+        return self
 
     async def _restart(self, roll_back_ids: bool, downtime: float) -> None:
         self.counters["restarts"] += 1
@@ -505,9 +508,9 @@ class IBVenue(VenueServer):
         """Drop every client's socket abruptly (as a network failure would); returns how many."""
         return self.call(self._drop_all())
 
-    def drop_streams(self) -> int:
+    def drop_streams(self, timeout: float = 10.0) -> int:
         """The kit harness's name for :meth:`drop_connections` (IB's updates come on the API connection itself)."""
-        return self.drop_connections()
+        return self.call(self._drop_all(), timeout)
 
     async def _drop_all(self) -> int:
         sessions = [s for s in self.sessions if not s.closed]
@@ -521,6 +524,7 @@ class IBVenue(VenueServer):
         """The account's counters (``order_attempts`` per ``orderRef``) plus the gateway's (connections, pacing
         violations, client id clashes, restarts, drops)."""
         out = self.account.stats()
+        out["faults_injected"] = dict(self.injector.counts)
         out["gateway"] = dict(self.counters)
         out["clients"] = sorted(s.client_id for s in self.sessions if s.client_id is not None and not s.closed)
         return out

@@ -58,6 +58,8 @@ class IBSession(asyncio.Protocol):
         self._paused_until = 0.0
         self._held: list[bytes] = []
         self.sent = 0
+        self.updates = 0
+        """Order and execution updates pushed on this connection (what ``stream_drop_after`` counts)."""
         self.received = 0
         self.subscribed_account = False
         self.subscribed_positions = False
@@ -88,9 +90,19 @@ class IBSession(asyncio.Protocol):
 
     def drop(self) -> None:
         """Close the socket at once, without a goodbye (as a network failure or a crashed gateway)."""
+        if not self.closed and self.client_id is not None:
+            self.venue.account.count_stream(drops=1)
         self.closed = True
         if self.transport is not None:
             self.transport.abort()
+
+    def pushed_update(self) -> None:
+        """Count one pushed order update; drop the socket when ``stream_drop_after`` says so."""
+        self.updates += 1
+        after = self.venue.faults.stream_drop_after
+        if after and self.updates >= after:
+            self.venue.counters["fault_drops"] += 1
+            self.drop()
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
@@ -116,6 +128,8 @@ class IBSession(asyncio.Protocol):
             return
         for fields in messages:
             self.received += 1
+            if self.client_id is not None:
+                self.venue.account.count_request()
             if not self._paced(fields):
                 continue
             self._inbox.put_nowait(fields)
@@ -131,6 +145,7 @@ class IBSession(asyncio.Protocol):
         if decision.allowed:
             return True
         self.venue.counters["pacing_violations"] += 1
+        self.venue.account.count_status(100, rate_limited=True)
         req_id = int(fields[1]) if fields and fields[0] == "3" and len(fields) > 1 and fields[1].isdigit() else -1
         self.error(req_id, 100, f"Max rate of messages per second has been exceeded:max={decision.limit} "
                                 f"rec={decision.used + 1} (1)")
@@ -344,7 +359,8 @@ class IBSession(asyncio.Protocol):
             return OrderRefusal(200, "No security definition has been found for the request" if not found else
                                 "The contract description specified is ambiguous")
         spec = found[0]
-        request = to_request(p, spec, self.client_id, venue.account_id)
+        key = p.order_ref if p.order_ref and venue.account.order_by_client_id(p.order_ref) is None else None
+        request = to_request(p, spec, self.client_id, venue.account_id, key)
         if isinstance(request, OrderRefusal):
             return request
         venue.use_id(self.client_id, p.order_id)

@@ -1,50 +1,99 @@
-"""The IB harness of the broker kit's conformance suite (KIT_SPEC.md C): a local IB venue, an execlab config that
-trades through it with ib_async, the adapter, and a small universe with quotes."""
+"""The IB harness: the local IB venue in process (or ``python -m execlab.venues.ibkr``), ib_async through
+:class:`execlab.adapters.ibkr.IBAdapter`.
+
+IB differs from the HTTP brokers in three ways the harness absorbs: the venue's harness routes live on an HTTP side
+port (a process-run venue serves them on the suite's port and the TWS API on another, remembered here); every adapter
+connects with a client id of its own (two connections with one id are refused with 326); the rate limit is IB's
+messages per second, so the suite's ``rate_limit`` per ``rate_window`` becomes the venue's per-second pacing limit.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Final
+import itertools
+import socket
+import sys
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+from brokers.harnesses.base import BrokerHarness, VenueHandle
 
 import execlab as xl
+from execlab._brokers.contract import BrokerAdapter
 from execlab.adapters.ibkr import IBAdapter
-from execlab.venues.ibkr import IBVenue
+from execlab.venues._harness import HARNESS_TOKEN_ENV, HARNESS_TOKEN_HEADER
+from execlab.venues.ibkr import IBFaults, IBVenue
 
-__all__ = ["HARNESS", "IBHarness"]
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
 
 
-class IBHarness:
-    """``start_venue`` → a started :class:`IBVenue` (``set_quote``, ``faults``, ``stats()``, ``restart()``,
-    ``drop_streams()``); ``config`` → a paper config through it; ``make_adapter`` → an :class:`IBAdapter`."""
+class IBHarness(BrokerHarness):
+    name = "ibkr"
+    key = "DU0000001"
+    secret = "ib-conformance-harness-token-0001"
+    symbols: ClassVar[dict[str, float]] = {"AAA": 10.0, "BBB": 20.0, "CCC": 50.0, "DDD": 5.0}
+    order_match = "API placeOrder"
 
-    name: Final = "ibkr"
-    symbols: Final = ("AAPL", "MSFT", "SPY", "EUR.USD", "GBP.USD")
-    quotes: Final = {"AAPL": (189.90, 190.10), "MSFT": (399.80, 400.20), "SPY": (549.90, 550.10),
-                     "EUR.USD": (1.08300, 1.08320), "GBP.USD": (1.27000, 1.27020)}
+    def __init__(self) -> None:
+        self._client_ids = itertools.count(11)
+        self._api_port: dict[int, int] = {}
 
-    def start_venue(self, **options: Any) -> IBVenue:
-        """A started venue (stop it with ``venue.stop()``) with :attr:`quotes`; ``options`` go to IBVenue."""
-        options.setdefault("cash", {"USD": 10_000_000.0})
-        venue = IBVenue(**options).start()
-        venue.set_quotes({s: (b, a, None, None) for s, (b, a) in self.quotes.items()})
+    @staticmethod
+    def _per_second(rate_limit: int, rate_window: float) -> int:
+        return max(1, min(int(rate_limit / rate_window), 1_000_000))
+
+    def start_venue(self, **opts: Any) -> VenueHandle:
+        faults = IBFaults(max_messages_per_second=self._per_second(opts.pop("rate_limit", 10_000),
+                                                                    opts.pop("rate_window", 60.0)))
+        venue = IBVenue(self.key, cash=opts.pop("cash", 100_000.0), any_stock=True, faults=faults,
+                        harness_token=self.secret, **opts).start()
+        venue.set_quotes({s: (p - 0.01, p + 0.01, p, None) for s, p in self.symbols.items()})
         return venue
 
-    def config(self, venue: IBVenue, journal_path: Path, run_id: str = "conformance", client_id: int = 1,
-               **sections: Any) -> xl.Config:
-        """A paper config trading through ``venue`` (the journal path is the caller's, as ``execlab rebalance
-        --journal`` takes it)."""
-        _ = journal_path
+    def make_adapter(self, venue: VenueHandle, *, timeout: float = 5.0) -> BrokerAdapter:
+        """ib_async's throttle at 90 % of the venue's pacing limit (what a user sets below IB's 50 a second)."""
+        assert isinstance(venue, IBVenue)
+        limit = venue.faults.max_messages_per_second
+        rate = max(1, min(50, int(limit * 0.9))) if limit else 50
+        return IBAdapter(venue.host, venue.port, next(self._client_ids), timeout=timeout,
+                         max_messages_per_second=rate)
+
+    def config(self, venue: VenueHandle, run_id: str, **broker: Any) -> xl.Config:
+        assert isinstance(venue, IBVenue)
         return xl.Config.from_mapping({"mode": "paper", "run_id": run_id, "broker": {
-            "name": "ibkr", "host": venue.host, "port": venue.port, "client_id": client_id, "timeout_seconds": 5.0},
-            **sections})
+            "name": "ibkr", "host": venue.host, "port": venue.port, "client_id": next(self._client_ids),
+            "timeout_seconds": 5.0, **broker}})
 
-    def make_adapter(self, venue: IBVenue, client_id: int = 1) -> IBAdapter:
-        """The real adapter over unmodified ib_async."""
-        return IBAdapter(venue.host, venue.port, client_id, timeout=5.0)
+    def venue_command(self, port: int, *, rate_limit: int, rate_window: float) -> tuple[list[str], dict[str, str]]:
+        api = _free_port()
+        self._api_port[port] = api
+        return ([sys.executable, "-m", "execlab.venues.ibkr", "--port", str(api), "--harness-port", str(port),
+                 "--key", self.key, "--any-stock", "--cash", "1e12", "--rate-limit",
+                 str(self._per_second(rate_limit, rate_window))], {HARNESS_TOKEN_ENV: self.secret})
 
-    def held(self, venue: IBVenue) -> dict[str, float]:
-        """Positions at the venue (FX pairs as net base-currency quantity)."""
-        return {key: qty for key, qty, _avg, _mark in venue._holdings() if qty}
+    def _api_of(self, url: str) -> int:
+        return self._api_port[int(urlsplit(url).port or 0)]
+
+    def config_yaml(self, url: str, run_id: str) -> tuple[str, dict[str, str]]:
+        return (f"mode: paper\nrun_id: {run_id}\nbroker:\n  name: ibkr\n  port: {self._api_of(url)}\n"
+                f"  client_id: {next(self._client_ids)}\n  timeout_seconds: 5\n", {})
+
+    def harness_headers(self) -> dict[str, str]:
+        return {HARNESS_TOKEN_HEADER: self.secret}
+
+    def held_at(self, url: str) -> dict[str, float]:
+        adapter = IBAdapter("127.0.0.1", self._api_of(url), next(self._client_ids), timeout=10.0)
+        try:
+            return {s: q for s, q in adapter._positions().items() if q}
+        finally:
+            adapter.close()
+
+    def journal_secrets(self) -> list[str]:
+        return []  # TWS has no API keys; the harness token never reaches a client
 
 
-HARNESS: Final = IBHarness()
+HARNESS = IBHarness()
