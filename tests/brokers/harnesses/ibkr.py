@@ -41,6 +41,7 @@ class IBHarness(BrokerHarness):
     def __init__(self) -> None:
         self._client_ids = itertools.count(11)
         self._api_port: dict[int, int] = {}
+        self._rate: dict[int, int] = {}
 
     @staticmethod
     def _per_second(rate_limit: int, rate_window: float) -> int:
@@ -71,6 +72,7 @@ class IBHarness(BrokerHarness):
     def venue_command(self, port: int, *, rate_limit: int, rate_window: float) -> tuple[list[str], dict[str, str]]:
         api = _free_port()
         self._api_port[port] = api
+        self._rate[port] = self._per_second(rate_limit, rate_window)
         return ([sys.executable, "-m", "execlab.venues.ibkr", "--port", str(api), "--harness-port", str(port),
                  "--key", self.key, "--any-stock", "--cash", "1e12", "--rate-limit",
                  str(self._per_second(rate_limit, rate_window))], {HARNESS_TOKEN_ENV: self.secret})
@@ -79,8 +81,10 @@ class IBHarness(BrokerHarness):
         return self._api_port[int(urlsplit(url).port or 0)]
 
     def config_yaml(self, url: str, run_id: str) -> tuple[str, dict[str, str]]:
+        rate = max(1, min(50, int(self._rate[int(urlsplit(url).port or 0)] * 0.9)))
         return (f"mode: paper\nrun_id: {run_id}\nbroker:\n  name: ibkr\n  port: {self._api_of(url)}\n"
-                f"  client_id: {next(self._client_ids)}\n  timeout_seconds: 5\n", {})
+                f"  client_id: {next(self._client_ids)}\n  timeout_seconds: 5\n"
+                f"  max_messages_per_second: {rate}\n", {})
 
     def harness_headers(self) -> dict[str, str]:
         return {HARNESS_TOKEN_HEADER: self.secret}
