@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 from brokers.harnesses.alpaca import HARNESS as ALPACA
 from brokers.harnesses.base import BrokerHarness, VenueHandle
-from brokers.harnesses.ibkr import HARNESS as IBKR
 
-HARNESSES: list[BrokerHarness] = [ALPACA, IBKR]
+HARNESSES: list[BrokerHarness] = [ALPACA]
 """Each broker adds its harness here."""
 
 StartHarnessVenue = Callable[..., VenueHandle]
