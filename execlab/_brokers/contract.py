@@ -198,5 +198,9 @@ class BrokerAdapter(ABC):
         BrokerUnavailableError when it cannot connect, BrokerAuthError when the keys are refused."""
         return None
 
+    def _bind_run(self, journal_path: str | None, read_only: bool) -> None:  # noqa: B027 - optional hook
+        """Where the run's journal is (None: in memory) and whether the run only reads the broker (``execlab
+        plan``): an adapter that keeps local state (the simulated broker's account) keeps it beside the journal."""
+
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release sockets and loop threads (the executor calls it when it is closed); safe to call twice."""

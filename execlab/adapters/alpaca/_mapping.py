@@ -27,6 +27,7 @@ from execlab._brokers.client_ids import ClientIdStyle
 from execlab._brokers.contract import BrokerFill, BrokerOrder
 from execlab._brokers.errors import (
     BrokerError,
+    BrokerRejectedError,
     BrokerTimeoutError,
     BrokerUnavailableError,
     ErrorTable,
@@ -102,6 +103,9 @@ def _api_error(exc: APIError) -> BrokerError:
     if status == 429 and exc.response is not None:
         reset_at = rate_limit_headers(exc.response.headers)[2]
         retry_after = None if reset_at is None else max(0.0, reset_at - time.time())
+    if status == 403 and code // 10_000 == 4031:
+        # Alpaca answers a refused order (40310000 insufficient buying power, PDT, ...) with 403; refused keys are 401.
+        return BrokerRejectedError(f"HTTP 403: {exc}")
     return classify_http(status, str(exc), retry_after=retry_after, duplicate=duplicate)
 
 
