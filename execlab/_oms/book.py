@@ -135,6 +135,16 @@ class OrderBook:
     def __len__(self) -> int:
         return self._n
 
+    @classmethod
+    def from_columns(cls, columns: dict[str, np.ndarray], n: int, fills: FillBatch) -> OrderBook:
+        """A book (without a journal) holding ``n`` orders given as columns (their first ``n`` rows, adopted, not
+        copied; columns not given are blank) and their fills, as a compiled run leaves them."""
+        book = cls(capacity=0)
+        book.cols = {key: columns[key] if key in columns else _blank(key, n) for key in _COLUMNS}
+        book._n = n
+        book._fills = [fills] if len(fills) else []
+        return book
+
     def column(self, name: str) -> np.ndarray:
         """A column's live values (a view)."""
         return self.cols[name][: self._n]
