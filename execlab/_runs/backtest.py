@@ -91,6 +91,8 @@ def run_backtest(
 def run_aligned(tm: TargetMatrix, all_bars: MarketData, cfg: Config, table: InstrumentTable,
                 engine: Engine = "auto") -> BacktestResult:
     """:func:`run_backtest` on targets already aligned to the bars (a sweep aligns each target frame once)."""
+    if cfg.mode != "backtest":
+        raise ValueError(f"mode: run_backtest needs mode 'backtest', the config says {cfg.mode!r}")
     allow_short = cfg.plan.allow_short
     market = all_bars if tm.symbols == all_bars.symbols else all_bars.select(tm.symbols)
     rules = table.arrays(tm.symbols)

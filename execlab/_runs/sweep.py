@@ -106,8 +106,6 @@ class _Runner:
 
     def run(self, variant: Variant) -> tuple[dict[str, float], np.ndarray, BacktestResult | None]:
         cfg = self.config(variant.params)
-        if cfg.mode != "backtest":
-            raise ValueError(f"mode: a sweep runs backtests, the config says {cfg.mode!r}")
         tm, market = self.aligned(variant.targets, cfg)
         result = run_aligned(tm, market, cfg, self.table)
         summary = result.summary()
