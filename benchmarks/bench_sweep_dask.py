@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_speed_grid as grid  # noqa: E402
+import bench_speed_grid as grid
 
 
 def _rss_mib() -> float:
