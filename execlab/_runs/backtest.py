@@ -15,12 +15,8 @@ import pandas as pd
 from execlab._config import Config
 from execlab._core.arrays import FloatArray
 from execlab._core.codes import (
-    DENIED as _DENIED,
-)
-from execlab._core.codes import (
-    FILLED as _FILLED,
-)
-from execlab._core.codes import (
+    DENIED,
+    FILLED,
     PARTIALLY_FILLED,
     PENDING,
     STATUS_NAMES,
@@ -31,15 +27,15 @@ from execlab._core.codes import (
 )
 from execlab._core.ids import client_order_ids
 from execlab._core.instruments import InstrumentTable
-from execlab._core.models import OrderType, TimeInForce
 from execlab._data.bars import MarketData
-from execlab._data.gaps import check_open_gaps, check_rebalance_prices
+from execlab._data.gaps import check_open_gaps, check_rebalance_prices, open_use
 from execlab._data.targets import TargetMatrix, align_targets
 from execlab._execution.backtest_executor import BacktestExecutor
 from execlab._execution.compiled_backtest import compiled_inputs, run_compiled
 from execlab._execution.rebalancer import RebalanceContext, Rebalancer
+from execlab._execution.session import build_session
 from execlab._oms.book import OrderBook
-from execlab._risk.engine import RiskEngine, RiskReason
+from execlab._risk.engine import RiskReason
 from execlab._sim import SimulatedVenue, margin
 from execlab._sim.costs import CostModel
 from execlab._sim.estimators import ADV_RISK_WINDOW, adv_before
@@ -93,9 +89,7 @@ def run_aligned(tm: TargetMatrix, all_bars: MarketData, cfg: Config, table: Inst
     """:func:`run_backtest` on targets already aligned to the bars (a sweep aligns each target frame once)."""
     if cfg.mode != "backtest":
         raise ValueError(f"mode: run_backtest needs mode 'backtest', the config says {cfg.mode!r}")
-    allow_short = cfg.plan.allow_short
     market = all_bars if tm.symbols == all_bars.symbols else all_bars.select(tm.symbols)
-    rules = table.arrays(tm.symbols)
     n_t = market.close.shape[0]
     tradable = ~np.isnan(market.close)
     adv = None
@@ -103,14 +97,14 @@ def run_aligned(tm: TargetMatrix, all_bars: MarketData, cfg: Config, table: Inst
         adv = adv_before(market.volume, ADV_RISK_WINDOW)
     start = int(tm.bars[0]) if tm.bars.size else n_t
     policy = cfg.data.gaps
-    why = _uses_open(cfg)
+    why = open_use(cfg)
     if why is not None:
         check_open_gaps(policy, market.symbols, market.timestamps, market.open_from_close, start + 1, why)
     gap_rows: npt.NDArray[np.bool_] = np.asarray((~tradable[tm.bars]).any(axis=1), dtype=np.bool_)
     if engine != "steps":
         restricted = np.isin(np.asarray(tm.symbols, dtype=object), list(cfg.risk.restricted))
         run = run_compiled(compiled_inputs(market), cfg, CostModel.from_config(cfg.venue, market), tm.values,
-                           tm.bars, start, rules, restricted, adv, gap_rows)
+                           tm.bars, start, table.arrays(tm.symbols), restricted, adv, gap_rows)
         if run is not None:
             return BacktestResult(cfg, market, run.book, run.positions, run.cash, tm.bars)
         if engine == "compiled":
@@ -118,9 +112,11 @@ def run_aligned(tm: TargetMatrix, all_bars: MarketData, cfg: Config, table: Inst
                              "symbol without a price has a target or a position), which the per-step path's "
                              "data-gap policy handles; use engine='auto' or 'steps'")
 
-    executor = BacktestExecutor(market, cfg.venue, cfg.initial_cash, rules.lot_size, allow_short)
-    book = OrderBook(capacity=min(max(1024, tm.values.size), 4_000_000))
-    rebalancer = Rebalancer(executor, book, RiskEngine(cfg.risk, tm.symbols, allow_short), cfg.plan, rules)
+    session = build_session(cfg, tm.symbols, market=market, instruments=table,
+                            capacity=min(max(1024, tm.values.size), 4_000_000))
+    executor, book, rebalancer = session.executor, session.book, session.rebalancer
+    if not isinstance(executor, BacktestExecutor):
+        raise TypeError(f"run_backtest: the config chose {type(executor).__name__}, not the backtest executor")
     n_s = market.close.shape[1]
     positions = np.zeros((n_t, n_s))
     cash = np.zeros(n_t)
@@ -140,17 +136,6 @@ def run_aligned(tm: TargetMatrix, all_bars: MarketData, cfg: Config, table: Inst
               positions, cash, market.timestamps, cfg.initial_cash, gap_rows, on_gap)
     rebalancer.sync()
     return BacktestResult(cfg, market, book, positions, cash, tm.bars)
-
-
-def _uses_open(cfg: Config) -> str | None:
-    """Why the venue would price a fill or trigger at a bar's open under ``cfg`` (None: it never does)."""
-    if cfg.venue.fill_price == "next_open":
-        return "venue.fill_price is 'next_open'"
-    if cfg.plan.time_in_force == TimeInForce.OPG:
-        return "plan.time_in_force is 'opg' (opening auction)"
-    if cfg.plan.order_type == OrderType.LIMIT:
-        return "limit orders working overnight fill at the open when it gaps through the limit"
-    return None
 
 
 @contextmanager
@@ -346,8 +331,8 @@ class BacktestResult:
             "fees": float(f.fee.sum()),
             "slippage": float(np.sum(np.abs(f.price - f.reference_price) * np.abs(f.quantity))),
             "orders": float(len(self.book)),
-            "orders_filled": float(counts[_FILLED]),
-            "orders_denied": float(counts[_DENIED]),
+            "orders_filled": float(counts[FILLED]),
+            "orders_denied": float(counts[DENIED]),
             "orders_working_at_end": float(counts[list(_WORKING_CODES)].sum()),
             "fills": float(len(f.oid)),
         }
