@@ -6,6 +6,10 @@ in-memory :class:`execlab._oms.book.OrderBook`) with the Python between the step
 plan's diff and cash cap, the risk checks, the order state table, the matching kernel, the cost estimate and the
 valuation) called in the same order on the same numbers, so both paths give the same orders, fills, positions and
 cash. A rebalance that meets a data gap hands the run back to the per-step path (which applies the data-gap policy).
+
+Numba caches the compiled loop keyed by this file alone: after changing a kernel it calls in another module (the
+plan, risk, matching, cost or valuation kernels), touch this file or clear its ``__pycache__`` so the loop is
+compiled again with the new kernel (an installed release replaces every file, so users are not affected).
 """
 
 from __future__ import annotations
