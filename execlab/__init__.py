@@ -32,6 +32,7 @@ from execlab._config import (
     PlanConfig,
     RiskConfig,
     SlippageConfig,
+    SweepConfig,
     VenueConfig,
     load_config,
 )
@@ -68,6 +69,7 @@ from execlab._risk.engine import RiskEngine, RiskReason
 from execlab._runs.backtest import BacktestResult, run_backtest
 from execlab._runs.live import LiveRebalance, TargetsChangedError, TradingHaltedError, run_live_rebalance
 from execlab._runs.paper import PaperResult, run_paper
+from execlab._runs.sweep import SweepResult, run_sweep
 from execlab._sim import SimulatedVenue
 
 __all__ = [
@@ -134,6 +136,8 @@ __all__ = [
     "Side",
     "SimulatedVenue",
     "SlippageConfig",
+    "SweepConfig",
+    "SweepResult",
     "SymbolError",
     "TargetError",
     "TargetsChangedError",
@@ -163,6 +167,7 @@ __all__ = [
     "run_backtest",
     "run_live_rebalance",
     "run_paper",
+    "run_sweep",
     "sample_bars",
     "symbol_values",
     "tca_from_backtest",

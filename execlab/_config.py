@@ -41,6 +41,7 @@ __all__ = [
     "RiskConfig",
     "SimBrokerConfig",
     "SlippageConfig",
+    "SweepConfig",
     "VenueConfig",
     "broker_config_model",
     "load_config",
@@ -289,6 +290,24 @@ class DataConfig(BaseModel):
     naming them and trades on (the symbol's order is skipped, the open is taken from the close)."""
 
 
+class SweepConfig(BaseModel):
+    """Where :func:`execlab.run_sweep` runs its variants: threads here, or a Dask cluster."""
+
+    model_config = _STRICT
+
+    executor: Literal["threads", "dask"] = "threads"
+    """``threads``: back to back on this machine's threads (the compiled loop releases the GIL); ``dask``: on a
+    ``dask.distributed`` cluster (needs the ``distributed`` package)."""
+    threads: Annotated[int, Field(ge=1, le=1024)] | None = None
+    """Threads for ``executor: threads`` (``None``: one per CPU)."""
+    dask_scheduler: str | None = None
+    """Scheduler address of an existing cluster (``tcp://host:8786``); ``None`` starts a ``LocalCluster``."""
+    dask_workers: Annotated[int, Field(ge=1, le=1024)] = 2
+    """Worker processes of the ``LocalCluster`` started when no scheduler is given."""
+    dask_threads_per_worker: Annotated[int, Field(ge=1, le=1024)] = 1
+    """Threads per worker process of that ``LocalCluster``."""
+
+
 class LiveConfig(BaseModel):
     """The explicit opt-in that live trading requires."""
 
@@ -314,6 +333,7 @@ class Config(BaseModel):
     broker: SerializeAsAny[BrokerConfig] = SimBrokerConfig()
     live: LiveConfig = LiveConfig()
     data: DataConfig = DataConfig()
+    sweep: SweepConfig = SweepConfig()
 
     @property
     def real_money(self) -> bool:
