@@ -1,0 +1,279 @@
+"""The aiohttp application of the local OANDA venue: v20 REST routes, bearer-token auth, the per-token rate limit
+(100 requests a second, answered 429), fault injection and the harness routes.
+
+Request path for ``/v3`` routes: the ``Host`` check, count the request (and the order-create attempt with its
+``clientExtensions.id``), ``Authorization: Bearer <token>`` (401), the account id (403), the rate limit (429), the
+drawn faults (delay, 5xx before or after the order took effect, hang), then the handler. Routes under ``/_`` are the
+harness's (:mod:`execlab.venues._harness`): no rate limit, no faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from execlab.venues._harness import HarnessGuard
+from execlab.venues.alpaca._faults import FaultInjector, RateLimiter
+from execlab.venues.oanda._state import OandaState, V20Error
+from execlab.venues.oanda._stream import StreamHub
+
+__all__ = ["AppContext", "build_app", "token_matches"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_ACCOUNT = "/v3/accounts/{account}"
+
+
+class AppContext:
+    """What the routes share: state, token, limiter, fault injector, stream hub, harness guard, stop signal."""
+
+    def __init__(self, state: OandaState, token: str, limiter: RateLimiter, injector: FaultInjector,
+                 guard: HarnessGuard, heartbeat_seconds: float = 5.0) -> None:
+        self.state = state
+        self.token = token
+        self.limiter = limiter
+        self.injector = injector
+        self.guard = guard
+        self.streams = StreamHub(state, heartbeat_seconds)
+        self.stopping = asyncio.Event()
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep, but wake at once when the venue stops."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+
+
+def token_matches(headers: Any, token: str) -> bool:
+    """Whether ``headers`` carry ``Authorization: Bearer <token>`` (constant time)."""
+    given = headers.get("Authorization", "")
+    scheme, _, value = given.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.json_response(data, status=status)
+
+
+def _error(status: int, message: str) -> web.Response:
+    return _json({"errorMessage": message}, status)
+
+
+async def _call(handler: Handler, request: web.Request) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except V20Error as exc:
+        return _json(exc.body, exc.status)
+    except web.HTTPNotFound:
+        return _error(404, "The requested resource does not exist")
+    except web.HTTPMethodNotAllowed:
+        return _error(405, "The requested method is not allowed")
+
+
+async def _client_id(request: web.Request) -> str | None:
+    try:
+        body = json.loads(await request.read() or b"null")
+        cid = body["order"]["clientExtensions"]["id"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return cid if isinstance(cid, str) and cid else None
+
+
+async def _body(request: web.Request) -> Any:
+    try:
+        return json.loads(await request.read() or b"null")
+    except ValueError:
+        raise V20Error(400, "Invalid JSON in the request body") from None
+
+
+def build_app(ctx: AppContext) -> web.Application:
+    """The application serving ``ctx``'s venue (create it inside the event loop that will run it)."""
+    state = ctx.state
+    orders_path = f"/v3/accounts/{state.account_id}/orders"
+
+    @web.middleware
+    async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
+        host_problem = ctx.guard.host_problem(request.headers)
+        if host_problem is not None:
+            return _error(403, host_problem)
+        if request.path.startswith("/_"):
+            refused = ctx.guard.harness_problem(request.method, request.headers)
+            if refused is not None:
+                return _error(*refused)
+            return await _call(handler, request)
+        with state.lock:
+            state.requests += 1
+        if request.method == "POST" and request.path.rstrip("/") == orders_path:
+            state.count_attempt(await _client_id(request))
+        if not token_matches(request.headers, ctx.token):
+            response: web.StreamResponse = _error(401, "Insufficient authorization to perform request.")
+        else:
+            account = request.match_info.get("account")
+            if account is not None and account != state.account_id:
+                response = _error(403, "The provided request was forbidden.")
+            elif not ctx.limiter.hit(ctx.token).allowed:
+                with state.lock:
+                    state.rate_limited += 1
+                response = _error(429, "Requests per second exceeded")
+            else:
+                response = await _with_faults(request, handler)
+        with state.lock:
+            state.statuses[response.status] += 1
+        return response
+
+    async def _with_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+        injection = ctx.injector.draw(request.method, request.path)
+        if injection.delay:
+            await ctx.pause(injection.delay)
+        if injection.error_status is not None:
+            if injection.error_after_apply:
+                await _call(handler, request)
+            return _error(injection.error_status, "An unexpected error occurred")
+        if injection.hang and injection.hang_after:
+            await ctx.pause(injection.hang)
+            return await _call(handler, request)
+        response = await _call(handler, request)
+        if injection.hang:
+            await ctx.pause(injection.hang)
+        return response
+
+    routes = web.RouteTableDef()
+
+    @routes.get("/v3/accounts")
+    async def accounts(request: web.Request) -> web.StreamResponse:
+        return _json({"accounts": [{"id": state.account_id, "tags": []}]})
+
+    @routes.get(_ACCOUNT)
+    async def details(request: web.Request) -> web.StreamResponse:
+        return _json(state.details())
+
+    @routes.get(_ACCOUNT + "/summary")
+    async def summary(request: web.Request) -> web.StreamResponse:
+        return _json(state.summary())
+
+    @routes.get(_ACCOUNT + "/instruments")
+    async def instruments(request: web.Request) -> web.StreamResponse:
+        return _json(state.instrument_list(request.query.get("instruments")))
+
+    @routes.get(_ACCOUNT + "/changes")
+    async def changes(request: web.Request) -> web.StreamResponse:
+        return _json(state.changes(request.query.get("sinceTransactionID")))
+
+    @routes.post(_ACCOUNT + "/orders")
+    async def create_order(request: web.Request) -> web.StreamResponse:
+        status, answer = state.create_order(await _body(request))
+        return _json(answer, status)
+
+    @routes.get(_ACCOUNT + "/orders")
+    async def list_orders(request: web.Request) -> web.StreamResponse:
+        return _json(state.list_orders(request.query))
+
+    @routes.get(_ACCOUNT + "/pendingOrders")
+    async def pending(request: web.Request) -> web.StreamResponse:
+        return _json(state.pending_orders())
+
+    @routes.get(_ACCOUNT + "/orders/{spec}")
+    async def order(request: web.Request) -> web.StreamResponse:
+        return _json(state.order(request.match_info["spec"]))
+
+    @routes.put(_ACCOUNT + "/orders/{spec}/cancel")
+    async def cancel(request: web.Request) -> web.StreamResponse:
+        return _json(state.cancel(request.match_info["spec"]))
+
+    @routes.get(_ACCOUNT + "/positions")
+    async def positions(request: web.Request) -> web.StreamResponse:
+        return _json(state.positions(open_only=False))
+
+    @routes.get(_ACCOUNT + "/openPositions")
+    async def open_positions(request: web.Request) -> web.StreamResponse:
+        return _json(state.positions(open_only=True))
+
+    @routes.get(_ACCOUNT + "/positions/{instrument}")
+    async def position(request: web.Request) -> web.StreamResponse:
+        return _json(state.position(request.match_info["instrument"]))
+
+    @routes.get(_ACCOUNT + "/pricing")
+    async def pricing(request: web.Request) -> web.StreamResponse:
+        return _json(state.pricing(request.query.get("instruments")))
+
+    @routes.get(_ACCOUNT + "/pricing/stream")
+    async def pricing_stream(request: web.Request) -> web.StreamResponse:
+        return await ctx.streams.serve(request, "pricing")
+
+    @routes.get(_ACCOUNT + "/transactions/sinceid")
+    async def since_id(request: web.Request) -> web.StreamResponse:
+        since = request.query.get("id")
+        if since is None:
+            raise V20Error(400, "Invalid value specified for 'id'")
+        return _json({"transactions": state.transactions_since(since),
+                      "lastTransactionID": state.last_transaction_id})
+
+    @routes.get(_ACCOUNT + "/transactions/stream")
+    async def transaction_stream(request: web.Request) -> web.StreamResponse:
+        return await ctx.streams.serve(request, "transactions")
+
+    @routes.get(_ACCOUNT + "/transactions/{id}")
+    async def transaction(request: web.Request) -> web.StreamResponse:
+        with state.lock:
+            txns = state.transactions
+            index = request.match_info["id"]
+            if not index.isdigit() or not 1 <= int(index) <= len(txns):
+                raise V20Error(404, "The Transaction specified does not exist", errorCode="NO_SUCH_TRANSACTION")
+            return _json({"transaction": txns[int(index) - 1], "lastTransactionID": state.last_transaction_id})
+
+    # -- harness (not v20) ---------------------------------------------------------------------------------
+    @routes.get("/_stats")
+    async def stats(request: web.Request) -> web.StreamResponse:
+        return _json({**state.stats(), "streams": {"open": ctx.streams.connections, "opened": ctx.streams.opened,
+                                                   "dropped": ctx.streams.dropped}})
+
+    @routes.post("/_quotes")
+    async def quotes(request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        items = body.get("quotes", [body]) if isinstance(body, dict) else body
+        try:
+            if not isinstance(items, list) or not all(isinstance(q, dict) for q in items):
+                raise ValueError('send a quote object, a list of them, or {"quotes": [...]}')
+            state.set_quotes([(str(q.get("instrument", q.get("symbol"))), float(q["bid"]), float(q["ask"]))
+                              for q in items])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise V20Error(400, f"bad quote: {exc}") from None
+        return _json({"quotes": len(items)})
+
+    @routes.get("/_faults")
+    async def get_faults(request: web.Request) -> web.StreamResponse:
+        return _json({**ctx.injector.faults.to_dict(), "stream_silent": ctx.streams.silent})
+
+    @routes.post("/_faults")
+    async def set_faults(request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        if not isinstance(body, dict):
+            raise V20Error(400, "send a JSON object of fault knobs")
+        silent = body.pop("stream_silent", None)
+        if silent is not None and not isinstance(silent, bool):
+            raise V20Error(400, "stream_silent: must be true or false")
+        try:
+            ctx.injector.update(body)
+        except ValueError as exc:
+            raise V20Error(400, str(exc)) from None
+        if silent is not None:
+            ctx.streams.silent = silent
+        return await get_faults(request)
+
+    @routes.delete("/_faults")
+    async def reset_faults(request: web.Request) -> web.StreamResponse:
+        ctx.injector.reset()
+        ctx.streams.silent = False
+        return await get_faults(request)
+
+    @routes.post("/_streams/drop")
+    async def drop_streams(request: web.Request) -> web.StreamResponse:
+        return _json({"dropped": await ctx.streams.drop_all()})
+
+    app = web.Application(middlewares=[gateway])
+    app.add_routes(routes)
+    return app
