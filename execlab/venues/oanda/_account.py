@@ -15,6 +15,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from execlab._core.fx import FxRates
 from execlab.venues.oanda._instruments import V20Instrument
 
 __all__ = ["FillEffect", "FxMarginAccount", "PositionLegs"]
@@ -68,33 +69,14 @@ class FxMarginAccount:
         self.commission = 0.0
 
     # -- conversion ----------------------------------------------------------------------------------------
-    def _mid(self, instrument: str) -> float | None:
-        quote = self._quotes(instrument) if instrument in self.instruments else None
-        if quote is None or not all(math.isfinite(x) and x > 0 for x in quote):
-            return None
-        return (quote[0] + quote[1]) / 2
-
     def rate(self, currency: str) -> float:
         """Home-currency value of one unit of ``currency`` at the current mids (raises when no pair links them)."""
-        if currency == self.home:
-            return 1.0
-        for via in ((self.home,), ("USD", self.home)):
-            value, current, ok = 1.0, currency, True
-            for target in via:
-                if current == target:
-                    continue
-                direct, inverse = self._mid(f"{current}_{target}"), self._mid(f"{target}_{current}")
-                if direct is not None:
-                    value *= direct
-                elif inverse is not None:
-                    value /= inverse
-                else:
-                    ok = False
-                    break
-                current = target
-            if ok:
-                return value
-        raise ValueError(f"no priced pair converts {currency} into the home currency {self.home}")
+        mids = {}
+        for name in self.instruments:
+            quote = self._quotes(name)
+            if quote is not None:
+                mids[name] = (quote[0] + quote[1]) / 2
+        return FxRates(mids, self.home).rate(currency)
 
     # -- fills ---------------------------------------------------------------------------------------------
     def fill(self, instrument: str, units: float, price: float, bid: float, ask: float) -> FillEffect:
