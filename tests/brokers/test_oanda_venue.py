@@ -278,3 +278,34 @@ def test_harness_routes_need_the_token(venue: OandaVenue) -> None:
     assert faults.json()["stream_silent"] is True
     stats = requests.get(venue.base_url + "/_stats", headers=venue.harness_headers, timeout=5).json()
     assert stats["requests"] == 0  # harness calls are not v20 requests
+
+
+@pytest.mark.slow  # a fresh interpreter imports execlab (seconds on a loaded machine)
+def test_command_line_venue_serves_a_users_oandapyv20_script_out_of_the_box(tmp_path: Any) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    import oandapyV20
+    from oandapyV20.oandapyV20 import TRADING_ENVIRONMENTS
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OANDA_ACCESS_TOKEN", "EXECLAB_VENUE_TOKEN")}
+    proc = subprocess.Popen([sys.executable, "-m", "execlab.venues.oanda", "--port", "0", "--key", "user-token"],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("OANDA v20 venue listening on http://127.0.0.1:"), first
+        url = first.split()[5]
+        TRADING_ENVIRONMENTS["cli-venue"] = {"api": url, "stream": url}
+        api = oandapyV20.API(access_token="user-token", environment="cli-venue")
+        account = api.request(accounts.AccountList())["accounts"][0]["id"]
+        listed = {i["name"] for i in api.request(accounts.AccountInstruments(account))["instruments"]}
+        assert {"EUR_USD", "GBP_USD", "NZD_USD", "EUR_GBP"} <= listed
+        r = orders.OrderCreate(account, data=market("EUR_GBP", "-1000"))
+        assert api.request(r)["orderFillTransaction"]["units"] == "-1000" and r.status_code == 201
+        assert api.request(accounts.AccountSummary(account))["account"]["currency"] == "USD"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
