@@ -55,4 +55,19 @@ def make_executor(config: Config, symbols: Sequence[str], *, market: MarketData 
         journal.add_secret(key, secret)
         adapter = AlpacaAdapter(key, secret, base_url=broker.base_url, paper=config.mode != "live")
         return BrokerExecutor(adapter, journal, config.run_id, symbols, config=broker)
-    raise ConfigError(f"broker.name: {broker.name!r} has no executor yet (supported: 'sim', 'alpaca')")
+    if broker.name == "oanda":  # until the broker kit's registry (issue 12) replaces these branches
+        if broker.api_key is None:
+            raise ConfigError("broker.api_key: broker 'oanda' needs broker.api_key, the access token (as an ${ENV} "
+                              "reference)")
+        if journal is None:
+            raise ValueError("make_executor: a broker executor journals every request before sending it; "
+                             "pass journal=")
+        from execlab._brokers.executor import BrokerExecutor
+        from execlab.adapters.oanda import OandaAdapter
+
+        token = broker.api_key.get_secret_value()
+        journal.add_secret(token)
+        oanda = OandaAdapter(token, account_id=broker.account_id, base_url=broker.base_url,
+                             environment="live" if config.mode == "live" else "practice")
+        return BrokerExecutor(oanda, journal, config.run_id, symbols, config=broker)
+    raise ConfigError(f"broker.name: {broker.name!r} has no executor yet (supported: 'sim', 'alpaca', 'oanda')")

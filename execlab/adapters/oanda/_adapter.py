@@ -40,6 +40,7 @@ from execlab.adapters.oanda._symbols import OandaSymbols
 __all__ = ["OandaAdapter"]
 
 _SDK_ERRORS = (V20Error, requests.RequestException, ValueError)
+_OANDA_API_URLS = {TRADING_ENVIRONMENTS[e]["api"]: e for e in OANDA_ENVIRONMENTS}
 
 
 class OandaAdapter(BrokerAdapter):
@@ -70,6 +71,8 @@ class OandaAdapter(BrokerAdapter):
             if environment not in OANDA_ENVIRONMENTS:
                 raise ValueError(f"environment must be one of {OANDA_ENVIRONMENTS} without a base_url")
             self.environment = environment
+        elif stream_url is None and base_url.rstrip("/") in _OANDA_API_URLS:  # OANDA's own: its stream host too
+            self.environment = _OANDA_API_URLS[base_url.rstrip("/")]
         else:
             mode: Mode = "live" if environment == "live" else "paper"
             for key, url in (("base_url", base_url), ("stream_url", stream_url)):
