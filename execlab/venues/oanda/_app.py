@@ -115,7 +115,8 @@ def build_app(ctx: AppContext) -> web.Application:
             account = request.match_info.get("account")
             if account is not None and account != state.account_id:
                 response = _error(403, "The provided request was forbidden.")
-            elif not ctx.limiter.hit(ctx.token).allowed:
+            elif not request.path.endswith("/stream") and not ctx.limiter.hit(ctx.token).allowed:
+                # (the streams are served by OANDA's stream host, outside the REST limit)
                 with state.lock:
                     state.rate_limited += 1
                 response = _error(429, "Requests per second exceeded")
