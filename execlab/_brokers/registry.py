@@ -110,3 +110,6 @@ register_broker(BrokerSpec("sim", SimBrokerConfig, None))
 register_broker(BrokerSpec("alpaca", "execlab.adapters.alpaca._config:AlpacaConfig",
                            "execlab.adapters.alpaca._factory:make_adapter", live_endpoints("alpaca"),
                            "execlab.venues.alpaca._cli:make_venue"))
+register_broker(BrokerSpec("oanda", "execlab.adapters.oanda._config:OandaConfig",
+                           "execlab.adapters.oanda._factory:make_adapter", live_endpoints("oanda"),
+                           "execlab.venues.oanda._cli:make_venue"))

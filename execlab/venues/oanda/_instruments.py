@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
+from execlab.venues._base.account import VenueInstrument
+
 __all__ = [
     "DEFAULT_INSTRUMENTS",
     "DEFAULT_QUOTES",
@@ -52,6 +54,12 @@ class V20Instrument:
     def units_text(self, units: float | Decimal) -> str:
         """Signed ``units`` at ``tradeUnitsPrecision`` decimals."""
         return f"{Decimal(units):.{self.trade_units_precision}f}"
+
+    def venue_instrument(self) -> VenueInstrument:
+        """The broker kit's instrument: a position (margin) instrument, lot one unit step, tick one display step."""
+        return VenueInstrument(self.name, self.base, self.quote, lot=10.0 ** -self.trade_units_precision,
+                               tick=10.0 ** -self.display_precision, min_qty=float(self.minimum_trade_size),
+                               asset_class="fx")
 
     def to_json(self) -> dict[str, Any]:
         """The ``Instrument`` object of ``GET /v3/accounts/{id}/instruments``."""
