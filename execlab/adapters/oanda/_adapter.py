@@ -136,6 +136,8 @@ class OandaAdapter(BrokerAdapter):
 
     def _spec(self, symbol: str) -> InstrumentSpec:
         name = self.symbol_map.to_broker(symbol)
+        if name not in self.specs():
+            self._specs = None  # listed since the last read?
         spec = self.specs().get(name)
         if spec is None:
             raise BrokerRejectedError(f"{symbol} ({name}) is not tradeable in OANDA account {self.account_id}")

@@ -111,7 +111,8 @@ def build_app(ctx: AppContext) -> web.Application:
             account = request.match_info.get("account")
             if account is not None and account != state.account_id:
                 response = _error(403, "The provided request was forbidden.")
-            elif not ctx.limiter.hit(ctx.token).allowed:
+            elif not request.path.endswith("/stream") and not ctx.limiter.hit(ctx.token).allowed:
+                # (the streams are served by OANDA's stream host, outside the REST limit)
                 limited = True
                 response = _error(429, "Requests per second exceeded")
             else:
@@ -220,12 +221,8 @@ def build_app(ctx: AppContext) -> web.Application:
             return _json({"transaction": txns[int(index) - 1], "lastTransactionID": state.last_transaction_id})
 
     # -- harness (not v20): the kit's routes; quotes name v20 instruments ({"symbol": "EUR_USD", ...}) ------------
-    def check_instrument(symbol: str) -> None:
-        if symbol not in state.instruments:
-            raise ValueError(f"unknown instrument {symbol!r}; listed: {sorted(state.instruments)}")
-
     harness_routes(routes, state.account, ctx.injector, _error, stats=lambda: {
-        **state.stats(), "stream_connections": ctx.streams.connections}, check_symbol=check_instrument,
+        **state.stats(), "stream_connections": ctx.streams.connections}, check_symbol=state.check_instrument,
         drop_streams=ctx.streams.drop_all)
 
     app = web.Application(middlewares=[gateway])

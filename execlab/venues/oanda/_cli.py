@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     add_common_options(p, key_env=TOKEN_ENV, secret_env=TOKEN_ENV, rate_limit=100)
     p.add_argument("--currency", default="USD", help="the account's home currency (default USD)")
     p.add_argument("--heartbeat", type=float, default=5.0, help="stream heartbeat interval in seconds (default 5)")
+    p.add_argument("--open-instruments", action="store_true",
+                   help="list an unknown instrument at its first quote (a CFD in the home currency; for tests)")
     return p
 
 
@@ -46,7 +48,8 @@ def make_venue(options: VenueOptions) -> object:
                        host=options.host, port=options.port, rate_limit=options.rate_limit or 100,
                        rate_window=options.rate_window or 1.0,
                        heartbeat_seconds=float(options.extra.get("heartbeat", 5.0)), seed=options.seed,
-                       harness_token=options.harness_token)
+                       harness_token=options.harness_token,
+                       open_instruments=bool(options.extra.get("open_instruments", False)))
     quotes = {s.replace("/", "_"): (b if b is not None else last, a if a is not None else last)
               for s, (b, a, last, _v) in options.quotes.items()}
     venue.set_quotes({s: (float(b), float(a)) for s, (b, a) in quotes.items() if b is not None and a is not None})
@@ -60,7 +63,7 @@ def serve(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     options = options_from_args(args, parser, key_env=TOKEN_ENV, secret_env=TOKEN_ENV, currency=args.currency,
-                                heartbeat=args.heartbeat)
+                                heartbeat=args.heartbeat, open_instruments=args.open_instruments)
     try:
         venue = make_venue(options)
     except ValueError as exc:

@@ -45,6 +45,8 @@ class OandaVenue(VenueServer):
             (default: no fees, margin up to 1 / the smallest ``marginRate``).
         rate_limit: requests per token in any rolling ``rate_window`` seconds (OANDA: 100 a second).
         heartbeat_seconds: the streams' heartbeat interval (OANDA: 5 s).
+        open_instruments: list an unknown name at its first quote as a CFD in the home currency (what the
+            broker-neutral conformance suite needs; OANDA itself lists a fixed set).
     """
 
     name = "oanda"
@@ -56,7 +58,8 @@ class OandaVenue(VenueServer):
                  venue_config: VenueConfig | None = None, rate_limit: int = 100, rate_window: float = 1.0,
                  heartbeat_seconds: float = 5.0, faults: OandaFaults | None = None,
                  harness_token: str | None = None, allowed_hosts: Iterable[str] = (),
-                 clock: Callable[[], datetime] | None = None, seed: int = 0) -> None:
+                 clock: Callable[[], datetime] | None = None, seed: int = 0,
+                 open_instruments: bool = False) -> None:
         if not token:
             raise ValueError("token must be non-empty")
         if not (math.isfinite(heartbeat_seconds) and heartbeat_seconds > 0):
@@ -67,7 +70,8 @@ class OandaVenue(VenueServer):
         self.limiter = RateLimiter(rate_limit, rate_window)
         self.heartbeat_seconds = float(heartbeat_seconds)
         self.state = OandaState(account_id=account_id, home=home_currency, balance=balance, instruments=instruments,
-                                venue_config=venue_config, injector=self.injector, clock=clock, seed=seed)
+                                venue_config=venue_config, injector=self.injector, clock=clock, seed=seed,
+                                open_instruments=open_instruments)
         start = dict(quotes) if quotes is not None else {
             n: q for n, q in DEFAULT_QUOTES.items() if n in self.state.instruments}
         self.state.set_quotes((n, b, a) for n, (b, a) in start.items())
@@ -133,11 +137,11 @@ class OandaVenue(VenueServer):
         ``volume`` are accepted for the kit's harness and ignored."""
         if bid is None or ask is None:
             raise ValueError(f"{instrument}: the v20 venue needs both bid and ask")
-        self.state.set_quotes([(instrument, bid, ask)])
+        self.state.set_quotes([(instrument.replace("/", "_"), bid, ask)])
 
     def set_quotes(self, quotes: Mapping[str, tuple[float, float]]) -> None:
         """Price several instruments at once."""
-        self.state.set_quotes((n, b, a) for n, (b, a) in quotes.items())
+        self.state.set_quotes((n.replace("/", "_"), b, a) for n, (b, a) in quotes.items())
 
     def replay_bars(self, bars: Any) -> Iterator[Any]:
         """Step through bid/ask bars (v20 instrument names), one timestamp per ``next`` (the kit's replay)."""

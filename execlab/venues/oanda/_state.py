@@ -21,7 +21,7 @@ from typing import Any, Final
 from execlab._config import MarginConfig, VenueConfig
 from execlab.venues._base.account import VenueAccount, VenueEvent, VenueOrderRequest, VenueReject
 from execlab.venues._base.faults import FaultInjector
-from execlab.venues.oanda._instruments import DEFAULT_INSTRUMENTS, V20Instrument, amount_text
+from execlab.venues.oanda._instruments import DEFAULT_INSTRUMENTS, V20Instrument, amount_text, test_cfd
 from execlab.venues.oanda._mapping import (
     OrderRecord,
     account_figures,
@@ -59,9 +59,11 @@ class OandaState:
     def __init__(self, *, account_id: str = DEFAULT_ACCOUNT_ID, home: str = "USD", balance: float = 100_000.0,
                  instruments: Mapping[str, V20Instrument] | None = None, venue_config: VenueConfig | None = None,
                  injector: FaultInjector | None = None, clock: Callable[[], datetime] | None = None,
-                 alias: str = "execlab-practice", seed: int = 0) -> None:
+                 alias: str = "execlab-practice", seed: int = 0, open_instruments: bool = False) -> None:
         self.account_id = account_id
         self.alias = alias
+        self.open_instruments = open_instruments
+        """List an unknown name at its first quote as a CFD in the home currency (for broker-neutral tests)."""
         self.home = home
         self.instruments: dict[str, V20Instrument] = dict(instruments or DEFAULT_INSTRUMENTS)
         leverage = min(1.0 / float(min(i.margin_rate for i in self.instruments.values())), 100.0)
@@ -137,8 +139,7 @@ class OandaState:
         """Set (bid, ask) per instrument, publish the prices, then fill the pending limit orders they reach."""
         batch = []
         for name, bid, ask in quotes:
-            if name not in self.instruments:
-                raise ValueError(f"unknown instrument {name!r}; listed: {sorted(self.instruments)}")
+            self.check_instrument(name)
             if not (math.isfinite(bid) and math.isfinite(ask) and 0 < bid <= ask):
                 raise ValueError(f"{name}: need 0 < bid <= ask, got {bid!r}, {ask!r}")
             batch.append((name, float(bid), float(ask), None, None))
@@ -146,6 +147,18 @@ class OandaState:
             self.account.set_quotes(batch)
             for name, *_ in batch:
                 self._publish_price(name)
+
+    def check_instrument(self, name: str) -> None:
+        """Raise ValueError for an instrument this venue does not list (an open venue lists it now)."""
+        if name in self.instruments:
+            return
+        if not self.open_instruments:
+            raise ValueError(f"unknown instrument {name!r}; listed: {sorted(self.instruments)}")
+        with self.lock:
+            spec = test_cfd(name, self.home)
+            self.instruments[name] = spec
+            self.liquidity[name] = spec.liquidity
+            self.account.instruments[name] = spec.venue_instrument()
 
     def _publish_price(self, name: str) -> None:
         message = self.price(name)
@@ -246,14 +259,12 @@ class OandaState:
             reason = "MARKET_HALTED" if market_like else None
         else:
             reason = cancel_reason(req, *quoted, liquidity=self.liquidity[req.instrument]) if market_like else None
-        if reason is None and self.injector.take_reject():
-            reason = "INSUFFICIENT_MARGIN"  # the fault knob's reject: created, then cancelled
         if reason is not None:
             self._cancel_txn(order, reason, batch)
             return
-        self._submit(order)
+        self._submit(order, reject=self.injector.take_reject())  # the knob's reject: created, then cancelled
 
-    def _submit(self, order: OrderRecord) -> None:
+    def _submit(self, order: OrderRecord, reject: bool = False) -> None:
         req = order.request
         units = float(abs(order.remaining))
         ratio = self.injector.partial_fill_ratio
@@ -267,7 +278,7 @@ class OandaState:
                                     limit=None if req.price is None else float(req.price), client_id=cid,
                                     extra={"v20_id": order.id})
         try:
-            placed = self.account.place(request, partial_ratio=ratio)
+            placed = self.account.place(request, reject=reject, partial_ratio=ratio)
         except VenueReject as exc:
             reason = "INSUFFICIENT_MARGIN" if exc.reason == "insufficient_funds" else "BOUNDS_VIOLATION"
             self._cancel_txn(order, reason, self._batch or self._next_id())
@@ -538,7 +549,8 @@ class OandaState:
         """The account's counters (requests, answers, 429s, ``order_attempts`` per client id, streams) and the
         v20 orders created per client id (``placements``)."""
         with self.lock:
-            return {**self.account.stats(), "placements": dict(self.placements),
+            return {**self.account.stats(), "faults_injected": dict(self.injector.counts),
+                    "placements": dict(self.placements),
                     "last_transaction_id": self.last_transaction_id}
 
 

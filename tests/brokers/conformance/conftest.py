@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from brokers.harnesses.alpaca import HARNESS as ALPACA
 from brokers.harnesses.base import BrokerHarness, VenueHandle
+from brokers.harnesses.oanda import HARNESS as OANDA
 
-HARNESSES: list[BrokerHarness] = [ALPACA]
+HARNESSES: list[BrokerHarness] = [ALPACA, OANDA]
 """Each broker adds its harness here."""
 
 StartHarnessVenue = Callable[..., VenueHandle]
