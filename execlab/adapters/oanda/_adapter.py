@@ -230,8 +230,12 @@ class OandaAdapter(BrokerAdapter):
         return out
 
     def _account(self) -> AccountSnapshot:
-        acct = self._request(accounts.AccountSummary(self.account_id))["account"]
+        answer = self._request(accounts.AccountSummary(self.account_id))
+        acct = answer["account"]
         self._home = str(acct["currency"])
+        if not self._book_started:  # the transaction log is read from here on (no request of its own)
+            self.book.advance(str(answer.get("lastTransactionID", "0")))
+            self._book_started = True
         rate = float(acct.get("marginRate") or 0) or 1.0
         return AccountSnapshot(cash=float(acct["balance"]), equity=float(acct["NAV"]),
                                buying_power=float(acct["marginAvailable"]) / rate, currency=self._home)

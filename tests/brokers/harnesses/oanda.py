@@ -20,6 +20,12 @@ from execlab.adapters.oanda import OandaAdapter
 from execlab.venues.oanda import OandaVenue
 
 
+def paced(window: float) -> float:
+    """The window the client paces to: the venue's plus a margin. v20 states no remaining budget in its answers,
+    so a request that left the client later in one window than another may reach the venue earlier in the next."""
+    return round(window * 1.1 + 0.1, 3)
+
+
 class OandaHarness(BrokerHarness):
     name = "oanda"
     key = "conformance-oanda-token"
@@ -46,7 +52,8 @@ class OandaHarness(BrokerHarness):
         assert isinstance(venue, OandaVenue)
         return xl.Config.from_mapping({"mode": "paper", "run_id": run_id, "broker": {
             "name": "oanda", "api_key": self.key, "base_url": venue.base_url,
-            "rate_limit_per_minute": venue.limiter.limit, "rate_window_seconds": venue.limiter.window, **broker}})
+            "rate_limit_per_minute": venue.limiter.limit, "rate_window_seconds": paced(venue.limiter.window),
+            **broker}})
 
     def venue_command(self, port: int, *, rate_limit: int, rate_window: float) -> tuple[list[str], dict[str, str]]:
         self.served_rate = (rate_limit, rate_window)
@@ -58,7 +65,7 @@ class OandaHarness(BrokerHarness):
         limit, window = self.served_rate
         return (f"mode: paper\nrun_id: {run_id}\nbroker:\n  name: oanda\n  base_url: {url}\n"
                 f"  api_key: ${{CONF_OANDA_TOKEN}}\n  rate_limit_per_minute: {limit}\n"
-                f"  rate_window_seconds: {window!r}\n", {"CONF_OANDA_TOKEN": self.key})
+                f"  rate_window_seconds: {paced(window)!r}\n", {"CONF_OANDA_TOKEN": self.key})
 
     def harness_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"}
