@@ -12,14 +12,17 @@ from oandapyV20.endpoints import orders
 from oandapyV20.exceptions import V20Error
 
 from execlab._brokers.contract import (
+    BrokerAuthError,
+    BrokerFill,
     BrokerOrder,
     BrokerRateLimitedError,
     BrokerRejectedError,
+    BrokerTimeoutError,
     DuplicateClientOrderIdError,
 )
+from execlab._config import FeeConfig, MarginConfig, VenueConfig
 from execlab._core.models import Order, OrderStatus, OrderType, Side, TimeInForce
-from execlab.adapters.oanda import OandaAdapter, OandaSymbols
-from execlab.adapters.oanda._interim import BrokerAuthError, BrokerFill, BrokerTimeoutError
+from execlab.adapters.oanda import OandaAdapter
 from execlab.adapters.oanda._mapping import InstrumentSpec
 from execlab.venues.oanda import OandaVenue
 
@@ -62,9 +65,8 @@ def wait_for(condition: Callable[[], bool], what: str, limit: float = 20.0) -> N
 
 
 def test_symbols_and_precision() -> None:
-    symbols = OandaSymbols()
-    assert [symbols.to_broker(s) for s in ("EUR/USD", "eur_usd", "EURUSD", "EUR.GBP")] == \
-        ["EUR_USD", "EUR_USD", "EUR_USD", "EUR_GBP"]
+    symbols = OandaAdapter.symbol_map
+    assert [symbols.to_broker(s) for s in ("EUR/USD", "EUR/GBP")] == ["EUR_USD", "EUR_GBP"]
     assert symbols.to_execlab("EUR_GBP") == "EUR/GBP"
     spec = InstrumentSpec("USD_JPY", 3, 0, 1.0, 0.02, -2)
     assert spec.units(1000.0000000001) == "1000" and spec.units(-2500.0) == "-2500" and spec.units(10.7) == "10"
@@ -87,7 +89,7 @@ def test_market_order_fills_and_is_found_by_client_id(venue: OandaVenue, adapter
     assert adapter._positions() == {"EUR/USD": -25_000.0}
     account = adapter._account()
     assert account.currency == "USD" and account.cash == pytest.approx(100_000.0)
-    assert account.equity == pytest.approx(100_000 - 25_000 * 0.00014)  # marked at the ask
+    assert account.equity == pytest.approx(100_000 - 25_000 * 0.00007)  # the kit's account marks at the mid
     assert adapter._tradable(["EUR/USD", "XAU/USD", "NZD/USD"]) == {"EUR/USD", "NZD/USD"}
     assert adapter._instruments(["EUR/GBP"])["EUR/GBP"].tick_size == pytest.approx(1e-5)
 
@@ -173,14 +175,15 @@ def test_retry_through_the_broker_executor_places_once(venue: OandaVenue, journa
         assert placed is not None and placed.status is OrderStatus.FILLED
         again = executor.place(first)  # a re-run: the journal holds the request, the broker has the order
         assert again is not None and again.broker_order_id == placed.broker_order_id
-        assert venue.stats()["attempts"] == {cid(9): 1}
+        assert venue.stats()["order_attempts"] == {cid(9): 1}
         assert venue.stats()["placements"] == {cid(9): 1}
     finally:
         adapter.close()
 
 
 def test_fills_carry_commission_financing_and_home_currency_pl(start: Any) -> None:
-    venue = start(commission_per_million=50.0)
+    venue = start(venue_config=VenueConfig(fees=FeeConfig(model="bps", bps=0.5),
+                                           margin=MarginConfig(enabled=True, max_leverage=50)))
     adapter = OandaAdapter(venue.token, base_url=venue.base_url)
     try:
         adapter._submit(order("EUR/GBP", Side.BUY, 20_000, 10))
@@ -189,9 +192,10 @@ def test_fills_carry_commission_financing_and_home_currency_pl(start: Any) -> No
         fills = adapter._fills(None)
         assert [(f.client_order_id, f.side, f.quantity, f.price) for f in fills] == \
             [(cid(10), Side.BUY, 20_000, 0.85398), (cid(11), Side.SELL, 20_000, 0.85500)]
-        assert all(f.fee == pytest.approx(1.0) and f.fee_currency == "USD" for f in fills)  # 20k × 50 / 1M
-        assert fills[1].raw["financing"] == "0.0000"
         gbp_usd = (1.26480 + 1.26500) / 2
+        for f in fills:  # 0.5 bp of the GBP notional, in USD
+            assert (f.fee, f.fee_currency) == (pytest.approx(f.quantity * f.price * 0.5e-4 * gbp_usd, abs=1e-4), "USD")
+        assert fills[1].raw["financing"] == "0.0000"
         assert float(fills[1].raw["pl"]) == pytest.approx(20_000 * (0.85500 - 0.85398) * gbp_usd, abs=1e-4)
         assert len({f.execution_id for f in fills}) == 2
     finally:
@@ -220,7 +224,7 @@ class Recorder:
 
 def test_transaction_stream_pushes_orders_and_fills(venue: OandaVenue, adapter: OandaAdapter) -> None:
     seen = Recorder()
-    stream = adapter._stream(seen.on_order, seen.on_gap, 10.0, on_fill=seen.on_fill)
+    stream = adapter._stream(seen.on_order, seen.on_fill, seen.on_gap, 10.0)
     assert stream.connected
     limit = order("EUR/USD", Side.BUY, 3_000, 12, order_type=OrderType.LIMIT, limit_price=1.0795,
                   time_in_force=TimeInForce.GTC)
@@ -237,7 +241,7 @@ def test_a_silent_transaction_stream_reconnects_and_reports_a_gap(venue: OandaVe
     adapter = OandaAdapter(venue.token, base_url=venue.base_url, silence_timeout=0.6)
     seen = Recorder()
     try:
-        stream = adapter._stream(seen.on_order, seen.on_gap, 10.0)
+        stream = adapter._stream(seen.on_order, seen.on_fill, seen.on_gap, 10.0)
         wait_for(lambda: stream.heartbeats >= 1, "a heartbeat")
         venue.set_stream_silence(True)  # open, but not a byte: not even heartbeats
         wait_for(lambda: seen.gaps >= 1, "a gap after the silence window")
@@ -255,7 +259,7 @@ def test_a_silent_transaction_stream_reconnects_and_reports_a_gap(venue: OandaVe
 
 def test_a_dropped_stream_reconnects(venue: OandaVenue, adapter: OandaAdapter) -> None:
     seen = Recorder()
-    stream = adapter._stream(seen.on_order, seen.on_gap, 10.0)
+    stream = adapter._stream(seen.on_order, seen.on_fill, seen.on_gap, 10.0)
     assert venue.drop_streams() == 1
     wait_for(lambda: seen.gaps >= 1 and stream.connected, "a reconnect after the drop")
 
@@ -266,7 +270,7 @@ def test_refused_token_and_rate_limit(start: Any) -> None:
     with pytest.raises(BrokerAuthError):
         refused._account()
     with pytest.raises(BrokerAuthError):
-        refused._stream(lambda o: None, lambda: None, 5.0)
+        refused._stream(lambda o: None, lambda f: None, lambda: None, 5.0)
     refused.close()
     adapter = OandaAdapter(venue.token, account_id=venue.account_id, base_url=venue.base_url)
     with pytest.raises(BrokerRateLimitedError):

@@ -124,5 +124,6 @@ def test_cross_pl_is_in_gbp_converted_to_usd(venue: OandaVenue, bars: pd.DataFra
     venue.set_quote("EUR_GBP", bid + 0.002, ask + 0.002)
     adapter = OandaAdapter(venue.token, base_url=venue.base_url)
     gbp_usd = sum(quotes["GBP/USD"]) / 2  # the venue's rate now
-    assert adapter._account().equity == pytest.approx(1_000_000 + 40_000 * (bid + 0.002 - ask) * gbp_usd, abs=0.01)
+    mark = (bid + ask) / 2 + 0.002  # the kit's account marks at the mid
+    assert adapter._account().equity == pytest.approx(1_000_000 + 40_000 * (mark - ask) * gbp_usd, abs=0.01)
     adapter.close()

@@ -267,12 +267,12 @@ def test_faults_5xx_after_the_order_took_effect(venue: OandaVenue, api: API) -> 
 
 
 def test_harness_routes_need_the_token(venue: OandaVenue) -> None:
-    refused = requests.post(venue.base_url + "/_quotes", json={"instrument": "EUR_USD", "bid": 1.1, "ask": 1.1002},
+    refused = requests.post(venue.base_url + "/_quotes", json={"symbol": "EUR_USD", "bid": 1.1, "ask": 1.1002},
                             timeout=5)
     assert refused.status_code == 401
-    ok = requests.post(venue.base_url + "/_quotes", json={"instrument": "EUR_USD", "bid": 1.1, "ask": 1.1002},
+    ok = requests.post(venue.base_url + "/_quotes", json={"symbol": "EUR_USD", "bid": 1.1, "ask": 1.1002},
                        headers=venue.harness_headers, timeout=5)
-    assert ok.status_code == 200 and venue.state.quotes["EUR_USD"] == (1.1, 1.1002)
+    assert ok.status_code == 200 and venue.state.quote("EUR_USD") == (1.1, 1.1002)
     faults = requests.post(venue.base_url + "/_faults", json={"stream_silent": True},
                            headers=venue.harness_headers, timeout=5)
     assert faults.json()["stream_silent"] is True

@@ -1,6 +1,6 @@
-"""OANDA v20 through oandapyV20: the adapter, its symbol map and its order/fill mapping."""
+"""OANDA v20 through oandapyV20: the adapter, its config and its order/fill mapping."""
 
 from execlab.adapters.oanda._adapter import OandaAdapter
-from execlab.adapters.oanda._symbols import OandaSymbols
+from execlab.adapters.oanda._config import OandaConfig
 
-__all__ = ["OandaAdapter", "OandaSymbols"]
+__all__ = ["OandaAdapter", "OandaConfig"]

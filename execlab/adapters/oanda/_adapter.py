@@ -20,13 +20,21 @@ from oandapyV20.endpoints import accounts, orders, positions, transactions
 from oandapyV20.exceptions import V20Error
 from oandapyV20.oandapyV20 import TRADING_ENVIRONMENTS
 
-from execlab._brokers.contract import BrokerAdapter, BrokerError, BrokerOrder, BrokerRejectedError
+from execlab._brokers.contract import (
+    BrokerAdapter,
+    BrokerError,
+    BrokerFill,
+    BrokerOrder,
+    BrokerRejectedError,
+    Capability,
+)
+from execlab._brokers.errors import translate_errors
+from execlab._brokers.symbols import PairMap
 from execlab._core.endpoints import Mode, check_endpoint
 from execlab._core.instruments import Instrument
 from execlab._core.models import AccountSnapshot, Order
 from execlab.adapters.oanda._book import TransactionBook
 from execlab.adapters.oanda._client import OANDA_ENVIRONMENTS, environment_for, make_api
-from execlab.adapters.oanda._interim import BrokerFill, Capability, ClientIdStyle
 from execlab.adapters.oanda._mapping import (
     InstrumentSpec,
     broker_fill,
@@ -35,11 +43,11 @@ from execlab.adapters.oanda._mapping import (
     to_error,
 )
 from execlab.adapters.oanda._stream import OandaTransactionStream
-from execlab.adapters.oanda._symbols import OandaSymbols
 
 __all__ = ["OandaAdapter"]
 
 _SDK_ERRORS = (V20Error, requests.RequestException, ValueError)
+_TRANSLATE = translate_errors([(_SDK_ERRORS, to_error)])
 _OANDA_API_URLS = {TRADING_ENVIRONMENTS[e]["api"]: e for e in OANDA_ENVIRONMENTS}
 
 
@@ -60,7 +68,8 @@ class OandaAdapter(BrokerAdapter):
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.ORDER_STREAM, Capability.FILL_STREAM, Capability.FILLS, Capability.INSTRUMENTS,
         Capability.TRADABLE, Capability.BULK_REFRESH})
-    client_ids: ClassVar[ClientIdStyle] = ClientIdStyle()
+    symbol_map = PairMap("/", "_")
+    """``EUR/GBP`` (execlab, as OANDA's data names it) ↔ ``EUR_GBP`` (v20)."""
 
     def __init__(self, token: str, account_id: str | None = None, base_url: str | None = None,
                  stream_url: str | None = None, *, environment: str = "practice", timeout: float = 10.0,
@@ -81,7 +90,6 @@ class OandaAdapter(BrokerAdapter):
             self.environment = environment_for(base_url, stream_url)
         self._token = token
         self.silence_timeout = silence_timeout
-        self.symbol_map = OandaSymbols()
         self.api: API = make_api(token, self.environment, timeout)
         self.api.client.hooks["response"].append(self._count)
         self.requests = 0
@@ -99,10 +107,8 @@ class OandaAdapter(BrokerAdapter):
 
     # -- plumbing ------------------------------------------------------------------------------------------
     def _request(self, endpoint: Any) -> dict[str, Any]:
-        try:
+        with _TRANSLATE:
             answer = self.api.request(endpoint)
-        except _SDK_ERRORS as exc:
-            raise to_error(exc) from exc
         assert isinstance(answer, dict)
         return answer
 
@@ -184,13 +190,12 @@ class OandaAdapter(BrokerAdapter):
         """The order with this client id: ``GET /orders/@<id>``, then the transaction log (created or rejected)."""
         wire = self.client_ids.render(client_order_id)
         try:
-            found = self.api.request(orders.OrderDetails(self.account_id, f"@{wire}"))
-        except V20Error as exc:
-            if int(exc.code) != 404:
-                raise to_error(exc) from exc
+            with _TRANSLATE:
+                found = self.api.request(orders.OrderDetails(self.account_id, f"@{wire}"))
+        except BrokerRejectedError as exc:
+            if not isinstance(exc.__cause__, V20Error) or int(exc.__cause__.code) != 404:
+                raise
             found = None
-        except _SDK_ERRORS as exc:
-            raise to_error(exc) from exc
         if found is None:
             self.sync()
             order_id = self.book.by_client.get(wire)
@@ -271,9 +276,8 @@ class OandaAdapter(BrokerAdapter):
                 out.append(fill)
         return out
 
-    def _stream(self, on_order: Callable[[BrokerOrder], None], on_gap: Callable[[], None],
-                timeout: float = 10.0, on_fill: Callable[[BrokerFill], None] | None = None
-                ) -> OandaTransactionStream:
+    def _stream(self, on_order: Callable[[BrokerOrder], None], on_fill: Callable[[BrokerFill], None],
+                on_gap: Callable[[], None], timeout: float = 10.0) -> OandaTransactionStream:
         """Order updates (and fills) from the transaction stream, live on return."""
         self._start_book()
         self._on_fill = on_fill
@@ -289,7 +293,7 @@ class OandaAdapter(BrokerAdapter):
                 if canonical is None:
                     continue
                 symbol = self.symbol_map.to_execlab(str(created["instrument"]))
-                if new.get("type") == "ORDER_FILL" and on_fill is not None:
+                if new.get("type") == "ORDER_FILL":
                     on_fill(broker_fill(new, symbol, canonical, self._home or "USD"))
                 on_order(broker_order(self.book.view(created), symbol, canonical))
 

@@ -19,17 +19,16 @@ from typing import Any, Final
 import requests
 from oandapyV20.exceptions import V20Error
 
-from execlab._brokers.contract import (
+from execlab._brokers.contract import BrokerFill, BrokerOrder
+from execlab._brokers.errors import (
     BrokerError,
-    BrokerOrder,
-    BrokerRateLimitedError,
     BrokerRejectedError,
+    BrokerTimeoutError,
     BrokerUnavailableError,
-    DuplicateClientOrderIdError,
+    classify_http,
 )
 from execlab._core.instruments import Instrument
 from execlab._core.models import Order, OrderStatus, OrderType, Side, TimeInForce
-from execlab.adapters.oanda._interim import BrokerAuthError, BrokerFill, BrokerTimeoutError
 
 __all__ = [
     "CANCELLED_AS_ASKED",
@@ -188,26 +187,19 @@ def _body(message: str) -> dict[str, Any]:
 
 
 def to_error(exc: BaseException) -> BrokerError:
-    """The neutral error for what oandapyV20 raised: V20Error (HTTP >= 400), requests' errors, or the
-    ``ValueError`` of an answer whose status is not the one the endpoint expects."""
+    """The neutral error for what oandapyV20 raised: V20Error (HTTP >= 400; a pending order's client id again is a
+    duplicate), requests' errors, or the ``ValueError`` of an answer whose status is not the one the endpoint
+    expects (the request may have taken effect)."""
     if isinstance(exc, V20Error):
         body = _body(str(exc.msg))
-        message = f"OANDA {exc.code}: {body.get('errorCode') or ''} {body.get('errorMessage', '')}".strip()
         reject = body.get("orderRejectTransaction")
-        if isinstance(reject, dict) and reject.get("rejectReason") == "CLIENT_ORDER_ID_ALREADY_EXISTS":
-            return DuplicateClientOrderIdError(message)
-        code = int(exc.code)
-        if code == 429:
-            return BrokerRateLimitedError(message)
-        if code in (401, 403):
-            return BrokerAuthError(message)
-        if code >= 500:
-            return BrokerUnavailableError(message)
-        return BrokerRejectedError(message)
+        duplicate = isinstance(reject, dict) and reject.get("rejectReason") == "CLIENT_ORDER_ID_ALREADY_EXISTS"
+        message = f"OANDA {body.get('errorCode') or ''} {body.get('errorMessage', '')}".strip()
+        return classify_http(int(exc.code), message, duplicate=duplicate)
     if isinstance(exc, requests.Timeout):
         return BrokerTimeoutError(f"OANDA request timed out: {exc}")
     if isinstance(exc, requests.RequestException):
         return BrokerUnavailableError(f"OANDA unreachable: {exc}")
-    if isinstance(exc, ValueError):  # oandapyV20's strict status check: the request may have taken effect
+    if isinstance(exc, ValueError):
         return BrokerUnavailableError(f"OANDA answered with an unexpected status: {exc}")
     return BrokerError(str(exc))

@@ -9,8 +9,6 @@ harness's (:mod:`execlab.venues._harness`): no rate limit, no faults.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 import json
 from collections.abc import Awaitable, Callable
@@ -18,8 +16,10 @@ from typing import Any
 
 from aiohttp import web
 
+from execlab.venues._base.faults import FaultInjector
+from execlab.venues._base.rate_limit import RateLimiter
+from execlab.venues._base.server import harness_refusal, harness_routes
 from execlab.venues._harness import HarnessGuard
-from execlab.venues.alpaca._faults import FaultInjector, RateLimiter
 from execlab.venues.oanda._state import OandaState, V20Error
 from execlab.venues.oanda._stream import StreamHub
 
@@ -30,22 +30,18 @@ _ACCOUNT = "/v3/accounts/{account}"
 
 
 class AppContext:
-    """What the routes share: state, token, limiter, fault injector, stream hub, harness guard, stop signal."""
+    """What the routes share: state, token, limiter, fault injector, stream hub, harness guard, and a pause that
+    wakes when the venue stops."""
 
     def __init__(self, state: OandaState, token: str, limiter: RateLimiter, injector: FaultInjector,
-                 guard: HarnessGuard, heartbeat_seconds: float = 5.0) -> None:
+                 guard: HarnessGuard, streams: StreamHub, pause: Callable[[float], Awaitable[None]]) -> None:
         self.state = state
         self.token = token
         self.limiter = limiter
         self.injector = injector
         self.guard = guard
-        self.streams = StreamHub(state, heartbeat_seconds)
-        self.stopping = asyncio.Event()
-
-    async def pause(self, seconds: float) -> None:
-        """Sleep, but wake at once when the venue stops."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
+        self.streams = streams
+        self.pause = pause
 
 
 def token_matches(headers: Any, token: str) -> bool:
@@ -101,14 +97,14 @@ def build_app(ctx: AppContext) -> web.Application:
         if host_problem is not None:
             return _error(403, host_problem)
         if request.path.startswith("/_"):
-            refused = ctx.guard.harness_problem(request.method, request.headers)
+            refused = harness_refusal(ctx.guard, request)
             if refused is not None:
                 return _error(*refused)
             return await _call(handler, request)
-        with state.lock:
-            state.requests += 1
+        state.account.count_request()
         if request.method == "POST" and request.path.rstrip("/") == orders_path:
             state.count_attempt(await _client_id(request))
+        limited = False
         if not token_matches(request.headers, ctx.token):
             response: web.StreamResponse = _error(401, "Insufficient authorization to perform request.")
         else:
@@ -117,13 +113,11 @@ def build_app(ctx: AppContext) -> web.Application:
                 response = _error(403, "The provided request was forbidden.")
             elif not request.path.endswith("/stream") and not ctx.limiter.hit(ctx.token).allowed:
                 # (the streams are served by OANDA's stream host, outside the REST limit)
-                with state.lock:
-                    state.rate_limited += 1
+                limited = True
                 response = _error(429, "Requests per second exceeded")
             else:
                 response = await _with_faults(request, handler)
-        with state.lock:
-            state.statuses[response.status] += 1
+        state.account.count_status(response.status, rate_limited=limited)
         return response
 
     async def _with_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -226,54 +220,10 @@ def build_app(ctx: AppContext) -> web.Application:
                 raise V20Error(404, "The Transaction specified does not exist", errorCode="NO_SUCH_TRANSACTION")
             return _json({"transaction": txns[int(index) - 1], "lastTransactionID": state.last_transaction_id})
 
-    # -- harness (not v20) ---------------------------------------------------------------------------------
-    @routes.get("/_stats")
-    async def stats(request: web.Request) -> web.StreamResponse:
-        return _json({**state.stats(), "streams": {"open": ctx.streams.connections, "opened": ctx.streams.opened,
-                                                   "dropped": ctx.streams.dropped}})
-
-    @routes.post("/_quotes")
-    async def quotes(request: web.Request) -> web.StreamResponse:
-        body = await _body(request)
-        items = body.get("quotes", [body]) if isinstance(body, dict) else body
-        try:
-            if not isinstance(items, list) or not all(isinstance(q, dict) for q in items):
-                raise ValueError('send a quote object, a list of them, or {"quotes": [...]}')
-            state.set_quotes([(str(q.get("instrument", q.get("symbol"))), float(q["bid"]), float(q["ask"]))
-                              for q in items])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise V20Error(400, f"bad quote: {exc}") from None
-        return _json({"quotes": len(items)})
-
-    @routes.get("/_faults")
-    async def get_faults(request: web.Request) -> web.StreamResponse:
-        return _json({**ctx.injector.faults.to_dict(), "stream_silent": ctx.streams.silent})
-
-    @routes.post("/_faults")
-    async def set_faults(request: web.Request) -> web.StreamResponse:
-        body = await _body(request)
-        if not isinstance(body, dict):
-            raise V20Error(400, "send a JSON object of fault knobs")
-        silent = body.pop("stream_silent", None)
-        if silent is not None and not isinstance(silent, bool):
-            raise V20Error(400, "stream_silent: must be true or false")
-        try:
-            ctx.injector.update(body)
-        except ValueError as exc:
-            raise V20Error(400, str(exc)) from None
-        if silent is not None:
-            ctx.streams.silent = silent
-        return await get_faults(request)
-
-    @routes.delete("/_faults")
-    async def reset_faults(request: web.Request) -> web.StreamResponse:
-        ctx.injector.reset()
-        ctx.streams.silent = False
-        return await get_faults(request)
-
-    @routes.post("/_streams/drop")
-    async def drop_streams(request: web.Request) -> web.StreamResponse:
-        return _json({"dropped": await ctx.streams.drop_all()})
+    # -- harness (not v20): the kit's routes; quotes name v20 instruments ({"symbol": "EUR_USD", ...}) ------------
+    harness_routes(routes, state.account, ctx.injector, _error, stats=lambda: {
+        **state.stats(), "stream_connections": ctx.streams.connections}, check_symbol=state.check_instrument,
+        drop_streams=ctx.streams.drop_all)
 
     app = web.Application(middlewares=[gateway])
     app.add_routes(routes)

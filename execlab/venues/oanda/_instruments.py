@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
+from execlab.venues._base.account import VenueInstrument
+
 __all__ = [
     "DEFAULT_INSTRUMENTS",
     "DEFAULT_QUOTES",
     "V20Instrument",
     "amount_text",
     "decimals_of",
+    "test_cfd",
 ]
 
 
@@ -34,16 +37,21 @@ class V20Instrument:
     maximum_order_units: Decimal = Decimal(100_000_000)
     liquidity: float = 10_000_000.0
     """Units available at the top of the book: a FOK market order for more is cancelled (INSUFFICIENT_LIQUIDITY)."""
+    kind: str = "CURRENCY"
+    """v20's instrument type: CURRENCY (a pair), CFD or METAL."""
+    home: str = "USD"
+    """The quote of a name without ``_`` (a test CFD listed by an open venue)."""
 
     @property
     def base(self) -> str:
-        """The currency bought by positive units."""
+        """The currency (or asset) bought by positive units."""
         return self.name.split("_", 1)[0]
 
     @property
     def quote(self) -> str:
-        """The currency prices (and the pair's P&L) are in."""
-        return self.name.split("_", 1)[1]
+        """The currency prices (and the P&L) are in."""
+        _base, sep, quote = self.name.partition("_")
+        return quote if sep else self.home
 
     def price_text(self, price: float) -> str:
         """``price`` as OANDA writes it: ``displayPrecision`` decimals."""
@@ -53,16 +61,29 @@ class V20Instrument:
         """Signed ``units`` at ``tradeUnitsPrecision`` decimals."""
         return f"{Decimal(units):.{self.trade_units_precision}f}"
 
+    def venue_instrument(self) -> VenueInstrument:
+        """The broker kit's instrument: a position (margin) instrument, lot one unit step, tick one display step."""
+        return VenueInstrument(self.name, self.base, self.quote, lot=10.0 ** -self.trade_units_precision,
+                               tick=10.0 ** -self.display_precision, min_qty=float(self.minimum_trade_size),
+                               asset_class="fx")
+
     def to_json(self) -> dict[str, Any]:
         """The ``Instrument`` object of ``GET /v3/accounts/{id}/instruments``."""
         return {
-            "name": self.name, "type": "CURRENCY", "displayName": self.name.replace("_", "/"),
+            "name": self.name, "type": self.kind, "displayName": self.name.replace("_", "/"),
             "pipLocation": self.pip_location, "displayPrecision": self.display_precision,
             "tradeUnitsPrecision": self.trade_units_precision, "minimumTradeSize": str(self.minimum_trade_size),
             "maximumTrailingStopDistance": "1.00000", "minimumTrailingStopDistance": "0.00050",
             "maximumPositionSize": "0", "maximumOrderUnits": str(self.maximum_order_units),
             "marginRate": str(self.margin_rate),
         }
+
+
+def test_cfd(name: str, home: str) -> V20Instrument:
+    """The instrument an *open* venue lists for an unknown name at its first quote: a CFD in ``home`` with prices
+    to 2 decimals and whole units (the conformance suite trades ``AAA``, ``BBB``, ... this way)."""
+    return V20Instrument(name, display_precision=2, pip_location=-2, margin_rate=Decimal("0.05"), kind="CFD",
+                         home=home)
 
 
 def decimals_of(value: Decimal) -> int:

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from execlab.venues.oanda._account import FxMarginAccount, PositionLegs
 from execlab.venues.oanda._instruments import V20Instrument, amount_text
+from execlab.venues.oanda._pl import PositionLegs
 from execlab.venues.oanda._rules import OrderRequest
 
 __all__ = ["OrderRecord", "account_figures", "order_json", "position_json", "price_json", "v20_time"]
@@ -34,6 +34,8 @@ class OrderRecord:
     state: str = "PENDING"
     """PENDING, FILLED or CANCELLED."""
     filled_units: Decimal = Decimal(0)
+    venue_id: str | None = None
+    """The order's id in the broker kit's account, once handed to it."""
     events: dict[str, str] = field(default_factory=dict)
     """fillingTransactionID, filledTime, tradeOpenedID, cancellingTransactionID, cancelledTime as they happen."""
 
@@ -90,20 +92,20 @@ def price_json(instrument: V20Instrument, bid: float, ask: float, when: str, tra
             "quoteHomeConversionFactors": {"positiveUnits": factor, "negativeUnits": factor}}
 
 
-def account_figures(account: FxMarginAccount) -> dict[str, str]:
+def account_figures(balance: float, nav: float, used: float, value: float, financing: float,
+                    commission: float) -> dict[str, str]:
     """The account's computed amounts, as v20 names them (home currency, four decimals)."""
-    nav, used = account.nav(), account.margin_used()
-    value = account.position_value()
-    unrealized = account.unrealized_pl()
-    percent = f"{(used / nav if nav > 0 else 0.0) / 2:.5f}"
+    unrealized = nav - balance
+    available = max(nav - used, 0.0)
     return {
-        "balance": amount_text(account.balance), "NAV": amount_text(nav), "unrealizedPL": amount_text(unrealized),
-        "marginUsed": amount_text(used), "marginAvailable": amount_text(max(nav - used, 0.0)),
-        "positionValue": amount_text(value), "withdrawalLimit": amount_text(max(nav - used, 0.0)),
+        "balance": amount_text(balance), "NAV": amount_text(nav), "unrealizedPL": amount_text(unrealized),
+        "marginUsed": amount_text(used), "marginAvailable": amount_text(available),
+        "positionValue": amount_text(value), "withdrawalLimit": amount_text(available),
         "marginCloseoutUnrealizedPL": amount_text(unrealized), "marginCloseoutNAV": amount_text(nav),
         "marginCloseoutMarginUsed": amount_text(used), "marginCloseoutPositionValue": amount_text(value),
-        "marginCloseoutPercent": percent, "marginCallMarginUsed": amount_text(used),
+        "marginCloseoutPercent": f"{(used / nav if nav > 0 else 0.0) / 2:.5f}",
+        "marginCallMarginUsed": amount_text(used),
         "marginCallPercent": f"{(used / nav if nav > 0 else 0.0):.5f}",
-        "financing": amount_text(account.financing), "commission": amount_text(account.commission),
+        "financing": amount_text(financing), "commission": amount_text(commission),
         "guaranteedExecutionFees": "0.0000",
     }

@@ -152,16 +152,13 @@ def parse_order_request(body: Any, instruments: Mapping[str, V20Instrument]) -> 
                         position_fill=position_fill, client_extensions=tuple(sorted(extensions.items())))
 
 
-def cancel_reason(request: OrderRequest, bid: float, ask: float, *, halted: bool, liquidity: float,
-                  margin_after: float, nav: float, margin_before: float) -> str | None:
-    """Why an order that would fill now cannot (an ``OrderCancelReason``), or None: it fills.
+def cancel_reason(request: OrderRequest, bid: float, ask: float, *, liquidity: float) -> str | None:
+    """Why a market (or FOK/IOC) order v20 would otherwise fill is cancelled before it reaches the book (an
+    ``OrderCancelReason``), or None.
 
-    The checks, in order: the instrument is halted; the order wants more units than the top of the book holds (a
-    FOK order; an IOC one takes what there is); the fill price is beyond ``priceBound``; the position after the
-    fill needs more margin than the NAV (only when the order adds margin).
+    A FOK order for more units than the top of the book holds: INSUFFICIENT_LIQUIDITY (an IOC one takes what there
+    is); a fill price beyond ``priceBound``: BOUNDS_VIOLATION. Halts are the venue's; margin is the account's.
     """
-    if halted:
-        return "MARKET_HALTED"
     if request.time_in_force == "FOK" and float(abs(request.units)) > liquidity:
         return "INSUFFICIENT_LIQUIDITY"
     if request.price_bound is not None:
@@ -169,6 +166,4 @@ def cancel_reason(request: OrderRequest, bid: float, ask: float, *, halted: bool
         bound = float(request.price_bound)
         if (request.units > 0 and price > bound) or (request.units < 0 and price < bound):
             return "BOUNDS_VIOLATION"
-    if margin_after > margin_before and margin_after > nav:
-        return "INSUFFICIENT_MARGIN"
     return None

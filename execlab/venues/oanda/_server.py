@@ -1,27 +1,25 @@
-"""``OandaVenue``: the local OANDA v20 server on 127.0.0.1, in a background thread.
-
-Interim (stage 1 of issue 15): the thread-and-loop life cycle here is replaced by the broker kit's
-``execlab.venues._base.VenueServer`` once it lands.
-"""
+"""``OandaVenue``: the local OANDA v20 server (the broker kit's :class:`VenueServer`), on 127.0.0.1."""
 
 from __future__ import annotations
 
-import asyncio
 import math
-import socket
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
-from types import TracebackType
-from typing import Any, Final, Self
+from typing import Any, Final
 
 from aiohttp import web
 
+from execlab._config import VenueConfig
+from execlab.venues._base.account import VenueAccount
+from execlab.venues._base.faults import FaultInjector
+from execlab.venues._base.rate_limit import RateLimiter
+from execlab.venues._base.server import VenueServer
 from execlab.venues._harness import HARNESS_TOKEN_HEADER, HarnessGuard, new_harness_token
-from execlab.venues.alpaca._faults import AlpacaFaults, FaultInjector, RateLimiter
 from execlab.venues.oanda._app import AppContext, build_app, token_matches
+from execlab.venues.oanda._faults import OandaFaults
 from execlab.venues.oanda._instruments import DEFAULT_QUOTES, V20Instrument
 from execlab.venues.oanda._state import DEFAULT_ACCOUNT_ID, OandaState
+from execlab.venues.oanda._stream import StreamHub
 
 __all__ = ["DEFAULT_TOKEN", "OandaVenue"]
 
@@ -29,7 +27,7 @@ __all__ = ["DEFAULT_TOKEN", "OandaVenue"]
 DEFAULT_TOKEN: Final = "execlab-local-oanda-token-not-a-secret"
 
 
-class OandaVenue:
+class OandaVenue(VenueServer):
     """A local server speaking OANDA's v20 REST API and its two streams, for one practice account.
 
     Point oandapyV20 at it with :meth:`environment` (a ``TRADING_ENVIRONMENTS`` entry with :attr:`base_url` for both
@@ -43,166 +41,111 @@ class OandaVenue:
         balance: the starting balance, in the home currency.
         instruments: the tradeable instruments (default: EUR_USD, GBP_USD, NZD_USD, EUR_GBP, USD_JPY).
         quotes: starting (bid, ask) per instrument (default: :data:`DEFAULT_QUOTES` for those listed).
+        venue_config: fees (OANDA's commission), slippage, participation cap and margin of the kit's account
+            (default: no fees, margin up to 1 / the smallest ``marginRate``).
         rate_limit: requests per token in any rolling ``rate_window`` seconds (OANDA: 100 a second).
         heartbeat_seconds: the streams' heartbeat interval (OANDA: 5 s).
-        commission_per_million: home-currency commission per million units traded (OANDA's standard pricing: 0).
+        open_instruments: list an unknown name at its first quote as a CFD in the home currency (what the
+            broker-neutral conformance suite needs; OANDA itself lists a fixed set).
     """
+
+    name = "oanda"
 
     def __init__(self, token: str = DEFAULT_TOKEN, *, account_id: str = DEFAULT_ACCOUNT_ID,
                  home_currency: str = "USD", balance: float = 100_000.0,
                  instruments: Mapping[str, V20Instrument] | None = None,
                  quotes: Mapping[str, tuple[float, float]] | None = None, host: str = "127.0.0.1", port: int = 0,
-                 rate_limit: int = 100, rate_window: float = 1.0, heartbeat_seconds: float = 5.0,
-                 commission_per_million: float = 0.0, faults: AlpacaFaults | None = None,
+                 venue_config: VenueConfig | None = None, rate_limit: int = 100, rate_window: float = 1.0,
+                 heartbeat_seconds: float = 5.0, faults: OandaFaults | None = None,
                  harness_token: str | None = None, allowed_hosts: Iterable[str] = (),
-                 clock: Callable[[], datetime] | None = None) -> None:
+                 clock: Callable[[], datetime] | None = None, seed: int = 0,
+                 open_instruments: bool = False) -> None:
         if not token:
             raise ValueError("token must be non-empty")
         if not (math.isfinite(heartbeat_seconds) and heartbeat_seconds > 0):
             raise ValueError(f"heartbeat_seconds must be > 0, got {heartbeat_seconds!r}")
+        super().__init__(host, port)
         self.token = token
-        self.host = host
-        self._requested_port = int(port)
-        self.state = OandaState(account_id=account_id, home=home_currency, balance=balance,
-                                instruments=instruments, commission_per_million=commission_per_million, clock=clock)
+        self.injector = FaultInjector(faults if faults is not None else OandaFaults())
+        self.limiter = RateLimiter(rate_limit, rate_window)
+        self.heartbeat_seconds = float(heartbeat_seconds)
+        self.state = OandaState(account_id=account_id, home=home_currency, balance=balance, instruments=instruments,
+                                venue_config=venue_config, injector=self.injector, clock=clock, seed=seed,
+                                open_instruments=open_instruments)
         start = dict(quotes) if quotes is not None else {
             n: q for n, q in DEFAULT_QUOTES.items() if n in self.state.instruments}
         self.state.set_quotes((n, b, a) for n, (b, a) in start.items())
-        self.injector = FaultInjector(faults or AlpacaFaults(hang_match=f"POST /v3/accounts/{account_id}/orders"))
-        self.limiter = RateLimiter(rate_limit, rate_window)
-        self.heartbeat_seconds = float(heartbeat_seconds)
-        self._guard = HarnessGuard.for_bind(harness_token or new_harness_token(), host, allowed_hosts,
-                                            keys_match=lambda headers: token_matches(headers, self.token))
-        self._port: int | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._ctx: AppContext | None = None
-        self._runner: web.AppRunner | None = None
+        self.guard = HarnessGuard.for_bind(harness_token or new_harness_token(), host, allowed_hosts,
+                                           keys_match=lambda headers: token_matches(headers, self.token))
+        self._streams: StreamHub | None = None
 
-    # -- life cycle ----------------------------------------------------------------------------------------
-    def start(self) -> Self:
-        """Bind the port and serve in a background thread; returns once requests are accepted."""
-        if self._thread is not None:
-            raise RuntimeError("OandaVenue is already started")
-        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self._requested_port))
-        except OSError:
-            sock.close()
-            raise
-        self._port = int(sock.getsockname()[1])
-        loop = asyncio.new_event_loop()
-        ready = threading.Event()
-        failure: list[BaseException] = []
+    # -- serving -------------------------------------------------------------------------------------------
+    def make_app(self) -> web.Application:
+        """The aiohttp application (on the serving loop)."""
+        self._streams = StreamHub(self.state, self.faults, self.heartbeat_seconds)
+        self._streams.attach()
+        return build_app(AppContext(self.state, self.token, self.limiter, self.injector, self.guard,
+                                    self._streams, self.pause))
 
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self._serve(sock))
-            except BaseException as exc:  # handed to the starting thread
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.close()
-
-        self._loop = loop
-        self._thread = threading.Thread(target=run, name=f"oanda-venue:{self._port}", daemon=True)
-        self._thread.start()
-        if not ready.wait(30) or failure:
-            self._thread = None
-            sock.close()
-            raise RuntimeError(f"OandaVenue did not start on {self.host}:{self._port}") from (
-                failure[0] if failure else None)
-        return self
-
-    async def _serve(self, sock: socket.socket) -> None:
-        self._ctx = AppContext(self.state, self.token, self.limiter, self.injector, self._guard,
-                               self.heartbeat_seconds)
-        runner = web.AppRunner(build_app(self._ctx), access_log=None, shutdown_timeout=2.0,
-                               handler_cancellation=True)
-        await runner.setup()
-        await web.SockSite(runner, sock).start()
-        self._runner = runner
-        self._ctx.streams.attach()
-
-    async def _shutdown(self) -> None:
-        if self._ctx is not None:
-            self._ctx.stopping.set()
-            await self._ctx.streams.close_all()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    def stop(self) -> None:
-        """Stop serving (streams end, hanging requests are let go) and join the thread; safe to call twice."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=10)
-            self._thread = None
-            self._loop = None
-            self._runner = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
+    async def shutdown(self) -> None:
+        """End the streams, then stop the app."""
+        if self._streams is not None:
+            await self._streams.close_all()
+        await super().shutdown()
 
     # -- addresses -----------------------------------------------------------------------------------------
     @property
-    def port(self) -> int:
-        """The bound TCP port (after :meth:`start`)."""
-        if self._port is None:
-            raise RuntimeError("OandaVenue is not started: call start() or use it as a context manager")
-        return self._port
-
-    @property
     def base_url(self) -> str:
         """``http://host:port``: both the ``api`` and the ``stream`` root (oandapyV20 appends ``/v3/...``)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return self.url()
 
     @property
     def account_id(self) -> str:
         """The practice account's id."""
         return self.state.account_id
 
+    @property
+    def account(self) -> VenueAccount:
+        """The broker kit's account behind the wire protocol."""
+        return self.state.account
+
     def environment(self) -> dict[str, str]:
         """The oandapyV20 ``TRADING_ENVIRONMENTS`` entry for this venue."""
         return {"api": self.base_url, "stream": self.base_url}
 
     @property
-    def harness_headers(self) -> dict[str, str]:
-        """Headers for a harness request (``/_stats``, ``/_quotes``, ``/_faults``, ``/_streams/drop``)."""
-        return {HARNESS_TOKEN_HEADER: self._guard.token}
-
-    @property
     def harness_token(self) -> str:
         """The token the harness routes require."""
-        return self._guard.token
+        return self.guard.token
+
+    @property
+    def harness_headers(self) -> dict[str, str]:
+        """Headers for a harness request (``/_stats``, ``/_quotes``, ``/_faults``, ``/_streams/drop``)."""
+        return {HARNESS_TOKEN_HEADER: self.guard.token}
 
     # -- harness -------------------------------------------------------------------------------------------
     @property
-    def faults(self) -> AlpacaFaults:
-        """The live fault knobs (5xx, delays, hangs; ``hang_match`` defaults to order creation)."""
-        return self.injector.faults
+    def faults(self) -> OandaFaults:
+        """The live fault knobs (5xx, delays, hangs on order creation, rejects, partial fills, silent streams)."""
+        knobs = self.injector.faults
+        assert isinstance(knobs, OandaFaults)
+        return knobs
 
-    def set_quote(self, instrument: str, bid: float, ask: float) -> None:
-        """Price one instrument (publishes it on the pricing stream and fills the limits it reaches)."""
-        self.state.set_quotes([(instrument, bid, ask)])
+    def set_quote(self, instrument: str, bid: float | None, ask: float | None, last: float | None = None,
+                  volume: float | None = None) -> None:
+        """Price one instrument (published on the pricing stream; fills the limits it reaches). ``last`` and
+        ``volume`` are accepted for the kit's harness and ignored."""
+        if bid is None or ask is None:
+            raise ValueError(f"{instrument}: the v20 venue needs both bid and ask")
+        self.state.set_quotes([(instrument.replace("/", "_"), bid, ask)])
 
     def set_quotes(self, quotes: Mapping[str, tuple[float, float]]) -> None:
         """Price several instruments at once."""
-        self.state.set_quotes((n, b, a) for n, (b, a) in quotes.items())
+        self.state.set_quotes((n.replace("/", "_"), b, a) for n, (b, a) in quotes.items())
+
+    def replay_bars(self, bars: Any) -> Iterator[Any]:
+        """Step through bid/ask bars (v20 instrument names), one timestamp per ``next`` (the kit's replay)."""
+        return self.state.account.replay_bars(bars)
 
     def set_halted(self, instrument: str, halted: bool = True) -> None:
         """Halt or reopen an instrument (market orders on a halted one are cancelled MARKET_HALTED)."""
@@ -214,16 +157,13 @@ class OandaVenue:
 
     def set_stream_silence(self, silent: bool) -> None:
         """Keep the stream connections open but send nothing, heartbeats included (a stale stream)."""
-        if self._ctx is None:
-            raise RuntimeError("OandaVenue is not started")
-        self._ctx.streams.silent = silent
+        self.faults.update({"stream_silent": silent})
 
     def drop_streams(self, timeout: float = 10.0) -> int:
         """Cut every stream connection abruptly; returns how many were cut."""
-        loop, ctx = self._loop, self._ctx
-        if loop is None or ctx is None:
+        if self._streams is None:
             raise RuntimeError("OandaVenue is not started")
-        return asyncio.run_coroutine_threadsafe(ctx.streams.drop_all(), loop).result(timeout=timeout)
+        return self.call(self._streams.drop_all(), timeout)
 
     def stats(self) -> dict[str, Any]:
         """Requests, answers by status, 429s, order-create attempts and placements per client id."""

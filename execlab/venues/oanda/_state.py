@@ -1,23 +1,27 @@
-"""The local OANDA venue's state behind the v20 routes: one account, its orders, its transaction log and the quotes.
+"""The local OANDA venue's v20 layer over the broker kit's account: orders as v20 knows them, the transaction log,
+and the account's v20 figures.
 
-Every state change appends v20 transactions with monotonically increasing string ids (``1`` creates the account,
-``2`` funds it); the transaction stream and ``/transactions/sinceid`` read that log. All methods take the venue
-lock, so the routes (event-loop thread) and the harness (a test's thread) may call them at once. Listeners are
-called under the lock with each new transaction or price: hand off, do not block.
+Matching, money per currency and fees are :class:`~execlab.venues._base.account.VenueAccount`'s (a margin account:
+each pair is a position instrument, its quote currency moves). This layer keeps what only v20 has: order ids that
+are transaction ids, the transaction log (``1`` creates the account, ``2`` funds it) read by ``/transactions/sinceid``
+and the transaction stream, client-id reuse once an order is no longer pending, cancel reasons, and the realised
+P&L of each fill in the home currency. Methods take the account's lock, so routes and the harness may call at once;
+listeners are called under it (hand off, do not block).
 """
 
 from __future__ import annotations
 
 import math
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
 
-from execlab.venues.oanda._account import FxMarginAccount, PositionLegs
-from execlab.venues.oanda._instruments import DEFAULT_INSTRUMENTS, V20Instrument, amount_text
+from execlab._config import MarginConfig, VenueConfig
+from execlab.venues._base.account import VenueAccount, VenueEvent, VenueOrderRequest, VenueReject
+from execlab.venues._base.faults import FaultInjector
+from execlab.venues.oanda._instruments import DEFAULT_INSTRUMENTS, V20Instrument, amount_text, test_cfd
 from execlab.venues.oanda._mapping import (
     OrderRecord,
     account_figures,
@@ -26,6 +30,7 @@ from execlab.venues.oanda._mapping import (
     price_json,
     v20_time,
 )
+from execlab.venues.oanda._pl import PositionBook
 from execlab.venues.oanda._rules import OrderRequest, Rejection, cancel_reason, parse_order_request
 
 __all__ = ["DEFAULT_ACCOUNT_ID", "OandaState", "V20Error"]
@@ -49,44 +54,53 @@ PriceListener = Callable[[dict[str, Any]], None]
 
 
 class OandaState:
-    """One v20 practice account in ``home`` currency, trading ``instruments`` at the quotes it is given."""
+    """One v20 practice account in ``home`` currency over a :class:`VenueAccount`, trading ``instruments``."""
 
     def __init__(self, *, account_id: str = DEFAULT_ACCOUNT_ID, home: str = "USD", balance: float = 100_000.0,
-                 instruments: Mapping[str, V20Instrument] | None = None, commission_per_million: float = 0.0,
-                 clock: Callable[[], datetime] | None = None, alias: str = "execlab-practice") -> None:
-        self.lock = threading.RLock()
+                 instruments: Mapping[str, V20Instrument] | None = None, venue_config: VenueConfig | None = None,
+                 injector: FaultInjector | None = None, clock: Callable[[], datetime] | None = None,
+                 alias: str = "execlab-practice", seed: int = 0, open_instruments: bool = False) -> None:
         self.account_id = account_id
         self.alias = alias
+        self.open_instruments = open_instruments
+        """List an unknown name at its first quote as a CFD in the home currency (for broker-neutral tests)."""
+        self.home = home
         self.instruments: dict[str, V20Instrument] = dict(instruments or DEFAULT_INSTRUMENTS)
-        self.quotes: dict[str, tuple[float, float]] = {}
+        leverage = min(1.0 / float(min(i.margin_rate for i in self.instruments.values())), 100.0)
+        config = venue_config or VenueConfig(margin=MarginConfig(enabled=True, max_leverage=leverage))
+        self.account = VenueAccount({home: balance}, currency=home, venue_config=config, allow_short=True,
+                                    instruments=[i.venue_instrument() for i in self.instruments.values()],
+                                    symbols_closed=True, clock=clock, seed=seed)
+        self.lock = self.account.lock
+        self.injector = injector or FaultInjector()
         self.halted: set[str] = set()
         self.liquidity: dict[str, float] = {n: i.liquidity for n, i in self.instruments.items()}
-        self.partial_fill_ratio: float | None = None
-        self.commission_per_million = float(commission_per_million)
-        self._clock = clock or (lambda: datetime.now(UTC))
-        self.account = FxMarginAccount(home, balance, self.instruments, self.quotes.get)
+        self.book = PositionBook()
+        self.balance = float(balance)
+        """v20's balance: deposits plus realised P&L less commission (NAV adds the unrealised P&L)."""
+        self.commission = 0.0
         self.transactions: list[dict[str, Any]] = []
         self.orders: dict[str, OrderRecord] = {}
         self.by_client_id: dict[str, str] = {}
+        self.by_venue_id: dict[str, str] = {}
         self.open_trade: dict[str, str] = {}
         self.transaction_listeners: list[TransactionListener] = []
         self.price_listeners: list[PriceListener] = []
-        self.requests = 0
-        self.rate_limited = 0
-        self.statuses: Counter[int] = Counter()
-        self.attempts: Counter[str] = Counter()
         self.placements: Counter[str] = Counter()
+        self._batch: str | None = None
+        self._cancelling: str | None = None
+        self._answer: dict[str, dict[str, Any]] = {}
         self.created_time = self.now()
-        batch = self._next_id()
         self._append({"type": "CREATE", "divisionID": 1, "siteID": 101, "accountUserID": _USER_ID,
-                      "accountNumber": 1, "homeCurrency": home}, batch)
+                      "accountNumber": 1, "homeCurrency": home}, self._next_id())
         self._append({"type": "TRANSFER_FUNDS", "amount": amount_text(balance), "fundingReason": "CLIENT_FUNDING",
                       "accountBalance": amount_text(balance)}, self._next_id())
+        self.account.subscribe(self._on_event)
 
     # -- log -----------------------------------------------------------------------------------------------
     def now(self) -> str:
         """The venue clock as a v20 time string."""
-        return v20_time(self._clock())
+        return v20_time(self.account.now())
 
     def _next_id(self) -> str:
         return str(len(self.transactions) + 1)
@@ -107,26 +121,50 @@ class OandaState:
     def transactions_since(self, since: str | None) -> list[dict[str, Any]]:
         """Transactions after id ``since`` (all with None)."""
         with self.lock:
-            start = _transaction_index(since)
-            return list(self.transactions[start:])
+            return list(self.transactions[_transaction_index(since):])
 
-    # -- quotes --------------------------------------------------------------------------------------------
+    # -- quotes and conversion -----------------------------------------------------------------------------
+    def quote(self, instrument: str) -> tuple[float, float] | None:
+        """The instrument's (bid, ask), or None when it has none."""
+        quoted = self.account.engine.quote(instrument)
+        if quoted is None or not (quoted[0] > 0 and quoted[1] > 0):
+            return None
+        return float(quoted[0]), float(quoted[1])
+
+    def rate(self, currency: str) -> float:
+        """Home-currency value of one unit of ``currency`` at the current marks (NaN when nothing links them)."""
+        return self.account.rate(currency)
+
     def set_quotes(self, quotes: Iterable[tuple[str, float, float]]) -> None:
         """Set (bid, ask) per instrument, publish the prices, then fill the pending limit orders they reach."""
+        batch = []
+        for name, bid, ask in quotes:
+            self.check_instrument(name)
+            if not (math.isfinite(bid) and math.isfinite(ask) and 0 < bid <= ask):
+                raise ValueError(f"{name}: need 0 < bid <= ask, got {bid!r}, {ask!r}")
+            batch.append((name, float(bid), float(ask), None, None))
         with self.lock:
-            touched = []
-            for name, bid, ask in quotes:
-                if name not in self.instruments:
-                    raise ValueError(f"unknown instrument {name!r}; listed: {sorted(self.instruments)}")
-                if not (math.isfinite(bid) and math.isfinite(ask) and 0 < bid <= ask):
-                    raise ValueError(f"{name}: need 0 < bid <= ask, got {bid!r}, {ask!r}")
-                self.quotes[name] = (float(bid), float(ask))
-                touched.append(name)
-            for name in touched:
-                message = self.price(name)
-                for listener in list(self.price_listeners):
-                    listener(message)
-            self._match_pending(set(touched))
+            self.account.set_quotes(batch)
+            for name, *_ in batch:
+                self._publish_price(name)
+
+    def check_instrument(self, name: str) -> None:
+        """Raise ValueError for an instrument this venue does not list (an open venue lists it now)."""
+        if name in self.instruments:
+            return
+        if not self.open_instruments:
+            raise ValueError(f"unknown instrument {name!r}; listed: {sorted(self.instruments)}")
+        with self.lock:
+            spec = test_cfd(name, self.home)
+            self.instruments[name] = spec
+            self.liquidity[name] = spec.liquidity
+            self.account.instruments[name] = spec.venue_instrument()
+
+    def _publish_price(self, name: str) -> None:
+        message = self.price(name)
+        if message is not None:
+            for listener in list(self.price_listeners):
+                listener(message)
 
     def set_halted(self, instrument: str, halted: bool = True) -> None:
         """Halt (or reopen) an instrument: market orders are cancelled MARKET_HALTED, limits wait."""
@@ -134,10 +172,7 @@ class OandaState:
             if instrument not in self.instruments:
                 raise ValueError(f"unknown instrument {instrument!r}")
             (self.halted.add if halted else self.halted.discard)(instrument)
-            if instrument in self.quotes:
-                message = self.price(instrument)
-                for listener in list(self.price_listeners):
-                    listener(message)
+            self._publish_price(instrument)
 
     def set_liquidity(self, instrument: str, units: float) -> None:
         """Units available at the top of the book (a FOK order for more is cancelled INSUFFICIENT_LIQUIDITY)."""
@@ -148,15 +183,14 @@ class OandaState:
                 raise ValueError(f"liquidity must be a finite number of units >= 0, got {units!r}")
             self.liquidity[instrument] = float(units)
 
-    def price(self, instrument: str) -> dict[str, Any]:
-        """The ``ClientPrice`` of one priced instrument."""
+    def price(self, instrument: str) -> dict[str, Any] | None:
+        """The ``ClientPrice`` of one instrument (None before its first quote)."""
+        quoted = self.quote(instrument)
+        if quoted is None:
+            return None
         spec = self.instruments[instrument]
-        bid, ask = self.quotes[instrument]
-        try:
-            rate = self.account.rate(spec.quote)
-        except ValueError:
-            rate = math.nan
-        out = price_json(spec, bid, ask, self.now(), instrument not in self.halted, rate)
+        out = price_json(spec, quoted[0], quoted[1], self.now(), instrument not in self.halted,
+                         self.rate(spec.quote))
         out["bids"][0]["liquidity"] = out["asks"][0]["liquidity"] = int(self.liquidity[instrument])
         return out
 
@@ -164,23 +198,22 @@ class OandaState:
         """``GET /pricing?instruments=A,B``."""
         with self.lock:
             names = [n for n in (instruments or "").split(",") if n]
-            if not names:
-                raise V20Error(400, "Invalid value specified for 'instruments'")
             unknown = [n for n in names if n not in self.instruments]
-            if unknown:
-                raise V20Error(400, f"Invalid value specified for 'instruments': {','.join(unknown)}")
-            return {"time": self.now(), "prices": [self.price(n) for n in names if n in self.quotes]}
+            if not names or unknown:
+                raise V20Error(400, "Invalid value specified for 'instruments'" + (f": {','.join(unknown)}"
+                                                                                   if unknown else ""))
+            prices = [p for p in (self.price(n) for n in names) if p is not None]
+            return {"time": self.now(), "prices": prices}
 
     # -- orders --------------------------------------------------------------------------------------------
     def count_attempt(self, client_id: str | None) -> None:
-        """Count one order-create request that named ``client_id`` (before any fault or limit)."""
-        if client_id:
-            with self.lock:
-                self.attempts[client_id] += 1
+        """Count one order-create request (before any fault or limit), by its client id."""
+        self.account.count_attempt(client_id)
 
     def create_order(self, body: Any) -> tuple[int, dict[str, Any]]:
         """``POST /orders``: 201 with the create transaction and its fill or cancel, or 400 with the reject."""
         with self.lock:
+            self.account.sync()
             parsed = parse_order_request(body, self.instruments)
             if isinstance(parsed, OrderRequest) and parsed.client_id is not None:
                 existing = self.orders.get(self.by_client_id.get(parsed.client_id, ""))
@@ -198,8 +231,12 @@ class OandaState:
             if parsed.client_id is not None:
                 self.by_client_id[parsed.client_id] = order.id
                 self.placements[parsed.client_id] += 1
-            answer: dict[str, Any] = {"orderCreateTransaction": created}
-            answer.update(self._execute(order, batch))
+            self._batch, self._answer = batch, {}
+            try:
+                self._place(order, batch)
+            finally:
+                self._batch = None
+            answer: dict[str, Any] = {"orderCreateTransaction": created, **self._answer}
             answer["relatedTransactionIDs"] = [t["id"] for t in self.transactions if t["batchID"] == batch]
             answer["lastTransactionID"] = self.last_transaction_id
             return 201, answer
@@ -207,69 +244,89 @@ class OandaState:
     def _reject(self, rejection: Rejection) -> dict[str, Any]:
         if rejection.kind is None:
             return {"errorMessage": rejection.message}
-        batch = self._next_id()
         txn = self._append({"type": f"{rejection.kind}_ORDER_REJECT", "reason": "CLIENT_ORDER",
-                            **dict(rejection.fields), "rejectReason": rejection.reason}, batch)
+                            **dict(rejection.fields), "rejectReason": rejection.reason}, self._next_id())
         return {"orderRejectTransaction": txn, "relatedTransactionIDs": [txn["id"]],
                 "lastTransactionID": txn["id"], "errorCode": rejection.reason, "errorMessage": rejection.message}
 
-    def _execute(self, order: OrderRecord, batch: str) -> dict[str, Any]:
-        """Fill, cancel or leave pending; returns the fill and cancel transactions by their response keys."""
+    def _place(self, order: OrderRecord, batch: str) -> None:
+        """Hand a new order to the account, unless v20 cancels it first (halted, liquidity, bounds, a fault)."""
         req = order.request
-        quote = self.quotes.get(req.instrument)
-        out: dict[str, Any] = {}
-        market = req.kind == "MARKET"
-        if quote is None:
-            if market:
-                out["orderCancelTransaction"] = self._cancel(order, "MARKET_HALTED", batch)
-            return out
-        bid, ask = quote
-        buy = req.units > 0
-        touch = ask if buy else bid
-        if not market and req.price is not None and (touch > float(req.price) if buy else touch < float(req.price)):
-            if req.time_in_force in ("FOK", "IOC"):
-                out["orderCancelTransaction"] = self._cancel(order, "TIME_IN_FORCE_EXPIRED", batch)
-            return out  # a limit that is not reached rests
-        if not market and req.instrument in self.halted:
-            return out
-        units = order.remaining
-        ratio = self.partial_fill_ratio
-        if req.time_in_force == "IOC" or (not market and ratio is not None):
-            cap = self.liquidity[req.instrument]
-            if ratio is not None:
-                cap = min(cap, float(abs(units)) * ratio)
-            step = Decimal(1).scaleb(-self.instruments[req.instrument].trade_units_precision)
-            fill = min(abs(units), (Decimal(str(cap)) // step) * step)
-            units = fill if buy else -fill
-        current = self.account.positions.get(req.instrument)
-        held = current.units if current is not None else 0.0
-        reason = cancel_reason(req, bid, ask, halted=req.instrument in self.halted,
-                               liquidity=self.liquidity[req.instrument],
-                               margin_before=self.account.margin_used(),
-                               margin_after=self.account.margin_used({req.instrument: float(units)}),
-                               nav=self.account.nav())
-        if reason is None and units == 0:
-            reason = "INSUFFICIENT_LIQUIDITY"
-        if reason is not None and not market and reason != "INSUFFICIENT_MARGIN":
-            return out  # a resting limit waits for a tradeable market
+        quoted = self.quote(req.instrument)
+        market_like = req.kind == "MARKET" or req.time_in_force in ("FOK", "IOC")
+        reason: str | None = None
+        if req.instrument in self.halted or quoted is None:
+            reason = "MARKET_HALTED" if market_like else None
+        else:
+            reason = cancel_reason(req, *quoted, liquidity=self.liquidity[req.instrument]) if market_like else None
         if reason is not None:
-            out["orderCancelTransaction"] = self._cancel(order, reason, batch)
-            return out
-        out["orderFillTransaction"] = self._fill(order, units, touch, bid, ask, batch, held)
-        if order.remaining != 0 and (market or req.time_in_force in ("FOK", "IOC")):
-            out["orderCancelTransaction"] = self._cancel(order, "INSUFFICIENT_LIQUIDITY", batch)
-        return out
+            self._cancel_txn(order, reason, batch)
+            return
+        self._submit(order, reject=self.injector.take_reject())  # the knob's reject: created, then cancelled
 
-    def _fill(self, order: OrderRecord, units: Decimal, price: float, bid: float, ask: float, batch: str,
-              held_before: float) -> dict[str, Any]:
+    def _submit(self, order: OrderRecord, reject: bool = False) -> None:
+        req = order.request
+        units = float(abs(order.remaining))
+        ratio = self.injector.partial_fill_ratio
+        liquidity = self.liquidity[req.instrument]
+        if req.time_in_force == "IOC" and units > liquidity:
+            ratio = min(ratio or 1.0, liquidity / units) if liquidity > 0 else None
+        tif = {"FOK": "fok", "IOC": "ioc", "GFD": "day"}.get(req.time_in_force, "gtc")
+        cid = req.client_id if req.client_id and self.account.order_by_client_id(req.client_id) is None else None
+        request = VenueOrderRequest(symbol=req.instrument, side="buy" if req.units > 0 else "sell",
+                                    type="market" if req.kind == "MARKET" else "limit", tif=tif, qty=units,
+                                    limit=None if req.price is None else float(req.price), client_id=cid,
+                                    extra={"v20_id": order.id})
+        try:
+            placed = self.account.place(request, reject=reject, partial_ratio=ratio)
+        except VenueReject as exc:
+            reason = "INSUFFICIENT_MARGIN" if exc.reason == "insufficient_funds" else "BOUNDS_VIOLATION"
+            self._cancel_txn(order, reason, self._batch or self._next_id())
+            return
+        order.venue_id = placed.id
+        self.by_venue_id[placed.id] = order.id
+
+    def _on_event(self, event: VenueEvent) -> None:
+        """Turn the account's fills and ends of v20 orders into transactions (under the account's lock)."""
+        v20_id = event.order.extra.get("v20_id")
+        order = self.orders.get(str(v20_id)) if v20_id is not None else None
+        if order is None or event.kind == "new":
+            return
+        batch = self._batch or self._next_id()
+        if event.execution is not None:
+            txn = self._fill_txn(order, event, batch)
+            if self._batch is not None:
+                self._answer["orderFillTransaction"] = txn
+        if event.kind in ("canceled", "expired", "rejected"):
+            if self._cancelling == order.id:
+                reason = "CLIENT_REQUEST"
+            elif event.kind == "expired":
+                reason = "TIME_IN_FORCE_EXPIRED"
+            elif event.order.reason in ("insufficient_cash", "no_shorting", "rejected"):
+                reason = "INSUFFICIENT_MARGIN"
+            else:
+                reason = "INSUFFICIENT_LIQUIDITY"
+            self._cancel_txn(order, reason, batch)
+
+    def _fill_txn(self, order: OrderRecord, event: VenueEvent, batch: str) -> dict[str, Any]:
+        execution = event.execution
+        assert execution is not None
         req = order.request
         spec = self.instruments[req.instrument]
-        effect = self.account.fill(req.instrument, float(units), price, bid, ask)
-        commission = abs(float(units)) / 1e6 * self.commission_per_million
-        if commission:
-            self.account.balance -= commission
-            self.account.commission += commission
-        order.filled_units += units
+        units = execution.qty if execution.side == "buy" else -execution.qty
+        price = execution.price
+        quoted = self.quote(req.instrument) or (price, price)
+        bid, ask = quoted
+        quote_rate, base_rate = self.rate(spec.quote), self.rate(spec.base)
+        effect = self.book.fill(req.instrument, units, price)
+        pl = effect.quote_pl * quote_rate
+        commission = execution.fee * self.rate(execution.fee_currency)
+        self.balance += pl - commission
+        self.commission += commission
+        legs = self.book.positions[req.instrument]
+        legs.realized_pl += pl
+        half_spread = abs(units) * (ask - bid) / 2 * quote_rate
+        order.filled_units += Decimal(spec.units_text(units))
         fields: dict[str, Any] = {
             "type": "ORDER_FILL", "orderID": order.id, "instrument": req.instrument,
             "units": spec.units_text(units), "price": spec.price_text(price), "fullVWAP": spec.price_text(price),
@@ -278,31 +335,31 @@ class OandaState:
                           "closeoutBid": spec.price_text(bid), "closeoutAsk": spec.price_text(ask),
                           "timestamp": self.now()},
             "reason": "MARKET_ORDER" if req.kind == "MARKET" else "LIMIT_ORDER",
-            "pl": amount_text(effect.pl), "quotePL": amount_text(effect.pl / self.account.rate(spec.quote)),
+            "pl": amount_text(pl), "quotePL": f"{effect.quote_pl:.5f}",
             "financing": "0.0000", "baseFinancing": "0.00000000000000", "commission": amount_text(commission),
             "guaranteedExecutionFee": "0.0000", "quoteGuaranteedExecutionFee": "0",
-            "accountBalance": amount_text(self.account.balance), "halfSpreadCost": amount_text(effect.half_spread_cost),
-            "homeConversionFactors": {
-                "gainQuoteHome": {"factor": f"{self.account.rate(spec.quote):.8f}"},
-                "lossQuoteHome": {"factor": f"{self.account.rate(spec.quote):.8f}"}},
+            "accountBalance": amount_text(self.balance), "halfSpreadCost": amount_text(half_spread),
+            "homeConversionFactors": {"gainQuoteHome": {"factor": f"{quote_rate:.8f}"},
+                                      "lossQuoteHome": {"factor": f"{quote_rate:.8f}"}},
         }
         if req.client_id is not None:
             fields["clientOrderID"] = req.client_id
         txn_id = self._next_id()
         if effect.closed:
-            reduced = {"tradeID": self.open_trade.get(req.instrument, txn_id), "units": spec.units_text(-effect.closed),
-                       "price": spec.price_text(price), "realizedPL": amount_text(effect.pl), "financing": "0.0000",
-                       "halfSpreadCost": amount_text(effect.half_spread_cost)}
-            if abs(effect.closed) < abs(held_before):
+            reduced = {"tradeID": self.open_trade.get(req.instrument, txn_id),
+                       "units": spec.units_text(-effect.closed), "price": spec.price_text(price),
+                       "realizedPL": amount_text(pl), "financing": "0.0000",
+                       "halfSpreadCost": amount_text(half_spread)}
+            if abs(effect.closed) < abs(effect.held_before):
                 fields["tradeReduced"] = reduced
             else:
                 fields["tradesClosed"] = [reduced]
         if effect.opened:
             fields["tradeOpened"] = {"tradeID": txn_id, "units": spec.units_text(effect.opened),
                                      "price": spec.price_text(price), "guaranteedExecutionFee": "0.0000",
-                                     "halfSpreadCost": amount_text(effect.half_spread_cost),
+                                     "halfSpreadCost": amount_text(half_spread),
                                      "initialMarginRequired": amount_text(
-                                         abs(effect.opened) * self.account.rate(spec.base) * float(spec.margin_rate))}
+                                         abs(effect.opened) * base_rate * float(spec.margin_rate))}
             self.open_trade[req.instrument] = txn_id
         txn = self._append(fields, batch)
         if order.remaining == 0:
@@ -312,19 +369,16 @@ class OandaState:
             order.events["tradeOpenedID"] = txn["id"]
         return txn
 
-    def _cancel(self, order: OrderRecord, reason: str, batch: str) -> dict[str, Any]:
+    def _cancel_txn(self, order: OrderRecord, reason: str, batch: str) -> dict[str, Any]:
         fields: dict[str, Any] = {"type": "ORDER_CANCEL", "orderID": order.id, "reason": reason}
         if order.request.client_id is not None:
             fields["clientOrderID"] = order.request.client_id
         txn = self._append(fields, batch)
         order.state = "CANCELLED"
         order.events.update({"cancellingTransactionID": txn["id"], "cancelledTime": txn["time"]})
+        if self._batch is not None:
+            self._answer["orderCancelTransaction"] = txn
         return txn
-
-    def _match_pending(self, instruments: set[str]) -> None:
-        for order in list(self.orders.values()):
-            if order.state == "PENDING" and order.request.instrument in instruments:
-                self._execute(order, self._next_id())
 
     def _find(self, specifier: str) -> OrderRecord:
         order_id = self.by_client_id.get(specifier[1:], "") if specifier.startswith("@") else specifier
@@ -369,16 +423,36 @@ class OandaState:
             if order.state != "PENDING":
                 raise V20Error(404, f"The Order specified is not pending (it is {order.state})",
                                errorCode="ORDER_DOESNT_EXIST")
-            txn = self._cancel(order, "CLIENT_REQUEST", self._next_id())
+            before = len(self.transactions)
+            self._cancelling = order.id
+            try:
+                if order.venue_id is not None and self.account.order(order.venue_id) is not None:
+                    self.account.cancel(order.venue_id)
+                if order.state == "PENDING":  # never reached the account (or it had already let go)
+                    self._cancel_txn(order, "CLIENT_REQUEST", self._next_id())
+            finally:
+                self._cancelling = None
+            txn = next(t for t in self.transactions[before:] if t["type"] == "ORDER_CANCEL")
             return {"orderCancelTransaction": txn, "relatedTransactionIDs": [txn["id"]],
-                    "lastTransactionID": txn["id"]}
+                    "lastTransactionID": self.last_transaction_id}
 
     # -- positions and account -----------------------------------------------------------------------------
+    def unrealized_pl(self, instrument: str) -> float:
+        """Home-currency P&L of the open units of ``instrument`` at the account's mark."""
+        legs = self.book.get(instrument)
+        if not legs.units:
+            return 0.0
+        mark = self.account.engine.mark(instrument)
+        rate = self.rate(self.instruments[instrument].quote)
+        if math.isnan(mark) or math.isnan(rate):
+            return 0.0
+        return legs.units * (mark - legs.average_price) * rate
+
     def positions(self, open_only: bool) -> dict[str, Any]:
         """``GET /positions`` (every instrument traded) or ``/openPositions``."""
         with self.lock:
-            out = [position_json(self.instruments[n], legs, self.account.unrealized_pl(n))
-                   for n, legs in sorted(self.account.positions.items()) if legs.units or not open_only]
+            out = [position_json(self.instruments[n], legs, self.unrealized_pl(n))
+                   for n, legs in sorted(self.book.positions.items()) if legs.units or not open_only]
             return {"positions": out, "lastTransactionID": self.last_transaction_id}
 
     def position(self, instrument: str) -> dict[str, Any]:
@@ -386,36 +460,49 @@ class OandaState:
         with self.lock:
             if instrument not in self.instruments:
                 raise V20Error(404, f"The instrument {instrument} does not exist", errorCode="NO_SUCH_POSITION")
-            legs = self.account.positions.get(instrument, PositionLegs())
-            return {"position": position_json(self.instruments[instrument], legs,
-                                              self.account.unrealized_pl(instrument)),
+            return {"position": position_json(self.instruments[instrument], self.book.get(instrument),
+                                              self.unrealized_pl(instrument)),
                     "lastTransactionID": self.last_transaction_id}
 
+    def figures(self) -> dict[str, str]:
+        """Balance, NAV (the account's equity: every currency at the current marks), margin, position value."""
+        used = value = 0.0
+        for name, legs in self.book.positions.items():
+            if legs.units:
+                spec = self.instruments[name]
+                worth = abs(legs.units) * self.rate(spec.base)
+                if not math.isnan(worth):
+                    value += worth
+                    used += worth * float(spec.margin_rate)
+        return account_figures(self.balance, self.account.equity(), used, value, 0.0, self.commission)
+
     def _summary(self) -> dict[str, Any]:
-        open_positions = [n for n, p in self.account.positions.items() if p.units]
-        return {"id": self.account_id, "alias": self.alias, "currency": self.account.home,
+        open_positions = [n for n, p in self.book.positions.items() if p.units]
+        realized = sum(p.realized_pl for p in self.book.positions.values())
+        return {"id": self.account_id, "alias": self.alias, "currency": self.home,
                 "createdByUserID": _USER_ID, "createdTime": self.created_time,
                 "guaranteedStopLossOrderMode": "DISABLED", "hedgingEnabled": False,
-                "marginRate": "0.02", "pl": amount_text(sum(p.realized_pl for p in self.account.positions.values())),
-                "resettablePL": amount_text(sum(p.realized_pl for p in self.account.positions.values())),
+                "marginRate": str(min(i.margin_rate for i in self.instruments.values())),
+                "pl": amount_text(realized), "resettablePL": amount_text(realized),
                 "openTradeCount": len(open_positions), "openPositionCount": len(open_positions),
                 "pendingOrderCount": sum(o.state == "PENDING" for o in self.orders.values()),
-                **account_figures(self.account), "lastTransactionID": self.last_transaction_id}
+                **self.figures(), "lastTransactionID": self.last_transaction_id}
 
     def summary(self) -> dict[str, Any]:
         """``GET /accounts/{id}/summary``."""
         with self.lock:
+            self.account.sync()
             return {"account": self._summary(), "lastTransactionID": self.last_transaction_id}
 
     def _trades(self) -> list[dict[str, Any]]:
         out = []
-        for name, legs in sorted(self.account.positions.items()):
+        for name, legs in sorted(self.book.positions.items()):
             if legs.units:
                 spec = self.instruments[name]
                 out.append({"id": self.open_trade.get(name, "0"), "instrument": name, "state": "OPEN",
                             "price": spec.price_text(legs.average_price), "initialUnits": spec.units_text(legs.units),
                             "currentUnits": spec.units_text(legs.units), "realizedPL": "0.0000",
-                            "unrealizedPL": amount_text(self.account.unrealized_pl(name)), "financing": "0.0000"})
+                            "unrealizedPL": amount_text(self.unrealized_pl(name)), "financing": "0.0000"})
         return out
 
     def details(self) -> dict[str, Any]:
@@ -442,11 +529,11 @@ class OandaState:
                 "ordersCancelled": [order_json(o) for o in orders if o.state == "CANCELLED"],
                 "ordersFilled": [order_json(o) for o in orders if o.state == "FILLED"],
                 "ordersTriggered": [], "tradesOpened": [], "tradesReduced": [], "tradesClosed": [],
-                "positions": [position_json(self.instruments[n], self.account.positions.get(n, PositionLegs()),
-                                           self.account.unrealized_pl(n)) for n in sorted(instruments)],
+                "positions": [position_json(self.instruments[n], self.book.get(n), self.unrealized_pl(n))
+                              for n in sorted(instruments)],
                 "transactions": txns,
             }
-            figures = {k: v for k, v in account_figures(self.account).items() if k not in ("balance",)}
+            figures = {k: v for k, v in self.figures().items() if k != "balance"}
             state = {**figures, "orders": [], "trades": [], "positions": []}
             return {"changes": changes, "state": state, "lastTransactionID": self.last_transaction_id}
 
@@ -459,12 +546,12 @@ class OandaState:
             return {"instruments": [i.to_json() for i in chosen], "lastTransactionID": self.last_transaction_id}
 
     def stats(self) -> dict[str, Any]:
-        """Requests, answers by status, 429s, order-create attempts and placements per client id."""
+        """The account's counters (requests, answers, 429s, ``order_attempts`` per client id, streams) and the
+        v20 orders created per client id (``placements``)."""
         with self.lock:
-            return {"requests": self.requests, "rate_limited": self.rate_limited,
-                    "statuses": {str(k): v for k, v in sorted(self.statuses.items())},
-                    "attempts": dict(self.attempts), "placements": dict(self.placements),
-                    "orders": len(self.orders), "last_transaction_id": self.last_transaction_id}
+            return {**self.account.stats(), "faults_injected": dict(self.injector.counts),
+                    "placements": dict(self.placements),
+                    "last_transaction_id": self.last_transaction_id}
 
 
 def _transaction_index(since: str | None) -> int:

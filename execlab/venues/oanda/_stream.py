@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
+from execlab.venues.oanda._faults import OandaFaults
 from execlab.venues.oanda._state import OandaState
 
 __all__ = ["StreamHub"]
@@ -36,11 +37,10 @@ class _Client:
 class StreamHub:
     """Every open stream of one venue, fed from the state's listeners (create and attach it on the serving loop)."""
 
-    def __init__(self, state: OandaState, heartbeat_seconds: float = 5.0) -> None:
+    def __init__(self, state: OandaState, faults: OandaFaults, heartbeat_seconds: float = 5.0) -> None:
         self.state = state
+        self.faults = faults
         self.heartbeat_seconds = heartbeat_seconds
-        self.silent = False
-        """Send nothing (heartbeats included) while True; connections stay open."""
         self.opened = 0
         self.dropped = 0
         self._clients: set[_Client] = set()
@@ -95,12 +95,14 @@ class StreamHub:
         client = _Client(kind, instruments, response, request.transport)
         self._clients.add(client)
         self.opened += 1
+        self.state.account.count_stream(connections=1)
         try:
             if kind == "pricing":
                 with self.state.lock:
-                    first = [self.state.price(n) for n in sorted(instruments) if n in self.state.quotes]
+                    first = [self.state.price(n) for n in sorted(instruments)]
                 for price in first:
-                    client.queue.put_nowait(price)
+                    if price is not None:
+                        client.queue.put_nowait(price)
             while True:
                 try:
                     message = await asyncio.wait_for(client.queue.get(), timeout=self.heartbeat_seconds)
@@ -108,7 +110,7 @@ class StreamHub:
                     message = self._heartbeat(kind)
                 if message is None:
                     break
-                if self.silent:
+                if self.faults.stream_silent:
                     continue
                 await response.write(json.dumps(message).encode() + b"\n")
         except (ConnectionResetError, asyncio.CancelledError):
@@ -134,6 +136,7 @@ class StreamHub:
                 client.transport.abort()
             client.queue.put_nowait(None)
         self.dropped += len(clients)
+        self.state.account.count_stream(drops=len(clients))
         return len(clients)
 
     async def close_all(self) -> None:
