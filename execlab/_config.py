@@ -244,6 +244,8 @@ class SimBrokerConfig(BrokerConfig):
     """``broker: sim``: the local simulated venue (``venue`` configures it); no keys."""
 
     name: Literal["sim"] = "sim"
+    rate_limit_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] = 1_000_000
+    """The simulated venue has no rate limit of its own: unpaced unless set."""
 
 
 _BROKER_MODELS: dict[str, Callable[[], type[BrokerConfig]]] = {"sim": lambda: SimBrokerConfig}

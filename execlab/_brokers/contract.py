@@ -172,8 +172,9 @@ class BrokerAdapter(ABC):
         """Cash, equity, buying power and, where the broker has several, the balance of each currency."""
 
     def _fills(self, since: datetime | None) -> list[BrokerFill]:
-        """:attr:`Capability.FILLS`: the account's executions since ``since`` (UTC; None: as far back as the broker
-        keeps), oldest first, with their fees."""
+        """:attr:`Capability.FILLS`: the account's executions after ``since``, oldest first, with their fees; with
+        ``since`` None, its recent ones (at least those of the day before its latest execution, by the broker's
+        clock)."""
         raise NotImplementedError(f"{self.name}: no fills hook (Capability.FILLS not declared)")
 
     def _instruments(self, symbols: Sequence[str]) -> dict[str, Instrument]:
@@ -196,6 +197,10 @@ class BrokerAdapter(ABC):
         ``on_gap`` when updates may have been missed (a reconnect). Returns once the stream is live. Raise
         BrokerUnavailableError when it cannot connect, BrokerAuthError when the keys are refused."""
         return None
+
+    def _bind_run(self, journal_path: str | None, read_only: bool) -> None:  # noqa: B027 - optional hook
+        """Where the run's journal is (None: in memory) and whether the run only reads the broker (``execlab
+        plan``): an adapter that keeps local state (the simulated broker's account) keeps it beside the journal."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
         """Release sockets and loop threads (the executor calls it when it is closed); safe to call twice."""

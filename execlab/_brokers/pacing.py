@@ -19,8 +19,9 @@ the broker's reset), and for one window after that the pacer keeps two requests 
 request in flight), so two clients on one key share the limit instead of both spending it.
 
 A pacer given a ``state_path`` (:meth:`RequestPacer.from_config` picks one per broker, endpoint and key, under
-``$EXECLAB_PACER_DIR`` or ``~/.cache/execlab/pacing``) writes the send times in its window there as it goes and
-reads them back when created, so a process restarted after a crash does not spend a burst the broker still counts.
+``$EXECLAB_PACER_DIR`` or ``~/.cache/execlab/pacing``) writes the send times in its window there as it goes (under a
+writer id of its own) and enters those of the other writers before each request: a process restarted after a crash
+does not spend a burst the broker still counts, and two processes on one key and machine share the limit exactly.
 """
 
 from __future__ import annotations
@@ -31,9 +32,10 @@ import math
 import os
 import threading
 import time
+import uuid
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
@@ -52,6 +54,8 @@ _NAME: Final = "broker"
 _RESERVE: Final = 2
 """Requests kept in reserve while another client uses the key (its request in flight, and its reset rounding)."""
 _FOREIGN: Final = "foreign"
+_SHARED: Final = "shared"
+"""The name of log entries another pacer on the key wrote into the state file."""
 """The name of log entries standing for requests another client sent."""
 _LEAK_EVERY: Final = 256
 """Forget requests older than the window once every this many requests (the log stays small)."""
@@ -133,8 +137,11 @@ class RequestPacer:
         self._foreign = 0
         self._shared_until = -math.inf
         self._state_path = None if state_path is None else Path(state_path)
+        self._writer = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self._seen_mtime = -1
+        self._seen_other: dict[str, float] = {}
         if self._state_path is not None:
-            self._load()
+            self._sync_shared(self._clock())
 
     @classmethod
     def from_config(cls, broker: BrokerConfig, *, state_path: Path | str | bool | None = True) -> RequestPacer:
@@ -190,6 +197,7 @@ class RequestPacer:
         while True:
             with self._lock:
                 now = self._clock()
+                self._sync_shared(now)
                 self._set_rate(now)
                 wait = self._hold_until - now
                 if wait <= 0:
@@ -280,38 +288,56 @@ class RequestPacer:
 
     # -- state across processes -----------------------------------------------------------------------------
     def _save(self, now: float) -> None:
-        """Write the send times (epoch seconds) still in the window to the state file, atomically."""
+        """Write this pacer's send times (epoch seconds) still in the window into the state file, beside those of
+        other pacers on the key (each under its own writer id), atomically and under a lock."""
         path = self._state_path
         if path is None:
             return
         offset = self._wall() - now
         start = _ms(now) - self._interval_ms
-        stamps = [i.timestamp / 1000 + offset for i in self._bucket.items if i.timestamp > start]
-        stamps += [i.timestamp / 1000 + offset for i in self._in_flight if i.timestamp <= start]
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        mine = [i.timestamp / 1000 + offset for i in self._bucket.items if i.name == _NAME and i.timestamp > start]
+        mine += [i.timestamp / 1000 + offset for i in self._in_flight if i.timestamp <= start]
+        cutoff = self._wall() - self._window
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps({"limit": self._limit, "window": self._window, "sent": stamps}))
-            os.replace(tmp, path)
+            with _locked(path):
+                writers = {w: [t for t in sent if t > cutoff] for w, sent in _read_state(path).items()
+                           if w != self._writer}
+                writers[self._writer] = mine
+                tmp = path.with_name(f"{path.name}.{self._writer}.tmp")
+                tmp.write_text(json.dumps({"window": self._window,
+                                           "writers": {w: v for w, v in writers.items() if v}}))
+                os.replace(tmp, path)
+                self._seen_mtime = path.stat().st_mtime_ns
         except OSError:  # pacing must not fail a request because a cache file cannot be written
-            tmp.unlink(missing_ok=True)
+            pass
 
-    def _load(self) -> None:
-        """Enter the send times of an earlier process (or another client) that are still in the window."""
+    def _sync_shared(self, now: float) -> None:
+        """Enter the send times other pacers on the key (other processes, an earlier one) wrote since we looked."""
         path = self._state_path
-        assert path is not None
-        try:
-            data = json.loads(path.read_text())
-            sent = [float(t) for t in data.get("sent", [])]
-        except (OSError, ValueError, TypeError, AttributeError):
+        if path is None:
             return
-        now = self._clock()
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError:
+            return
+        if mtime == self._seen_mtime:
+            return
+        self._seen_mtime = mtime
         offset = self._wall() - now
         items = self._bucket.items
-        for epoch in sorted(sent):
-            stamp = _ms(epoch - offset)
-            if stamp > _ms(now) - self._interval_ms:
-                insort(items, RateItem(_NAME, min(stamp, _ms(now))), key=_timestamp)
+        for writer, sent in _read_state(path).items():
+            if writer == self._writer:
+                continue
+            seen = self._seen_other.get(writer, -math.inf)
+            fresh = [t for t in sent if t > seen]
+            if not fresh:
+                continue
+            self._seen_other[writer] = max(fresh)
+            for epoch in fresh:
+                stamp = _ms(epoch - offset)
+                if stamp > _ms(now) - self._interval_ms:
+                    insort(items, RateItem(_SHARED, min(stamp, _ms(now))), key=_timestamp)
 
     def rate_limited(self, retry_after: float | None = None) -> None:
         """A request was answered 429 anyway: count it and hold every request ``retry_after`` seconds (a whole
@@ -345,3 +371,30 @@ def default_state_path(broker: BrokerConfig) -> Path:
     digest = hashlib.sha256(ident.encode()).hexdigest()[:24]
     root = os.environ.get(PACER_DIR_ENV) or str(Path.home() / ".cache" / "execlab" / "pacing")
     return Path(root) / f"{digest}.json"
+
+
+def _read_state(path: Path) -> dict[str, list[float]]:
+    """``{writer: [epoch seconds]}`` of a state file (empty when missing or unreadable)."""
+    try:
+        data = json.loads(path.read_text())
+        writers = data.get("writers", {})
+        return {str(w): [float(t) for t in sent] for w, sent in writers.items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path``'s lock file (where ``fcntl`` exists)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: last writer wins
+        yield
+        return
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            with suppress(OSError):
+                fcntl.flock(handle, fcntl.LOCK_UN)

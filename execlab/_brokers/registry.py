@@ -43,7 +43,7 @@ class BrokerSpec:
     the endpoints that trade real money, and its local venue (for ``execlab venue <name>``).
 
     ``config_model``, ``make_adapter`` and ``make_venue`` may be ``"module:attribute"`` paths, loaded on first use.
-    ``make_adapter`` None: the broker has no adapter (``sim``: the paper executor trades on the simulated venue).
+    ``make_adapter`` None: the broker has no adapter (it cannot be traded through :class:`BrokerExecutor`).
     """
 
     name: str
@@ -59,8 +59,7 @@ class BrokerSpec:
     def adapter(self, broker: BrokerConfig, config: Config) -> BrokerAdapter:
         """A new adapter for ``broker`` (imports the broker's SDK)."""
         if self.make_adapter is None:
-            raise ConfigError(f"broker.name: {self.name!r} trades without a broker adapter (the local simulated "
-                              "venue); use make_executor")
+            raise ConfigError(f"broker.name: {self.name!r} has no broker adapter")
         return cast(AdapterFactory, _load(self.make_adapter))(broker, config)
 
     def venue(self, options: Any) -> Any:
@@ -96,17 +95,19 @@ def registered_brokers() -> tuple[str, ...]:
 
 
 def make_broker_executor(config: Config, journal: Journal, symbols: Sequence[str] = (), *,
-                         progress: Callable[[str, str], None] | None = None) -> BrokerExecutor:
+                         progress: Callable[[str, str], None] | None = None,
+                         read_only: bool = False) -> BrokerExecutor:
     """The :class:`BrokerExecutor` over the adapter ``config.broker`` names; its secrets are registered with the
-    journal (never written) before anything is sent."""
+    journal (never written) before anything is sent. ``read_only``: the run only reads the broker (a plan)."""
     spec = broker_spec(config.broker.name)
     journal.add_secret(*config.broker.secrets())
     adapter = spec.adapter(config.broker, config)
+    adapter._bind_run(None if journal.path == ":memory:" else journal.path, read_only)
     return BrokerExecutor(adapter, journal, config.run_id, symbols, progress=progress, config=config.broker)
 
 
 # -- the built-in brokers ---------------------------------------------------------------------------------------
-register_broker(BrokerSpec("sim", SimBrokerConfig, None))
+register_broker(BrokerSpec("sim", SimBrokerConfig, "execlab._brokers.sim_adapter:make_sim_adapter"))
 register_broker(BrokerSpec("alpaca", "execlab.adapters.alpaca._config:AlpacaConfig",
                            "execlab.adapters.alpaca._factory:make_adapter", live_endpoints("alpaca"),
                            "execlab.venues.alpaca._cli:make_venue"))

@@ -247,4 +247,19 @@ def test_an_unreadable_state_file_is_ignored(tmp_path) -> None:  # type: ignore[
     t = FakeTime()
     pacer = RequestPacer(3, 10.0, clock=t.clock, wall_clock=t.wall, sleep=t.sleep, state_path=state)
     assert _send(pacer, t, 3) == [1000.0] * 3
-    assert len(__import__("json").loads(state.read_text())["sent"]) == 3
+    writers = __import__("json").loads(state.read_text())["writers"]
+    assert [len(sent) for sent in writers.values()] == [3]
+
+
+def test_two_pacers_sharing_a_state_file_share_the_limit(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    t = FakeTime()
+    broker = FakeBroker(t, 6, 10.0)
+    state = tmp_path / "pacer.json"
+    a, b = (RequestPacer(6, 10.0, clock=t.clock, wall_clock=t.wall, sleep=t.sleep, state_path=state)
+            for _ in range(2))
+    for _ in range(3):  # a spends half the window; b learns of it from the file before its first request
+        broker.call(a)
+    for _ in range(6):
+        broker.call(b)
+    assert broker.refused == 0
+    assert broker.sent[6] - broker.sent[0] >= 10.0

@@ -40,9 +40,6 @@ def test_a_duplicate_client_id_is_refused_and_placed_once(harness: BrokerHarness
     assert venue.stats()["order_attempts"] == {next(iter(placed)): 2}  # both reached the venue; one order exists
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "kit-adapter: classify_http maps every 403 to BrokerAuthError, but Alpaca answers 'insufficient buying power' "
-    "with 403 {code 40310000}: a refusal of the order, not of the keys"))
 def test_an_order_beyond_the_funds_is_refused(harness: BrokerHarness, start_venue: StartHarnessVenue) -> None:
     venue = start_venue(cash=1_000.0)
     adapter = harness.make_adapter(venue)
