@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from execlab.venues._base.faults import FaultInjector
+from execlab.venues._base.faults import FaultInjector, answer_with_faults
 from execlab.venues._base.rate_limit import RateLimiter
 from execlab.venues._base.server import harness_refusal, harness_routes
 from execlab.venues._harness import HarnessGuard
@@ -121,20 +121,9 @@ def build_app(ctx: AppContext) -> web.Application:
         return response
 
     async def _with_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
-        injection = ctx.injector.draw(request.method, request.path)
-        if injection.delay:
-            await ctx.pause(injection.delay)
-        if injection.error_status is not None:
-            if injection.error_after_apply:
-                await _call(handler, request)
-            return _error(injection.error_status, "An unexpected error occurred")
-        if injection.hang and injection.hang_after:
-            await ctx.pause(injection.hang)
-            return await _call(handler, request)
-        response = await _call(handler, request)
-        if injection.hang:
-            await ctx.pause(injection.hang)
-        return response
+        return await answer_with_faults(ctx.injector.draw(request.method, request.path),
+                                        lambda: _call(handler, request),
+                                        lambda status: _error(status, "An unexpected error occurred"), ctx.pause)
 
     routes = web.RouteTableDef()
 
