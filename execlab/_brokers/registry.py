@@ -114,3 +114,6 @@ register_broker(BrokerSpec("alpaca", "execlab.adapters.alpaca._config:AlpacaConf
 register_broker(BrokerSpec("ibkr", "execlab.adapters.ibkr._config:IBConfig",
                            "execlab.adapters.ibkr._factory:make_adapter", live_endpoints("ibkr"),
                            "execlab.venues.ibkr._cli:make_venue"))
+register_broker(BrokerSpec("oanda", "execlab.adapters.oanda._config:OandaConfig",
+                           "execlab.adapters.oanda._factory:make_adapter", live_endpoints("oanda"),
+                           "execlab.venues.oanda._cli:make_venue"))

@@ -1,5 +1,5 @@
-"""``execlab rebalance`` (paper or live, resumable), ``execlab venue alpaca`` and ``execlab venue ibkr`` (local
-brokers on loopback)."""
+"""``execlab rebalance`` (paper or live, resumable) and ``execlab venue alpaca|ibkr|oanda`` (local venues
+on loopback)."""
 
 from __future__ import annotations
 
@@ -203,10 +203,34 @@ def venue_ibkr(
     raise typer.Exit(serve(argv))
 
 
+def venue_oanda(
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 0,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    key: Annotated[str | None, typer.Option(help="Bearer token clients must send (default: $OANDA_ACCESS_TOKEN, "
+                                                 "else a printed test value).")] = None,
+    cash: Annotated[float, typer.Option(help="Starting balance in the home currency.")] = 100_000.0,
+    currency: Annotated[str, typer.Option(help="The account's home currency.")] = "USD",
+    prices: Annotated[Path | None, typer.Option(help="CSV of starting quotes: 'symbol,bid,ask' (EUR_USD or "
+                                                     "EUR/USD).", exists=True, dir_okay=False)] = None,
+    rate_limit: Annotated[int, typer.Option(help="Requests per token per second.")] = 100,
+) -> None:
+    """Serve a local OANDA v20 REST venue (and its pricing and transaction streams): one practice account with
+    EUR_USD, GBP_USD, NZD_USD, EUR_GBP and USD_JPY priced.
+    """
+    from execlab.venues.oanda import serve
+
+    argv = ["--port", str(port), "--host", host, "--rate-limit", str(rate_limit), "--cash", repr(cash),
+            "--currency", currency]
+    argv += ["--key", key] if key is not None else []
+    argv += ["--prices", str(prices)] if prices is not None else []
+    raise typer.Exit(serve(argv))
+
+
 def register(app: typer.Typer) -> None:
     """Add the trading commands to the ``execlab`` app."""
     app.command()(rebalance)
     venue_app = typer.Typer(help="Local broker venues on loopback.", no_args_is_help=True)
     venue_app.command("alpaca")(venue_alpaca)
     venue_app.command("ibkr")(venue_ibkr)
+    venue_app.command("oanda")(venue_oanda)
     app.add_typer(venue_app, name="venue")

@@ -10,10 +10,13 @@ from __future__ import annotations
 import math
 import random
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-__all__ = ["FaultInjector", "FaultKnobs", "Injection"]
+__all__ = ["FaultInjector", "FaultKnobs", "Injection", "answer_with_faults"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -186,3 +189,26 @@ class FaultInjector:
     def partial_fill_ratio(self) -> float | None:
         """The current partial-fill knob."""
         return self.faults.partial_fill_ratio
+
+
+async def answer_with_faults(injection: Injection, call: Callable[[], Awaitable[T]], error: Callable[[int], T],
+                             pause: Callable[[float], Awaitable[None]],
+                             before: Callable[[], None] | None = None) -> T:
+    """Answer one request under its drawn faults: the delay (then ``before``, e.g. the venue's clock sync), a 5xx
+    instead of the answer (after the request took effect with ``error_after_apply``), or a hang before the request
+    takes effect (``hang_after``) or before its answer is sent."""
+    if injection.delay:
+        await pause(injection.delay)
+    if before is not None:
+        before()
+    if injection.error_status is not None:
+        if injection.error_after_apply:
+            await call()
+        return error(injection.error_status)
+    if injection.hang and injection.hang_after:
+        await pause(injection.hang)
+        return await call()
+    response = await call()
+    if injection.hang:
+        await pause(injection.hang)
+    return response

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
+from execlab.venues._base.faults import answer_with_faults
 from execlab.venues._base.rate_limit import RateDecision
 from execlab.venues._base.server import harness_routes
 from execlab.venues.alpaca._faults import rate_limit_headers
@@ -112,23 +113,14 @@ def build_app(ctx: AlpacaVenue) -> web.Application:
         venue_account.count_status(response.status, rate_limited=response.status == 429)
         return response
 
+    def _server_error(status: int) -> web.Response:
+        code, message = _SERVER_ERRORS.get(status, (50010000, "internal server error"))
+        return _error(status, code, message)
+
     async def _with_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
-        injection = ctx.injector.draw(request.method, request.path)
-        if injection.delay:
-            await ctx.pause(injection.delay)
-        state.sync()
-        if injection.error_status is not None:
-            if injection.error_after_apply:
-                await _call(handler, request)
-            code, message = _SERVER_ERRORS.get(injection.error_status, (50010000, "internal server error"))
-            return _error(injection.error_status, code, message)
-        if injection.hang and injection.hang_after:
-            await ctx.pause(injection.hang)
-            return await _call(handler, request)
-        response = await _call(handler, request)
-        if injection.hang:
-            await ctx.pause(injection.hang)
-        return response
+        return await answer_with_faults(ctx.injector.draw(request.method, request.path),
+                                        lambda: _call(handler, request), _server_error, ctx.pause,
+                                        before=state.sync)
 
     routes = web.RouteTableDef()
 

@@ -8,11 +8,22 @@ from typing import Any
 import pytest
 from brokers.harnesses.alpaca import HARNESS as ALPACA
 from brokers.harnesses.base import BrokerHarness, VenueHandle
+from brokers.harnesses.oanda import HARNESS as OANDA
 
-HARNESSES: list[BrokerHarness] = [ALPACA]
+HARNESSES: list[BrokerHarness] = [ALPACA, OANDA]
 """Each broker adds its harness here."""
 
 StartHarnessVenue = Callable[..., VenueHandle]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A harness's ``known_gaps`` (test id → reason) mark those cases xfail, not strict."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        harness = callspec.params.get("harness") if callspec is not None else None
+        reason = getattr(harness, "known_gaps", {}).get(item.name)
+        if reason is not None:
+            item.add_marker(pytest.mark.xfail(strict=False, reason=f"{harness.name}: {reason}"))
 
 
 @pytest.fixture(params=HARNESSES, ids=[h.name for h in HARNESSES])

@@ -1,0 +1,111 @@
+"""The OANDA harness: the local v20 venue in process (or ``python -m execlab.venues.oanda``), oandapyV20 through
+:class:`execlab.adapters.oanda.OandaAdapter`.
+
+The suite trades neutral names (``AAA``, ``BBB``, ...) at equity-like prices, so the venue runs with
+``open_instruments``: a name is listed at its first quote as a CFD in USD (whole units, prices to the cent). FX pairs
+have their own tests (``tests/brokers/test_oanda_*.py``).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, ClassVar
+
+import requests
+from brokers.harnesses.base import BrokerHarness, VenueHandle
+
+import execlab as xl
+from execlab._brokers.contract import BrokerAdapter
+from execlab.adapters.oanda import OandaAdapter
+from execlab.venues.oanda import OandaVenue
+
+
+def paced(window: float) -> float:
+    """The window the client paces to: the venue's plus a margin. v20 states no remaining budget in its answers,
+    so a request that left the client later in one window than another may reach the venue earlier in the next."""
+    return round(window * 1.1 + 0.1, 3)
+
+
+class OandaHarness(BrokerHarness):
+    name = "oanda"
+    key = "conformance-oanda-token"
+    secret = "conformance-oanda-token"
+    symbols: ClassVar[dict[str, float]] = {"AAA": 10.0, "BBB": 20.0, "CCC": 50.0, "DDD": 5.0}
+    order_match = "POST /v3/accounts"
+    known_gaps: ClassVar[dict[str, str]] = {
+        "test_fault_ends_with_the_right_positions_and_no_duplicate[oanda-partial_fill]":
+            "v20 market orders are FOK or IOC: a partly filled one cannot rest for the next quote",
+        "test_fault_ends_with_the_right_positions_and_no_duplicate[oanda-dropped_stream]":
+            "the OANDA stream hub does not implement stream_drop_after yet, and the case needs resting partial fills",
+        "test_a_duplicate_client_id_is_refused_and_placed_once[oanda]":
+            "v20 refuses a repeated clientExtensions.id only while the first order is pending "
+            "(CLIENT_ORDER_ID_ALREADY_EXISTS); a filled market order's id is accepted again, so the adapter's "
+            "lookup before any resend is the guard (tests/brokers/test_oanda_adapter.py)",
+        "test_an_order_beyond_the_funds_is_refused[oanda]":
+            "v20 answers 201 with an orderCancelTransaction (INSUFFICIENT_MARGIN): the adapter reports a rejected "
+            "order with its reason instead of raising BrokerRejectedError",
+        "test_fills_with_fees_reach_the_journal_and_tca[oanda]":
+            "the adapter's execution ids are v20 ORDER_FILL transaction ids, not the kit account's execution ids",
+        "test_a_venue_restart_mid_run_is_reconciled_without_resending[oanda]":
+            "the case leaves half-filled orders resting across the restart; v20 market orders are FOK or IOC",
+        "test_a_restarted_client_continues_its_window_with_no_429[oanda]":
+            "v20 states no remaining budget in its answers; passes when the machine is idle, one 429 under load",
+        "test_two_clients_polling_on_one_key_meet_no_429[oanda]":
+            "v20 states no rate-limit budget in its answers: a client cannot see what another one spent",
+    }
+    """Conformance cases OANDA does not meet, and why (marked xfail, not strict, by the suite's conftest)."""
+    served_rate: tuple[int, float] = (100, 1.0)
+    """The limit of the last venue served in a process (OANDA states no limit in its answers: the client's pacer
+    must be configured to it)."""
+
+    def start_venue(self, **opts: Any) -> VenueHandle:
+        venue = OandaVenue(self.key, balance=opts.pop("cash", 100_000.0), rate_limit=opts.pop("rate_limit", 10_000),
+                           rate_window=opts.pop("rate_window", 1.0), open_instruments=True, heartbeat_seconds=0.5,
+                           **opts).start()
+        for s, p in self.symbols.items():
+            venue.set_quote(s, p - 0.01, p + 0.01, p)
+        return venue
+
+    def make_adapter(self, venue: VenueHandle, *, timeout: float = 5.0) -> BrokerAdapter:
+        assert isinstance(venue, OandaVenue)
+        return OandaAdapter(self.key, account_id=venue.account_id, base_url=venue.base_url, timeout=timeout)
+
+    def config(self, venue: VenueHandle, run_id: str, **broker: Any) -> xl.Config:
+        assert isinstance(venue, OandaVenue)
+        return xl.Config.from_mapping({"mode": "paper", "run_id": run_id, "broker": {
+            "name": "oanda", "api_key": self.key, "base_url": venue.base_url,
+            "rate_limit_per_minute": venue.limiter.limit, "rate_window_seconds": paced(venue.limiter.window),
+            **broker}})
+
+    def venue_command(self, port: int, *, rate_limit: int, rate_window: float) -> tuple[list[str], dict[str, str]]:
+        self.served_rate = (rate_limit, rate_window)
+        return ([sys.executable, "-m", "execlab.venues.oanda", "--port", str(port), "--open-instruments",
+                 "--rate-limit", str(rate_limit), "--rate-window", repr(rate_window), "--cash", "1e12"],
+                {"OANDA_ACCESS_TOKEN": self.key})
+
+    def config_yaml(self, url: str, run_id: str) -> tuple[str, dict[str, str]]:
+        limit, window = self.served_rate
+        return (f"mode: paper\nrun_id: {run_id}\nbroker:\n  name: oanda\n  base_url: {url}\n"
+                f"  api_key: ${{CONF_OANDA_TOKEN}}\n  rate_limit_per_minute: {limit}\n"
+                f"  rate_window_seconds: {paced(window)!r}\n", {"CONF_OANDA_TOKEN": self.key})
+
+    def harness_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    def held_at(self, url: str) -> dict[str, float]:
+        headers = self.harness_headers()
+        account = requests.get(f"{url}/v3/accounts", headers=headers, timeout=30).json()["accounts"][0]["id"]
+        answer = requests.get(f"{url}/v3/accounts/{account}/openPositions", headers=headers, timeout=30)
+        answer.raise_for_status()
+        out = {}
+        for p in answer.json()["positions"]:
+            units = float(p["long"]["units"]) + float(p["short"]["units"])
+            if units:
+                out[p["instrument"]] = units
+        return out
+
+    def journal_secrets(self) -> list[str]:
+        return [self.key]
+
+
+HARNESS = OandaHarness()

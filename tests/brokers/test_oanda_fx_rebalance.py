@@ -1,0 +1,129 @@
+"""An FX rebalance of EUR/USD, GBP/USD, NZD/USD and the cross EUR/GBP through oandapyV20 and the local v20 venue,
+against the backtest of the same targets on ``../shared/data/fx_daily_oanda.parquet`` (bid/ask bars: buys at the
+ask, sells at the bid): the same plan, the same fill prices, the cross's P&L in GBP converted to USD."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import execlab as xl
+from execlab._brokers.executor import BrokerExecutor
+from execlab._data.fx import home_prices, quote_bars
+from execlab._oms.journal import Journal
+from execlab._runs.live import run_live_rebalance
+from execlab.adapters.oanda import OandaAdapter
+from execlab.venues.oanda import OandaVenue
+
+from helpers.paths import SHARED_DATA
+
+pytestmark = [pytest.mark.shared_data, pytest.mark.local_venue]
+
+DATA = SHARED_DATA / "fx_daily_oanda.parquet"
+PAIRS = ("EUR/USD", "GBP/USD", "NZD/USD", "EUR/GBP")
+
+
+@pytest.fixture(scope="module")
+def bars() -> pd.DataFrame:
+    if not DATA.is_file():
+        pytest.skip(f"{DATA} is absent")
+    frame = pd.read_parquet(DATA)
+    return quote_bars(frame[frame["date"] >= "2018-09-01"])
+
+
+def quotes_on(bars: pd.DataFrame, day: pd.Timestamp) -> dict[str, tuple[float, float]]:
+    rows = bars[bars["timestamp"] == day].set_index("symbol")
+    return {s: (float(rows.at[s, "bid"]), float(rows.at[s, "ask"])) for s in PAIRS}
+
+
+def last_quotes(bars: pd.DataFrame) -> tuple[pd.Timestamp, dict[str, float], dict[str, tuple[float, float]]]:
+    """The decision day (the day before the last: its mids price the plan) and the last day's (bid, ask), where
+    the backtest fills the decision's orders and where the venue is quoted."""
+    days = sorted(bars["timestamp"].unique())
+    decided = quotes_on(bars, days[-2])
+    return pd.Timestamp(days[-2]), {s: (b + a) / 2 for s, (b, a) in decided.items()}, quotes_on(bars, days[-1])
+
+
+@pytest.fixture
+def venue(bars: pd.DataFrame) -> Iterator[OandaVenue]:
+    _, _, quotes = last_quotes(bars)
+    with OandaVenue(balance=1_000_000.0, quotes={s.replace("/", "_"): q for s, q in quotes.items()}) as v:
+        yield v
+
+
+def config(mode: str, unit: str, **extra: Any) -> xl.Config:
+    return xl.Config.from_mapping({"mode": mode, "run_id": "fx", "initial_cash": 1_000_000.0,
+                                   "plan": {"target_unit": unit, "allow_short": True},
+                                   "venue": {"fill_price": "quote", "slippage": {"model": "half_spread"}},
+                                   **extra})
+
+
+def paper(venue: OandaVenue, tmp_path: Any, targets: dict[str, float], prices: dict[str, float], unit: str,
+          as_of: str) -> pd.DataFrame:
+    adapter = OandaAdapter(venue.token, base_url=venue.base_url)
+    journal = Journal(tmp_path / f"{unit}.sqlite")
+    try:
+        cfg = config("paper", unit, broker={"name": "oanda", "base_url": venue.base_url})
+        executor = BrokerExecutor(adapter, journal, cfg.run_id, (), config=cfg.broker)
+        result = run_live_rebalance(targets, prices, cfg, executor, journal, as_of, timeout=30.0)
+        assert result.complete
+        fills = journal.fills(cfg.run_id)
+    finally:
+        adapter.close()
+        journal.close()
+    return fills
+
+
+def signed(frame: pd.DataFrame) -> dict[str, float]:
+    """Net signed quantity per symbol."""
+    side = frame["side"].astype(str).str.lower().map({"buy": 1.0, "sell": -1.0}).astype(float)
+    qty = side * frame["quantity"].astype(float)
+    return {str(k): float(v) for k, v in qty.groupby(frame["symbol"].astype(str)).sum().items()}
+
+
+def test_unit_targets_trade_as_the_backtest_does(venue: OandaVenue, bars: pd.DataFrame, tmp_path: Any) -> None:
+    day, mids, quotes = last_quotes(bars)
+    targets = {"EUR/USD": 100_000.0, "GBP/USD": -50_000.0, "NZD/USD": 80_000.0, "EUR/GBP": 30_000.0}
+    fills = paper(venue, tmp_path, targets, mids, "shares", str(day.date()))
+    frame = pd.DataFrame({"timestamp": [day] * 4, "symbol": list(targets), "target": list(targets.values())})
+    backtest = xl.run_backtest(frame, bars, config("backtest", "shares"))
+    assert signed(fills) == signed(backtest.fills) == targets
+    paid = {str(k): float(v) for k, v in zip(fills["symbol"], fills["price"], strict=True)}
+    tested = {str(k): float(v) for k, v in zip(backtest.fills["symbol"], backtest.fills["price"], strict=True)}
+    assert paid == pytest.approx(tested, abs=1e-12)
+    for symbol, units in targets.items():  # buys at the ask, sells at the bid
+        assert paid[symbol] == quotes[symbol][1 if units > 0 else 0]
+    held = OandaAdapter(venue.token, base_url=venue.base_url)._positions()
+    assert held == targets
+
+
+def test_home_currency_notional_targets_give_the_backtest_plan(venue: OandaVenue, bars: pd.DataFrame,
+                                                                tmp_path: Any) -> None:
+    """USD notional per pair: EUR/GBP's units are its notional over one EUR in USD (not over the GBP price)."""
+    day, mids, _ = last_quotes(bars)
+    notional = {"EUR/USD": 200_000.0, "GBP/USD": -100_000.0, "NZD/USD": 50_000.0, "EUR/GBP": 150_000.0}
+    prices = home_prices(mids)
+    assert prices["EUR/GBP"] == pytest.approx(mids["EUR/USD"])
+    plan = xl.make_plan(notional, {}, prices, cash=1_000_000.0, config=config("backtest", "notional"))
+    units = {str(s): float(q) for s, q in plan.orders["order_qty"].items()}
+    fills = paper(venue, tmp_path, notional, prices, "notional", str(day.date()))
+    assert signed(fills) == units
+    assert units["EUR/GBP"] == pytest.approx(150_000 / mids["EUR/USD"], abs=1.0)
+    frame = pd.DataFrame({"timestamp": [day] * 4, "symbol": list(units), "target": list(units.values())})
+    backtest = xl.run_backtest(frame, bars, config("backtest", "shares"))
+    assert signed(backtest.fills) == units
+
+
+def test_cross_pl_is_in_gbp_converted_to_usd(venue: OandaVenue, bars: pd.DataFrame, tmp_path: Any) -> None:
+    day, mids, quotes = last_quotes(bars)
+    paper(venue, tmp_path, {"EUR/GBP": 40_000.0}, mids, "shares", str(day.date()))
+    bid, ask = quotes["EUR/GBP"]
+    venue.set_quote("EUR_GBP", bid + 0.002, ask + 0.002)
+    adapter = OandaAdapter(venue.token, base_url=venue.base_url)
+    gbp_usd = sum(quotes["GBP/USD"]) / 2  # the venue's rate now
+    mark = (bid + ask) / 2 + 0.002  # the kit's account marks at the mid
+    assert adapter._account().equity == pytest.approx(1_000_000 + 40_000 * (mark - ask) * gbp_usd, abs=0.01)
+    adapter.close()
