@@ -1,0 +1,74 @@
+"""OKX spot trading rules: the default instruments (``/api/v5/public/instruments`` entries), ``instId`` ↔ symbol,
+client order ids (1–32 alphanumerics) and the size / price checks an order must pass (``sCode`` 51121, 51020, 51000).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any, Final
+
+from execlab.venues._spot import VenueInstrument
+
+__all__ = ["CLIENT_ID", "DEFAULT_MARKETS", "inst_id", "instrument_json", "order_problem", "unified"]
+
+#: OKX's client order id: case-sensitive alphanumerics, 1 to 32 characters.
+CLIENT_ID: Final = re.compile(r"[A-Za-z0-9]{1,32}\Z")
+
+#: Spot instruments a venue lists by default (lot, tick and minimum size as OKX lists them, 2025).
+DEFAULT_MARKETS: Final = (
+    VenueInstrument("BTC/USDT", "BTC", "USDT", step=0.00000001, tick=0.1, min_qty=0.00001),
+    VenueInstrument("ETH/USDT", "ETH", "USDT", step=0.000001, tick=0.01, min_qty=0.0001),
+    VenueInstrument("SOL/USDT", "SOL", "USDT", step=0.000001, tick=0.01, min_qty=0.001),
+)
+
+
+def inst_id(symbol: str) -> str:
+    """``BTC/USDT`` → ``BTC-USDT``."""
+    return symbol.replace("/", "-")
+
+
+def unified(instruments: Iterable[VenueInstrument], wire: str) -> str | None:
+    """``BTC-USDT`` → ``BTC/USDT`` among ``instruments`` (None: not listed)."""
+    for inst in instruments:
+        if inst_id(inst.symbol) == wire:
+            return inst.symbol
+    return None
+
+
+def _s(x: float) -> str:
+    return format(Decimal(repr(x)).normalize(), "f")
+
+
+def instrument_json(inst: VenueInstrument, list_time_ms: int) -> dict[str, Any]:
+    """One ``/api/v5/public/instruments?instType=SPOT`` entry."""
+    return {
+        "instType": "SPOT", "instId": inst_id(inst.symbol), "uly": "", "instFamily": "", "baseCcy": inst.base,
+        "quoteCcy": inst.quote, "settleCcy": "", "ctVal": "", "ctMult": "", "ctValCcy": "", "optType": "",
+        "stk": "", "listTime": str(list_time_ms), "expTime": "", "lever": "", "tickSz": _s(inst.tick),
+        "lotSz": _s(inst.step), "minSz": _s(inst.min_qty), "ctType": "", "alias": "", "state": "live",
+        "ruleType": "normal", "maxLmtSz": _s(inst.max_qty), "maxMktSz": "1000000", "maxLmtAmt": "20000000",
+        "maxMktAmt": "1000000", "maxTwapSz": _s(inst.max_qty), "maxIcebergSz": _s(inst.max_qty),
+        "maxTriggerSz": _s(inst.max_qty), "maxStopSz": "1000000",
+    }
+
+
+def _on_grid(value: float, step: float) -> bool:
+    k = Decimal(repr(value)) / Decimal(repr(step))
+    return k == k.to_integral_value()
+
+
+def order_problem(inst: VenueInstrument, quantity: float, price: float | None) -> tuple[str, str] | None:
+    """``(sCode, sMsg)`` for a size or price OKX would refuse, or None."""
+    if quantity < inst.min_qty:
+        return "51020", "Your order should meet or exceed the minimum order amount."
+    if not _on_grid(quantity, inst.step):
+        return "51121", "Order quantity must be a multiple of the lot size."
+    if quantity > inst.max_qty:
+        return "51202", "Market order amount exceeds the maximum amount."
+    if price is not None and not _on_grid(price, inst.tick):
+        return "51000", "Parameter px error"
+    if inst.min_notional and price is not None and quantity * price < inst.min_notional:
+        return "51020", "Your order should meet or exceed the minimum order amount."
+    return None

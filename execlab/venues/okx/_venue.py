@@ -1,0 +1,124 @@
+"""``OkxVenue``: a local OKX v5 venue (REST ``/api/v5`` and the private websocket) on 127.0.0.1, in a background
+thread."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from types import TracebackType
+from typing import Any, Final, Self
+
+from aiohttp import web
+
+from execlab.venues._harness import HARNESS_TOKEN_HEADER, HarnessGuard, new_harness_token
+from execlab.venues._spot import FaultKnobs, VenueAccount, VenueInstrument, VenueServer
+from execlab.venues.okx._app import OkxContext, build_app, venue_stats
+from execlab.venues.okx._rules import DEFAULT_MARKETS
+from execlab.venues.okx._stream import PRIVATE_PATH, PrivateStreamHub
+
+__all__ = ["DEFAULT_API_KEY", "DEFAULT_PASSPHRASE", "DEFAULT_SECRET", "OkxVenue"]
+
+#: Credentials a venue uses when none are given: test values, never real credentials.
+DEFAULT_API_KEY: Final = "execlab-local-okx-key"
+DEFAULT_SECRET: Final = "execlab-local-okx-secret-not-a-secret"
+DEFAULT_PASSPHRASE: Final = "execlab-local"
+
+
+class OkxVenue:
+    """A local server speaking OKX's v5 REST API and private websocket, in front of one spot account.
+
+    Args:
+        api_key, secret, passphrase: the credentials requests must be signed with.
+        host, port: where to listen (port 0 picks a free one).
+        markets: the spot instruments (default BTC-USDT, ETH-USDT, SOL-USDT).
+        balances: starting balances (default 100,000 USDT).
+        limit_scale: multiplies OKX's per-endpoint limits (requests per 2 s); 0 turns them off.
+        taker_fee, maker_fee: fee rates (OKX's base spot rates: 0.10 % / 0.08 %).
+        harness_token: the token the ``/_`` routes require (default: a fresh random one).
+    """
+
+    def __init__(self, api_key: str = DEFAULT_API_KEY, secret: str = DEFAULT_SECRET,
+                 passphrase: str = DEFAULT_PASSPHRASE, *, host: str = "127.0.0.1", port: int = 0,
+                 markets: Iterable[VenueInstrument] = DEFAULT_MARKETS, balances: Mapping[str, float] | None = None,
+                 limit_scale: float = 1.0, taker_fee: float = 0.001, maker_fee: float = 0.0008,
+                 harness_token: str | None = None) -> None:
+        if not api_key or not secret or not passphrase:
+            raise ValueError("api_key, secret and passphrase must be non-empty")
+        self.api_key, self.secret, self.passphrase = api_key, secret, passphrase
+        self.account = VenueAccount(markets, balances if balances is not None else {"USDT": 100_000.0},
+                                    taker_fee=taker_fee, maker_fee=maker_fee)
+        self.guard = HarnessGuard.for_bind(harness_token or new_harness_token(), host, keys_match=self._keys_match)
+        self.ctx = OkxContext(self.account, api_key, secret, passphrase, self.guard, FaultKnobs(),
+                              limit_scale=limit_scale)
+        self.ctx.hub = PrivateStreamHub(self.account, api_key, secret, passphrase, self.ctx.now_ms)
+        self.server = VenueServer(self._make_app, host=host, port=port, name="okx-venue",
+                                  on_stop=self.ctx.hub.shutdown)
+
+    def _make_app(self) -> web.Application:
+        app = build_app(self.ctx)
+        assert self.ctx.hub is not None
+        self.ctx.hub.attach()
+        return app
+
+    def _keys_match(self, headers: Mapping[str, str]) -> bool:
+        return headers.get("OK-ACCESS-KEY") == self.api_key and headers.get("OK-ACCESS-PASSPHRASE") == \
+            self.passphrase
+
+    def start(self) -> Self:
+        """Serve in a background thread."""
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; safe twice."""
+        if self.ctx.stopping is not None and self.server._loop is not None:
+            self.server.loop.call_soon_threadsafe(self.ctx.stopping.set)
+        self.server.stop()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        """The bound port."""
+        return self.server.port
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT`` (REST under ``/api/v5``)."""
+        return self.server.base_url
+
+    @property
+    def private_ws_url(self) -> str:
+        """``ws://127.0.0.1:PORT/ws/v5/private``."""
+        return self.server.base_url.replace("http://", "ws://", 1) + PRIVATE_PATH
+
+    @property
+    def harness_headers(self) -> dict[str, str]:
+        """Headers for a harness request."""
+        return {HARNESS_TOKEN_HEADER: self.guard.token}
+
+    @property
+    def faults(self) -> FaultKnobs:
+        """Fault knobs of the order routes."""
+        return self.ctx.faults
+
+    def set_clock_skew(self, ms: int) -> None:
+        """Run the venue's clock ``ms`` ahead of this machine's."""
+        self.ctx.clock_skew_ms = int(ms)
+
+    def set_quote(self, symbol: str, bid: float, ask: float) -> None:
+        """Set a market's touch (``BTC/USDT``) and fill what it reaches."""
+        self.account.set_quote(symbol, bid, ask)
+
+    def stats(self) -> dict[str, Any]:
+        """Requests, statuses, 429s, placements per client id, stream connections."""
+        return venue_stats(self.ctx)
+
+    def drop_streams(self) -> int:
+        """Abort every private websocket connection; returns how many."""
+        assert self.ctx.hub is not None
+        return self.server.call(self.ctx.hub.drop_all())
