@@ -40,6 +40,8 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _CLIENT_ID: Final = re.compile(r"[a-zA-Z0-9_-]{1,36}\Z")
 _SIGNED: Final = frozenset({"/api/v3/order", "/api/v3/openOrders", "/api/v3/allOrders", "/api/v3/account",
                             "/api/v3/myTrades"})
+PARAMS: Final = web.RequestKey("params", dict)
+"""The request's parameters (query and body), checked."""
 _REJECT_REASONS: Final = {
     "insufficient_funds": "Account has insufficient balance for requested action.",
     "duplicate_client_id": "Duplicate order sent.",
@@ -172,10 +174,10 @@ def build_app(ctx: BinanceContext) -> web.Application:
         try:
             if request.path in _SIGNED:
                 body = (await request.text()) if request.can_read_body else ""
-                request["params"] = check_signed(request.headers, request.query_string, body, ctx.api_key,
+                request[PARAMS] = check_signed(request.headers, request.query_string, body, ctx.api_key,
                                                  ctx.secret, ctx.now_ms(), strict=ctx.strict_signature)
             else:
-                request["params"] = dict(request.query)
+                request[PARAMS] = dict(request.query)
             response = await handler(request)
         except (BinanceError, AuthFailure) as exc:
             response = web.json_response(error_body(exc.code, exc.message), status=exc.status)
@@ -231,7 +233,7 @@ def build_app(ctx: BinanceContext) -> web.Application:
 
     @routes.post("/api/v3/order")
     async def create_order(request: web.Request) -> web.StreamResponse:
-        params: dict[str, str] = request["params"]
+        params: dict[str, str] = request[PARAMS]
         symbol = _symbol(ctx, params)
         inst = account.instruments[symbol]
         side = _param(params, "side").upper()
@@ -290,13 +292,13 @@ def build_app(ctx: BinanceContext) -> web.Application:
 
     @routes.get("/api/v3/order")
     async def get_order(request: web.Request) -> web.StreamResponse:
-        params = request["params"]
+        params = request[PARAMS]
         symbol = _symbol(ctx, params)
         return web.json_response(order_json(_find(ctx, params, symbol, -2013, "Order does not exist.")))
 
     @routes.delete("/api/v3/order")
     async def cancel_order(request: web.Request) -> web.StreamResponse:
-        params = request["params"]
+        params = request[PARAMS]
         symbol = _symbol(ctx, params)
         order = _find(ctx, params, symbol, -2011, "Unknown order sent.")
         try:
@@ -307,13 +309,13 @@ def build_app(ctx: BinanceContext) -> web.Application:
 
     @routes.get("/api/v3/openOrders")
     async def open_orders(request: web.Request) -> web.StreamResponse:
-        params = request["params"]
+        params = request[PARAMS]
         symbol = _symbol(ctx, params) if params.get("symbol") else None
         return web.json_response([order_json(o) for o in account.open_orders(symbol)])
 
     @routes.get("/api/v3/allOrders")
     async def all_orders(request: web.Request) -> web.StreamResponse:
-        params = request["params"]
+        params = request[PARAMS]
         symbol = _symbol(ctx, params)
         limit = min(int(params.get("limit", 500)), 1000)
         orders = [o for o in account.orders(symbol) if o.created_ms >= int(params.get("startTime", 0))]
@@ -326,7 +328,7 @@ def build_app(ctx: BinanceContext) -> web.Application:
 
     @routes.get("/api/v3/myTrades")
     async def my_trades(request: web.Request) -> web.StreamResponse:
-        params = request["params"]
+        params = request[PARAMS]
         symbol = _symbol(ctx, params)
         limit = min(int(params.get("limit", 500)), 1000)
         trades = account.executions(symbol)
