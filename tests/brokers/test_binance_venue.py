@@ -158,7 +158,7 @@ def test_weight_headers_then_429_with_retry_after_then_418_ban() -> None:
             ex.fetch_balance()
         retry_after = int(ex.last_response_headers["Retry-After"])
         assert 1 <= retry_after <= 60
-        with pytest.raises(ccxt.DDoSProtection, match="418.*IP banned until"):
+        with pytest.raises(ccxt.DDoSProtection, match=r"418.*IP banned until"):
             ex.fetch_balance()  # before Retry-After: banned
         assert int(ex.last_response_headers["Retry-After"]) >= 110
         stats = venue.stats()

@@ -56,7 +56,7 @@ def make_exchange(exchange_id: str, *, api_key: str, secret: str, password: str 
     if pro:
         import ccxt.pro as module
     else:
-        import ccxt as module  # type: ignore[no-redef]
+        import ccxt as module
     options = {**_OPTIONS[exchange_id], **(extra_options or {})}
     config: dict[str, Any] = {"apiKey": api_key, "secret": secret, "timeout": timeout_ms, "enableRateLimit": False,
                               "options": options}

@@ -31,7 +31,7 @@ __all__ = ["OkxContext", "OkxError", "build_app", "venue_stats"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _PUBLIC: Final = frozenset({"/api/v5/public/instruments", "/api/v5/public/time", "/api/v5/market/ticker"})
-#: Requests allowed per rolling 2 seconds, per endpoint (OKX's documented limits).
+#: Requests allowed per rolling 2 seconds, per endpoint and method (OKX's documented limits).
 ENDPOINT_LIMITS: Final = {
     "/api/v5/trade/order": 60, "/api/v5/trade/batch-orders": 300, "/api/v5/trade/cancel-order": 60,
     "/api/v5/trade/orders-pending": 60, "/api/v5/trade/orders-history": 40, "/api/v5/trade/fills": 60,
@@ -78,11 +78,12 @@ class OkxContext:
         """The venue's clock."""
         return int(time.time() * 1000) + self.clock_skew_ms
 
-    def limiter(self, path: str) -> RateLimiter:
-        """The 2-second limiter of one endpoint."""
-        if path not in self.limiters:
-            self.limiters[path] = RateLimiter(math.ceil(ENDPOINT_LIMITS.get(path, 20) * self.limit_scale), 2.0)
-        return self.limiters[path]
+    def limiter(self, method: str, path: str) -> RateLimiter:
+        """The 2-second limiter of one endpoint (placing and querying orders are separate endpoints)."""
+        key = f"{method} {path}"
+        if key not in self.limiters:
+            self.limiters[key] = RateLimiter(math.ceil(ENDPOINT_LIMITS.get(path, 20) * self.limit_scale), 2.0)
+        return self.limiters[key]
 
     async def pause(self, seconds: float) -> None:
         """Sleep, but wake when the venue stops."""
@@ -132,7 +133,7 @@ def build_app(ctx: OkxContext) -> web.Application:
         return response
 
     async def _api(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if ctx.limit_scale > 0 and not ctx.limiter(request.path).hit(ctx.api_key).allowed:
+        if ctx.limit_scale > 0 and not ctx.limiter(request.method, request.path).hit(ctx.api_key).allowed:
             ctx.answered_429 += 1
             return web.json_response(envelope([], "50011", "Too Many Requests"), status=429)
         try:
