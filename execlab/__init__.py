@@ -10,13 +10,16 @@ from execlab._analysis.tca_report import write_tca_report
 from execlab._brokers.contract import (
     BrokerAdapter,
     BrokerError,
+    BrokerFill,
     BrokerOrder,
     BrokerRejectedError,
     BrokerUnavailableError,
+    Capability,
 )
 from execlab._brokers.executor import BrokerExecutor
 from execlab._brokers.kill_switch import KillSwitchReport, engage_kill_switch, halt_trading, resume_trading
 from execlab._brokers.reconcile import ReconcileReport, reconcile
+from execlab._brokers.registry import BrokerSpec, register_broker, registered_brokers
 from execlab._config import (
     LIVE_ENDPOINTS,
     LIVE_OPT_IN_PHRASE,
@@ -37,6 +40,7 @@ from execlab._core.ids import client_order_id
 from execlab._core.instruments import DEFAULT_INSTRUMENTS, Instrument, InstrumentTable
 from execlab._core.models import (
     AccountSnapshot,
+    Balance,
     Fill,
     Order,
     OrderStatus,
@@ -74,15 +78,19 @@ __all__ = [
     "AccountSnapshot",
     "BacktestExecutor",
     "BacktestResult",
+    "Balance",
     "BarsError",
     "BrokerAdapter",
     "BrokerConfig",
     "BrokerError",
     "BrokerExecutor",
+    "BrokerFill",
     "BrokerOrder",
     "BrokerRejectedError",
+    "BrokerSpec",
     "BrokerUnavailableError",
     "Calibration",
+    "Capability",
     "Config",
     "ConfigError",
     "CostEstimate",
@@ -149,6 +157,8 @@ __all__ = [
     "plan_orders",
     "read_symbol_values",
     "reconcile",
+    "register_broker",
+    "registered_brokers",
     "resume_trading",
     "run_backtest",
     "run_live_rebalance",

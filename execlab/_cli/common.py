@@ -96,14 +96,14 @@ def broker_executor(cfg: xl.Config, journal: Path | None,
 
     Raises ``typer.Exit(2)`` naming the config key when the broker is not one this command line can reach.
     """
-    broker = cfg.broker
-    if broker.name != "alpaca" or broker.api_key is None or broker.api_secret is None:
-        err.print("[bold red]error:[/] broker: the command line trades through broker.name 'alpaca' with "
-                  "broker.api_key and broker.api_secret")
-        raise typer.Exit(ExitCode.BAD_INPUT)
-    from execlab.adapters.alpaca import AlpacaAdapter
+    from execlab._brokers.registry import broker_spec, make_broker_executor
 
-    key, secret = broker.api_key.get_secret_value(), broker.api_secret.get_secret_value()
-    adapter = AlpacaAdapter(key, secret, base_url=broker.base_url, paper=cfg.mode != "live")
-    book = Journal(journal if journal is not None else ":memory:", secrets=[key, secret])
-    return BrokerExecutor(adapter, book, cfg.run_id, (), progress=progress, config=cfg.broker), book
+    try:
+        if broker_spec(cfg.broker.name).make_adapter is None:
+            raise xl.ConfigError(f"broker.name: {cfg.broker.name!r} has no broker adapter; the command line trades "
+                                 "through a broker's API (broker.name alpaca, or another registered broker)")
+        book = Journal(journal if journal is not None else ":memory:", secrets=cfg.broker.secrets())
+        return make_broker_executor(cfg, book, progress=progress), book
+    except xl.ConfigError as exc:
+        print_error(exc)
+        raise typer.Exit(ExitCode.BAD_INPUT) from None

@@ -11,6 +11,12 @@ import pytest
 import execlab
 
 PUBLIC = {
+    "Balance",
+    "BrokerFill",
+    "BrokerSpec",
+    "Capability",
+    "register_broker",
+    "registered_brokers",
     "widen_ranges",
     "symbol_values",
     "read_symbol_values",
