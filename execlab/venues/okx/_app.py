@@ -138,7 +138,7 @@ def build_app(ctx: OkxContext) -> web.Application:
             return web.json_response(envelope([], "50011", "Too Many Requests"), status=429)
         try:
             if request.path not in _PUBLIC:
-                body = (await request.text()) if request.can_read_body else ""
+                body = (await request.text()) if request.body_exists else ""
                 check_headers(request.headers, request.method, request.path_qs, body, ctx.api_key, ctx.secret,
                               ctx.passphrase, ctx.now_ms())
             return await handler(request)
