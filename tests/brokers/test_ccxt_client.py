@@ -129,7 +129,7 @@ def test_instruments_from_markets(venue_and_client: tuple[Any, CcxtClient]) -> N
     assert list(inst) == ["BTC/USDT"]
     btc, market = inst["BTC/USDT"], venue.account.instruments["BTC/USDT"]
     assert (btc.asset_class, btc.currency, btc.fractional) == ("crypto", "USDT", True)
-    assert (btc.lot_size, btc.tick_size, btc.min_quantity) == (market.step, market.tick, market.min_qty)
+    assert (btc.lot_size, btc.tick_size, btc.min_quantity) == (market.lot, market.tick, market.min_qty)
     assert btc.min_notional == market.min_notional
 
 
@@ -149,19 +149,19 @@ def test_place_find_duplicate_and_executions_with_fees(venue_and_client: tuple[A
         (order["id"], 0.01, 50_001.0, "BTC", "taker")
     assert fill.fee == pytest.approx(0.01 * 0.001)
     assert client.balances()["BTC"] == (pytest.approx(0.00999), 0.0)
-    assert venue.stats()["placements"] == {client.client_ids.render(CANONICAL): 2}
+    assert venue.stats()["order_attempts"] == {client.client_ids.render(CANONICAL): 2}
 
 
 def test_timeout_after_the_venue_accepted_is_a_timeout_and_the_lookup_finds_the_order(
         venue_and_client: tuple[Any, CcxtClient]) -> None:
     venue, client = venue_and_client
-    venue.faults.update({"hang_after": 1, "hang_seconds": 5.0})
+    venue.injector.update({"next_hangs": 1, "hang_seconds": 5.0, "hang_match": "POST", "hang_apply": "before"})
     with pytest.raises(CcxtCallError) as timed_out:
         client.place(CANONICAL, "BTC/USDT", "buy", 0.01)
     assert timed_out.value.kind is ErrorKind.TIMEOUT
     found = client.order_by_client_id(CANONICAL, "BTC/USDT")  # look up before any resend: it is there
     assert found is not None and order_status(found) is OrderStatus.FILLED
-    assert list(venue.stats()["placements"].values()) == [1]
+    assert list(venue.stats()["order_attempts"].values()) == [1]
 
 
 def test_clock_skew_is_measured_once_and_the_request_sent_again(venue_and_client: tuple[Any, CcxtClient]) -> None:
@@ -179,9 +179,8 @@ def test_rejects_are_rejected(venue_and_client: tuple[Any, CcxtClient]) -> None:
 
 
 def test_binance_pacing_at_the_weight_limit_sends_no_request_into_a_429() -> None:
-    with BinanceVenue(weight_limit=60) as venue:
+    with BinanceVenue(weight_limit=60, weight_window=1.0) as venue:  # a 1-second "minute" keeps it short
         venue.set_quote("BTC/USDT", 50_000.0, 50_001.0)
-        venue.limits.weights.window = 1.0  # a 1-second "minute" keeps the test short
         client = CcxtClient("binance", api_key=venue.api_key, secret=venue.secret, base_url=venue.base_url,
                             weight_limit=60, weight_window=1.0)
         try:
@@ -191,7 +190,7 @@ def test_binance_pacing_at_the_weight_limit_sends_no_request_into_a_429() -> Non
         finally:
             client.close()
         stats = venue.stats()
-        assert (stats["answered_429"], stats["answered_418"], stats["orders_accepted"]) == (0, 0, 8)
+        assert (stats["answered_429"], stats["answered_418"], stats["orders"]) == (0, 0, 8)
 
 
 def test_binance_429_is_rate_limited_with_retry_after() -> None:
