@@ -239,6 +239,7 @@ class CcxtAdapter(BrokerAdapter):
                 on_gap: Callable[[], None], timeout: float = 10.0) -> OrderStream | None:
         if not self._use_stream:
             return None
+        import ccxt.pro  # noqa: F401 - loading ccxt.pro takes seconds: not inside the stream's deadline
         stream = CcxtStream(self.exchange_id, self._credentials, self.base_url, self.client_ids, on_order, on_fill,
                             on_gap=on_gap)
         stream.start_until_live(timeout)
