@@ -172,8 +172,9 @@ class BrokerAdapter(ABC):
         """Cash, equity, buying power and, where the broker has several, the balance of each currency."""
 
     def _fills(self, since: datetime | None) -> list[BrokerFill]:
-        """:attr:`Capability.FILLS`: the account's executions since ``since`` (UTC; None: as far back as the broker
-        keeps), oldest first, with their fees."""
+        """:attr:`Capability.FILLS`: the account's executions after ``since``, oldest first, with their fees; with
+        ``since`` None, its recent ones (at least those of the day before its latest execution, by the broker's
+        clock)."""
         raise NotImplementedError(f"{self.name}: no fills hook (Capability.FILLS not declared)")
 
     def _instruments(self, symbols: Sequence[str]) -> dict[str, Instrument]:

@@ -54,8 +54,6 @@ T = TypeVar("T")
 _ACTIVE = (OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING)
 _MAX_RATE_LIMITED: Final = 5
 """429 answers one call may get (each waits for the broker's reset) before it gives up."""
-FILLS_LOOKBACK: Final = timedelta(days=1)
-"""How far back the first request for executions looks (the journal ignores executions it has)."""
 _EPS: Final = 1e-9
 
 
@@ -123,7 +121,9 @@ class BrokerExecutor(OrderExecutor):
         self._listed_fills = adapter.supports(Capability.FILLS)
         self._reported_fills = self._listed_fills or adapter.supports(Capability.FILL_STREAM)
         """Fills come from the broker's executions (ids, fees); else they are derived from cumulative quantities."""
-        self._fills_since = datetime.now(UTC) - FILLS_LOOKBACK
+        self._fills_since: datetime | None = None
+        """Executions after this time are asked for; None at first: the broker's recent ones (its clock, which a
+        local venue replaying history sets in the past, decides what recent is)."""
         self._fills_due: set[str] = set()
         self.journal = journal
         self.run_id = run_id
@@ -379,8 +379,7 @@ class BrokerExecutor(OrderExecutor):
             self._gap = False
             self._poll_rest()
             self._last_rest = now
-        if self._fills_due and self._listed_fills:
-            self._sync_fills()
+        self.sync_fills()
 
     def _poll_rest(self) -> None:
         """Ask the broker about every order still working and turn changes into fills and events.
@@ -457,14 +456,21 @@ class BrokerExecutor(OrderExecutor):
         if self.journal.record_fills(self.run_id, [fill])[0]:
             self._pending_fill(coid, now.side, qty, price, 0.0, False)
 
+    def sync_fills(self) -> None:
+        """Journal the broker's executions of every order seen to have filled more than the journal holds (one
+        request; nothing to do when all are journaled or the broker reports no executions)."""
+        if self._fills_due and self._listed_fills:
+            self._sync_fills()
+
     def _sync_fills(self) -> None:
         """Ask the broker for its executions since the last ones seen and journal the new ones."""
         since = self._fills_since
         fills = self._call("fills", lambda: self.adapter._fills(since))
         self._take_fills(fills)
         latest = max((f.timestamp for f in fills if f.timestamp is not None), default=None)
-        if latest is not None:
-            self._fills_since = max(self._fills_since, latest - timedelta(seconds=1))
+        if latest is not None:  # a second of overlap: the journal ignores executions it has
+            since = latest - timedelta(seconds=1)
+            self._fills_since = since if self._fills_since is None else max(self._fills_since, since)
 
     def _take_fills(self, fills: Sequence[BrokerFill]) -> None:
         """Journal the broker's executions (its execution id is the fill id, so one seen twice counts once) and
@@ -472,8 +478,9 @@ class BrokerExecutor(OrderExecutor):
         if not fills:
             return
         rows = [JournalFill(f.execution_id, f.client_order_id, f.symbol, f.side.value, f.quantity, f.price, f.fee,
-                            f.timestamp.astimezone(UTC).isoformat(timespec="microseconds") if f.timestamp else "",
-                            f.fee_currency, f.liquidity) for f in fills]
+                            "", f.fee_currency, f.liquidity,
+                            f.timestamp.astimezone(UTC).isoformat(timespec="microseconds") if f.timestamp else None)
+                for f in fills]
         for fill, new in zip(fills, self.journal.record_fills(self.run_id, rows), strict=True):
             if new:
                 self._pending_fill(fill.client_order_id, fill.side, fill.quantity, fill.price, _fee_value(fill),

@@ -7,6 +7,7 @@ immutable values (pydantic models) describe the same thing.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final
@@ -194,10 +195,9 @@ class Position(BaseModel):
         return self.quantity * self.market_price
 
 
-class Balance(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Balance:
     """What an account holds of one currency or asset: ``free`` to spend, ``locked`` by working orders."""
-
-    model_config = _FROZEN
 
     currency: str
     free: float

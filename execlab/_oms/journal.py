@@ -63,7 +63,8 @@ CREATE TABLE IF NOT EXISTS fills (
     fee REAL NOT NULL,
     at TEXT NOT NULL,
     fee_currency TEXT,
-    liquidity TEXT
+    liquidity TEXT,
+    executed_at TEXT
 );
 CREATE INDEX IF NOT EXISTS fills_order ON fills(client_order_id);
 CREATE TABLE IF NOT EXISTS targets (
@@ -133,11 +134,13 @@ class JournalFill:
     price: float
     fee: float = 0.0
     at: str = ""
-    """When it executed (ISO 8601, UTC); empty: when it was journaled."""
+    """The run's clock when it was journaled (the paper executor's feed clock; empty: now)."""
     fee_currency: str | None = None
     """The currency of ``fee`` (None: the account's)."""
     liquidity: str | None = None
     """``maker`` or ``taker``, when the broker says."""
+    executed_at: str | None = None
+    """When the broker executed it, by the broker's clock (ISO 8601, UTC), when it says."""
 
 
 def _now() -> str:
@@ -161,7 +164,7 @@ class Journal:
         """Columns added since a journal file was created (a journal written by an older execlab stays readable)."""
         with self._lock:
             have = {row[1] for row in self._db.execute("PRAGMA table_info(fills)")}
-            for name in ("fee_currency", "liquidity"):
+            for name in ("fee_currency", "liquidity", "executed_at"):
                 if name not in have:
                     self._db.execute(f"ALTER TABLE fills ADD COLUMN {name} TEXT")
 
@@ -268,9 +271,9 @@ class Journal:
             for f in fills:
                 cur = db.execute(
                     "INSERT OR IGNORE INTO fills (fill_id, client_order_id, run_id, symbol, side, quantity, price, "
-                    "fee, at, fee_currency, liquidity) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    "fee, at, fee_currency, liquidity, executed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (f.fill_id, f.client_order_id, run_id, f.symbol, f.side, float(f.quantity), float(f.price),
-                     float(f.fee), f.at or at, f.fee_currency, f.liquidity),
+                     float(f.fee), f.at or at, f.fee_currency, f.liquidity, f.executed_at),
                 )
                 out.append(cur.rowcount == 1)
         return out

@@ -66,7 +66,7 @@ def test_a_paper_rebalance_journals_the_venues_executions_with_their_fees(venue:
         notional = row.quantity * row.price
         assert row.fee == pytest.approx(notional * FEE_BPS / 1e4, rel=1e-6) and row.fee > 0
         assert row.fee_currency == "USD"
-        assert row.at.startswith(executions[row.fill_id]["transaction_time"][:19])  # when it executed
+        assert row.executed_at.startswith(executions[row.fill_id]["transaction_time"][:19])  # when it executed
     assert sorted(zip(fills["symbol"], fills["quantity"], strict=True)) == [("AAA", 10.0), ("BBB", 20.0)]
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final
 
 import requests
@@ -20,16 +20,17 @@ from alpaca.trading.models import Asset, TradeAccount
 from alpaca.trading.models import Order as AlpacaOrder
 from alpaca.trading.models import Position as AlpacaPosition
 from alpaca.trading.requests import GetAssetsRequest, GetOrdersRequest
-from requests.adapters import HTTPAdapter
 
 from execlab._brokers.client_ids import ClientIdStyle
 from execlab._brokers.contract import BrokerAdapter, BrokerFill, BrokerOrder, Capability
+from execlab._brokers.http import mount_timeout
 from execlab._core.endpoints import Mode, check_endpoint
 from execlab._core.instruments import Instrument
 from execlab._core.models import AccountSnapshot, Order
 from execlab.adapters.alpaca._mapping import (
     ERRORS,
     WIRE_IDS,
+    activity_time,
     fills_from_activities,
     rate_limit_headers,
     to_broker_order,
@@ -39,19 +40,6 @@ from execlab.adapters.alpaca._mapping import (
 from execlab.adapters.alpaca._stream import AlpacaTradeStream
 
 __all__ = ["AlpacaAdapter"]
-
-
-class _TimeoutAdapter(HTTPAdapter):
-    """A transport that gives every request a timeout (alpaca-py sets none)."""
-
-    def __init__(self, timeout: float):
-        super().__init__()
-        self.timeout = timeout
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
-        return super().send(request, **kwargs)
 
 
 def _stream_url(base_url: str | None) -> str | None:
@@ -64,6 +52,8 @@ def _stream_url(base_url: str | None) -> str | None:
 
 
 _ACTIVITY_TYPES: Final = "FILL,FEE,CFEE"
+RECENT: Final = timedelta(days=1)
+"""How far back from the latest execution ``_fills(None)`` reads."""
 _PAGE: Final = 100
 """Alpaca's largest ``page_size`` of account activities."""
 
@@ -94,9 +84,7 @@ class AlpacaAdapter(BrokerAdapter):
         Alpaca and the local venue both serve), else (no base URL) Alpaca's own for ``paper``."""
         # Rate limits are paced and retried by execlab; alpaca-py's own 3 s sleeps on 429 would hide them.
         self.client._retry = 0
-        transport = _TimeoutAdapter(timeout)
-        self.client._session.mount("http://", transport)
-        self.client._session.mount("https://", transport)
+        mount_timeout(self.client._session, timeout)  # alpaca-py sets none
         self.client._session.hooks["response"].append(self._rate_limit_hook)
         self._orders_by_id: dict[str, BrokerOrder] = {}
         self._orders_lock = threading.Lock()
@@ -208,18 +196,29 @@ class AlpacaAdapter(BrokerAdapter):
 
     @ERRORS
     def _fills(self, since: datetime | None) -> list[BrokerFill]:
-        """Executions from ``GET /v2/account/activities`` (``FILL``, ``FEE``, ``CFEE``; oldest first, paged)."""
-        params: dict[str, Any] = {"activity_types": _ACTIVITY_TYPES, "direction": "asc", "page_size": _PAGE}
+        """Executions from ``GET /v2/account/activities`` (``FILL``, ``FEE``, ``CFEE``), paged: after ``since``
+        oldest first, or (``since`` None) newest first back to a day before the latest one."""
+        params: dict[str, Any] = {"activity_types": _ACTIVITY_TYPES, "page_size": _PAGE,
+                                  "direction": "desc" if since is None else "asc"}
         if since is not None:
             params["after"] = since.astimezone(UTC).isoformat().replace("+00:00", "Z")
         rows: list[dict[str, Any]] = []
+        oldest_wanted: datetime | None = None
         while True:
             page = self.client.get("/account/activities", dict(params))
             batch = [r for r in page if isinstance(r, dict)] if isinstance(page, list) else []
             rows.extend(batch)
+            if since is None and batch:
+                times = [t for t in (activity_time(r) for r in batch) if t is not None]
+                if times and oldest_wanted is None:
+                    oldest_wanted = max(times) - RECENT
+                if oldest_wanted is not None and times and min(times) < oldest_wanted:
+                    break
             if len(batch) < _PAGE:
                 break
             params["page_token"] = batch[-1]["id"]
+        if since is None:
+            rows.reverse()
         return fills_from_activities(rows, self._known_order)
 
     def _known_order(self, broker_order_id: str) -> BrokerOrder | None:

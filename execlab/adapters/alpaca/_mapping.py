@@ -33,11 +33,12 @@ from execlab._brokers.errors import (
     classify_http,
     translate_errors,
 )
+from execlab._brokers.http import number, parse_time
 from execlab._core.instruments import Instrument
 from execlab._core.models import Order, OrderStatus, OrderType, Side
 
-__all__ = ["ERRORS", "WIRE_IDS", "execution_id", "fills_from_activities", "rate_limit_headers", "to_broker_order",
-           "to_error", "to_instrument", "to_request"]
+__all__ = ["ERRORS", "WIRE_IDS", "activity_time", "execution_id", "fills_from_activities", "rate_limit_headers",
+           "to_broker_order", "to_error", "to_instrument", "to_request"]
 
 WIRE_IDS: Final = ClientIdStyle(max_length=128)
 """Alpaca's ``client_order_id``: up to 128 characters; execlab's ``xl-<32 hex>`` as it is."""
@@ -132,21 +133,9 @@ def to_instrument(asset: Asset) -> Instrument:
                       min_notional=1.0 if fractional and not crypto else 0.0, fractional=fractional)
 
 
-def _number(value: Any) -> float:
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return 0.0
-    return out if math.isfinite(out) else 0.0
-
-
-def _time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
+def activity_time(activity: Mapping[str, Any]) -> datetime | None:
+    """When an activity happened: a fill's ``transaction_time``, a fee's ``created_at`` (or its ``date``)."""
+    return parse_time(activity.get("transaction_time") or activity.get("created_at") or activity.get("date"))
 
 
 def execution_id(activity_id: str) -> str:
@@ -162,11 +151,11 @@ def _fee(activity: Mapping[str, Any], side: Side, symbol: str) -> tuple[float, s
     ``net_amount`` 0 with ``qty`` the (negative) amount of that asset: the base of ``BASE/QUOTE`` on a buy, the quote
     on a sell.
     """
-    cash = -_number(activity.get("net_amount"))
+    cash = -number(activity.get("net_amount"))
     if cash > 0 or activity.get("activity_type") == "FEE":
         return max(cash, 0.0), "USD"
     base, _, quote = symbol.partition("/")
-    return abs(_number(activity.get("qty"))), (base if side is Side.BUY else (quote or "USD"))
+    return abs(number(activity.get("qty"))), (base if side is Side.BUY else (quote or "USD"))
 
 
 def fills_from_activities(activities: Iterable[Mapping[str, Any]],
@@ -183,14 +172,14 @@ def fills_from_activities(activities: Iterable[Mapping[str, Any]],
         if a.get("activity_type") != "FILL" or not a.get("order_id"):
             continue
         order = orders(str(a["order_id"]))
-        qty = _number(a.get("qty"))
+        qty = number(a.get("qty"))
         if order is None or qty <= 0:
             continue
         fills[execution_id(str(a["id"]))] = {
             "execution_id": execution_id(str(a["id"])), "client_order_id": order.client_order_id,
             "broker_order_id": order.broker_order_id, "symbol": order.symbol, "side": order.side, "quantity": qty,
-            "price": _number(a.get("price")), "fee": 0.0, "fee_currency": None,
-            "timestamp": _time(a.get("transaction_time")), "raw": dict(a)}
+            "price": number(a.get("price")), "fee": 0.0, "fee_currency": None,
+            "timestamp": parse_time(a.get("transaction_time")), "raw": dict(a)}
     for a in rows:
         if a.get("activity_type") not in ("FEE", "CFEE"):
             continue

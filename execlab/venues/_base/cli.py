@@ -1,9 +1,10 @@
 """The command-line options every ``execlab venue <broker>`` takes, and :class:`VenueOptions`, their parsed value.
 
 Common options: ``--host --port --key --secret-file --cash CUR=AMOUNT (repeatable; a bare number is the base
-currency) --prices CSV --bars FILE --rate-limit --seed``. Secrets never come from the command line (``ps`` shows it to
-every user): ``--secret`` is refused with a pointer to the environment variable or ``--secret-file``; the harness
-token comes from ``$EXECLAB_VENUE_TOKEN`` (else the venue makes one and prints it).
+currency) --prices CSV --bars FILE --rate-limit --rate-window --seed``.
+Secrets never come from the command line (``ps`` shows it to every user): ``--secret`` is refused with a pointer to
+the environment variable or ``--secret-file``; the harness token comes from ``$EXECLAB_VENUE_TOKEN`` (else the venue
+makes one and prints it).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class VenueOptions:
     quotes: dict[str, Quote] = field(default_factory=dict)
     bars: Any = None
     rate_limit: int | None = None
+    rate_window: float | None = None
     seed: int = 0
     harness_token: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -88,6 +90,8 @@ def add_common_options(p: argparse.ArgumentParser, *, key_env: str, secret_env: 
                    help="long OHLCV bars (.parquet or .csv) replayed at start, one timestamp per step")
     p.add_argument("--rate-limit", type=int, default=rate_limit,
                    help="requests per key per rolling window" + (f" (default {rate_limit})" if rate_limit else ""))
+    p.add_argument("--rate-window", type=float, default=None, metavar="SECONDS",
+                   help="the rolling window of --rate-limit in seconds (default: the broker's)")
     p.add_argument("--seed", type=int, default=0, help="seed of ids and fault draws (default 0)")
 
 
@@ -150,11 +154,14 @@ def options_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser,
         parser.error(str(exc))
     if args.rate_limit is not None and args.rate_limit < 1:
         parser.error(f"--rate-limit must be >= 1, got {args.rate_limit}")
+    if args.rate_window is not None and not 0 < args.rate_window < float("inf"):
+        parser.error(f"--rate-window must be a positive number of seconds, got {args.rate_window}")
     if not is_loopback_bind(args.host):
         print(f"WARNING: --host {args.host} makes this venue reachable from other machines. The API keys and the "
               "harness token are its only protection; do not use the default test keys.", file=sys.stderr)
     return VenueOptions(host=args.host, port=args.port, key=key, secret=secret, cash=dict(args.cash),
-                        quotes=quotes, bars=bars, rate_limit=args.rate_limit, seed=args.seed,
+                        quotes=quotes, bars=bars, rate_limit=args.rate_limit, rate_window=args.rate_window,
+                        seed=args.seed,
                         harness_token=os.environ.get(HARNESS_TOKEN_ENV) or None, extra=extra)
 
 

@@ -131,6 +131,13 @@ class VenueServer:
             self._thread = None
             self._loop = None
 
+    def restart(self) -> Self:
+        """Stop and serve again on the same port (state kept: as a venue process that came back)."""
+        port = self.port
+        self.stop()
+        self._requested_port = port
+        return self.start()
+
     def __enter__(self) -> Self:
         return self.start()
 

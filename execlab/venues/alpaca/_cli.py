@@ -54,7 +54,8 @@ def make_venue(options: VenueOptions) -> object:
     return AlpacaVenue(options.key or DEFAULT_API_KEY, options.secret or DEFAULT_SECRET_KEY, host=options.host,
                        port=options.port, initial_cash=cash["USD"],
                        allow_short=bool(options.extra.get("allow_short", False)),
-                       rate_limit=options.rate_limit or 200, seed=options.seed, harness_token=options.harness_token)
+                       rate_limit=options.rate_limit or 200, rate_window=options.rate_window or 60.0,
+                       seed=options.seed, harness_token=options.harness_token)
 
 
 def serve(argv: Sequence[str] | None = None) -> int:
