@@ -42,7 +42,7 @@ from execlab._core.instruments import Instrument
 from execlab._core.models import AccountSnapshot, Order, OrderType
 from execlab.adapters.ccxt._client import CcxtCallError, CcxtClient
 from execlab.adapters.ccxt._errors import ErrorKind, error_kind
-from execlab.adapters.ccxt._mapping import broker_order, fill, wire_client_id
+from execlab.adapters.ccxt._mapping import QuotedSymbols, broker_order, fill, instrument, wire_client_id
 from execlab.adapters.ccxt._stream import CcxtStream
 
 __all__ = ["BinanceAdapter", "CcxtAdapter", "OkxAdapter", "adapter_for"]
@@ -80,6 +80,8 @@ class CcxtAdapter(BrokerAdapter):
         quote_currency: the account's cash currency and the quote of its pairs.
         timeout: seconds per request.
         weight_limit, weight_window: Binance's request weight per window (6000 per 60 s).
+        stream: order updates and fills from ccxt.pro (else the executor polls).
+        bare_symbols: execlab names a pair by its base currency alone (``BTC`` is ``BTC/USDT``).
     """
 
     exchange_id: ClassVar[str] = ""
@@ -89,8 +91,9 @@ class CcxtAdapter(BrokerAdapter):
 
     def __init__(self, api_key: str, secret: str, *, password: str | None = None, base_url: str | None = None,
                  quote_currency: str = "USDT", timeout: float = 10.0, weight_limit: int = 6000,
-                 weight_window: float = 60.0, stream: bool = True) -> None:
+                 weight_window: float = 60.0, stream: bool = True, bare_symbols: bool = False) -> None:
         self.name = f"ccxt:{self.exchange_id}"
+        self.symbol_map = QuotedSymbols(quote_currency, bare=bare_symbols)
         self._credentials: dict[str, Any] = {"api_key": api_key, "secret": secret, "password": password}
         self.base_url = base_url
         self.quote_currency = quote_currency
@@ -112,7 +115,7 @@ class CcxtAdapter(BrokerAdapter):
 
     def _known(self, raw: dict[str, Any]) -> BrokerOrder:
         symbol = str(raw["symbol"])
-        order = broker_order(raw, self.client_ids, symbol)
+        order = broker_order(raw, self.client_ids, self.symbol_map.to_execlab(symbol))
         with self._lock:
             self._client_of[order.broker_order_id] = order.client_order_id
             self._symbol_of[order.client_order_id] = symbol
@@ -133,10 +136,11 @@ class CcxtAdapter(BrokerAdapter):
         if order.order_type not in (OrderType.MARKET, OrderType.LIMIT):
             raise BrokerRejectedError(f"{self.name}: {order.order_type.value} orders are not supported (market, "
                                       "limit)")
-        self._remember([order.symbol])
+        symbol = self.symbol_map.to_broker(order.symbol)
+        self._remember([symbol])
         with self._lock:
-            self._symbol_of[order.client_order_id] = order.symbol
-        raw = self.client.place(order.client_order_id, order.symbol, order.side.value, order.quantity,
+            self._symbol_of[order.client_order_id] = symbol
+        raw = self.client.place(order.client_order_id, symbol, order.side.value, order.quantity,
                                 order.order_type.value, order.limit_price)
         return self._known(raw)
 
@@ -183,7 +187,7 @@ class CcxtAdapter(BrokerAdapter):
         for b in self.client.balances():
             symbol = f"{b.currency}/{self.quote_currency}"
             if b.currency != self.quote_currency and symbol in markets and b.total:
-                out[symbol] = b.total
+                out[self.symbol_map.to_execlab(symbol)] = b.total
         return out
 
     @ERRORS
@@ -205,7 +209,7 @@ class CcxtAdapter(BrokerAdapter):
         since_ms = int(since.timestamp() * 1000) if since is not None else None
         out = []
         for trade in self.client.trades(self._search_symbols(), since_ms):
-            out.append(fill(trade, str(trade["symbol"]), self._client_id_of(trade)))
+            out.append(fill(trade, self.symbol_map.to_execlab(str(trade["symbol"])), self._client_id_of(trade)))
         out.sort(key=lambda f: (f.timestamp or datetime.min.replace(tzinfo=UTC), f.execution_id))
         return out
 
@@ -225,14 +229,18 @@ class CcxtAdapter(BrokerAdapter):
     # -- instruments -----------------------------------------------------------------------------------------
     @ERRORS
     def _instruments(self, symbols: Sequence[str]) -> dict[str, Instrument]:
-        self._remember(symbols)
-        return self.client.instruments(symbols)
+        pairs = {s: self.symbol_map.to_broker(s) for s in symbols}
+        self._remember(list(pairs.values()))
+        markets = self.client.markets()
+        mode = self.client.exchange.precisionMode
+        return {s: instrument(s, markets[p], mode) for s, p in pairs.items() if p in markets}
 
     @ERRORS
     def _tradable(self, symbols: Sequence[str]) -> set[str] | None:
-        self._remember(symbols)
+        pairs = {s: self.symbol_map.to_broker(s) for s in symbols}
+        self._remember(list(pairs.values()))
         markets = self.client.markets()
-        return {s for s in symbols if s in markets and markets[s].get("active", True) is not False}
+        return {s for s, p in pairs.items() if p in markets and markets[p].get("active", True) is not False}
 
     # -- stream ----------------------------------------------------------------------------------------------
     def _stream(self, on_order: Callable[[BrokerOrder], None], on_fill: Callable[[BrokerFill], None],
@@ -241,7 +249,7 @@ class CcxtAdapter(BrokerAdapter):
             return None
         import ccxt.pro  # noqa: F401 - loading ccxt.pro takes seconds: not inside the stream's deadline
         stream = CcxtStream(self.exchange_id, self._credentials, self.base_url, self.client_ids, on_order, on_fill,
-                            on_gap=on_gap)
+                            on_gap=on_gap, symbols=self.symbol_map)
         stream.start_until_live(timeout)
         self._streams.append(stream)
         return stream

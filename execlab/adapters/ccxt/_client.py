@@ -77,7 +77,7 @@ class CcxtClient:
     def _used_weight(self) -> int | None:
         headers = self.exchange.last_response_headers or {}
         for key, value in headers.items():
-            if key.upper() == "X-MBX-USED-WEIGHT-1M":
+            if key.upper().startswith("X-MBX-USED-WEIGHT-"):
                 try:
                     return int(value)
                 except ValueError:
@@ -120,7 +120,19 @@ class CcxtClient:
         """ccxt's markets (loaded once: one request)."""
         if self._markets is None:
             self._markets = self.call("markets", self.exchange.load_markets)
+            self._follow_declared_limit(self.exchange.last_json_response)
         return self._markets
+
+    def _follow_declared_limit(self, info: Any) -> None:
+        """Pace to the request-weight limit Binance states in ``exchangeInfo`` (``rateLimits``)."""
+        if self.exchange_id != "binance" or not isinstance(info, dict):
+            return
+        seconds = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86_400}
+        for rule in info.get("rateLimits") or []:
+            if rule.get("rateLimitType") == "REQUEST_WEIGHT" and rule.get("interval") in seconds:
+                window = seconds[rule["interval"]] * int(rule.get("intervalNum", 1))
+                self._pacers["markets"][0].set_limit(int(rule["limit"]), float(window))
+                return
 
     def instruments(self, symbols: Sequence[str]) -> dict[str, Instrument]:
         """Trading rules of those of ``symbols`` the exchange lists."""

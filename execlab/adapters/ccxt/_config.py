@@ -37,3 +37,6 @@ class CcxtConfig(BrokerConfig):
     timeout_seconds: Annotated[float, Field(gt=0, le=300, allow_inf_nan=False)] = 10.0
     stream: bool = True
     """Order and fill updates from ccxt.pro's websocket (else REST polling)."""
+    symbols: Literal["pair", "base"] = "pair"
+    """How execlab names a pair: ``BTC/USDT`` (``pair``) or its base currency ``BTC`` (``base``, quoted in
+    ``quote_currency``)."""

@@ -26,4 +26,5 @@ def make_adapter(broker: BrokerConfig, config: Config) -> CcxtAdapter:
     return adapter_for(broker.exchange)(
         broker.api_key.get_secret_value(), broker.api_secret.get_secret_value(), password=password,
         base_url=broker.base_url, quote_currency=broker.quote_currency, timeout=broker.timeout_seconds,
-        weight_limit=broker.weight_limit, weight_window=broker.weight_window_seconds, stream=broker.stream)
+        weight_limit=broker.weight_limit, weight_window=broker.weight_window_seconds, stream=broker.stream,
+        bare_symbols=broker.symbols == "base")

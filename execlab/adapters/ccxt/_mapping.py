@@ -4,6 +4,7 @@ execlab's client order id."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -12,7 +13,8 @@ from execlab._brokers.contract import BrokerFill, BrokerOrder
 from execlab._core.instruments import Instrument
 from execlab._core.models import Balance, OrderStatus, Side
 
-__all__ = ["CLIENT_ID_STYLES", "balances", "broker_order", "fill", "instrument", "order_status", "wire_client_id"]
+__all__ = ["CLIENT_ID_STYLES", "QuotedSymbols", "balances", "broker_order", "fill", "instrument", "order_status",
+           "wire_client_id"]
 
 #: Binance's ``newClientOrderId`` takes ``^[a-zA-Z0-9-_]{1,36}$``: execlab's id as it is. OKX's ``clOrdId`` takes
 #: 1–32 alphanumerics: the 32 hex digits alone.
@@ -20,6 +22,22 @@ CLIENT_ID_STYLES: Final[dict[str, ClientIdStyle]] = {"binance": ClientIdStyle(),
 
 _STATUS: Final = {"closed": OrderStatus.FILLED, "canceled": OrderStatus.CANCELLED, "expired": OrderStatus.EXPIRED,
                   "rejected": OrderStatus.REJECTED}
+
+
+@dataclass(frozen=True)
+class QuotedSymbols:
+    """execlab symbols ↔ ccxt's unified ``BASE/QUOTE``: a pair passes as it is; a bare ``BTC`` means ``BTC/<quote>``
+    and, with ``bare``, pairs in ``quote`` come back bare (``BTC/USDT`` → ``BTC``)."""
+
+    quote: str = "USDT"
+    bare: bool = False
+
+    def to_broker(self, symbol: str) -> str:
+        return symbol if "/" in symbol else f"{symbol}/{self.quote}"
+
+    def to_execlab(self, broker_symbol: str) -> str:
+        base, _, quote = broker_symbol.partition("/")
+        return base if self.bare and quote == self.quote else broker_symbol
 
 
 def _step(value: Any, precision_mode: int) -> float:

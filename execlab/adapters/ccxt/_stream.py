@@ -18,6 +18,7 @@ import ccxt
 from execlab._brokers.async_bridge import AsyncStream, LoopThread
 from execlab._brokers.client_ids import ClientIdStyle
 from execlab._brokers.contract import BrokerFill, BrokerOrder
+from execlab._brokers.symbols import IdentityMap, SymbolMap
 from execlab.adapters.ccxt._exchange import make_exchange
 from execlab.adapters.ccxt._mapping import broker_order, fill, wire_client_id
 
@@ -40,7 +41,8 @@ class CcxtStream(AsyncStream):
 
     def __init__(self, exchange_id: str, credentials: dict[str, Any], base_url: str | None, style: ClientIdStyle,
                  on_order: Callable[[BrokerOrder], None], on_fill: Callable[[BrokerFill], None], *,
-                 on_gap: Callable[[], None] | None = None, loop: LoopThread | None = None) -> None:
+                 on_gap: Callable[[], None] | None = None, loop: LoopThread | None = None,
+                 symbols: SymbolMap | None = None) -> None:
         super().__init__(on_gap=on_gap, loop=loop)
         self.exchange_id = exchange_id
         self._credentials = credentials
@@ -50,6 +52,7 @@ class CcxtStream(AsyncStream):
         self._exchange: Any = None
         self._closing = False
         self._fee_sign = -1.0 if exchange_id == "okx" else 1.0
+        self._symbols: SymbolMap = symbols or IdentityMap()
 
     def _describe(self) -> str:
         return f"{self.exchange_id} stream ({self._base_url or 'exchange'})"
@@ -88,14 +91,14 @@ class CcxtStream(AsyncStream):
     async def _orders(self) -> None:
         while True:
             for raw in await self._exchange.watch_orders():
-                self._on_order(broker_order(raw, self._style, str(raw["symbol"])))
+                self._on_order(broker_order(raw, self._style, self._symbols.to_execlab(str(raw["symbol"]))))
 
     async def _trades(self) -> None:
         while True:
             for trade in await self._exchange.watch_my_trades():
                 wire = wire_client_id(trade) or ""
-                self._on_fill(fill(trade, str(trade["symbol"]), self._style.parse(wire) or wire,
-                                   fee_sign=self._fee_sign))
+                self._on_fill(fill(trade, self._symbols.to_execlab(str(trade["symbol"])),
+                                   self._style.parse(wire) or wire, fee_sign=self._fee_sign))
 
     async def _close(self) -> None:
         self._closing = True

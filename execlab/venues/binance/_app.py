@@ -86,6 +86,8 @@ class BinanceContext:
     """How far the venue's clock runs ahead of this machine's (a fault: clients then see -1021)."""
     hub: UserStreamHub | None = None
     stopping: asyncio.Event | None = None
+    list_market: Callable[[str], None] | None = None
+    """Lists a quoted symbol that is not listed yet (an ``open_markets`` venue)."""
 
     def now_ms(self) -> int:
         """The venue's clock."""
@@ -176,7 +178,7 @@ def build_app(ctx: BinanceContext) -> web.Application:
     async def _api(request: web.Request, handler: Handler) -> web.StreamResponse:
         weight = route_weight(request.method, request.path, "symbol" in request.query)
         answer = ctx.limits.check(request.remote or "?", weight)
-        used = {"X-MBX-USED-WEIGHT-1M": str(answer.used)}
+        used = {ctx.limits.weight_header: str(answer.used)}
         if answer.status == 418:
             return BinanceError(418, -1003, f"Way too much request weight used; IP banned until "
                                             f"{answer.banned_until_ms}. Please use WebSocket Streams for live "
@@ -239,8 +241,8 @@ def build_app(ctx: BinanceContext) -> web.Application:
         return web.json_response({
             "timezone": "UTC", "serverTime": ctx.now_ms(),
             "rateLimits": [
-                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
-                 "limit": ctx.limits.limit},
+                {"rateLimitType": "REQUEST_WEIGHT", "interval": ctx.limits.interval[0],
+                 "intervalNum": ctx.limits.interval[1], "limit": ctx.limits.limit},
                 {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10,
                  "limit": ctx.limits.orders_10s.limit},
                 {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": ctx.limits.orders_day.limit},
@@ -375,6 +377,8 @@ def build_app(ctx: BinanceContext) -> web.Application:
         return web.json_response(error_body(-1100, message), status=status)
 
     def check_symbol(symbol: str) -> None:
+        if ctx.list_market is not None:
+            ctx.list_market(symbol)
         if symbol not in account.instruments:
             raise ValueError(f"unknown symbol {symbol!r} (listed: {', '.join(account.instruments)})")
 

@@ -29,7 +29,9 @@ def make_venue(options: VenueOptions) -> object:
 
     return BinanceVenue(options.key or DEFAULT_API_KEY, options.secret or DEFAULT_SECRET, host=options.host,
                         port=options.port, balances=options.cash_in("USDT", 100_000.0),
-                        weight_limit=options.rate_limit or 6000, harness_token=options.harness_token,
+                        weight_limit=options.rate_limit or 6000,
+                        weight_window=options.rate_window or 60.0, harness_token=options.harness_token,
+                        open_markets=bool(options.extra.get("open_markets", False)),
                         seed=options.seed)
 
 
@@ -43,8 +45,11 @@ def serve(argv: Sequence[str] | None = None) -> int:
                                      description="Serve a local Binance spot venue (REST /api/v3 and the websocket "
                                                  "API user-data stream) for ccxt and ccxt.pro.")
     add_common_options(parser, key_env=_KEY_ENV, secret_env=_SECRET_ENV, rate_limit=6000)
+    parser.add_argument("--open-markets", action="store_true",
+                        help="list every symbol quoted through POST /_quotes (a bare AAA is AAA/USDT)")
     args = parser.parse_args(argv)
-    options = options_from_args(args, parser, key_env=_KEY_ENV, secret_env=_SECRET_ENV)
+    options = options_from_args(args, parser, key_env=_KEY_ENV, secret_env=_SECRET_ENV,
+                                open_markets=args.open_markets)
     try:
         venue = make_venue(options)
     except ValueError as exc:

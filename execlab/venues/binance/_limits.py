@@ -78,6 +78,22 @@ class BinanceLimits:
         """Weight allowed per window."""
         return self.weights.limit
 
+    @property
+    def interval(self) -> tuple[str, int]:
+        """The window as Binance states it: (``SECOND``/``MINUTE``/``HOUR``, count)."""
+        seconds = self.weights.window
+        if seconds >= 3600 and seconds % 3600 == 0:
+            return "HOUR", int(seconds // 3600)
+        if seconds >= 60 and seconds % 60 == 0:
+            return "MINUTE", int(seconds // 60)
+        return "SECOND", max(1, round(seconds))
+
+    @property
+    def weight_header(self) -> str:
+        """``X-MBX-USED-WEIGHT-<n><S|M|H>`` (``-1M`` for Binance's minute)."""
+        unit, count = self.interval
+        return f"X-MBX-USED-WEIGHT-{count}{unit[0]}"
+
     def check(self, ip: str, weight: int) -> LimitAnswer:
         """Count a request and say whether it is served."""
         now = self._clock()

@@ -5,18 +5,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from execlab.venues._base import VenueInstrument
 
-__all__ = ["DEFAULT_MARKETS", "MAX_QTY", "filter_failure", "spot_market", "symbol_info", "unified", "wire_symbol"]
+__all__ = ["DEFAULT_MARKETS", "MAX_QTY", "QUOTE", "filter_failure", "spot_market", "symbol_info", "unified",
+           "wire_symbol"]
 
 
-def spot_market(symbol: str, lot: float, tick: float, min_qty: float, min_notional: float) -> VenueInstrument:
-    """A Binance spot market: ``BASE/QUOTE``, balances settle per currency, the fee in the asset received."""
-    base, quote = symbol.split("/")
-    return VenueInstrument(symbol, base, quote, lot=lot, tick=tick, min_qty=min_qty, min_notional=min_notional,
-                           asset_class="crypto", spot=True, fee_in="received")
+#: The quote currency of a market named by its base alone (``AAA`` is ``AAA/USDT``).
+QUOTE: Final = "USDT"
+
+
+def spot_market(symbol: str, lot: float, tick: float, min_qty: float, min_notional: float = 0.0,
+                fee_in: Literal["quote", "received"] = "received") -> VenueInstrument:
+    """A Binance spot market ``BASE/QUOTE`` (a bare ``BASE`` is quoted in USDT); balances settle per currency; the
+    fee in the asset received (Binance's default) or in the quote asset (as when paid in another asset)."""
+    base, _, quote = symbol.partition("/")
+    return VenueInstrument(symbol, base, quote or QUOTE, lot=lot, tick=tick, min_qty=min_qty,
+                           min_notional=min_notional, asset_class="crypto", spot=True, fee_in=fee_in)
 
 
 #: Spot markets a venue lists by default, with filters like Binance's own (2025).
@@ -31,8 +38,8 @@ _MAX_PRICE: Final = 1_000_000.0
 
 
 def wire_symbol(symbol: str) -> str:
-    """``BTC/USDT`` → ``BTCUSDT``."""
-    return symbol.replace("/", "")
+    """``BTC/USDT`` → ``BTCUSDT`` (a bare ``AAA`` is ``AAAUSDT``)."""
+    return symbol.replace("/", "") if "/" in symbol else symbol + QUOTE
 
 
 def unified(instruments: Iterable[VenueInstrument], wire: str) -> str | None:

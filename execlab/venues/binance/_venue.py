@@ -13,7 +13,7 @@ from execlab.venues._base import FaultInjector, FaultKnobs, VenueAccount, VenueI
 from execlab.venues._harness import HARNESS_TOKEN_HEADER, HarnessGuard, new_harness_token
 from execlab.venues.binance._app import BinanceContext, build_app, venue_stats
 from execlab.venues.binance._limits import BinanceLimits
-from execlab.venues.binance._rules import DEFAULT_MARKETS
+from execlab.venues.binance._rules import DEFAULT_MARKETS, spot_market
 from execlab.venues.binance._stream import WS_API_PATH, UserStreamHub
 
 __all__ = ["DEFAULT_API_KEY", "DEFAULT_SECRET", "BinanceVenue"]
@@ -41,6 +41,8 @@ class BinanceVenue(VenueServer):
         strict_signature: check every HMAC (else only the key and the clock).
         harness_token: the token the ``/_`` routes require (default: a fresh random one).
         seed: seeds ids and fault draws.
+        open_markets: a symbol quoted through the harness (``POST /_quotes``) that is not listed becomes a market
+            (a bare ``AAA`` is ``AAA/USDT``; step 0.001, fee in the quote asset): for test universes.
     """
 
     name = "binance"
@@ -49,7 +51,8 @@ class BinanceVenue(VenueServer):
                  port: int = 0, markets: Iterable[VenueInstrument] = DEFAULT_MARKETS,
                  balances: Mapping[str, float] | None = None, weight_limit: int = 6000, weight_window: float = 60.0,
                  orders_per_10s: int = 100, taker_fee: float = 0.001, maker_fee: float = 0.001,
-                 strict_signature: bool = True, harness_token: str | None = None, seed: int = 0) -> None:
+                 strict_signature: bool = True, harness_token: str | None = None, seed: int = 0,
+                 open_markets: bool = False) -> None:
         if not api_key or not secret:
             raise ValueError("api_key and secret must be non-empty")
         super().__init__(host, port)
@@ -59,10 +62,20 @@ class BinanceVenue(VenueServer):
                                     currency="USDT", venue_config=VenueConfig(fees=fees), instruments=markets,
                                     symbols_closed=True, seed=seed)
         self.injector = FaultInjector(FaultKnobs(seed=seed))
+        self.open_markets = open_markets
         self.guard = HarnessGuard.for_bind(harness_token or new_harness_token(), host, keys_match=self._keys_match)
         self.limits = BinanceLimits(weight_limit, orders_per_10s, window=weight_window)
         self.ctx = BinanceContext(self.account, api_key, secret, self.guard, self.limits, self.injector,
                                   strict_signature)
+        if open_markets:
+            self.ctx.list_market = self.list_market
+
+    def list_market(self, symbol: str) -> None:
+        """List ``symbol`` if it is not (an ``open_markets`` venue does it for every quoted symbol)."""
+        with self.account.lock:
+            if symbol not in self.account.instruments:
+                self.account.instruments[symbol] = spot_market(symbol, lot=0.001, tick=0.01, min_qty=0.001,
+                                                               fee_in="quote")
 
     def make_app(self) -> web.Application:
         """The aiohttp application (on the serving loop)."""

@@ -78,6 +78,8 @@ class OkxContext:
     limiters: dict[str, RateLimiter] = field(default_factory=dict)
     hub: PrivateStreamHub | None = None
     stopping: asyncio.Event | None = None
+    list_market: Callable[[str], None] | None = None
+    """Lists a quoted symbol that is not listed yet (an ``open_markets`` venue)."""
 
     def now_ms(self) -> int:
         """The venue's clock."""
@@ -378,6 +380,8 @@ def build_app(ctx: OkxContext) -> web.Application:
         return web.json_response(envelope([], "50000", message), status=status)
 
     def check_symbol(symbol: str) -> None:
+        if ctx.list_market is not None:
+            ctx.list_market(symbol)
         if symbol not in account.instruments:
             raise ValueError(f"unknown symbol {symbol!r} (listed: {', '.join(account.instruments)})")
 

@@ -33,6 +33,7 @@ def make_venue(options: VenueOptions) -> object:
     return OkxVenue(options.key or DEFAULT_API_KEY, options.secret or DEFAULT_SECRET,
                     os.environ.get(_PASSPHRASE_ENV) or DEFAULT_PASSPHRASE, host=options.host, port=options.port,
                     balances=options.cash_in("USDT", 100_000.0), harness_token=options.harness_token,
+                    open_markets=bool(options.extra.get("open_markets", False)),
                     seed=options.seed)
 
 
@@ -46,8 +47,11 @@ def serve(argv: Sequence[str] | None = None) -> int:
                                      description="Serve a local OKX v5 venue (REST /api/v5 and the private websocket) "
                                                  "for ccxt and ccxt.pro.")
     add_common_options(parser, key_env=_KEY_ENV, secret_env=_SECRET_ENV, rate_limit=None)
+    parser.add_argument("--open-markets", action="store_true",
+                        help="list every symbol quoted through POST /_quotes (a bare AAA is AAA/USDT)")
     args = parser.parse_args(argv)
-    options = options_from_args(args, parser, key_env=_KEY_ENV, secret_env=_SECRET_ENV)
+    options = options_from_args(args, parser, key_env=_KEY_ENV, secret_env=_SECRET_ENV,
+                                open_markets=args.open_markets)
     try:
         venue = make_venue(options)
     except ValueError as exc:

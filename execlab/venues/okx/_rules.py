@@ -7,19 +7,25 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from execlab.venues._base import VenueInstrument
 
-__all__ = ["CLIENT_ID", "DEFAULT_MARKETS", "MAX_QTY", "inst_id", "instrument_json", "order_problem", "spot_market",
-           "unified"]
+__all__ = ["CLIENT_ID", "DEFAULT_MARKETS", "MAX_QTY", "QUOTE", "inst_id", "instrument_json", "order_problem",
+           "spot_market", "unified"]
 
 
-def spot_market(symbol: str, lot: float, tick: float, min_qty: float, min_notional: float = 0.0) -> VenueInstrument:
-    """An OKX spot instrument: ``BASE/QUOTE``, balances per currency, the fee in the asset received."""
-    base, quote = symbol.split("/")
-    return VenueInstrument(symbol, base, quote, lot=lot, tick=tick, min_qty=min_qty, min_notional=min_notional,
-                           asset_class="crypto", spot=True, fee_in="received")
+#: The quote currency of a market named by its base alone (``AAA`` is ``AAA/USDT``).
+QUOTE: Final = "USDT"
+
+
+def spot_market(symbol: str, lot: float, tick: float, min_qty: float, min_notional: float = 0.0,
+                fee_in: Literal["quote", "received"] = "received") -> VenueInstrument:
+    """An OKX spot instrument ``BASE/QUOTE`` (a bare ``BASE`` is quoted in USDT); balances per currency; the fee in
+    the asset received (OKX's default) or in the quote asset."""
+    base, _, quote = symbol.partition("/")
+    return VenueInstrument(symbol, base, quote or QUOTE, lot=lot, tick=tick, min_qty=min_qty,
+                           min_notional=min_notional, asset_class="crypto", spot=True, fee_in=fee_in)
 
 
 #: OKX's client order id: case-sensitive alphanumerics, 1 to 32 characters.
@@ -36,8 +42,8 @@ MAX_QTY: Final = 9_000_000.0
 
 
 def inst_id(symbol: str) -> str:
-    """``BTC/USDT`` → ``BTC-USDT``."""
-    return symbol.replace("/", "-")
+    """``BTC/USDT`` → ``BTC-USDT`` (a bare ``AAA`` is ``AAA-USDT``)."""
+    return symbol.replace("/", "-") if "/" in symbol else f"{symbol}-{QUOTE}"
 
 
 def unified(instruments: Iterable[VenueInstrument], wire: str) -> str | None:

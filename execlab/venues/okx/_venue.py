@@ -12,7 +12,7 @@ from execlab._config import FeeConfig, VenueConfig
 from execlab.venues._base import FaultInjector, FaultKnobs, VenueAccount, VenueInstrument, VenueServer
 from execlab.venues._harness import HARNESS_TOKEN_HEADER, HarnessGuard, new_harness_token
 from execlab.venues.okx._app import OkxContext, build_app, venue_stats
-from execlab.venues.okx._rules import DEFAULT_MARKETS
+from execlab.venues.okx._rules import DEFAULT_MARKETS, spot_market
 from execlab.venues.okx._stream import PRIVATE_PATH, PrivateStreamHub
 
 __all__ = ["DEFAULT_API_KEY", "DEFAULT_PASSPHRASE", "DEFAULT_SECRET", "OkxVenue"]
@@ -35,6 +35,8 @@ class OkxVenue(VenueServer):
         taker_fee, maker_fee: fee rates (OKX's base spot rates: 0.10 % / 0.08 %).
         harness_token: the token the ``/_`` routes require (default: a fresh random one).
         seed: seeds ids and fault draws.
+        open_markets: a symbol quoted through the harness (``POST /_quotes``) that is not listed becomes a market
+            (a bare ``AAA`` is ``AAA/USDT``; step 0.001, fee in the quote asset): for test universes.
     """
 
     name = "okx"
@@ -43,7 +45,8 @@ class OkxVenue(VenueServer):
                  passphrase: str = DEFAULT_PASSPHRASE, *, host: str = "127.0.0.1", port: int = 0,
                  markets: Iterable[VenueInstrument] = DEFAULT_MARKETS, balances: Mapping[str, float] | None = None,
                  limit_scale: float = 1.0, taker_fee: float = 0.001, maker_fee: float = 0.0008,
-                 harness_token: str | None = None, seed: int = 0) -> None:
+                 harness_token: str | None = None, seed: int = 0,
+                 open_markets: bool = False) -> None:
         if not api_key or not secret or not passphrase:
             raise ValueError("api_key, secret and passphrase must be non-empty")
         super().__init__(host, port)
@@ -53,9 +56,19 @@ class OkxVenue(VenueServer):
                                     currency="USDT", venue_config=VenueConfig(fees=fees), instruments=markets,
                                     symbols_closed=True, seed=seed)
         self.injector = FaultInjector(FaultKnobs(seed=seed))
+        self.open_markets = open_markets
         self.guard = HarnessGuard.for_bind(harness_token or new_harness_token(), host, keys_match=self._keys_match)
         self.ctx = OkxContext(self.account, api_key, secret, passphrase, self.guard, self.injector,
                               limit_scale=limit_scale)
+        if open_markets:
+            self.ctx.list_market = self.list_market
+
+    def list_market(self, symbol: str) -> None:
+        """List ``symbol`` if it is not (an ``open_markets`` venue does it for every quoted symbol)."""
+        with self.account.lock:
+            if symbol not in self.account.instruments:
+                self.account.instruments[symbol] = spot_market(symbol, lot=0.001, tick=0.01, min_qty=0.001,
+                                                               fee_in="quote")
 
     def make_app(self) -> web.Application:
         """The aiohttp application (on the serving loop)."""
