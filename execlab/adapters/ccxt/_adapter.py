@@ -39,7 +39,7 @@ from execlab._brokers.errors import (
     translate_errors,
 )
 from execlab._core.instruments import Instrument
-from execlab._core.models import AccountSnapshot, Order, OrderType
+from execlab._core.models import AccountSnapshot, Order, OrderStatus, OrderType
 from execlab.adapters.ccxt._client import CcxtCallError, CcxtClient
 from execlab.adapters.ccxt._errors import ErrorKind, error_kind
 from execlab.adapters.ccxt._mapping import QuotedSymbols, broker_order, fill, instrument, wire_client_id
@@ -47,6 +47,7 @@ from execlab.adapters.ccxt._stream import CcxtStream
 
 __all__ = ["BinanceAdapter", "CcxtAdapter", "OkxAdapter", "adapter_for"]
 
+_ENDED = frozenset({OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED, OrderStatus.REJECTED})
 _KIT_ERRORS: dict[ErrorKind, Callable[[str, float | None], BrokerError]] = {
     ErrorKind.RATE_LIMITED: lambda m, r: BrokerRateLimitedError(m, r),
     ErrorKind.TIMEOUT: lambda m, r: BrokerTimeoutError(m),
@@ -104,6 +105,8 @@ class CcxtAdapter(BrokerAdapter):
         self._symbols: list[str] = []
         self._symbol_of: dict[str, str] = {}  # canonical client id → symbol
         self._client_of: dict[str, str] = {}  # exchange order id → client id
+        self._final: dict[str, bool] = {}  # exchange order id → ended (filled, cancelled, ...)
+        self._settled: set[str] = set()  # symbols whose orders had all ended when their trades were last listed
         self._streams: list[CcxtStream] = []
 
     # -- what the adapter knows about ------------------------------------------------------------------------
@@ -119,6 +122,9 @@ class CcxtAdapter(BrokerAdapter):
         with self._lock:
             self._client_of[order.broker_order_id] = order.client_order_id
             self._symbol_of[order.client_order_id] = symbol
+            self._final[order.broker_order_id] = order.status in _ENDED
+            if order.status not in _ENDED:
+                self._settled.discard(symbol)
         return order
 
     def _search_symbols(self) -> list[str]:
@@ -206,10 +212,19 @@ class CcxtAdapter(BrokerAdapter):
 
     @ERRORS
     def _fills(self, since: datetime | None) -> list[BrokerFill]:
+        """Trades on the symbols of the orders this adapter has seen (Binance lists trades per symbol only); a
+        symbol whose orders had all ended when its trades were last listed is not asked again."""
         since_ms = int(since.timestamp() * 1000) if since is not None else None
+        with self._lock:
+            traded = [s for s in dict.fromkeys(self._symbol_of.values()) if s not in self._settled]
+            order_of = {cid: oid for oid, cid in self._client_of.items()}
+            ended = {s for s in traded if all(self._final.get(order_of.get(cid, ""), False)
+                                              for cid, sym in self._symbol_of.items() if sym == s)}
         out = []
-        for trade in self.client.trades(self._search_symbols(), since_ms):
+        for trade in self.client.trades(traded, since_ms):
             out.append(fill(trade, self.symbol_map.to_execlab(str(trade["symbol"])), self._client_id_of(trade)))
+        with self._lock:
+            self._settled |= ended
         out.sort(key=lambda f: (f.timestamp or datetime.min.replace(tzinfo=UTC), f.execution_id))
         return out
 
