@@ -37,6 +37,7 @@ class OkxVenue(VenueServer):
         seed: seeds ids and fault draws.
         open_markets: a symbol quoted through the harness (``POST /_quotes``) that is not listed becomes a market
             (a bare ``AAA`` is ``AAA/USDT``; step 0.001, fee in the quote asset): for test universes.
+        venue_config: the matching and fee model (default: ``maker_fee`` / ``taker_fee`` as maker/taker rates).
     """
 
     name = "okx"
@@ -46,15 +47,15 @@ class OkxVenue(VenueServer):
                  markets: Iterable[VenueInstrument] = DEFAULT_MARKETS, balances: Mapping[str, float] | None = None,
                  limit_scale: float = 1.0, taker_fee: float = 0.001, maker_fee: float = 0.0008,
                  harness_token: str | None = None, seed: int = 0,
-                 open_markets: bool = False) -> None:
+                 open_markets: bool = False, venue_config: VenueConfig | None = None) -> None:
         if not api_key or not secret or not passphrase:
             raise ValueError("api_key, secret and passphrase must be non-empty")
         super().__init__(host, port)
         self.api_key, self.secret, self.passphrase = api_key, secret, passphrase
         fees = FeeConfig(model="maker_taker", maker_bps=maker_fee * 10_000, taker_bps=taker_fee * 10_000)
         self.account = VenueAccount(dict(balances) if balances is not None else {"USDT": 100_000.0},
-                                    currency="USDT", venue_config=VenueConfig(fees=fees), instruments=markets,
-                                    symbols_closed=True, seed=seed)
+                                    currency="USDT", venue_config=venue_config or VenueConfig(fees=fees),
+                                    instruments=markets, symbols_closed=True, seed=seed)
         self.injector = FaultInjector(FaultKnobs(seed=seed))
         self.open_markets = open_markets
         self.guard = HarnessGuard.for_bind(harness_token or new_harness_token(), host, keys_match=self._keys_match)

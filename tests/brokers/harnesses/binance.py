@@ -28,7 +28,6 @@ class BinanceHarness(BrokerHarness):
 
     def start_venue(self, **opts: Any) -> VenueHandle:
         markets = [spot_market(s, lot=0.001, tick=0.01, min_qty=0.001, fee_in="quote") for s in self.symbols]
-        opts.pop("venue_config", None)
         venue = BinanceVenue(self.key, self.secret, markets=markets, balances={"USDT": opts.pop("cash", 100_000.0)},
                              weight_limit=opts.pop("rate_limit", 1_000_000),
                              weight_window=opts.pop("rate_window", 60.0), open_markets=True, **opts).start()

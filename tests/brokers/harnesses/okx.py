@@ -29,7 +29,6 @@ class OkxHarness(BrokerHarness):
 
     def start_venue(self, **opts: Any) -> VenueHandle:
         markets = [spot_market(s, lot=0.001, tick=0.01, min_qty=0.001, fee_in="quote") for s in self.symbols]
-        opts.pop("venue_config", None)
         rate_limit, rate_window = opts.pop("rate_limit", None), opts.pop("rate_window", 2.0)
         # OKX limits each endpoint per 2 s: a suite limit of N per window scales OKX's table.
         scale = 0.0 if rate_limit is None else (rate_limit / rate_window * 2.0) / 60.0
