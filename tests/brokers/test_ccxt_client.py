@@ -14,7 +14,7 @@ from execlab._core.ids import client_order_id
 from execlab._core.models import OrderStatus
 from execlab.adapters.ccxt._client import CcxtCallError, CcxtClient
 from execlab.adapters.ccxt._errors import ErrorKind, error_kind
-from execlab.adapters.ccxt._mapping import CLIENT_ID_FORMS, order_status
+from execlab.adapters.ccxt._mapping import CLIENT_ID_STYLES, fill, order_status
 from execlab.adapters.ccxt._pacing import WeightPacer
 from execlab.venues.binance import BinanceVenue
 from execlab.venues.okx import OkxVenue
@@ -26,7 +26,7 @@ OKX_ID = re.compile(r"[A-Za-z0-9]{1,32}\Z")
 
 # -- pure mapping ------------------------------------------------------------------------------------------
 def test_client_ids_fit_each_exchange_and_parse_back() -> None:
-    binance, okx = CLIENT_ID_FORMS["binance"], CLIENT_ID_FORMS["okx"]
+    binance, okx = CLIENT_ID_STYLES["binance"], CLIENT_ID_STYLES["okx"]
     assert binance.render(CANONICAL) == CANONICAL and BINANCE_ID.match(CANONICAL)
     wire = okx.render(CANONICAL)
     assert (len(wire), wire) == (32, CANONICAL.removeprefix("xl-")) and OKX_ID.match(wire)
@@ -144,11 +144,13 @@ def test_place_find_duplicate_and_executions_with_fees(venue_and_client: tuple[A
     with pytest.raises(CcxtCallError) as dup:
         client.place(CANONICAL, "BTC/USDT", "buy", 0.01)
     assert dup.value.kind is ErrorKind.DUPLICATE
-    [fill] = client.executions(["BTC/USDT"])
-    assert (fill.broker_order_id, fill.quantity, fill.price, fill.fee_currency, fill.liquidity) == \
-        (order["id"], 0.01, 50_001.0, "BTC", "taker")
-    assert fill.fee == pytest.approx(0.01 * 0.001)
-    assert client.balances()["BTC"] == (pytest.approx(0.00999), 0.0)
+    [trade] = client.trades(["BTC/USDT"])
+    execution = fill(trade, "BTC/USDT", CANONICAL)
+    assert (execution.broker_order_id, execution.quantity, execution.price, execution.fee_currency) == \
+        (order["id"], 0.01, 50_001.0, "BTC")
+    assert execution.fee == pytest.approx(0.01 * 0.001)
+    btc = {b.currency: b for b in client.balances()}["BTC"]
+    assert (btc.free, btc.locked) == (pytest.approx(0.00999), 0.0)
     assert venue.stats()["order_attempts"] == {client.client_ids.render(CANONICAL): 2}
 
 
@@ -167,7 +169,8 @@ def test_timeout_after_the_venue_accepted_is_a_timeout_and_the_lookup_finds_the_
 def test_clock_skew_is_measured_once_and_the_request_sent_again(venue_and_client: tuple[Any, CcxtClient]) -> None:
     venue, client = venue_and_client
     venue.set_clock_skew(120_000)  # this machine is two minutes behind the venue
-    assert client.balances()["USDT"] == (10_000.0, 0.0)
+    usdt = {b.currency: b for b in client.balances()}["USDT"]
+    assert (usdt.free, usdt.locked) == (10_000.0, 0.0)
     assert client.clock_resyncs == 1
 
 
