@@ -27,8 +27,7 @@ _MARKETS_WEIGHT = 20
 
 
 def _venue(limit: int, window: float) -> BinanceVenue:
-    venue = BinanceVenue(weight_limit=limit, orders_per_10s=10**6, balances={"USDT": 10**9})
-    venue.limits.weights.window = window
+    venue = BinanceVenue(weight_limit=limit, weight_window=window, orders_per_10s=10**6, balances={"USDT": 10**9})
     venue.start()
     venue.set_quote("BTC/USDT", 50_000.0, 50_001.0)
     return venue
@@ -39,7 +38,7 @@ def _report(name: str, elapsed: float, weight: int, limit: int, window: float, v
     stats = venue.stats()
     ratio = f"{elapsed / allowed:5.2f}" if allowed else "  n/a"
     print(f"{name:10s} elapsed {elapsed:7.2f} s   allowed {allowed:7.2f} s   elapsed/allowed {ratio}   "
-          f"orders {stats['orders_accepted']}   429s {stats['answered_429']}   418s {stats['answered_418']}")
+          f"orders {stats['orders']}   429s {stats['answered_429']}   418s {stats['answered_418']}")
 
 
 def main() -> None:

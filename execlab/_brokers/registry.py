@@ -111,3 +111,6 @@ register_broker(BrokerSpec("sim", SimBrokerConfig, "execlab._brokers.sim_adapter
 register_broker(BrokerSpec("alpaca", "execlab.adapters.alpaca._config:AlpacaConfig",
                            "execlab.adapters.alpaca._factory:make_adapter", live_endpoints("alpaca"),
                            "execlab.venues.alpaca._cli:make_venue"))
+register_broker(BrokerSpec("ccxt", "execlab.adapters.ccxt._config:CcxtConfig",
+                           "execlab.adapters.ccxt._factory:make_adapter", live_endpoints("ccxt"),
+                           "execlab.venues.binance._cli:make_venue"))

@@ -12,9 +12,9 @@ import pytest
 import requests
 
 from execlab.adapters.ccxt import make_exchange
-from execlab.venues._spot import VenueInstrument
 from execlab.venues.binance import BinanceVenue
 from execlab.venues.binance._auth import sign
+from execlab.venues.binance._rules import spot_market
 
 pytestmark = pytest.mark.local_venue
 CID = "xl-" + "0123456789abcdef" * 2
@@ -57,7 +57,7 @@ def test_market_order_fills_with_commission_and_is_found_by_id_and_client_id(ven
     balance = ex.fetch_balance()
     assert balance["BTC"]["free"] == pytest.approx(0.00999)
     assert balance["USDT"]["free"] == pytest.approx(10_000 - 500.01)
-    assert venue.stats()["placements"] == {CID: 1}
+    assert venue.stats()["order_attempts"] == {CID: 1}
 
 
 def test_resting_limit_locks_quote_and_cancel_releases_it(venue: BinanceVenue) -> None:
@@ -71,13 +71,16 @@ def test_resting_limit_locks_quote_and_cancel_releases_it(venue: BinanceVenue) -
     assert ex.fetch_balance()["USDT"]["free"] == 10_000.0
 
 
-def test_resting_limit_fills_as_maker_when_the_market_reaches_it(venue: BinanceVenue) -> None:
+def test_resting_limit_fills_when_the_market_reaches_it(venue: BinanceVenue) -> None:
+    # The shared kernel fills a resting limit at the quote that reaches it (no worse than the limit).
     ex = _ex(venue)
     order = ex.create_order("ETH/USDT", "limit", "buy", 1.0, 2_900.0)
+    assert ex.fetch_order(order["id"], "ETH/USDT")["status"] == "open"
     venue.set_quote("ETH/USDT", 2_899.0, 2_899.5)
     fetched = ex.fetch_order(order["id"], "ETH/USDT")
-    assert (fetched["status"], fetched["average"]) == ("closed", 2_900.0)
-    assert ex.fetch_my_trades("ETH/USDT")[0]["takerOrMaker"] == "maker"
+    assert (fetched["status"], fetched["average"]) == ("closed", 2_899.5)
+    [trade] = ex.fetch_my_trades("ETH/USDT")
+    assert (trade["price"], trade["fee"]["currency"]) == (2_899.5, "ETH")
 
 
 @pytest.mark.parametrize(("amount", "price", "error", "code"), [
@@ -94,7 +97,7 @@ def test_order_errors_reach_ccxt_as_its_exception_classes(venue: BinanceVenue, a
             ex.private_post_order({"symbol": "BTCUSDT", "side": "BUY", "type": "MARKET", "quantity": "0.000015"})
         else:
             ex.create_order("BTC/USDT", "market", "buy", amount, price)
-    assert venue.account.orders() == []
+    assert venue.account.all_orders() == []
 
 
 def test_price_off_tick_is_a_price_filter_failure(venue: BinanceVenue) -> None:
@@ -110,7 +113,7 @@ def test_duplicate_client_id_unknown_order_and_bad_symbol(venue: BinanceVenue) -
     ex.create_order("BTC/USDT", "market", "buy", 0.001, None, {"clientOrderId": CID})
     with pytest.raises(ccxt.InvalidOrder, match="Duplicate order sent"):
         ex.create_order("BTC/USDT", "market", "buy", 0.001, None, {"clientOrderId": CID})
-    assert venue.stats()["placements"] == {CID: 2} and len(venue.account.orders()) == 1
+    assert venue.stats()["order_attempts"] == {CID: 2} and len(venue.account.all_orders()) == 1
     with pytest.raises(ccxt.OrderNotFound, match="-2013"):
         ex.fetch_order("999", "BTC/USDT")
     with pytest.raises(ccxt.OrderNotFound, match="-2011"):
@@ -184,9 +187,8 @@ def test_ccxt_pro_watch_orders_and_my_trades_over_the_websocket_api(venue: Binan
             await pro.load_markets()
             loop = asyncio.get_running_loop()
             orders_task = asyncio.ensure_future(pro.watch_orders())
-            while venue.stats()["streams"] == 0 or not venue.ctx.hub or not venue.ctx.hub._connections:
-                await asyncio.sleep(0.02)
-            while not any(c.subscriptions for c in venue.ctx.hub._connections):
+            assert venue.ctx.hub is not None
+            while not any(c.topics for c in venue.ctx.hub.connections):
                 await asyncio.sleep(0.02)
             await loop.run_in_executor(None, lambda: rest.create_order(
                 "BTC/USDT", "limit", "buy", 0.01, 49_000.0, {"clientOrderId": CID}))
@@ -201,8 +203,8 @@ def test_ccxt_pro_watch_orders_and_my_trades_over_the_websocket_api(venue: Binan
 
     orders, trades = asyncio.run(scenario())
     assert orders == [(CID, "open")]
-    assert [(t["amount"], t["price"], t["fee"]["currency"], t["fee"]["cost"], t["takerOrMaker"]) for t in trades] \
-        == [(0.01, 49_000.0, "BTC", pytest.approx(0.00001), "maker")]
+    assert [(t["amount"], t["price"], t["fee"]["currency"], t["fee"]["cost"], t["info"]["c"]) for t in trades] \
+        == [(0.01, 48_950.0, "BTC", pytest.approx(0.00001), CID)]
 
 
 def test_websocket_subscription_with_a_wrong_signature_is_refused(venue: BinanceVenue) -> None:
@@ -224,17 +226,18 @@ def test_websocket_subscription_with_a_wrong_signature_is_refused(venue: Binance
 
 def test_harness_routes_need_the_token(venue: BinanceVenue) -> None:
     url = venue.base_url + "/_faults"
-    assert requests.post(url, json={"reject": 1}, timeout=5).status_code == 401
-    answer = requests.post(url, json={"reject": 1}, headers=venue.harness_headers, timeout=5)
-    assert answer.json()["reject"] == 1
+    assert requests.post(url, json={"next_rejects": 1}, timeout=5).status_code == 401
+    answer = requests.post(url, json={"next_rejects": 1}, headers=venue.harness_headers, timeout=5)
+    assert answer.json()["next_rejects"] == 1
     with pytest.raises(ccxt.InvalidOrder, match="-2010"):
         _ex(venue).create_order("BTC/USDT", "market", "buy", 0.001)
     stats = requests.get(venue.base_url + "/_stats", headers=venue.harness_headers, timeout=5).json()
-    assert json.loads(json.dumps(stats))["orders_accepted"] == 0
+    assert (stats["orders"], stats["order_attempts_without_client_order_id"]) == (0, 0)
+    assert sum(json.loads(json.dumps(stats))["order_attempts"].values()) == 1
 
 
 def test_custom_markets_and_balances() -> None:
-    doge = VenueInstrument("DOGE/USDT", "DOGE", "USDT", step=1.0, tick=0.00001, min_qty=1.0, min_notional=1.0)
+    doge = spot_market("DOGE/USDT", lot=1.0, tick=0.00001, min_qty=1.0, min_notional=1.0)
     with BinanceVenue(markets=[doge], balances={"USDT": 50.0, "DOGE": 10.0}) as venue:
         ex = _ex(venue)
         assert list(ex.load_markets()) == ["DOGE/USDT"]

@@ -14,7 +14,7 @@ from execlab._core.ids import client_order_id
 from execlab._core.models import OrderStatus
 from execlab.adapters.ccxt._client import CcxtCallError, CcxtClient
 from execlab.adapters.ccxt._errors import ErrorKind, error_kind
-from execlab.adapters.ccxt._mapping import CLIENT_ID_FORMS, order_status
+from execlab.adapters.ccxt._mapping import CLIENT_ID_STYLES, fill, order_status
 from execlab.adapters.ccxt._pacing import WeightPacer
 from execlab.venues.binance import BinanceVenue
 from execlab.venues.okx import OkxVenue
@@ -26,7 +26,7 @@ OKX_ID = re.compile(r"[A-Za-z0-9]{1,32}\Z")
 
 # -- pure mapping ------------------------------------------------------------------------------------------
 def test_client_ids_fit_each_exchange_and_parse_back() -> None:
-    binance, okx = CLIENT_ID_FORMS["binance"], CLIENT_ID_FORMS["okx"]
+    binance, okx = CLIENT_ID_STYLES["binance"], CLIENT_ID_STYLES["okx"]
     assert binance.render(CANONICAL) == CANONICAL and BINANCE_ID.match(CANONICAL)
     wire = okx.render(CANONICAL)
     assert (len(wire), wire) == (32, CANONICAL.removeprefix("xl-")) and OKX_ID.match(wire)
@@ -129,7 +129,7 @@ def test_instruments_from_markets(venue_and_client: tuple[Any, CcxtClient]) -> N
     assert list(inst) == ["BTC/USDT"]
     btc, market = inst["BTC/USDT"], venue.account.instruments["BTC/USDT"]
     assert (btc.asset_class, btc.currency, btc.fractional) == ("crypto", "USDT", True)
-    assert (btc.lot_size, btc.tick_size, btc.min_quantity) == (market.step, market.tick, market.min_qty)
+    assert (btc.lot_size, btc.tick_size, btc.min_quantity) == (market.lot, market.tick, market.min_qty)
     assert btc.min_notional == market.min_notional
 
 
@@ -144,30 +144,33 @@ def test_place_find_duplicate_and_executions_with_fees(venue_and_client: tuple[A
     with pytest.raises(CcxtCallError) as dup:
         client.place(CANONICAL, "BTC/USDT", "buy", 0.01)
     assert dup.value.kind is ErrorKind.DUPLICATE
-    [fill] = client.executions(["BTC/USDT"])
-    assert (fill.broker_order_id, fill.quantity, fill.price, fill.fee_currency, fill.liquidity) == \
-        (order["id"], 0.01, 50_001.0, "BTC", "taker")
-    assert fill.fee == pytest.approx(0.01 * 0.001)
-    assert client.balances()["BTC"] == (pytest.approx(0.00999), 0.0)
-    assert venue.stats()["placements"] == {client.client_ids.render(CANONICAL): 2}
+    [trade] = client.trades(["BTC/USDT"])
+    execution = fill(trade, "BTC/USDT", CANONICAL)
+    assert (execution.broker_order_id, execution.quantity, execution.price, execution.fee_currency) == \
+        (order["id"], 0.01, 50_001.0, "BTC")
+    assert execution.fee == pytest.approx(0.01 * 0.001)
+    btc = {b.currency: b for b in client.balances()}["BTC"]
+    assert (btc.free, btc.locked) == (pytest.approx(0.00999), 0.0)
+    assert venue.stats()["order_attempts"] == {client.client_ids.render(CANONICAL): 2}
 
 
 def test_timeout_after_the_venue_accepted_is_a_timeout_and_the_lookup_finds_the_order(
         venue_and_client: tuple[Any, CcxtClient]) -> None:
     venue, client = venue_and_client
-    venue.faults.update({"hang_after": 1, "hang_seconds": 5.0})
+    venue.injector.update({"next_hangs": 1, "hang_seconds": 5.0, "hang_match": "POST", "hang_apply": "before"})
     with pytest.raises(CcxtCallError) as timed_out:
         client.place(CANONICAL, "BTC/USDT", "buy", 0.01)
     assert timed_out.value.kind is ErrorKind.TIMEOUT
     found = client.order_by_client_id(CANONICAL, "BTC/USDT")  # look up before any resend: it is there
     assert found is not None and order_status(found) is OrderStatus.FILLED
-    assert list(venue.stats()["placements"].values()) == [1]
+    assert list(venue.stats()["order_attempts"].values()) == [1]
 
 
 def test_clock_skew_is_measured_once_and_the_request_sent_again(venue_and_client: tuple[Any, CcxtClient]) -> None:
     venue, client = venue_and_client
     venue.set_clock_skew(120_000)  # this machine is two minutes behind the venue
-    assert client.balances()["USDT"] == (10_000.0, 0.0)
+    usdt = {b.currency: b for b in client.balances()}["USDT"]
+    assert (usdt.free, usdt.locked) == (10_000.0, 0.0)
     assert client.clock_resyncs == 1
 
 
@@ -179,9 +182,8 @@ def test_rejects_are_rejected(venue_and_client: tuple[Any, CcxtClient]) -> None:
 
 
 def test_binance_pacing_at_the_weight_limit_sends_no_request_into_a_429() -> None:
-    with BinanceVenue(weight_limit=60) as venue:
+    with BinanceVenue(weight_limit=60, weight_window=1.0) as venue:  # a 1-second "minute" keeps it short
         venue.set_quote("BTC/USDT", 50_000.0, 50_001.0)
-        venue.limits.weights.window = 1.0  # a 1-second "minute" keeps the test short
         client = CcxtClient("binance", api_key=venue.api_key, secret=venue.secret, base_url=venue.base_url,
                             weight_limit=60, weight_window=1.0)
         try:
@@ -191,7 +193,7 @@ def test_binance_pacing_at_the_weight_limit_sends_no_request_into_a_429() -> Non
         finally:
             client.close()
         stats = venue.stats()
-        assert (stats["answered_429"], stats["answered_418"], stats["orders_accepted"]) == (0, 0, 8)
+        assert (stats["answered_429"], stats["answered_418"], stats["orders"]) == (0, 0, 8)
 
 
 def test_binance_429_is_rate_limited_with_retry_after() -> None:

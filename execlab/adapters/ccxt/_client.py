@@ -17,9 +17,10 @@ from typing import Any, Final, TypeVar
 import ccxt
 
 from execlab._core.instruments import Instrument
+from execlab._core.models import Balance
 from execlab.adapters.ccxt._errors import ErrorKind, error_kind, retry_after
 from execlab.adapters.ccxt._exchange import make_exchange
-from execlab.adapters.ccxt._mapping import CLIENT_ID_FORMS, Execution, balances, execution, instrument
+from execlab.adapters.ccxt._mapping import CLIENT_ID_STYLES, balances, instrument
 from execlab.adapters.ccxt._pacing import WeightPacer
 
 __all__ = ["CcxtCallError", "CcxtClient"]
@@ -27,11 +28,11 @@ __all__ = ["CcxtCallError", "CcxtClient"]
 T = TypeVar("T")
 
 #: Binance spot request weights of the calls the client makes (docs, 2025) and the weight allowed per minute.
-_BINANCE_WEIGHTS: Final = {"markets": 20, "create": 1, "order": 4, "cancel": 1, "open": 6, "balance": 20,
-                           "trades": 20, "time": 1}
+_BINANCE_WEIGHTS: Final = {"markets": 20, "create": 1, "order": 4, "cancel": 1, "open": 6, "open_all": 80,
+                           "balance": 20, "trades": 20, "time": 1, "prices": 4}
 #: OKX: requests per 2 seconds per endpoint (each call is one request on its own endpoint's budget).
-_OKX_LIMITS: Final = {"markets": 20, "create": 60, "order": 60, "cancel": 60, "open": 60, "balance": 10,
-                      "trades": 10, "time": 10}
+_OKX_LIMITS: Final = {"markets": 20, "create": 60, "order": 60, "cancel": 60, "open": 60, "open_all": 60,
+                      "balance": 10, "trades": 10, "time": 10, "prices": 20}
 
 
 class CcxtCallError(Exception):
@@ -62,7 +63,7 @@ class CcxtClient:
         self.exchange_id = exchange_id
         self.exchange = make_exchange(exchange_id, api_key=api_key, secret=secret, password=password,
                                       base_url=base_url, timeout_ms=int(timeout * 1000))
-        self.client_ids = CLIENT_ID_FORMS[exchange_id]
+        self.client_ids = CLIENT_ID_STYLES[exchange_id]
         self._lock = threading.RLock()
         self._markets: dict[str, Any] | None = None
         if exchange_id == "binance":
@@ -76,7 +77,7 @@ class CcxtClient:
     def _used_weight(self) -> int | None:
         headers = self.exchange.last_response_headers or {}
         for key, value in headers.items():
-            if key.upper() == "X-MBX-USED-WEIGHT-1M":
+            if key.upper().startswith("X-MBX-USED-WEIGHT-"):
                 try:
                     return int(value)
                 except ValueError:
@@ -119,7 +120,19 @@ class CcxtClient:
         """ccxt's markets (loaded once: one request)."""
         if self._markets is None:
             self._markets = self.call("markets", self.exchange.load_markets)
+            self._follow_declared_limit(self.exchange.last_json_response)
         return self._markets
+
+    def _follow_declared_limit(self, info: Any) -> None:
+        """Pace to the request-weight limit Binance states in ``exchangeInfo`` (``rateLimits``)."""
+        if self.exchange_id != "binance" or not isinstance(info, dict):
+            return
+        seconds = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86_400}
+        for rule in info.get("rateLimits") or []:
+            if rule.get("rateLimitType") == "REQUEST_WEIGHT" and rule.get("interval") in seconds:
+                window = seconds[rule["interval"]] * int(rule.get("intervalNum", 1))
+                self._pacers["markets"][0].set_limit(int(rule["limit"]), float(window))
+                return
 
     def instruments(self, symbols: Sequence[str]) -> dict[str, Instrument]:
         """Trading rules of those of ``symbols`` the exchange lists."""
@@ -158,23 +171,45 @@ class CcxtClient:
         """Ask to cancel an order."""
         self.call("cancel", lambda: self.exchange.cancel_order(order_id, symbol))
 
-    def open_orders(self, symbols: Sequence[str]) -> list[dict[str, Any]]:
-        """Working orders on ``symbols`` (one request per symbol: without a symbol Binance charges 80)."""
+    def order_by_id(self, order_id: str, symbol: str) -> dict[str, Any]:
+        """An order by the exchange's id."""
+        found: dict[str, Any] = self.call("order", lambda: self.exchange.fetch_order(order_id, symbol))
+        return found
+
+    def open_orders(self, symbols: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Working orders on ``symbols`` (None: every symbol, one request; Binance charges 80 for it)."""
+        if symbols is None:
+            everything: list[dict[str, Any]] = self.call("open_all", lambda: self.exchange.fetch_open_orders())
+            return everything
         out: list[dict[str, Any]] = []
         for symbol in symbols:
             out.extend(self.call("open", lambda s=symbol: self.exchange.fetch_open_orders(s)))  # type: ignore[misc]
         return out
 
-    def balances(self) -> dict[str, tuple[float, float]]:
-        """``{currency: (free, locked)}``."""
+    def balances(self) -> tuple[Balance, ...]:
+        """Balances per currency (free, locked)."""
         return balances(self.call("balance", self.exchange.fetch_balance))
 
-    def executions(self, symbols: Sequence[str], since_ms: int | None = None) -> list[Execution]:
-        """Our trades on ``symbols`` since ``since_ms`` (epoch ms), with fee and fee currency."""
-        out: list[Execution] = []
+    def trades(self, symbols: Sequence[str], since_ms: int | None = None) -> list[dict[str, Any]]:
+        """Our trades (ccxt's structures) on ``symbols`` since ``since_ms`` (epoch ms)."""
+        out: list[dict[str, Any]] = []
         for symbol in symbols:
-            trades = self.call("trades", lambda s=symbol: self.exchange.fetch_my_trades(s, since_ms))  # type: ignore[misc]
-            out.extend(execution(t, symbol) for t in trades)
+            out.extend(self.call("trades", lambda s=symbol: self.exchange.fetch_my_trades(s, since_ms)))  # type: ignore[misc]
+        return out
+
+    def mids(self, symbols: Sequence[str]) -> dict[str, float]:
+        """Mid prices of ``symbols`` (from the book ticker)."""
+        out: dict[str, float] = {}
+        if not symbols:
+            return out
+        if self.exchange_id == "binance":
+            tickers = self.call("prices", lambda: self.exchange.fetch_bids_asks(list(symbols)))
+        else:
+            tickers = {s: self.call("prices", lambda s=s: self.exchange.fetch_ticker(s)) for s in symbols}  # type: ignore[misc]
+        for symbol, t in tickers.items():
+            bid, ask = t.get("bid"), t.get("ask")
+            if bid and ask:
+                out[symbol] = (float(bid) + float(ask)) / 2
         return out
 
     def close(self) -> None:

@@ -1,5 +1,6 @@
-"""ccxt's unified structures in execlab's terms: markets → instruments, orders → status and quantities, trades →
-executions with fee and fee currency, balances → free / locked per currency, and each exchange's client order id."""
+"""ccxt's unified structures in execlab's terms: markets → instruments, orders → :class:`BrokerOrder`, trades →
+:class:`BrokerFill` with fee and fee currency, balances → :class:`Balance` per currency, and each exchange's form of
+execlab's client order id."""
 
 from __future__ import annotations
 
@@ -7,44 +8,36 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from execlab._core.ids import PREFIX
+from execlab._brokers.client_ids import ALPHANUMERIC_32, ClientIdStyle
+from execlab._brokers.contract import BrokerFill, BrokerOrder
 from execlab._core.instruments import Instrument
-from execlab._core.models import OrderStatus, Side
+from execlab._core.models import Balance, OrderStatus, Side
 
-__all__ = ["CLIENT_ID_FORMS", "ClientIdForm", "Execution", "balances", "execution", "instrument", "order_status"]
-
-
-@dataclass(frozen=True, slots=True)
-class ClientIdForm:
-    """How an exchange writes execlab's client order id (``xl-`` + 32 hex): the prefix before the hex digits and the
-    exchange's length limit. Stage 1 of issue 14; the kit's ``ClientIdStyle`` takes these two values."""
-
-    prefix: str
-    max_length: int
-
-    def render(self, canonical: str) -> str:
-        """The wire form of a canonical id."""
-        wire = self.prefix + canonical.removeprefix(PREFIX) if canonical.startswith(PREFIX) else canonical
-        if not 0 < len(wire) <= self.max_length:
-            raise ValueError(f"client order id {canonical!r} is {len(wire)} characters on the wire "
-                             f"(the exchange takes 1..{self.max_length})")
-        return wire
-
-    def parse(self, wire: str | None) -> str | None:
-        """The canonical id of a wire form (None: not execlab's)."""
-        if not wire or not wire.startswith(self.prefix):
-            return None
-        digits = wire[len(self.prefix):]
-        is_hex = len(digits) == 32 and all(c in "0123456789abcdef" for c in digits)
-        return PREFIX + digits if is_hex else None
-
+__all__ = ["CLIENT_ID_STYLES", "QuotedSymbols", "balances", "broker_order", "fill", "instrument", "order_status",
+           "wire_client_id"]
 
 #: Binance's ``newClientOrderId`` takes ``^[a-zA-Z0-9-_]{1,36}$``: execlab's id as it is. OKX's ``clOrdId`` takes
 #: 1–32 alphanumerics: the 32 hex digits alone.
-CLIENT_ID_FORMS: Final = {"binance": ClientIdForm(PREFIX, 36), "okx": ClientIdForm("", 32)}
+CLIENT_ID_STYLES: Final[dict[str, ClientIdStyle]] = {"binance": ClientIdStyle(), "okx": ALPHANUMERIC_32}
 
 _STATUS: Final = {"closed": OrderStatus.FILLED, "canceled": OrderStatus.CANCELLED, "expired": OrderStatus.EXPIRED,
                   "rejected": OrderStatus.REJECTED}
+
+
+@dataclass(frozen=True)
+class QuotedSymbols:
+    """execlab symbols ↔ ccxt's unified ``BASE/QUOTE``: a pair passes as it is; a bare ``BTC`` means ``BTC/<quote>``
+    and, with ``bare``, pairs in ``quote`` come back bare (``BTC/USDT`` → ``BTC``)."""
+
+    quote: str = "USDT"
+    bare: bool = False
+
+    def to_broker(self, symbol: str) -> str:
+        return symbol if "/" in symbol else f"{symbol}/{self.quote}"
+
+    def to_execlab(self, broker_symbol: str) -> str:
+        base, _, quote = broker_symbol.partition("/")
+        return base if self.bare and quote == self.quote else broker_symbol
 
 
 def _step(value: Any, precision_mode: int) -> float:
@@ -75,45 +68,46 @@ def order_status(order: dict[str, Any]) -> OrderStatus:
     return OrderStatus.PARTIALLY_FILLED if (order.get("filled") or 0) > 0 else OrderStatus.SUBMITTED
 
 
-@dataclass(frozen=True, slots=True)
-class Execution:
-    """One trade of ours: the exchange's trade id, order id, side, quantity, price, fee (>= 0) and its currency,
-    maker or taker, time. Stage 1 of issue 14; the kit's ``BrokerFill`` takes these fields."""
-
-    execution_id: str
-    broker_order_id: str
-    symbol: str
-    side: Side
-    quantity: float
-    price: float
-    fee: float
-    fee_currency: str | None
-    liquidity: str | None
-    timestamp: datetime | None
+def wire_client_id(raw: dict[str, Any]) -> str | None:
+    """The client order id a ccxt order or trade carries (ccxt's field, else the exchange's own)."""
+    info = raw.get("info") or {}
+    found = raw.get("clientOrderId") or info.get("clientOrderId") or info.get("c") or info.get("clOrdId")
+    return str(found) if found else None
 
 
-def execution(trade: dict[str, Any], symbol: str, *, fee_sign: float = 1.0) -> Execution:
-    """A ccxt trade as an execution. ``fee_sign`` -1 for a source that reports charges as negative numbers (ccxt.pro
-    passes OKX's ``fillFee`` through as OKX sends it)."""
+def broker_order(raw: dict[str, Any], style: ClientIdStyle, symbol: str) -> BrokerOrder:
+    """A ccxt order as a :class:`BrokerOrder` (the client id canonical when it is execlab's, else as sent)."""
+    wire = wire_client_id(raw) or ""
+    amount = float(raw.get("amount") or 0.0)
+    return BrokerOrder(client_order_id=style.parse(wire) or wire, broker_order_id=str(raw["id"]), symbol=symbol,
+                       side=Side(raw["side"]), quantity=amount, filled_quantity=float(raw.get("filled") or 0.0),
+                       avg_fill_price=float(raw["average"]) if raw.get("average") else None,
+                       status=order_status(raw), raw=raw)
+
+
+def fill(trade: dict[str, Any], symbol: str, client_order_id: str, *, fee_sign: float = 1.0) -> BrokerFill:
+    """A ccxt trade as a :class:`BrokerFill`. ``fee_sign`` -1 for a source that reports charges as negative numbers
+    (ccxt.pro passes OKX's ``fillFee`` through as OKX sends it)."""
     fee = trade.get("fee") or {}
     cost = fee.get("cost")
     stamp = trade.get("timestamp")
-    return Execution(
-        execution_id=str(trade["id"]), broker_order_id=str(trade["order"]), symbol=symbol,
-        side=Side(trade["side"]), quantity=float(trade["amount"]), price=float(trade["price"]),
-        fee=max(0.0, fee_sign * float(cost)) if cost is not None else 0.0,
-        fee_currency=fee.get("currency"), liquidity=trade.get("takerOrMaker"),
-        timestamp=datetime.fromtimestamp(stamp / 1000, UTC) if stamp is not None else None,
+    liquidity = trade.get("takerOrMaker")
+    return BrokerFill(
+        execution_id=str(trade["id"]), client_order_id=client_order_id, broker_order_id=str(trade["order"]),
+        symbol=symbol, side=Side(trade["side"]), quantity=float(trade["amount"]), price=float(trade["price"]),
+        fee=max(0.0, fee_sign * float(cost)) if cost is not None else 0.0, fee_currency=fee.get("currency"),
+        liquidity=liquidity if liquidity in ("maker", "taker") else None,
+        timestamp=datetime.fromtimestamp(stamp / 1000, UTC) if stamp is not None else None, raw=trade,
     )
 
 
-def balances(balance: dict[str, Any]) -> dict[str, tuple[float, float]]:
-    """``{currency: (free, locked)}`` from a ccxt balance, currencies with nothing left out."""
-    out: dict[str, tuple[float, float]] = {}
-    for currency, entry in balance.items():
-        if not isinstance(entry, dict) or "free" not in entry or currency in ("info", "free", "used", "total"):
+def balances(balance: dict[str, Any]) -> tuple[Balance, ...]:
+    """Balances per currency from a ccxt balance, currencies with nothing left out."""
+    out = []
+    for currency, entry in sorted(balance.items()):
+        if currency in ("info", "free", "used", "total", "timestamp", "datetime") or not isinstance(entry, dict):
             continue
         free, used = float(entry.get("free") or 0.0), float(entry.get("used") or 0.0)
         if free or used:
-            out[currency] = (free, used)
-    return out
+            out.append(Balance(currency=currency, free=free, locked=used))
+    return tuple(out)

@@ -107,6 +107,14 @@ class WeightPacer:
             self._foreign.append(_Entry(now, excess))
             self._holds += 1
 
+    def set_limit(self, limit: int, window: float) -> None:
+        """Pace to the limit the exchange states (what was sent stays counted)."""
+        if limit <= 0 or window <= 0:
+            raise ValueError("limit and window must be positive")
+        with self._cond:
+            self.limit, self.window = int(limit), float(window)
+            self._cond.notify_all()
+
     def hold(self, seconds: float) -> None:
         """The exchange refused a request (429 / 418): send nothing for ``seconds``."""
         with self._cond:

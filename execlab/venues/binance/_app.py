@@ -13,21 +13,23 @@ import asyncio
 import contextlib
 import re
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from execlab.venues._base import FaultInjector, VenueAccount, VenueOrder, VenueOrderRequest, VenueReject
+from execlab.venues._base.server import harness_routes
 from execlab.venues._harness import HarnessGuard
-from execlab.venues._spot import FaultKnobs, VenueAccount, VenueOrder, VenueOrderRequest, VenueReject
 from execlab.venues.binance._auth import AuthFailure, check_signed
 from execlab.venues.binance._limits import BinanceLimits, route_weight
 from execlab.venues.binance._mapping import (
     account_json,
     cancel_json,
     error_body,
+    ms,
     order_json,
     trade_json,
 )
@@ -61,6 +63,14 @@ class BinanceError(Exception):
         return web.json_response(error_body(self.code, self.message), status=self.status, headers=self.headers)
 
 
+_SERVER_ERRORS: Final = {500: (-1000, "An unknown error occurred while processing the request."),
+                          502: (-1000, "An unknown error occurred while processing the request."),
+                          503: (-1008, "Server is currently overloaded with other requests. Please try again in a "
+                                       "few minutes."),
+                          504: (-1007, "Timeout waiting for response from backend server. Send status unknown; "
+                                       "execution status unknown.")}
+
+
 @dataclass
 class BinanceContext:
     """What the routes share."""
@@ -70,14 +80,14 @@ class BinanceContext:
     secret: str
     guard: HarnessGuard
     limits: BinanceLimits
-    faults: FaultKnobs = field(default_factory=FaultKnobs)
+    injector: FaultInjector
     strict_signature: bool = True
     clock_skew_ms: int = 0
     """How far the venue's clock runs ahead of this machine's (a fault: clients then see -1021)."""
-    requests: int = 0
-    statuses: Counter[int] = field(default_factory=Counter)
     hub: UserStreamHub | None = None
     stopping: asyncio.Event | None = None
+    list_market: Callable[[str], None] | None = None
+    """Lists a quoted symbol that is not listed yet (an ``open_markets`` venue)."""
 
     def now_ms(self) -> int:
         """The venue's clock."""
@@ -118,12 +128,19 @@ def _symbol(ctx: BinanceContext, params: dict[str, str]) -> str:
     return symbol
 
 
+def _by_number(account: VenueAccount, number: int) -> VenueOrder | None:
+    """The order whose Binance ``orderId`` (the venue's sequence number) is ``number``."""
+    orders = account.all_orders()
+    return orders[number - 1] if 0 < number <= len(orders) and orders[number - 1].oid == number else next(
+        (o for o in orders if o.oid == number), None)
+
+
 def _find(ctx: BinanceContext, params: dict[str, str], symbol: str, missing_code: int,
           missing_msg: str) -> VenueOrder:
     order: VenueOrder | None
     if params.get("orderId"):
         try:
-            order = ctx.account.order(int(params["orderId"]))
+            order = _by_number(ctx.account, int(params["orderId"]))
         except ValueError:
             raise BinanceError(400, -1100, "Illegal characters found in parameter 'orderId'.") from None
     elif params.get("origClientOrderId"):
@@ -138,7 +155,6 @@ def _find(ctx: BinanceContext, params: dict[str, str], symbol: str, missing_code
 def build_app(ctx: BinanceContext) -> web.Application:
     """The application (create it on the loop that serves it)."""
     account = ctx.account
-    ctx.stopping = asyncio.Event()
 
     @web.middleware
     async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -152,15 +168,17 @@ def build_app(ctx: BinanceContext) -> web.Application:
             return await handler(request)
         if request.path == WS_API_PATH:
             return await handler(request)
-        ctx.requests += 1
+        account.count_request()
+        if request.method == "POST" and request.path == "/api/v3/order":
+            account.count_attempt(await _order_attempt_id(request))
         response = await _api(request, handler)
-        ctx.statuses[response.status] += 1
+        account.count_status(response.status, rate_limited=response.status in (418, 429))
         return response
 
     async def _api(request: web.Request, handler: Handler) -> web.StreamResponse:
         weight = route_weight(request.method, request.path, "symbol" in request.query)
         answer = ctx.limits.check(request.remote or "?", weight)
-        used = {"X-MBX-USED-WEIGHT-1M": str(answer.used)}
+        used = {ctx.limits.weight_header: str(answer.used)}
         if answer.status == 418:
             return BinanceError(418, -1003, f"Way too much request weight used; IP banned until "
                                             f"{answer.banned_until_ms}. Please use WebSocket Streams for live "
@@ -173,12 +191,12 @@ def build_app(ctx: BinanceContext) -> web.Application:
                                 {"Retry-After": str(answer.retry_after), **used}).response()
         try:
             if request.path in _SIGNED:
-                body = (await request.text()) if request.can_read_body else ""
+                body = (await request.text()) if request.body_exists else ""
                 request[PARAMS] = check_signed(request.headers, request.query_string, body, ctx.api_key,
                                                  ctx.secret, ctx.now_ms(), strict=ctx.strict_signature)
             else:
                 request[PARAMS] = dict(request.query)
-            response = await handler(request)
+            response = await _with_faults(request, handler)
         except (BinanceError, AuthFailure) as exc:
             response = web.json_response(error_body(exc.code, exc.message), status=exc.status)
             if isinstance(exc, BinanceError):
@@ -188,6 +206,24 @@ def build_app(ctx: BinanceContext) -> web.Application:
         except web.HTTPMethodNotAllowed:
             response = web.json_response(error_body(-1000, "Method not allowed."), status=405)
         response.headers.update(used)
+        return response
+
+    async def _with_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+        injection = ctx.injector.draw(request.method, request.path)
+        if injection.delay:
+            await ctx.pause(injection.delay)
+        if injection.error_status is not None:
+            if injection.error_after_apply:
+                with contextlib.suppress(BinanceError):
+                    await handler(request)
+            code, message = _SERVER_ERRORS.get(injection.error_status, _SERVER_ERRORS[500])
+            raise BinanceError(injection.error_status, code, message)
+        if injection.hang and injection.hang_after:
+            await ctx.pause(injection.hang)
+            return await handler(request)
+        response = await handler(request)
+        if injection.hang:
+            await ctx.pause(injection.hang)
         return response
 
     routes = web.RouteTableDef()
@@ -205,8 +241,8 @@ def build_app(ctx: BinanceContext) -> web.Application:
         return web.json_response({
             "timezone": "UTC", "serverTime": ctx.now_ms(),
             "rateLimits": [
-                {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
-                 "limit": ctx.limits.limit},
+                {"rateLimitType": "REQUEST_WEIGHT", "interval": ctx.limits.interval[0],
+                 "intervalNum": ctx.limits.interval[1], "limit": ctx.limits.limit},
                 {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10,
                  "limit": ctx.limits.orders_10s.limit},
                 {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": ctx.limits.orders_day.limit},
@@ -219,8 +255,8 @@ def build_app(ctx: BinanceContext) -> web.Application:
     async def book_ticker(request: web.Request) -> web.StreamResponse:
         out = []
         for symbol in account.instruments:
-            q = account.quote(symbol)
-            if q is not None:
+            q = account.engine.quote(symbol)
+            if q is not None and q[0] == q[0] and q[1] == q[1]:
                 out.append({"symbol": wire_symbol(symbol), "bidPrice": f"{q[0]:.8f}", "bidQty": "1.00000000",
                             "askPrice": f"{q[1]:.8f}", "askQty": "1.00000000"})
         wanted = request.query.get("symbol")
@@ -249,7 +285,7 @@ def build_app(ctx: BinanceContext) -> web.Application:
             tif = _param(params, "timeInForce").lower()
             if tif not in ("gtc", "ioc", "fok"):
                 raise BinanceError(400, -1115, "Invalid timeInForce.")
-        client_id = params.get("newClientOrderId") or f"web_{account.stats()['orders_accepted']:020d}"
+        client_id = params.get("newClientOrderId") or f"web_{len(account.all_orders()) + 1:020d}"
         if not _CLIENT_ID.match(client_id):
             raise BinanceError(400, -1100, "Illegal characters found in parameter 'newClientOrderId'; legal range "
                                            "is '^[a-zA-Z0-9-_]{1,36}$'.")
@@ -258,32 +294,23 @@ def build_app(ctx: BinanceContext) -> web.Application:
         if not within:
             raise BinanceError(429, -1015, f"Too many new orders; current limit is {ctx.limits.orders_10s.limit} "
                                            "orders per TEN_SECONDS.", counts)
-        if ctx.faults.take("fail_before"):
-            raise BinanceError(503, -1008, "Server is currently overloaded with other requests. Please try again "
-                                           "in a few minutes.")
-        if ctx.faults.take("reject"):
+        if ctx.injector.take_reject():
             raise BinanceError(400, -2010, "Order would immediately trigger.", counts)
-        quote = account.quote(symbol)
-        failed = filter_failure(inst, order_type, quantity, price, None if quote is None else sum(quote) / 2)
+        failed = filter_failure(inst, order_type, quantity, price, _reference_price(account, symbol))
         if failed is not None:
             raise BinanceError(400, -1013, f"Filter failure: {failed}", counts)
-        before = {e.execution_id for e in account.executions(symbol)}
+        seen = len(account.executions())
         try:
-            order = account.place(VenueOrderRequest(symbol, "buy" if side == "BUY" else "sell",
-                                                    "market" if order_type == "MARKET" else "limit", quantity,
-                                                    price, client_id, tif))  # type: ignore[arg-type]
+            order = account.place(VenueOrderRequest(
+                symbol, "buy" if side == "BUY" else "sell", "market" if order_type == "MARKET" else "limit",
+                tif, qty=quantity, limit=price, client_id=client_id), partial_ratio=ctx.injector.partial_fill_ratio)
         except VenueReject as exc:
             if exc.reason in _REJECT_REASONS:
                 raise BinanceError(400, -2010, _REJECT_REASONS[exc.reason], counts) from None
             if exc.reason == "unknown_symbol":
                 raise BinanceError(400, -1121, "Invalid symbol.") from None
             raise BinanceError(400, -1013, exc.message, counts) from None
-        if ctx.faults.take("fail_after"):
-            raise BinanceError(503, -1008, "Server is currently overloaded with other requests. Please try again "
-                                           "in a few minutes.")
-        if ctx.faults.take("hang_after"):
-            await ctx.pause(ctx.faults.hang_seconds)
-        fills = [e for e in account.executions(symbol) if e.execution_id not in before and e.order_id == order.order_id]
+        fills = [e for e in account.executions(seen) if e.order_id == order.id]
         resp_type = params.get("newOrderRespType", "FULL").upper()
         body = order_json(order, fills if resp_type == "FULL" else [])
         if resp_type == "ACK":
@@ -302,28 +329,30 @@ def build_app(ctx: BinanceContext) -> web.Application:
         symbol = _symbol(ctx, params)
         order = _find(ctx, params, symbol, -2011, "Unknown order sent.")
         try:
-            canceled = account.cancel(order.order_id)
+            canceled = account.cancel(order.id)
         except ValueError:
             raise BinanceError(400, -2011, "Unknown order sent.") from None
-        return web.json_response(cancel_json(canceled, params.get("newClientOrderId") or f"cancel{order.order_id}"))
+        return web.json_response(cancel_json(canceled, params.get("newClientOrderId") or f"cancel{order.oid}"))
 
     @routes.get("/api/v3/openOrders")
     async def open_orders(request: web.Request) -> web.StreamResponse:
         params = request[PARAMS]
         symbol = _symbol(ctx, params) if params.get("symbol") else None
-        return web.json_response([order_json(o) for o in account.open_orders(symbol)])
+        return web.json_response([order_json(o) for o in account.open_orders() if symbol in (None, o.symbol)])
 
     @routes.get("/api/v3/allOrders")
     async def all_orders(request: web.Request) -> web.StreamResponse:
         params = request[PARAMS]
         symbol = _symbol(ctx, params)
         limit = min(int(params.get("limit", 500)), 1000)
-        orders = [o for o in account.orders(symbol) if o.created_ms >= int(params.get("startTime", 0))]
+        start = int(params.get("startTime", 0))
+        orders = [o for o in account.all_orders() if o.symbol == symbol and ms(o.created_at) >= start]
         return web.json_response([order_json(o) for o in orders[-limit:]])
 
     @routes.get("/api/v3/account")
     async def get_account(request: web.Request) -> web.StreamResponse:
-        maker, taker = round(account.maker_fee * 10_000), round(account.taker_fee * 10_000)
+        fees = account.engine.config.fees
+        maker, taker = round(fees.maker_bps), round(fees.taker_bps)
         return web.json_response(account_json(account.balances(), ctx.now_ms(), maker, taker))
 
     @routes.get("/api/v3/myTrades")
@@ -331,44 +360,39 @@ def build_app(ctx: BinanceContext) -> web.Application:
         params = request[PARAMS]
         symbol = _symbol(ctx, params)
         limit = min(int(params.get("limit", 500)), 1000)
-        trades = account.executions(symbol)
+        numbers = {o.id: o.oid for o in account.all_orders()}
+        trades = [e for e in account.executions() if e.symbol == symbol]
         if params.get("orderId"):
-            trades = [e for e in trades if e.order_id == int(params["orderId"])]
+            trades = [e for e in trades if numbers[e.order_id] == int(params["orderId"])]
         if params.get("fromId"):
-            trades = [e for e in trades if e.execution_id >= int(params["fromId"])]
-            return web.json_response([trade_json(e) for e in trades[:limit]])
+            trades = [e for e in trades if e.seq >= int(params["fromId"])]
+            return web.json_response([trade_json(e, numbers[e.order_id]) for e in trades[:limit]])
         start, end = int(params.get("startTime", 0)), int(params.get("endTime", 2**62))
-        trades = [e for e in trades if start <= e.timestamp_ms <= end]
-        return web.json_response([trade_json(e) for e in (trades[:limit] if "startTime" in params
-                                                         else trades[-limit:])])
+        trades = [e for e in trades if start <= ms(e.timestamp) <= end]
+        chosen = trades[:limit] if "startTime" in params else trades[-limit:]
+        return web.json_response([trade_json(e, numbers[e.order_id]) for e in chosen])
 
     # -- harness ---------------------------------------------------------------------------------------------
-    @routes.get("/_stats")
-    async def stats(request: web.Request) -> web.StreamResponse:
-        return web.json_response(venue_stats(ctx))
+    def harness_error(status: int, message: str) -> web.Response:
+        return web.json_response(error_body(-1100, message), status=status)
 
-    @routes.post("/_quotes")
-    async def quotes(request: web.Request) -> web.StreamResponse:
+    def check_symbol(symbol: str) -> None:
+        if ctx.list_market is not None:
+            ctx.list_market(symbol)
+        if symbol not in account.instruments:
+            raise ValueError(f"unknown symbol {symbol!r} (listed: {', '.join(account.instruments)})")
+
+    async def drop_streams() -> int:
+        return await ctx.hub.drop_all() if ctx.hub is not None else 0
+
+    harness_routes(routes, account, ctx.injector, harness_error, stats=lambda: venue_stats(ctx),
+                   check_symbol=check_symbol, drop_streams=drop_streams)
+
+    @routes.post("/_clock")
+    async def clock(request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        for symbol, (bid, ask) in body.items():
-            account.set_quote(symbol, float(bid), float(ask))
-        return web.json_response({"ok": True})
-
-    @routes.post("/_faults")
-    async def faults(request: web.Request) -> web.StreamResponse:
-        body = dict(await request.json())
-        if "clock_skew_ms" in body:
-            ctx.clock_skew_ms = int(body.pop("clock_skew_ms"))
-        try:
-            ctx.faults.update(body)
-        except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        return web.json_response({**ctx.faults.as_dict(), "clock_skew_ms": ctx.clock_skew_ms})
-
-    @routes.post("/_drop_stream")
-    async def drop(request: web.Request) -> web.StreamResponse:
-        dropped = await ctx.hub.drop_all() if ctx.hub is not None else 0
-        return web.json_response({"dropped": dropped})
+        ctx.clock_skew_ms = int(body.get("skew_ms", 0))
+        return web.json_response({"skew_ms": ctx.clock_skew_ms})
 
     app = web.Application(middlewares=[gateway])
     app.add_routes(routes)
@@ -378,7 +402,23 @@ def build_app(ctx: BinanceContext) -> web.Application:
 
 
 def venue_stats(ctx: BinanceContext) -> dict[str, Any]:
-    """Requests, answers by status, 429s and 418s, placements per client order id, stream connections."""
-    return {"requests": ctx.requests, "statuses": {str(k): v for k, v in sorted(ctx.statuses.items())},
-            "answered_429": ctx.limits.answered_429, "answered_418": ctx.limits.answered_418,
-            **ctx.account.stats(), "streams": ctx.hub.connections if ctx.hub is not None else 0}
+    """The account's statistics (requests, answers by status, order attempts per client id, streams) and the 429s
+    and 418s of the weight limit."""
+    return {**ctx.account.stats(), "answered_429": ctx.limits.answered_429,
+            "answered_418": ctx.limits.answered_418}
+
+
+def _reference_price(account: VenueAccount, symbol: str) -> float | None:
+    """The mid of the symbol's quote (what a market order's notional is valued at), None before a quote."""
+    quote = account.engine.quote(symbol)
+    if quote is None:
+        return None
+    bid, ask = float(quote[0]), float(quote[1])
+    return (bid + ask) / 2 if bid == bid and ask == ask else None
+
+
+async def _order_attempt_id(request: web.Request) -> str | None:
+    """The ``newClientOrderId`` of an order request (form body or query), counted before any check."""
+    raw = (await request.text()) if request.body_exists else ""
+    params = dict(parse_qsl(raw)) | dict(parse_qsl(request.query_string))
+    return params.get("newClientOrderId") or None

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from execlab.venues._spot import RateLimiter
+from execlab.venues._base import RateLimiter
 
-__all__ = ["ROUTE_WEIGHTS", "BinanceLimits", "LimitAnswer"]
+__all__ = ["ROUTE_WEIGHTS", "BinanceLimits", "LimitAnswer", "route_weight"]
 
 #: Request weight per (method, path), from Binance's spot API documentation.
 ROUTE_WEIGHTS: Final = {
@@ -59,16 +59,15 @@ class _Offender:
 
 
 class BinanceLimits:
-    """Weight per IP over a rolling minute (``limit`` per minute; Binance spot: 6000), order counts per 10 s and
-    per day, and the 429 → 418 escalation."""
+    """Weight per IP over a rolling minute (``limit``; Binance spot: 6000), order counts per 10 s and per day, and
+    the 429 → 418 escalation. ``window`` scales the minute down (tests, benchmarks)."""
 
-    def __init__(self, limit: int = 6000, orders_per_10s: int = 100, orders_per_day: int = 200_000,
-                 clock: Callable[[], float] = time.monotonic, wall_ms: Callable[[], int] | None = None) -> None:
-        self.weights = RateLimiter(limit, 60.0, clock)
-        self.orders_10s = RateLimiter(orders_per_10s, 10.0, clock)
-        self.orders_day = RateLimiter(orders_per_day, 86_400.0, clock)
+    def __init__(self, limit: int = 6000, orders_per_10s: int = 100, orders_per_day: int = 200_000, *,
+                 window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.weights = RateLimiter(limit, window)
+        self.orders_10s = RateLimiter(orders_per_10s, 10.0)
+        self.orders_day = RateLimiter(orders_per_day, 86_400.0)
         self._clock = clock
-        self._wall_ms = wall_ms or (lambda: int(time.time() * 1000))
         self._offenders: dict[str, _Offender] = {}
         self._lock = threading.Lock()
         self.answered_429 = 0
@@ -76,8 +75,24 @@ class BinanceLimits:
 
     @property
     def limit(self) -> int:
-        """Weight allowed per rolling minute."""
+        """Weight allowed per window."""
         return self.weights.limit
+
+    @property
+    def interval(self) -> tuple[str, int]:
+        """The window as Binance states it: (``SECOND``/``MINUTE``/``HOUR``, count)."""
+        seconds = self.weights.window
+        if seconds >= 3600 and seconds % 3600 == 0:
+            return "HOUR", int(seconds // 3600)
+        if seconds >= 60 and seconds % 60 == 0:
+            return "MINUTE", int(seconds // 60)
+        return "SECOND", max(1, round(seconds))
+
+    @property
+    def weight_header(self) -> str:
+        """``X-MBX-USED-WEIGHT-<n><S|M|H>`` (``-1M`` for Binance's minute)."""
+        unit, count = self.interval
+        return f"X-MBX-USED-WEIGHT-{count}{unit[0]}"
 
     def check(self, ip: str, weight: int) -> LimitAnswer:
         """Count a request and say whether it is served."""
@@ -93,25 +108,21 @@ class BinanceLimits:
                 who.told_until = 0.0
                 self.answered_418 += 1
                 return self._ban_answer(who, now)
-        decision = self.weights.hit(ip, weight)
+        decision = self.weights.hit(ip, weight=weight)
         if decision.allowed:
             return LimitAnswer(200, decision.used)
-        retry = max(1, math.ceil(decision.reset_after))
+        retry = max(1, math.ceil(decision.retry_after))
         with self._lock:
             who.told_until = now + retry
             self.answered_429 += 1
-        return LimitAnswer(429, decision.used, retry)
+        return LimitAnswer(429, decision.used + weight, retry)
 
     def _ban_answer(self, who: _Offender, now: float) -> LimitAnswer:
         left = who.banned_until - now
-        return LimitAnswer(418, 0, max(1, math.ceil(left)), self._wall_ms() + int(left * 1000))
+        return LimitAnswer(418, 0, max(1, math.ceil(left)), int(time.time() * 1000 + left * 1000))
 
     def count_order(self, key: str) -> tuple[int, int, bool]:
         """Count an order: (orders in 10 s, orders today, within the order limits)."""
         ten = self.orders_10s.hit(key)
         day = self.orders_day.hit(key)
         return ten.used, day.used, ten.allowed and day.allowed
-
-    def used(self, ip: str) -> int:
-        """Weight used by ``ip`` in the current minute."""
-        return self.weights.used(ip)

@@ -5,27 +5,41 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, Literal
 
-from execlab.venues._spot import VenueInstrument
+from execlab.venues._base import VenueInstrument
 
-__all__ = ["DEFAULT_MARKETS", "filter_failure", "symbol_info", "unified", "wire_symbol"]
+__all__ = ["DEFAULT_MARKETS", "MAX_QTY", "QUOTE", "filter_failure", "spot_market", "symbol_info", "unified",
+           "wire_symbol"]
+
+
+#: The quote currency of a market named by its base alone (``AAA`` is ``AAA/USDT``).
+QUOTE: Final = "USDT"
+
+
+def spot_market(symbol: str, lot: float, tick: float, min_qty: float, min_notional: float = 0.0,
+                fee_in: Literal["quote", "received"] = "received") -> VenueInstrument:
+    """A Binance spot market ``BASE/QUOTE`` (a bare ``BASE`` is quoted in USDT); balances settle per currency; the
+    fee in the asset received (Binance's default) or in the quote asset (as when paid in another asset)."""
+    base, _, quote = symbol.partition("/")
+    return VenueInstrument(symbol, base, quote or QUOTE, lot=lot, tick=tick, min_qty=min_qty,
+                           min_notional=min_notional, asset_class="crypto", spot=True, fee_in=fee_in)
+
 
 #: Spot markets a venue lists by default, with filters like Binance's own (2025).
 DEFAULT_MARKETS: Final = (
-    VenueInstrument("BTC/USDT", "BTC", "USDT", step=0.00001, tick=0.01, min_qty=0.00001, max_qty=9000.0,
-                    min_notional=5.0),
-    VenueInstrument("ETH/USDT", "ETH", "USDT", step=0.0001, tick=0.01, min_qty=0.0001, max_qty=9000.0,
-                    min_notional=5.0),
-    VenueInstrument("SOL/USDT", "SOL", "USDT", step=0.001, tick=0.01, min_qty=0.001, max_qty=90000.0,
-                    min_notional=5.0),
+    spot_market("BTC/USDT", lot=0.00001, tick=0.01, min_qty=0.00001, min_notional=5.0),
+    spot_market("ETH/USDT", lot=0.0001, tick=0.01, min_qty=0.0001, min_notional=5.0),
+    spot_market("SOL/USDT", lot=0.001, tick=0.01, min_qty=0.001, min_notional=5.0),
 )
+#: LOT_SIZE maxQty (MARKET_LOT_SIZE allows a tenth of it).
+MAX_QTY: Final = 9000.0
 _MAX_PRICE: Final = 1_000_000.0
 
 
 def wire_symbol(symbol: str) -> str:
-    """``BTC/USDT`` → ``BTCUSDT``."""
-    return symbol.replace("/", "")
+    """``BTC/USDT`` → ``BTCUSDT`` (a bare ``AAA`` is ``AAAUSDT``)."""
+    return symbol.replace("/", "") if "/" in symbol else symbol + QUOTE
 
 
 def unified(instruments: Iterable[VenueInstrument], wire: str) -> str | None:
@@ -53,9 +67,9 @@ def symbol_info(inst: VenueInstrument) -> dict[str, Any]:
         "filters": [
             {"filterType": "PRICE_FILTER", "minPrice": _num(inst.tick), "maxPrice": _num(_MAX_PRICE),
              "tickSize": _num(inst.tick)},
-            {"filterType": "LOT_SIZE", "minQty": _num(inst.min_qty), "maxQty": _num(inst.max_qty),
-             "stepSize": _num(inst.step)},
-            {"filterType": "MARKET_LOT_SIZE", "minQty": _num(0.0), "maxQty": _num(inst.max_qty / 10),
+            {"filterType": "LOT_SIZE", "minQty": _num(inst.min_qty), "maxQty": _num(MAX_QTY),
+             "stepSize": _num(inst.lot)},
+            {"filterType": "MARKET_LOT_SIZE", "minQty": _num(0.0), "maxQty": _num(MAX_QTY / 10),
              "stepSize": _num(0.0)},
             {"filterType": "NOTIONAL", "minNotional": _num(inst.min_notional), "applyMinToMarket": True,
              "maxNotional": _num(9_000_000.0), "applyMaxToMarket": False, "avgPriceMins": 5},
@@ -77,12 +91,12 @@ def filter_failure(inst: VenueInstrument, order_type: str, quantity: float, pric
     """The name of the first filter the order fails (``LOT_SIZE``, ``MARKET_LOT_SIZE``, ``PRICE_FILTER``,
     ``NOTIONAL``), or None. Market orders are valued at ``reference_price`` (Binance: the average price)."""
     if order_type == "MARKET":
-        if quantity > inst.max_qty / 10:
+        if quantity > MAX_QTY / 10:
             return "MARKET_LOT_SIZE"
-        if quantity < inst.min_qty or not _on_grid(quantity, inst.min_qty, inst.step):
+        if quantity < inst.min_qty or not _on_grid(quantity, inst.min_qty, inst.lot):
             return "LOT_SIZE"
     else:
-        if not (inst.min_qty <= quantity <= inst.max_qty) or not _on_grid(quantity, inst.min_qty, inst.step):
+        if not (inst.min_qty <= quantity <= MAX_QTY) or not _on_grid(quantity, inst.min_qty, inst.lot):
             return "LOT_SIZE"
         if price is None or not (inst.tick <= price <= _MAX_PRICE) or not _on_grid(price, inst.tick, inst.tick):
             return "PRICE_FILTER"

@@ -13,15 +13,23 @@ import contextlib
 import json
 import math
 import time
-from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from aiohttp import web
 
+from execlab.venues._base import (
+    FaultInjector,
+    RateLimiter,
+    VenueAccount,
+    VenueExecution,
+    VenueOrder,
+    VenueOrderRequest,
+    VenueReject,
+)
+from execlab.venues._base.server import harness_routes
 from execlab.venues._harness import HarnessGuard
-from execlab.venues._spot import FaultKnobs, RateLimiter, VenueAccount, VenueOrder, VenueOrderRequest, VenueReject
 from execlab.venues.okx._auth import AuthFailure, check_headers
 from execlab.venues.okx._mapping import balance_json, envelope, fill_json, order_json
 from execlab.venues.okx._rules import CLIENT_ID, inst_id, instrument_json, order_problem, unified
@@ -63,16 +71,15 @@ class OkxContext:
     secret: str
     passphrase: str
     guard: HarnessGuard
-    faults: FaultKnobs = field(default_factory=FaultKnobs)
+    injector: FaultInjector
     limit_scale: float = 1.0
     """Multiplies every endpoint's limit (0 turns limits off)."""
     clock_skew_ms: int = 0
-    requests: int = 0
-    answered_429: int = 0
-    statuses: Counter[int] = field(default_factory=Counter)
     limiters: dict[str, RateLimiter] = field(default_factory=dict)
     hub: PrivateStreamHub | None = None
     stopping: asyncio.Event | None = None
+    list_market: Callable[[str], None] | None = None
+    """Lists a quoted symbol that is not listed yet (an ``open_markets`` venue)."""
 
     def now_ms(self) -> int:
         """The venue's clock."""
@@ -82,7 +89,7 @@ class OkxContext:
         """The 2-second limiter of one endpoint (placing and querying orders are separate endpoints)."""
         key = f"{method} {path}"
         if key not in self.limiters:
-            self.limiters[key] = RateLimiter(math.ceil(ENDPOINT_LIMITS.get(path, 20) * self.limit_scale), 2.0)
+            self.limiters[key] = RateLimiter(max(1, math.ceil(ENDPOINT_LIMITS.get(path, 20) * self.limit_scale)), 2.0)
         return self.limiters[key]
 
     async def pause(self, seconds: float) -> None:
@@ -104,16 +111,23 @@ def _order_failed(entries: list[dict[str, Any]], all_failed: bool) -> web.Respon
 
 
 def venue_stats(ctx: OkxContext) -> dict[str, Any]:
-    """Requests, answers by status, 429s, placements per client order id, stream connections."""
-    return {"requests": ctx.requests, "statuses": {str(k): v for k, v in sorted(ctx.statuses.items())},
-            "answered_429": ctx.answered_429, **ctx.account.stats(),
-            "streams": ctx.hub.connections if ctx.hub is not None else 0}
+    """The account's statistics: requests, answers by status, 429s, order attempts per client id, streams."""
+    return ctx.account.stats()
+
+
+def _client_ids(raw: str) -> list[str | None]:
+    """The ``clOrdId`` of each order in an order request's body (counted before any check)."""
+    try:
+        body = json.loads(raw or "null")
+    except ValueError:
+        return [None]
+    items = body if isinstance(body, list) else [body]
+    return [str(i["clOrdId"]) if isinstance(i, dict) and i.get("clOrdId") else None for i in items]
 
 
 def build_app(ctx: OkxContext) -> web.Application:
     """The application (create it on the loop that serves it)."""
     account = ctx.account
-    ctx.stopping = asyncio.Event()
 
     @web.middleware
     async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -127,21 +141,23 @@ def build_app(ctx: OkxContext) -> web.Application:
             return await handler(request)
         if request.path.startswith("/ws/"):
             return await handler(request)
-        ctx.requests += 1
+        account.count_request()
+        if request.method == "POST" and request.path in ("/api/v5/trade/order", "/api/v5/trade/batch-orders"):
+            for client_id in _client_ids(await request.text()):
+                account.count_attempt(client_id)
         response = await _api(request, handler)
-        ctx.statuses[response.status] += 1
+        account.count_status(response.status, rate_limited=response.status == 429)
         return response
 
     async def _api(request: web.Request, handler: Handler) -> web.StreamResponse:
         if ctx.limit_scale > 0 and not ctx.limiter(request.method, request.path).hit(ctx.api_key).allowed:
-            ctx.answered_429 += 1
             return web.json_response(envelope([], "50011", "Too Many Requests"), status=429)
         try:
             if request.path not in _PUBLIC:
-                body = (await request.text()) if request.can_read_body else ""
+                body = (await request.text()) if request.body_exists else ""
                 check_headers(request.headers, request.method, request.path_qs, body, ctx.api_key, ctx.secret,
                               ctx.passphrase, ctx.now_ms())
-            return await handler(request)
+            return await _with_faults(request, handler)
         except AuthFailure as exc:
             return web.json_response(envelope([], exc.code, exc.message), status=401)
         except OkxError as exc:
@@ -151,6 +167,27 @@ def build_app(ctx: OkxContext) -> web.Application:
         except web.HTTPMethodNotAllowed:
             return web.json_response(envelope([], "50000", "Method Not Allowed"), status=405)
 
+    async def _with_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+        injection = ctx.injector.draw(request.method, request.path)
+        if injection.delay:
+            await ctx.pause(injection.delay)
+        if injection.error_status is not None:
+            if injection.error_after_apply:
+                with contextlib.suppress(OkxError):
+                    await handler(request)
+            return web.json_response(envelope([], "50001", "Service temporarily unavailable"),
+                                     status=injection.error_status)
+        if injection.hang and injection.hang_after:
+            await ctx.pause(injection.hang)
+            return await handler(request)
+        response = await handler(request)
+        if injection.hang:
+            await ctx.pause(injection.hang)
+        return response
+
+    def by_number(number: int) -> VenueOrder | None:
+        return next((o for o in account.all_orders() if o.oid == number), None)
+
     def symbol_of(raw: Any) -> str:
         if not raw:
             raise OkxError("51000", "Parameter instId error")
@@ -159,8 +196,8 @@ def build_app(ctx: OkxContext) -> web.Application:
             raise OkxError("51001", "Instrument ID does not exist")
         return symbol
 
-    def executions_of(order: VenueOrder) -> list[Any]:
-        return [e for e in account.executions(order.symbol) if e.order_id == order.order_id]
+    def executions_of(order: VenueOrder) -> list[VenueExecution]:
+        return [e for e in account.executions() if e.order_id == order.id]
 
     def place_one(arg: Any) -> dict[str, Any]:
         """Place one order argument; the per-order result entry (``sCode`` "0" when placed)."""
@@ -192,31 +229,28 @@ def build_app(ctx: OkxContext) -> web.Application:
             return failed("51000", "Parameter sz error" if "sz" not in arg else "Parameter px error")
         if not (math.isfinite(size) and size > 0) or (price is not None and not (math.isfinite(price) and price > 0)):
             return failed("51000", "Parameter sz error")
-        quote = account.quote(symbol)
         if ord_type == "market" and side == "buy" and arg.get("tgtCcy", "quote_ccy") == "quote_ccy":
-            if quote is None:
+            ask = account.engine.touch(symbol, True)
+            if not ask > 0:
                 return failed("51000", "Parameter sz error")  # no market yet
-            size = math.floor(size / quote[1] / inst.step + 1e-9) * inst.step
+            size = round(math.floor(size / ask / inst.lot + 1e-9) * inst.lot, 12)
         problem = order_problem(inst, size, price)
         if problem is not None:
             return failed(*problem)
-        if ctx.faults.take("reject"):
+        if ctx.injector.take_reject():
             return failed("51008", "Order failed. Insufficient balance.")
         tif = {"ioc": "ioc", "fok": "fok"}.get(str(ord_type), "gtc")
         try:
-            order = account.place(VenueOrderRequest(symbol, side, "market" if ord_type == "market" else "limit",
-                                                    size, price, cl, tif))  # type: ignore[arg-type]
+            order = account.place(VenueOrderRequest(symbol, side, "market" if ord_type == "market" else "limit", tif,
+                                                    qty=size, limit=price, client_id=cl or None),
+                                  partial_ratio=ctx.injector.partial_fill_ratio)
         except VenueReject as exc:
             return failed(*_REJECTS[exc.reason])
-        return {"clOrdId": order.client_id, "ordId": str(order.order_id), "tag": tag, "ts": str(ctx.now_ms()),
+        return {"clOrdId": order.client_id if cl else "", "ordId": str(order.oid), "tag": tag, "ts": str(ctx.now_ms()),
                 "sCode": "0", "sMsg": "Order placed"}
 
     async def after_placing(results: list[dict[str, Any]]) -> web.Response:
         placed = [r for r in results if r["sCode"] == "0"]
-        if placed and ctx.faults.take("fail_after"):
-            return web.json_response(envelope([], "50001", "Service temporarily unavailable"), status=503)
-        if placed and ctx.faults.take("hang_after"):
-            await ctx.pause(ctx.faults.hang_seconds)
         if len(placed) == len(results):
             return _ok(results)
         return _order_failed(results, all_failed=not placed)
@@ -238,8 +272,8 @@ def build_app(ctx: OkxContext) -> web.Application:
     @routes.get("/api/v5/market/ticker")
     async def ticker(request: web.Request) -> web.StreamResponse:
         symbol = symbol_of(request.query.get("instId"))
-        q = account.quote(symbol)
-        bid, ask = q if q is not None else (0.0, 0.0)
+        q = account.engine.quote(symbol)
+        bid, ask = (q[0], q[1]) if q is not None else (0.0, 0.0)
         return _ok([{"instType": "SPOT", "instId": inst_id(symbol), "last": str((bid + ask) / 2),
                      "bidPx": str(bid), "askPx": str(ask), "bidSz": "1", "askSz": "1", "ts": str(ctx.now_ms())}])
 
@@ -248,8 +282,6 @@ def build_app(ctx: OkxContext) -> web.Application:
         arg = json.loads(await request.text() or "null")
         if not isinstance(arg, dict):
             raise OkxError("50002", "Json data format error")
-        if ctx.faults.take("fail_before"):
-            return web.json_response(envelope([], "50001", "Service temporarily unavailable"), status=503)
         return await after_placing([place_one(arg)])
 
     @routes.post("/api/v5/trade/batch-orders")
@@ -257,15 +289,13 @@ def build_app(ctx: OkxContext) -> web.Application:
         args = json.loads(await request.text() or "null")
         if not isinstance(args, list) or not 1 <= len(args) <= 20:
             raise OkxError("50002", "Json data format error")
-        if ctx.faults.take("fail_before"):
-            return web.json_response(envelope([], "50001", "Service temporarily unavailable"), status=503)
         return await after_placing([place_one(a) for a in args])
 
     def find(query: Any) -> VenueOrder | None:
         symbol = symbol_of(query.get("instId"))
         if query.get("ordId"):
             try:
-                order = account.order(int(query["ordId"]))
+                order = by_number(int(query["ordId"]))
             except ValueError:
                 return None
         elif query.get("clOrdId"):
@@ -293,41 +323,43 @@ def build_app(ctx: OkxContext) -> web.Application:
             return _order_failed([{**entry, "sCode": "51400", "sMsg": "Order cancellation failed as the order has "
                                                                          "been filled, canceled or does not exist."}],
                                  all_failed=True)
-        account.cancel(order.order_id)
-        return _ok([{**entry, "clOrdId": order.client_id, "ordId": str(order.order_id), "sCode": "0",
+        account.cancel(order.id)
+        return _ok([{**entry, "clOrdId": order.client_id, "ordId": str(order.oid), "sCode": "0",
                      "sMsg": ""}])
 
     def listed(orders: list[VenueOrder], query: Any) -> web.Response:
         limit = min(int(query.get("limit", 100)), 100)
-        newest = sorted(orders, key=lambda o: o.order_id, reverse=True)
+        newest = sorted(orders, key=lambda o: o.oid, reverse=True)
         if query.get("after"):
-            newest = [o for o in newest if o.order_id < int(query["after"])]
+            newest = [o for o in newest if o.oid < int(query["after"])]
         return _ok([order_json(o, executions_of(o)) for o in newest[:limit]])
 
     @routes.get("/api/v5/trade/orders-pending")
     async def pending(request: web.Request) -> web.StreamResponse:
         symbol = symbol_of(request.query["instId"]) if request.query.get("instId") else None
-        return listed(account.open_orders(symbol), request.query)
+        return listed([o for o in account.open_orders() if symbol in (None, o.symbol)], request.query)
 
     @routes.get("/api/v5/trade/orders-history")
     async def history(request: web.Request) -> web.StreamResponse:
         if request.query.get("instType") != "SPOT":
             raise OkxError("51000", "Parameter instType error")
         symbol = symbol_of(request.query["instId"]) if request.query.get("instId") else None
-        return listed([o for o in account.orders(symbol) if not o.is_open], request.query)
+        return listed([o for o in account.all_orders() if not o.is_open and symbol in (None, o.symbol)],
+                      request.query)
 
     async def fills(request: web.Request) -> web.StreamResponse:
         q = request.query
         symbol = symbol_of(q["instId"]) if q.get("instId") else None
-        execs = account.executions(symbol)
+        numbers = {o.id: o.oid for o in account.all_orders()}
+        execs = [e for e in account.executions() if symbol in (None, e.symbol)]
         if q.get("ordId"):
-            execs = [e for e in execs if str(e.order_id) == q["ordId"]]
+            execs = [e for e in execs if str(numbers[e.order_id]) == q["ordId"]]
         begin, end = int(q.get("begin", 0)), int(q.get("end", 2**62))
-        execs = [e for e in execs if begin <= e.timestamp_ms <= end]
+        execs = [e for e in execs if begin <= int(e.timestamp.timestamp() * 1000) <= end]
         if q.get("after"):
-            execs = [e for e in execs if e.execution_id < int(q["after"])]
+            execs = [e for e in execs if e.seq < int(q["after"])]
         limit = min(int(q.get("limit", 100)), 100)
-        return _ok([fill_json(e) for e in sorted(execs, key=lambda e: -e.execution_id)[:limit]])
+        return _ok([fill_json(e, numbers[e.order_id]) for e in sorted(execs, key=lambda e: -e.seq)[:limit]])
 
     routes.get("/api/v5/trade/fills")(fills)
 
@@ -340,34 +372,29 @@ def build_app(ctx: OkxContext) -> web.Application:
     @routes.get("/api/v5/account/balance")
     async def balance(request: web.Request) -> web.StreamResponse:
         wanted = {c for c in request.query.get("ccy", "").split(",") if c}
-        balances = {c: v for c, v in account.balances().items() if not wanted or c in wanted}
+        balances = [b for b in account.balances() if not wanted or b.currency in wanted]
         return _ok([balance_json(balances, ctx.now_ms())])
 
     # -- harness ---------------------------------------------------------------------------------------------
-    @routes.get("/_stats")
-    async def stats(request: web.Request) -> web.StreamResponse:
-        return web.json_response(venue_stats(ctx))
+    def harness_error(status: int, message: str) -> web.Response:
+        return web.json_response(envelope([], "50000", message), status=status)
 
-    @routes.post("/_quotes")
-    async def quotes(request: web.Request) -> web.StreamResponse:
-        for symbol, (bid, ask) in (await request.json()).items():
-            account.set_quote(symbol, float(bid), float(ask))
-        return web.json_response({"ok": True})
+    def check_symbol(symbol: str) -> None:
+        if ctx.list_market is not None:
+            ctx.list_market(symbol)
+        if symbol not in account.instruments:
+            raise ValueError(f"unknown symbol {symbol!r} (listed: {', '.join(account.instruments)})")
 
-    @routes.post("/_faults")
-    async def faults(request: web.Request) -> web.StreamResponse:
-        body = dict(await request.json())
-        if "clock_skew_ms" in body:
-            ctx.clock_skew_ms = int(body.pop("clock_skew_ms"))
-        try:
-            ctx.faults.update(body)
-        except ValueError as exc:
-            return web.json_response({"error": str(exc)}, status=400)
-        return web.json_response({**ctx.faults.as_dict(), "clock_skew_ms": ctx.clock_skew_ms})
+    async def drop_streams() -> int:
+        return await ctx.hub.drop_all() if ctx.hub is not None else 0
 
-    @routes.post("/_drop_stream")
-    async def drop(request: web.Request) -> web.StreamResponse:
-        return web.json_response({"dropped": await ctx.hub.drop_all() if ctx.hub is not None else 0})
+    harness_routes(routes, account, ctx.injector, harness_error, stats=lambda: venue_stats(ctx),
+                   check_symbol=check_symbol, drop_streams=drop_streams)
+
+    @routes.post("/_clock")
+    async def clock(request: web.Request) -> web.StreamResponse:
+        ctx.clock_skew_ms = int((await request.json()).get("skew_ms", 0))
+        return web.json_response({"skew_ms": ctx.clock_skew_ms})
 
     app = web.Application(middlewares=[gateway])
     app.add_routes(routes)

@@ -5,16 +5,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, Final
 
-from aiohttp import WSCloseCode, WSMsgType, web
-
-from execlab.venues._spot import VenueAccount, VenueEvent
+from execlab.venues._base import FaultInjector, VenueAccount, VenueEvent, WebsocketHub
+from execlab.venues._base.ws import Connection
 from execlab.venues.okx._auth import AuthFailure, check_login
 from execlab.venues.okx._mapping import order_push
 from execlab.venues.okx._rules import inst_id
@@ -22,105 +19,62 @@ from execlab.venues.okx._rules import inst_id
 __all__ = ["PRIVATE_PATH", "PrivateStreamHub"]
 
 PRIVATE_PATH: Final = "/ws/v5/private"
+_UID: Final = "44705892343619584"
 
 
-@dataclass(eq=False)
-class _Connection:
-    ws: web.WebSocketResponse
-    conn_id: str
-    logged_in: bool = False
-    order_args: list[dict[str, Any]] = field(default_factory=list)
-    outbox: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
+class PrivateStreamHub(WebsocketHub):
+    """Private websocket connections and their ``orders`` subscriptions (topic ``orders:<instId>``)."""
 
+    binary = False
 
-class PrivateStreamHub:
-    """Private websocket connections and their ``orders`` subscriptions."""
-
-    def __init__(self, account: VenueAccount, api_key: str, secret: str, passphrase: str,
-                 now_ms: Callable[[], int]) -> None:
-        self.account = account
+    def __init__(self, account: VenueAccount, injector: FaultInjector, stopping: asyncio.Event, api_key: str,
+                 secret: str, passphrase: str, now_ms: Callable[[], int]) -> None:
+        super().__init__(account, injector, stopping)
         self.api_key, self.secret, self.passphrase = api_key, secret, passphrase
         self.now_ms = now_ms
-        self._connections: set[_Connection] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self.drops = 0
-
-    @property
-    def connections(self) -> int:
-        """Open private connections."""
-        return len(self._connections)
 
     def attach(self) -> None:
-        """Start forwarding account events (call on the serving loop)."""
-        self._loop = asyncio.get_running_loop()
-        self.account.subscribe(self._publish)
+        """Remember the serving loop and start forwarding account events."""
+        super().attach()
+        self.account.subscribe(self._on_event)
 
     async def shutdown(self) -> None:
-        """Stop forwarding and close every connection."""
-        self.account.unsubscribe(self._publish)
-        for conn in list(self._connections):
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(conn.ws.close(code=WSCloseCode.GOING_AWAY), 2)
+        """Stop forwarding, then close every connection."""
+        self.account.unsubscribe(self._on_event)
+        await super().shutdown()
 
-    async def drop_all(self) -> int:
-        """Abort every connection (no close frame); returns how many."""
-        conns = list(self._connections)
-        for conn in conns:
-            transport = conn.ws._req.transport if conn.ws._req is not None else None
-            if transport is not None:
-                transport.abort()
-        self.drops += len(conns)
-        return len(conns)
+    def on_open(self, conn: Connection) -> None:
+        """Give the connection its id."""
+        conn.data["conn_id"] = secrets.token_hex(4)
+        conn.data["args"] = {}
 
-    def _publish(self, event: VenueEvent) -> None:
-        loop = self._loop
-        if loop is None or not self._connections:
-            return
+    def _on_event(self, event: VenueEvent) -> None:  # any thread, under the account lock
         order = event.order
-        executions = [e for e in self.account.executions(order.symbol) if e.order_id == order.order_id]
+        executions = [e for e in self.account.executions() if e.order_id == order.id]
         data = order_push(order, executions, event.execution)
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(self._fan_out, data)
+        for topic in (f"orders:{data['instId']}", "orders:*"):
+            self.broadcast(topic, lambda t=topic: self._render(t, data))  # type: ignore[misc]
 
-    def _fan_out(self, data: dict[str, Any]) -> None:
-        for conn in list(self._connections):
-            for arg in conn.order_args:
-                if arg.get("instId") not in (None, data["instId"]):
-                    continue
-                if arg.get("instType") not in (None, "ANY", "SPOT"):
-                    continue
-                conn.outbox.put_nowait(json.dumps({"arg": {**arg, "uid": "44705892343619584"}, "data": [data]}))
+    def _render(self, topic: str, data: dict[str, Any]) -> str:
+        arg = {"channel": "orders", "instType": "SPOT", "uid": _UID}
+        if topic != "orders:*":
+            arg["instId"] = data["instId"]
+        return json.dumps({"arg": arg, "data": [data]})
 
-    @staticmethod
-    async def _write(conn: _Connection) -> None:
-        with contextlib.suppress(Exception):
-            while True:
-                await conn.ws.send_str(await conn.outbox.get())
+    def receive(self, conn: Connection, data: str | bytes) -> None:
+        """Answer ``ping``, ``login``, ``subscribe`` and ``unsubscribe``."""
+        text = data.decode() if isinstance(data, bytes) else data
+        if text == "ping":
+            self.send(conn, "pong")
+            return
+        for answer in self._answer(conn, text):
+            self.send(conn, json.dumps(answer))
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        """The ``GET /ws/v5/private`` websocket handler."""
-        ws = web.WebSocketResponse(autoping=True, heartbeat=None)
-        await ws.prepare(request)
-        conn = _Connection(ws, secrets.token_hex(4))
-        self._connections.add(conn)
-        writer = asyncio.ensure_future(self._write(conn))
-        try:
-            async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
-                    continue
-                if msg.data == "ping":
-                    conn.outbox.put_nowait("pong")
-                    continue
-                for answer in self._answer(conn, msg.data):
-                    conn.outbox.put_nowait(json.dumps(answer))
-        finally:
-            self._connections.discard(conn)
-            writer.cancel()
-        return ws
+    def _answer(self, conn: Connection, raw: str) -> list[dict[str, Any]]:
+        conn_id = conn.data.get("conn_id", "")
 
-    def _answer(self, conn: _Connection, raw: str) -> list[dict[str, Any]]:
         def error(code: str, msg: str) -> list[dict[str, Any]]:
-            return [{"event": "error", "code": code, "msg": msg, "connId": conn.conn_id}]
+            return [{"event": "error", "code": code, "msg": msg, "connId": conn_id}]
 
         try:
             body = json.loads(raw)
@@ -131,27 +85,33 @@ class PrivateStreamHub:
         op = body.get("op")
         if op == "login":
             try:
-                args = body["args"][0]
-                check_login(args, self.api_key, self.secret, self.passphrase, self.now_ms())
+                check_login(body["args"][0], self.api_key, self.secret, self.passphrase, self.now_ms())
             except AuthFailure as exc:
+                self.account.count_stream(auth_failures=1)
                 return error(exc.code, exc.message)
             except (IndexError, TypeError, AttributeError):
                 return error("60012", f"Illegal request: {raw}")
-            conn.logged_in = True
-            return [{"event": "login", "code": "0", "msg": "", "connId": conn.conn_id}]
+            conn.authorized = True
+            self.account.count_stream(authorized=1)
+            return [{"event": "login", "code": "0", "msg": "", "connId": conn_id}]
         if op in ("subscribe", "unsubscribe"):
-            if not conn.logged_in:
+            if not conn.authorized:
                 return error("60011", "Please log in")
             answers = []
+            listed = {inst_id(s) for s in self.account.instruments}
             for arg in body["args"]:
                 if not isinstance(arg, dict) or arg.get("channel") != "orders":
                     return error("60018", f"Wrong URL or channel:{arg}, doesn't exist.")
-                if arg.get("instId") and arg["instId"] not in {inst_id(s) for s in self.account.instruments}:
+                if arg.get("instType") not in (None, "ANY", "SPOT"):
                     return error("60018", f"Wrong URL or channel:{arg}, doesn't exist.")
+                wanted = arg.get("instId")
+                if wanted and wanted not in listed:
+                    return error("60018", f"Wrong URL or channel:{arg}, doesn't exist.")
+                topic = f"orders:{wanted}" if wanted else "orders:*"
                 if op == "subscribe":
-                    conn.order_args.append(dict(arg))
+                    conn.topics.add(topic)
                 else:
-                    conn.order_args = [a for a in conn.order_args if a != arg]
-                answers.append({"event": op, "arg": arg, "connId": conn.conn_id})
+                    conn.topics.discard(topic)
+                answers.append({"event": op, "arg": arg, "connId": conn_id})
             return answers
         return error("60012", f"Illegal request: {raw}")

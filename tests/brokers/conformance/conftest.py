@@ -8,8 +8,10 @@ from typing import Any
 import pytest
 from brokers.harnesses.alpaca import HARNESS as ALPACA
 from brokers.harnesses.base import BrokerHarness, VenueHandle
+from brokers.harnesses.binance import HARNESS as BINANCE
+from brokers.harnesses.okx import HARNESS as OKX
 
-HARNESSES: list[BrokerHarness] = [ALPACA]
+HARNESSES: list[BrokerHarness] = [ALPACA, BINANCE, OKX]
 """Each broker adds its harness here."""
 
 StartHarnessVenue = Callable[..., VenueHandle]
