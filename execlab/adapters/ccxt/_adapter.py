@@ -183,7 +183,9 @@ class CcxtAdapter(BrokerAdapter):
 
     @ERRORS
     def _open_orders(self) -> list[BrokerOrder]:
-        return [self._known(raw) for raw in self.client.open_orders(None)]
+        self.client.markets()  # the exchange's stated weight limit decides how to list
+        symbols = None if self.client.can_list_all_open() else self._search_symbols()
+        return [self._known(raw) for raw in self.client.open_orders(symbols)]
 
     # -- account ---------------------------------------------------------------------------------------------
     @ERRORS

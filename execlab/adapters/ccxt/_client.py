@@ -171,6 +171,11 @@ class CcxtClient:
         """Ask to cancel an order."""
         self.call("cancel", lambda: self.exchange.cancel_order(order_id, symbol))
 
+    def can_list_all_open(self) -> bool:
+        """Whether one all-symbols open-orders request fits the weight limit (Binance charges 80 for it)."""
+        pacer, weight = self._pacers["open_all"]
+        return weight <= pacer.limit // 2
+
     def order_by_id(self, order_id: str, symbol: str) -> dict[str, Any]:
         """An order by the exchange's id."""
         found: dict[str, Any] = self.call("order", lambda: self.exchange.fetch_order(order_id, symbol))

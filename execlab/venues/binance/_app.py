@@ -294,7 +294,9 @@ def build_app(ctx: BinanceContext) -> web.Application:
         if not within:
             raise BinanceError(429, -1015, f"Too many new orders; current limit is {ctx.limits.orders_10s.limit} "
                                            "orders per TEN_SECONDS.", counts)
-        if ctx.injector.take_reject():
+        if ctx.injector.take_reject():  # the venue records the order as rejected; the client gets -2010
+            account.place(VenueOrderRequest(symbol, "buy" if side == "BUY" else "sell", "market", "gtc", qty=quantity,
+                                            client_id=client_id), reject=True)
             raise BinanceError(400, -2010, "Order would immediately trigger.", counts)
         failed = filter_failure(inst, order_type, quantity, price, _reference_price(account, symbol))
         if failed is not None:
@@ -405,7 +407,7 @@ def venue_stats(ctx: BinanceContext) -> dict[str, Any]:
     """The account's statistics (requests, answers by status, order attempts per client id, streams) and the 429s
     and 418s of the weight limit."""
     return {**ctx.account.stats(), "answered_429": ctx.limits.answered_429,
-            "answered_418": ctx.limits.answered_418}
+            "answered_418": ctx.limits.answered_418, "faults_injected": dict(ctx.injector.counts)}
 
 
 def _reference_price(account: VenueAccount, symbol: str) -> float | None:

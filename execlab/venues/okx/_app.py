@@ -112,7 +112,7 @@ def _order_failed(entries: list[dict[str, Any]], all_failed: bool) -> web.Respon
 
 def venue_stats(ctx: OkxContext) -> dict[str, Any]:
     """The account's statistics: requests, answers by status, 429s, order attempts per client id, streams."""
-    return ctx.account.stats()
+    return {**ctx.account.stats(), "faults_injected": dict(ctx.injector.counts)}
 
 
 def _client_ids(raw: str) -> list[str | None]:
@@ -237,7 +237,9 @@ def build_app(ctx: OkxContext) -> web.Application:
         problem = order_problem(inst, size, price)
         if problem is not None:
             return failed(*problem)
-        if ctx.injector.take_reject():
+        if ctx.injector.take_reject():  # the venue records the order as rejected; the client gets 51008
+            account.place(VenueOrderRequest(symbol, side, "market", "gtc", qty=size, client_id=cl or None),
+                          reject=True)
             return failed("51008", "Order failed. Insufficient balance.")
         tif = {"ioc": "ioc", "fok": "fok"}.get(str(ord_type), "gtc")
         try:
