@@ -232,7 +232,8 @@ def test_harness_routes_need_the_token(venue: BinanceVenue) -> None:
     with pytest.raises(ccxt.InvalidOrder, match="-2010"):
         _ex(venue).create_order("BTC/USDT", "market", "buy", 0.001)
     stats = requests.get(venue.base_url + "/_stats", headers=venue.harness_headers, timeout=5).json()
-    assert (stats["orders"], stats["order_attempts_without_client_order_id"]) == (0, 0)
+    assert (stats["orders"], stats["order_attempts_without_client_order_id"]) == (1, 0)
+    assert [o.status for o in venue.account.all_orders()] == ["rejected"]  # recorded, never traded
     assert sum(json.loads(json.dumps(stats))["order_attempts"].values()) == 1
 
 
