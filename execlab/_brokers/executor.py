@@ -40,6 +40,7 @@ from execlab._config import BrokerConfig
 from execlab._core.arrays import FloatArray, IntArray
 from execlab._core.batches import FillBatch, OrderBatch, OrderEvents, concat_events, concat_fills
 from execlab._core.codes import STATUS, TIF_NAMES, TYPE_NAMES
+from execlab._core.instruments import Instrument
 from execlab._core.models import AccountSnapshot, Order, OrderStatus, OrderType, Side, TimeInForce
 from execlab._execution.executor import OrderExecutor
 from execlab._oms.events import EventKind
@@ -532,6 +533,13 @@ class BrokerExecutor(OrderExecutor):
 
     def account(self) -> AccountSnapshot:
         return self._call("account", self.adapter._account)
+
+    def instruments(self, symbols: Sequence[str]) -> dict[str, Instrument] | None:
+        """Trading rules of ``symbols`` from the broker (None: the adapter does not declare
+        :attr:`Capability.INSTRUMENTS`)."""
+        if not self.adapter.supports(Capability.INSTRUMENTS):
+            return None
+        return self._call("instruments", lambda: self.adapter._instruments(symbols))
 
     def tradable(self, symbols: Sequence[str]) -> set[str] | None:
         """Which of ``symbols`` the broker lists as tradable (None: the broker cannot say)."""

@@ -117,3 +117,6 @@ register_broker(BrokerSpec("ibkr", "execlab.adapters.ibkr._config:IBConfig",
 register_broker(BrokerSpec("oanda", "execlab.adapters.oanda._config:OandaConfig",
                            "execlab.adapters.oanda._factory:make_adapter", live_endpoints("oanda"),
                            "execlab.venues.oanda._cli:make_venue"))
+register_broker(BrokerSpec("ccxt", "execlab.adapters.ccxt._config:CcxtConfig",
+                           "execlab.adapters.ccxt._factory:make_adapter", live_endpoints("ccxt"),
+                           "execlab.venues.binance._cli:make_venue"))

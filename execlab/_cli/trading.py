@@ -226,6 +226,66 @@ def venue_oanda(
     raise typer.Exit(serve(argv))
 
 
+def _crypto_venue_argv(port: int, host: str, cash: list[str], prices: Path | None, bars: Path | None,
+                       key: str | None, secret_file: Path | None) -> list[str]:
+    argv = ["--port", str(port), "--host", host]
+    argv += [a for c in cash for a in ("--cash", c)]
+    argv += ["--prices", str(prices)] if prices is not None else []
+    argv += ["--bars", str(bars)] if bars is not None else []
+    argv += ["--key", key] if key is not None else []
+    argv += ["--secret-file", str(secret_file)] if secret_file is not None else []
+    return argv
+
+
+_CASH_HELP = "Starting balance CUR=AMOUNT (repeatable; default USDT=100000)."
+_PRICES_HELP = "CSV of starting quotes: 'symbol,price' or 'symbol,bid,ask[,last]' (default: built-in quotes)."
+
+
+def venue_binance(
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 0,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    key: Annotated[str | None, typer.Option(help="API key (default $BINANCE_API_KEY, else a printed test key).")]
+    = None,
+    secret_file: Annotated[Path | None, typer.Option(help="File holding the API secret (default "
+                                                          "$BINANCE_API_SECRET, else a printed test secret).",
+                                                     exists=True, dir_okay=False)] = None,
+    cash: Annotated[list[str] | None, typer.Option(help=_CASH_HELP)] = None,
+    prices: Annotated[Path | None, typer.Option(help=_PRICES_HELP, exists=True, dir_okay=False)] = None,
+    bars: Annotated[Path | None, typer.Option(help="Long OHLCV bars (.parquet/.csv) to replay at start.",
+                                              exists=True, dir_okay=False)] = None,
+) -> None:
+    """Serve a local Binance spot venue (REST /api/v3, the websocket API user-data stream) for ccxt / ccxt.pro.
+
+    It lists BTC/USDT, ETH/USDT and SOL/USDT with Binance's filters and starts with a USDT balance; the secret comes
+    from BINANCE_API_SECRET or --secret-file (never the command line).
+    """
+    from execlab.venues.binance._cli import serve
+
+    raise typer.Exit(serve(_crypto_venue_argv(port, host, cash or [], prices, bars, key, secret_file)))
+
+
+def venue_okx(
+    port: Annotated[int, typer.Option(help="Port (0 picks a free one).")] = 0,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    key: Annotated[str | None, typer.Option(help="API key (default $OKX_API_KEY, else a printed test key).")] = None,
+    secret_file: Annotated[Path | None, typer.Option(help="File holding the API secret (default $OKX_API_SECRET, "
+                                                          "else a printed test secret).",
+                                                     exists=True, dir_okay=False)] = None,
+    cash: Annotated[list[str] | None, typer.Option(help=_CASH_HELP)] = None,
+    prices: Annotated[Path | None, typer.Option(help=_PRICES_HELP, exists=True, dir_okay=False)] = None,
+    bars: Annotated[Path | None, typer.Option(help="Long OHLCV bars (.parquet/.csv) to replay at start.",
+                                              exists=True, dir_okay=False)] = None,
+) -> None:
+    """Serve a local OKX v5 venue (REST /api/v5, the private websocket) for ccxt / ccxt.pro.
+
+    It lists BTC-USDT, ETH-USDT and SOL-USDT and starts with a USDT balance; the secret comes from OKX_API_SECRET
+    or --secret-file, the passphrase from OKX_API_PASSPHRASE.
+    """
+    from execlab.venues.okx._cli import serve
+
+    raise typer.Exit(serve(_crypto_venue_argv(port, host, cash or [], prices, bars, key, secret_file)))
+
+
 def register(app: typer.Typer) -> None:
     """Add the trading commands to the ``execlab`` app."""
     app.command()(rebalance)
@@ -233,4 +293,6 @@ def register(app: typer.Typer) -> None:
     venue_app.command("alpaca")(venue_alpaca)
     venue_app.command("ibkr")(venue_ibkr)
     venue_app.command("oanda")(venue_oanda)
+    venue_app.command("binance")(venue_binance)
+    venue_app.command("okx")(venue_okx)
     app.add_typer(venue_app, name="venue")

@@ -206,7 +206,9 @@ def check_endpoint(broker: str, url: str, mode: Mode, key: str = "broker.base_ur
 register_live_endpoints("alpaca", ["api.alpaca.markets"])
 register_live_endpoints("oanda", ["api-fxtrade.oanda.com", "stream-fxtrade.oanda.com"])
 register_live_endpoints("ccxt", ["api.binance.com", "api1.binance.com", "api2.binance.com", "api3.binance.com",
-                                 "api4.binance.com", "fapi.binance.com", "dapi.binance.com"])
+                                 "api4.binance.com", "fapi.binance.com", "dapi.binance.com", "ws-api.binance.com",
+                                 "stream.binance.com", "www.okx.com", "aws.okx.com", "ws.okx.com", "wsaws.okx.com",
+                                 "us.okx.com", "eea.okx.com"])
 # Interactive Brokers: paper and live differ by port (TWS paper 7497 / live 7496, IB Gateway paper 4002 / live 4001),
 # usually on loopback. The ibkr adapter does not exist yet; when it does it passes host:port through this guard.
 register_live_endpoints("ibkr", ports=[7496, 4001])

@@ -127,6 +127,8 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
     # Nothing is sent before the inputs have passed the gate.
     account = executor.account()
     held = executor.positions_by_symbol()
+    if instruments is None:
+        instruments = _broker_instruments(executor, targets, held)
     inputs = gate_rebalance_inputs(targets, held, prices, _cash(account, targets, instruments), config, instruments,
                                    _tradable_lookup(executor), account.equity)
     digest, payload = _targets_record(inputs, config)
@@ -199,6 +201,19 @@ def _cash(account: AccountSnapshot, targets: Mapping[str, float] | pd.Series,
     """The free balance of the quote currency the targets' orders spend (the account's cash when it has one)."""
     symbols = [str(s) for s in (targets.index if isinstance(targets, pd.Series) else targets)]
     return spendable_cash(account, symbols, instruments)
+
+
+def _broker_instruments(executor: BrokerExecutor, targets: Mapping[str, float] | pd.Series,
+                        held: Mapping[str, float]) -> InstrumentTable | None:
+    """The broker's trading rules of the targeted and held symbols, when it lists them (a crypto exchange's step,
+    tick and minimum notional); None: the default rules apply."""
+    names = targets.index if isinstance(targets, pd.Series) else list(targets)
+    symbols = sorted({str(s).strip().upper() for s in names} | set(held))
+    found = executor.instruments(symbols)
+    if not found:
+        return None
+    classes = {i.asset_class for i in found.values()}
+    return InstrumentTable(found.values(), default_asset_class=classes.pop() if len(classes) == 1 else "us_equity")
 
 
 def _tradable_lookup(executor: BrokerExecutor) -> TradableLookup:
