@@ -90,9 +90,12 @@ def assert_nothing_sent(spy: Spy) -> None:
 
 def backtest_error(spy: Spy, error: type[Exception], targets: Any, bars: Any,
                    config: Config | None = None) -> str:
-    with pytest.raises(error) as info:
+    with pytest.raises(error) as compiled:  # the default engine refuses it too, with the same message
         run_backtest(targets, bars, config)
+    with pytest.raises(error) as info:  # the per-step engine is the one the spy watches
+        run_backtest(targets, bars, config, engine="steps")
     assert_nothing_sent(spy)
+    assert str(compiled.value) == str(info.value)
     return str(info.value)
 
 
@@ -100,7 +103,7 @@ def backtest_error(spy: Spy, error: type[Exception], targets: Any, bars: Any,
 
 
 def test_valid_backtest_sends_orders_through_the_spy(spy: Spy) -> None:
-    result = run_backtest(share_targets(), make_bars())
+    result = run_backtest(share_targets(), make_bars(), engine="steps")
     assert spy.added > 0
     assert spy.submitted > 0
     assert result.final_positions.to_dict() == {"AAA": 50.0, "BBB": 5.0, "CCC": 5.0}

@@ -21,9 +21,10 @@ from execlab._oms.journal import Journal
 
 # -- registry and config ------------------------------------------------------------------------------------------
 def test_built_in_brokers_and_an_unknown_name_at_load() -> None:
-    assert {"sim", "alpaca"} <= set(registered_brokers())
-    with pytest.raises(xl.ConfigError, match=r"'ibkr' is not a registered broker \(registered: .*alpaca.*sim"):
-        xl.load_config({"mode": "paper", "broker": {"name": "ibkr"}})
+    assert {"sim", "alpaca", "ibkr", "ccxt", "oanda"} <= set(registered_brokers())
+    with pytest.raises(xl.ConfigError,
+                       match=r"'schwab' is not a registered broker \(registered: alpaca, ccxt, ibkr, oanda, sim\)"):
+        xl.load_config({"mode": "paper", "broker": {"name": "schwab"}})
     with pytest.raises(xl.ConfigError, match=r"not a registered broker"):
         broker_spec("nope")
 
