@@ -226,6 +226,10 @@ class BrokerConfig(BaseModel):
     breaker_reset_seconds: Annotated[float, Field(gt=0, le=86_400, allow_inf_nan=False)] = 30.0
     """How long an open breaker fails calls fast before it lets one trial call through, in seconds (up to a
     day)."""
+    broker_instruments: bool = False
+    """Plan with the broker's own trading rules (lot or step, tick, minimum quantity and notional) of the symbols
+    it lists, instead of execlab's instrument table (default for crypto exchanges, whose step grids and minimum
+    notionals differ per market)."""
 
     def endpoints(self) -> dict[str, str]:
         """The endpoint URLs this config sets, by key (for the endpoint guard)."""

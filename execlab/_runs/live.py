@@ -127,7 +127,7 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
     # Nothing is sent before the inputs have passed the gate.
     account = executor.account()
     held = executor.positions_by_symbol()
-    if instruments is None:
+    if instruments is None and config.broker.broker_instruments:
         instruments = _broker_instruments(executor, targets, held)
     inputs = gate_rebalance_inputs(targets, held, prices, _cash(account, targets, instruments), config, instruments,
                                    _tradable_lookup(executor), account.equity)

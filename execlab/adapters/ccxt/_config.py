@@ -20,6 +20,7 @@ class CcxtConfig(BrokerConfig):
     url_keys: ClassVar[tuple[str, ...]] = ("base_url",)
 
     name: Literal["ccxt"] = "ccxt"
+    broker_instruments: bool = True
     exchange: Literal["binance", "okx"] = "binance"
     base_url: str | None = None
     """``http://127.0.0.1:PORT`` of a local venue; None: the exchange's own URLs (real money: ``mode: live``)."""
