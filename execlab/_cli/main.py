@@ -17,11 +17,12 @@ from rich.table import Table
 from rich.text import Text
 
 import execlab as xl
+from execlab._analysis.report import default_settings
 from execlab._cli.analysis import register as register_analysis_commands
 from execlab._cli.common import bad_input, out, read_table, read_targets
 from execlab._cli.dashboard import register as register_dashboard_command
 from execlab._cli.trading import register as register_trading_commands
-from execlab.strategies import momentum_targets
+from execlab.strategies import equal_weight_index, momentum_targets
 
 __all__ = ["app", "main"]
 
@@ -46,9 +47,9 @@ def _load_config(path: Path) -> xl.Config:
     return config
 
 
-def _print_summary(result: xl.BacktestResult, title: str) -> None:
+def _print_summary(result: xl.BacktestResult, title: str, benchmark: pd.Series | None = None) -> None:
     """The headline figures as a small table."""
-    s = result.summary()
+    s = result.summary(benchmark)
     currency = result.config.currency
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column(style="bold")
@@ -58,7 +59,13 @@ def _print_summary(result: xl.BacktestResult, title: str) -> None:
         ("Initial value", f"{s['initial_value']:,.2f} {currency}"),
         ("Final value", f"{s['final_value']:,.2f} {currency}"),
         ("Total return", f"{s['total_return']:.2%}"),
+        ("CAGR", f"{s['cagr']:.2%}"),
+        ("Volatility", f"{s['volatility']:.2%}"),
+        ("Sharpe / Sortino", f"{s['sharpe']:.2f} / {s['sortino']:.2f}"),
+        ("Max drawdown", f"{s['max_drawdown']:.2%}"),
+        *([("Beta / alpha vs benchmark", f"{s['beta']:.2f} / {s['alpha']:.2%}")] if "beta" in s else []),
         ("Turnover", f"{s['turnover']:.2f}x equity"),
+        ("Costs", f"{s['cost_bps']:.2f} bps of traded notional"),
         ("Fees", f"{s['fees']:,.2f} {currency}"),
         ("Slippage", f"{s['slippage']:,.2f} {currency}"),
         ("Orders", f"{int(s['orders']):,}"),
@@ -71,10 +78,13 @@ def _print_summary(result: xl.BacktestResult, title: str) -> None:
     out.print(table)
 
 
-def _finish(result: xl.BacktestResult, report: Path | None, title: str) -> None:
-    _print_summary(result, title)
+def _finish(result: xl.BacktestResult, report: Path | None, title: str, benchmark: pd.Series | None = None,
+            benchmark_name: str = "benchmark") -> None:
+    _print_summary(result, title, benchmark)
+    for setting in default_settings(result.config):
+        out.print(Text(f"Note: {setting}", style="yellow"), soft_wrap=True)
     if report is not None:
-        written = xl.write_report(result, report, title=title)
+        written = xl.write_report(result, report, title=title, benchmark=benchmark, benchmark_name=benchmark_name)
         out.print(f"Report: {written.resolve()}", soft_wrap=True)
 
 
@@ -120,7 +130,8 @@ def demo(
         bars = xl.sample_bars()
         targets = momentum_targets(bars)
         result = xl.run_backtest(targets, bars, cfg.model_copy(update={"mode": "backtest"}))
-    _finish(result, report, f"execlab demo: momentum, run {cfg.run_id}")
+    _finish(result, report, f"execlab demo: momentum, run {cfg.run_id}", equal_weight_index(bars),
+            "equal-weight universe")
     with bad_input():
         _paper_demo(targets, bars, cfg, result)
 
