@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
-import pandas as pd
 import typer
 from rich.table import Table
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 import execlab as xl
-from execlab._brokers.contract import BrokerError
 from execlab._cli.common import ExitCode, broker_executor, err, out, print_error, read_symbol_values
+from execlab._core.extras import require_extra
 
 __all__ = ["parse_parameters", "register"]
 
@@ -55,13 +57,15 @@ def plan(
         if cfg.mode == "backtest":
             raise _fail(f"positions: give --positions, or a config with a broker (mode paper or live); {config} "
                         "says mode 'backtest'")
+        import pandas as pd
+
         executor, journal = broker_executor(cfg, None)
         try:
             held = pd.Series(executor.positions_by_symbol(), dtype=float)
             account = executor.account()
             available, broker_equity = account.cash, account.equity
             listed = executor.tradable(sorted(set(tgt.index) | set(held.index)))
-        except BrokerError as exc:
+        except xl.BrokerError as exc:
             raise _fail(f"broker: {exc}", ExitCode.HALTED) from None
         finally:
             journal.close()
@@ -111,7 +115,7 @@ def reconcile_command(
     executor, book = broker_executor(cfg, journal)
     try:
         report = reconcile(executor, book, cfg.run_id)
-    except BrokerError as exc:
+    except xl.BrokerError as exc:
         raise _fail(f"broker: {exc}", ExitCode.HALTED) from None
     finally:
         book.close()
@@ -199,6 +203,8 @@ _BY_KEYS: Final = ("symbol", "day", "side", "venue", "mode", "strategy_id")
 
 def _label(value: object) -> str:
     """A group key as a table cell: days as dates, anything else as text."""
+    import pandas as pd
+
     return f"{value:%Y-%m-%d}" if isinstance(value, pd.Timestamp) else str(value)
 
 
@@ -231,7 +237,7 @@ def notebook_run(
     progress: Annotated[bool, typer.Option(help="Show a progress bar over cells.")] = True,
 ) -> None:
     """Run a notebook top to bottom with parameters (papermill). A failing cell fails the command (exit 1)."""
-    import papermill  # type: ignore[import-untyped]
+    papermill = require_extra("papermill", "execlab notebook run")
     from papermill.exceptions import PapermillExecutionError  # type: ignore[import-untyped]
 
     path = Path(name)

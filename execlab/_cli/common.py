@@ -6,17 +6,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.text import Text
 
 import execlab as xl
-from execlab._brokers.executor import BrokerExecutor
-from execlab._data.symbols import read_symbol_values
-from execlab._oms.journal import Journal
+
+if TYPE_CHECKING:  # imported where used: `execlab --help` loads no pandas, numba or broker machinery
+    import pandas as pd
+
+    from execlab._brokers.executor import BrokerExecutor
+    from execlab._oms.journal import Journal
 
 __all__ = ["ExitCode", "InputError", "bad_input", "broker_executor", "err", "one_line", "out", "print_error",
            "read_symbol_values", "read_table", "read_targets"]
@@ -53,11 +55,20 @@ def print_error(message: str | BaseException, label: str = "error") -> None:
     err.print(Text(f"{label}: {one_line(message)}", style="bold red"), soft_wrap=True)
 
 
+def read_symbol_values(path: Path, what: str) -> pd.Series:
+    """:func:`execlab.read_symbol_values` (imported when first used)."""
+    from execlab._data.symbols import read_symbol_values as read
+
+    return read(path, what)
+
+
 def read_table(path: Path, what: str) -> pd.DataFrame:
     """Read a ``.parquet`` or ``.csv`` file; unreadable files raise :class:`InputError` naming the file."""
     suffix = path.suffix.lower()
     if suffix not in (".parquet", ".csv"):
         raise InputError(f"{what}: {path} must be a .parquet or .csv file")
+    import pandas as pd
+
     try:
         return pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path)
     except (OSError, ValueError) as exc:
@@ -101,6 +112,8 @@ def broker_executor(cfg: xl.Config, journal: Path | None,
         err.print("[bold red]error:[/] broker: the command line trades through broker.name 'alpaca' with "
                   "broker.api_key and broker.api_secret")
         raise typer.Exit(ExitCode.BAD_INPUT)
+    from execlab._brokers.executor import BrokerExecutor
+    from execlab._oms.journal import Journal
     from execlab.adapters.alpaca import AlpacaAdapter
 
     key, secret = broker.api_key.get_secret_value(), broker.api_secret.get_secret_value()

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
-import pandas as pd
 import typer
 from rich.table import Table
 from rich.text import Text
@@ -19,10 +18,13 @@ from rich.text import Text
 import execlab as xl
 from execlab._analysis.report import default_settings
 from execlab._cli.analysis import register as register_analysis_commands
-from execlab._cli.common import bad_input, out, read_table, read_targets
+from execlab._cli.common import bad_input, out, print_error, read_table, read_targets
 from execlab._cli.dashboard import register as register_dashboard_command
 from execlab._cli.trading import register as register_trading_commands
-from execlab.strategies import equal_weight_index, momentum_targets
+from execlab._core.extras import MissingExtraError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["app", "main"]
 
@@ -127,6 +129,8 @@ def demo(
     venue, then the same strategy in paper mode on the local simulated venue, fed the bars as a price feed."""
     with bad_input():
         cfg = _load_demo_config(config)
+        from execlab.strategies import equal_weight_index, momentum_targets
+
         bars = xl.sample_bars()
         targets = momentum_targets(bars)
         result = xl.run_backtest(targets, bars, cfg.model_copy(update={"mode": "backtest"}))
@@ -174,8 +178,12 @@ register_dashboard_command(app)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point. A missing optional dependency is one red line naming its extra (exit 2)."""
+    try:
+        app()
+    except MissingExtraError as exc:
+        print_error(exc)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

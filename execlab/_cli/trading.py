@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 import execlab as xl
-from execlab._brokers.contract import BrokerError
 from execlab._cli.common import (
     ExitCode,
     InputError,
@@ -20,7 +19,9 @@ from execlab._cli.common import (
     read_symbol_values,
     read_table,
 )
-from execlab._runs.live import LiveRebalance, TradingHaltedError, run_live_rebalance
+
+if TYPE_CHECKING:
+    from execlab._runs.live import LiveRebalance
 
 __all__ = ["register"]
 
@@ -60,15 +61,15 @@ def rebalance(
     executor, book = broker_executor(cfg, journal, progress=bar.advance if bar is not None else
                                      _print_sending if progress else None)
     try:
-        done = run_live_rebalance(tgt, px, cfg, executor, book, as_of, timeout=timeout, bars=history,
+        done = xl.run_live_rebalance(tgt, px, cfg, executor, book, as_of, timeout=timeout, bars=history,
                                   supersede=supersede)
-    except TradingHaltedError as exc:
+    except xl.TradingHaltedError as exc:
         print_error(exc, "halted")
         raise typer.Exit(ExitCode.HALTED) from None
     except (xl.TargetError, xl.ConfigError, xl.BarsError) as exc:
         print_error(exc)
         raise typer.Exit(ExitCode.BAD_INPUT) from None
-    except BrokerError as exc:
+    except xl.BrokerError as exc:
         print_error(exc, "broker")
         raise typer.Exit(ExitCode.HALTED) from None
     finally:
