@@ -32,7 +32,7 @@ browser:
 test: setup browser
 	$(BIN)/ruff check execlab tests benchmarks
 	$(BIN)/mypy
-	$(BIN)/mkdocs build --strict --quiet --site-dir .site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir .site
 	$(BIN)/python -m pytest
 	$(MAKE) --no-print-directory test-other-pythons
 
@@ -48,7 +48,7 @@ test-other-pythons:
 
 # The documentation site (MkDocs + Material + mkdocstrings), warnings as errors; `make docs` serves nothing, it builds.
 docs: setup
-	$(BIN)/mkdocs build --strict --site-dir .site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir .site
 
 # The fast tier (under two minutes): everything but the slow, browser and notebook tests; no ruff or mypy.
 test-fast: setup

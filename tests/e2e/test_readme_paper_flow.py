@@ -1,8 +1,8 @@
-"""The README's paper flow, run as written: a local Alpaca venue, plan, rebalance, reconcile.
+"""The documented paper flow, run as written: a local Alpaca venue, plan, rebalance, reconcile.
 
-The commands are read from README.md. Two things differ from a person at a terminal, both mechanical: the venue's
-port is a free one instead of 8765, and where the README says to wait for the venue's "listening" line the test
-waits for it.
+The commands are read from the how-to page docs/how-to/paper-local-venue.md. Two things differ from a person at a
+terminal, both mechanical: the venue's port is a free one instead of 8765, and where the page says to wait for the
+venue's "listening" line the test waits for it.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ while not (ROOT / "README.md").exists():  # the tests may live one folder deeper
 
 
 def _readme_block() -> list[str]:
-    text = (ROOT / "README.md").read_text()
-    start = text.index("### Paper and live: journaled, resumable, never sending twice")
+    text = (ROOT / "docs" / "how-to" / "paper-local-venue.md").read_text()
+    start = text.index("**A local Alpaca**")
     block = text[text.index("```bash\n", start) + len("```bash\n"):]
     block = block[:block.index("```")]
     commands: list[str] = []
