@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 
 __all__ = ["app", "main"]
 
-DEFAULT_CONFIG: Final = Path(__file__).resolve().parents[2] / "examples" / "demo.yaml"
+DEFAULT_CONFIG: Final = Path(__file__).resolve().parents[1] / "strategies" / "demo.yaml"
+"""Shipped in the package (``examples/demo.yaml`` in the repository links to it), so ``execlab demo`` runs from a
+plain ``pip install``."""
 DEFAULT_REPORT: Final = Path("reports/demo.html")
 DEFAULT_DATA: Final = Path("data/sample_daily.parquet")
 

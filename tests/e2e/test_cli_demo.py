@@ -72,6 +72,13 @@ def test_demo_config_loads() -> None:
     assert venue.participation_cap == 0.05
 
 
+def test_demo_config_ships_in_the_package() -> None:
+    """``execlab demo`` finds its config after a plain ``pip install`` (no repository around it)."""
+    package = Path(xl.__file__).resolve().parent
+    assert cli.DEFAULT_CONFIG.is_file() and package in cli.DEFAULT_CONFIG.parents
+    assert DEMO_CONFIG.resolve() == cli.DEFAULT_CONFIG  # examples/demo.yaml is a link to it
+
+
 def test_public_surface() -> None:
     assert report.__all__ == ["write_report"]
     assert sorted(cli.__all__) == ["app", "main"]
