@@ -19,7 +19,15 @@ if TYPE_CHECKING:
     import pandas as pd
 
 import execlab as xl
-from execlab._cli.common import ExitCode, broker_executor, err, out, print_error, read_symbol_values
+from execlab._cli.common import (
+    ExitCode,
+    broker_executor,
+    err,
+    out,
+    print_error,
+    read_symbol_values,
+    set_sim_market,
+)
 from execlab._core.extras import require_extra
 
 __all__ = ["parse_parameters", "register"]
@@ -43,6 +51,9 @@ def plan(
     cash: Annotated[float | None, typer.Option(help="Cash (with --positions; default: config initial_cash).")] = None,
     out_csv: Annotated[Path | None, typer.Option("--out", help="Also write the plan table here (CSV).",
                                                  dir_okay=False)] = None,
+    journal: Annotated[Path | None, typer.Option(help="With broker 'sim': the rebalance journal whose simulated "
+                                                      "account to read (nothing is written).",
+                                                 dir_okay=False)] = None,
 ) -> None:
     """Print the orders a rebalance would send (sells first), with the reason for every symbol. Sends nothing."""
     try:
@@ -59,8 +70,9 @@ def plan(
                         "says mode 'backtest'")
         import pandas as pd
 
-        executor, journal = broker_executor(cfg, None)
+        executor, book = broker_executor(cfg, journal, read_only=True)
         try:
+            set_sim_market(executor, px, pd.Timestamp.now(tz="UTC"))  # broker: sim lists what it has a price for
             held = pd.Series(executor.positions_by_symbol(), dtype=float)
             account = executor.account()
             available, broker_equity = account.cash, account.equity
@@ -68,7 +80,7 @@ def plan(
         except xl.BrokerError as exc:
             raise _fail(f"broker: {exc}", ExitCode.HALTED) from None
         finally:
-            journal.close()
+            book.close()
     else:
         available = cfg.initial_cash if cash is None else cash
     if not math.isfinite(available):

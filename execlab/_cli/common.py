@@ -21,7 +21,8 @@ if TYPE_CHECKING:  # imported where used: `execlab --help` loads no pandas, numb
     from execlab._oms.journal import Journal
 
 __all__ = ["ExitCode", "InputError", "bad_input", "broker_executor", "err", "one_line", "out", "print_error",
-           "read_symbol_values", "read_table", "read_targets"]
+           "read_symbol_values", "read_table", "read_targets", "set_sim_market",
+           "sim_account_path"]
 
 _TIME_COLUMNS: Final = ("timestamp", "date", "ts", "time")
 
@@ -102,21 +103,75 @@ class ExitCode(IntEnum):
 
 
 def broker_executor(cfg: xl.Config, journal: Path | None,
-                    progress: Callable[[str, str], None] | None = None) -> tuple[BrokerExecutor, Journal]:
+                    progress: Callable[[str, str], None] | None = None,
+                    *, read_only: bool = False) -> tuple[BrokerExecutor, Journal]:
     """The broker executor a paper or live config names, with its journal (in memory when ``journal`` is None).
 
-    Raises ``typer.Exit(2)`` naming the config key when the broker is not one this command line can reach.
+    ``broker: sim`` is the local simulated venue as a broker (:class:`SimAdapter`); its account is kept next to the
+    journal (:func:`sim_account_path`), so a re-run resumes it; ``read_only`` leaves that file as it is. Raises
+    ``typer.Exit(2)`` naming the config key when the broker is not one this command line can reach.
     """
-    broker = cfg.broker
-    if broker.name != "alpaca" or broker.api_key is None or broker.api_secret is None:
-        err.print("[bold red]error:[/] broker: the command line trades through broker.name 'alpaca' with "
-                  "broker.api_key and broker.api_secret")
-        raise typer.Exit(ExitCode.BAD_INPUT)
     from execlab._brokers.executor import BrokerExecutor
     from execlab._oms.journal import Journal
+
+    broker = cfg.broker
+    if broker.name == "sim":
+        from execlab._brokers.contract import BrokerError
+        from execlab._brokers.sim_adapter import SimAdapter
+
+        state = None if journal is None else sim_account_path(journal)
+        try:
+            sim = SimAdapter(cfg.venue, cfg.initial_cash, cfg.plan.allow_short, state_path=state,
+                             read_only=read_only)
+        except BrokerError as exc:
+            print_error(exc)
+            raise typer.Exit(ExitCode.BAD_INPUT) from None
+        book = Journal(journal if journal is not None else ":memory:")
+        paced = "rate_limit_per_minute" in broker.model_fields_set  # the simulated venue has no limit of its own
+        limits = broker if paced else broker.model_copy(update={"rate_limit_per_minute": 1_000_000})
+        return BrokerExecutor(sim, book, cfg.run_id, (), progress=progress, config=limits, stream=False,
+                              backoff_seconds=0.0), book
+    if broker.name != "alpaca" or broker.api_key is None or broker.api_secret is None:
+        err.print("[bold red]error:[/] broker: the command line trades through broker.name 'sim' (the local "
+                  "simulated venue) or 'alpaca' with broker.api_key and broker.api_secret")
+        raise typer.Exit(ExitCode.BAD_INPUT)
     from execlab.adapters.alpaca import AlpacaAdapter
 
     key, secret = broker.api_key.get_secret_value(), broker.api_secret.get_secret_value()
     adapter = AlpacaAdapter(key, secret, base_url=broker.base_url, paper=cfg.mode != "live")
     book = Journal(journal if journal is not None else ":memory:", secrets=[key, secret])
     return BrokerExecutor(adapter, book, cfg.run_id, (), progress=progress, config=cfg.broker), book
+
+
+def set_sim_market(executor: BrokerExecutor, prices: pd.Series, when: pd.Timestamp,
+                   bars: xl.MarketData | None = None) -> None:
+    """With ``broker: sim``, make ``prices`` the simulated venue's market at ``when`` (a no-op for other brokers).
+
+    The volume the participation cap may take is that of each symbol's last bar at or before ``when`` in ``bars``
+    (unlimited without bars). Raises :class:`execlab.TargetError` for prices the input gate refuses.
+    """
+    from execlab._brokers.sim_adapter import SimAdapter
+    from execlab._data.symbols import symbol_values
+
+    adapter = executor.adapter
+    if not isinstance(adapter, SimAdapter):
+        return
+    px = symbol_values(prices, "prices")
+    bad = px[~(px > 0)]
+    if len(bad):
+        raise xl.TargetError(f"prices: price for symbol {bad.index[0]!r} must be positive, got {bad.iloc[0]:g}")
+    volume: dict[str, float] | None = None
+    if bars is not None:
+        stamps = bars.timestamps
+        at = when
+        if (stamps.tz is None) != (at.tz is None):
+            at = at.tz_localize(stamps.tz) if at.tz is None else at.tz_convert(stamps.tz).tz_localize(None)
+        row = int(stamps.searchsorted(at, side="right")) - 1
+        if row >= 0:
+            volume = {s: float(bars.volume[row, k]) for k, s in enumerate(bars.symbols)}
+    adapter.set_market({str(s): float(v) for s, v in px.items()}, when.to_pydatetime(), volume)
+
+
+def sim_account_path(journal: Path) -> Path:
+    """Where ``broker: sim`` keeps the simulated account of the journal ``journal``: ``<journal>.sim-account.json``."""
+    return journal.with_name(journal.name + ".sim-account.json")

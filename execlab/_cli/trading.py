@@ -18,6 +18,7 @@ from execlab._cli.common import (
     print_error,
     read_symbol_values,
     read_table,
+    set_sim_market,
 )
 
 if TYPE_CHECKING:
@@ -44,6 +45,9 @@ def rebalance(
 ) -> None:
     """Move a broker account to the targets. Safe to re-run: the same --as-of never sends an order twice.
 
+    With ``broker: sim`` the account is the local simulated venue's, kept next to the journal
+    (``<journal>.sim-account.json``); it trades at --prices (volume: the last --bars row at or before the as-of).
+
     Exit codes: 0 done; 2 bad input or config; 3 orders denied by risk; 4 trading halted; 5 orders not completely
     filled (working at the timeout, rejected, or ended with a remainder); 6 a target cut by the plan (cash, not
     trading).
@@ -61,6 +65,9 @@ def rebalance(
     executor, book = broker_executor(cfg, journal, progress=bar.advance if bar is not None else
                                      _print_sending if progress else None)
     try:
+        from execlab._runs.live import rebalance_time
+
+        set_sim_market(executor, px, rebalance_time(as_of), history)  # broker: sim trades at these prices
         done = xl.run_live_rebalance(tgt, px, cfg, executor, book, as_of, timeout=timeout, bars=history,
                                   supersede=supersede)
     except xl.TradingHaltedError as exc:

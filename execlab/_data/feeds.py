@@ -53,6 +53,8 @@ class FeedEvent:
     low: FloatArray | None = None
     bid: FloatArray | None = None
     ask: FloatArray | None = None
+    open_from_close: npt.NDArray[np.bool_] | None = None
+    """Per symbol, a bar whose open was missing and is the close (None: no open was given at all)."""
 
     @property
     def is_bar(self) -> bool:
@@ -73,7 +75,8 @@ class FeedEvent:
         vol = _volume(volume, syms, ts, unknown=math.inf)
         b = None if bid is None else _column(bid, "bid", syms, ts)
         a = None if ask is None else _column(ask, "ask", syms, ts)
-        event = cls(ts, syms, c, vol, fields["open"], fields["high"], fields["low"], b, a)
+        no_open = None if open is None else np.isnan(given["open"]) & ~np.isnan(c)
+        event = cls(ts, syms, c, vol, fields["open"], fields["high"], fields["low"], b, a, no_open)
         _check(event)
         broken = inconsistencies(given["open"], given["high"], given["low"], c)
         if broken:
@@ -376,8 +379,10 @@ def _table_events(frame: pd.DataFrame, bars: bool) -> list[FeedEvent]:
         what = "close, bid and ask are all missing" if bid is not None or ask is not None else "close is missing"
         raise FeedError(f"feed: {_row(frame, k)} has no price ({what})")
     fields: dict[str, FloatArray | None] = {"open": None, "high": None, "low": None}
+    no_open = None
     if bars:
         fields = {name: _fallback(cols[name], close) if name in cols else close for name in fields}
+        no_open = np.isnan(cols["open"]) & ~np.isnan(close) if "open" in cols else None
     order = np.lexsort((symbols.astype(str), ts.asi8))  # by time, then symbol
     stamps = ts.asi8[order]
     starts = np.flatnonzero(np.r_[True, stamps[1:] != stamps[:-1]])
@@ -392,7 +397,7 @@ def _table_events(frame: pd.DataFrame, bars: bool) -> list[FeedEvent]:
         events.append(FeedEvent(
             ts[int(rows[0])], tuple(symbols[rows].tolist()), close[rows], volume[rows],
             take(fields["open"], rows), take(fields["high"], rows), take(fields["low"], rows),
-            take(bid, rows), take(ask, rows)))
+            take(bid, rows), take(ask, rows), None if no_open is None else no_open[rows]))
     return events
 
 
@@ -409,7 +414,8 @@ def _market_events(market: MarketData) -> list[FeedEvent]:
         events.append(FeedEvent(
             ts, tuple(syms[cols].tolist()), market.close[i, cols], market.volume[i, cols], market.open[i, cols],
             market.high[i, cols], market.low[i, cols], None if market.bid is None else market.bid[i, cols],
-            None if market.ask is None else market.ask[i, cols]))
+            None if market.ask is None else market.ask[i, cols],
+            None if market.open_from_close is None else market.open_from_close[i, cols]))
     return events
 
 

@@ -15,11 +15,13 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from execlab._config import Config
 from execlab._core.arrays import FloatArray
+from execlab._core.models import OrderType, TimeInForce
 from execlab._data.bars import BarsError
 
-__all__ = ["DataGapError", "DataGapWarning", "GapPolicy", "check_open_gaps", "check_rebalance_prices",
-           "report_gap"]
+__all__ = ["DataGapError", "DataGapWarning", "GapPolicy", "check_event_open", "check_open_gaps",
+           "check_rebalance_prices", "open_use", "report_gap"]
 
 GapPolicy = Literal["error", "warn"]
 
@@ -63,3 +65,24 @@ def check_open_gaps(policy: GapPolicy, symbols: Sequence[str], timestamps: Any,
         t, s = np.argwhere(gap)[0]
         report_gap(policy, f"data gap: symbol {symbols[int(s)]!r} at {timestamps[start + int(t)]} has a close but "
                            f"no open, and {why}; the open would be taken from the close ({int(gap.sum())} such bars)")
+
+
+def check_event_open(policy: GapPolicy, symbols: Sequence[str], when: Any,
+                     open_from_close: npt.NDArray[np.bool_] | None, why: str) -> None:
+    """Apply the policy to one feed event's bars that had a close but no open (``why`` says what uses the open)."""
+    if open_from_close is None or not open_from_close.any():
+        return
+    k = np.flatnonzero(open_from_close)
+    report_gap(policy, f"data gap: symbol {symbols[int(k[0])]!r} at {when} has a close but no open, and {why}; the "
+                       f"open would be taken from the close ({k.size} such bars)")
+
+
+def open_use(config: Config) -> str | None:
+    """Why the venue would price a fill or trigger at a bar's open under ``config`` (None: it never does)."""
+    if config.venue.fill_price == "next_open":
+        return "venue.fill_price is 'next_open'"
+    if config.plan.time_in_force == TimeInForce.OPG:
+        return "plan.time_in_force is 'opg' (opening auction)"
+    if config.plan.order_type == OrderType.LIMIT:
+        return "limit orders working overnight fill at the open when it gaps through the limit"
+    return None

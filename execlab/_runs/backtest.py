@@ -17,14 +17,14 @@ from execlab._core.arrays import FloatArray
 from execlab._core.codes import STATUS_NAMES, TIF_NAMES, TYPE_NAMES, VenueReason
 from execlab._core.ids import client_order_ids
 from execlab._core.instruments import InstrumentTable
-from execlab._core.models import OrderType, TimeInForce
 from execlab._data.bars import MarketData
-from execlab._data.gaps import check_open_gaps, check_rebalance_prices
+from execlab._data.gaps import check_open_gaps, check_rebalance_prices, open_use
 from execlab._data.targets import align_targets
 from execlab._execution.backtest_executor import BacktestExecutor
 from execlab._execution.rebalancer import RebalanceContext, Rebalancer
+from execlab._execution.session import build_session
 from execlab._oms.book import OrderBook
-from execlab._risk.engine import RiskEngine, RiskReason
+from execlab._risk.engine import RiskReason
 from execlab._runs.performance import TearSheet, tear_sheet
 from execlab._sim import SimulatedVenue, margin
 from execlab._sim.estimators import ADV_RISK_WINDOW, adv_before
@@ -60,10 +60,11 @@ def run_backtest(
     leverage = margin.leverage(cfg.venue.margin)
     tm = align_targets(targets, all_bars, cfg.plan.target_unit, allow_short, leverage, table)
     market = all_bars if tm.symbols == all_bars.symbols else all_bars.select(tm.symbols)
-    rules = table.arrays(tm.symbols)
-    executor = BacktestExecutor(market, cfg.venue, cfg.initial_cash, rules.lot_size, allow_short)
-    book = OrderBook(capacity=min(max(1024, tm.values.size), 4_000_000))
-    rebalancer = Rebalancer(executor, book, RiskEngine(cfg.risk, tm.symbols, allow_short), cfg.plan, rules)
+    session = build_session(cfg, tm.symbols, market=market, instruments=table,
+                            capacity=min(max(1024, tm.values.size), 4_000_000))
+    executor, book, rebalancer = session.executor, session.book, session.rebalancer
+    if not isinstance(executor, BacktestExecutor):
+        raise TypeError(f"run_backtest: the config chose {type(executor).__name__}, not the backtest executor")
 
     n_t, n_s = market.close.shape
     positions = np.zeros((n_t, n_s))
@@ -80,7 +81,7 @@ def run_backtest(
     start = int(tm.bars[0]) if tm.bars.size else n_t
     cash[:start] = cfg.initial_cash
     policy = cfg.data.gaps
-    why = _uses_open(cfg)
+    why = open_use(cfg)
     if why is not None:
         check_open_gaps(policy, market.symbols, market.timestamps, market.open_from_close, start + 1, why)
     gap_rows: npt.NDArray[np.bool_] = np.asarray((~tradable[tm.bars]).any(axis=1), dtype=np.bool_)
@@ -94,17 +95,6 @@ def run_backtest(
               positions, cash, market.timestamps, cfg.initial_cash, gap_rows, on_gap)
     rebalancer.sync()
     return BacktestResult(cfg, market, book, positions, cash, tm.bars)
-
-
-def _uses_open(cfg: Config) -> str | None:
-    """Why the venue would price a fill or trigger at a bar's open under ``cfg`` (None: it never does)."""
-    if cfg.venue.fill_price == "next_open":
-        return "venue.fill_price is 'next_open'"
-    if cfg.plan.time_in_force == TimeInForce.OPG:
-        return "plan.time_in_force is 'opg' (opening auction)"
-    if cfg.plan.order_type == OrderType.LIMIT:
-        return "limit orders working overnight fill at the open when it gaps through the limit"
-    return None
 
 
 @contextmanager

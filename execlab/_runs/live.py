@@ -33,20 +33,19 @@ from execlab._core.instruments import InstrumentTable
 from execlab._core.models import Order, OrderStatus, OrderType, Side, TimeInForce
 from execlab._data.bars import MarketData
 from execlab._data.targets import TargetError
-from execlab._execution.rebalancer import RebalanceContext, RebalanceOutcome, Rebalancer
-from execlab._oms.book import BookJournal, OrderBook
+from execlab._execution.rebalancer import RebalanceContext, RebalanceOutcome
+from execlab._execution.session import GENERATION, build_session, journal_history, parsed_time
+from execlab._oms.book import BookJournal
 from execlab._oms.events import EventKind
 from execlab._oms.journal import Journal
 from execlab._plan.diff import PlanReason
 from execlab._plan.inputs import RebalanceInputs, TradableLookup, gate_rebalance_inputs
-from execlab._risk.engine import RiskEngine
 from execlab._sim.estimators import ADV_RISK_WINDOW, adv_before
 
-__all__ = ["LiveRebalance", "TargetsChangedError", "TradingHaltedError", "run_live_rebalance"]
+__all__ = ["LiveRebalance", "TargetsChangedError", "TradingHaltedError", "rebalance_time", "run_live_rebalance"]
 
 _WORKING: Final = (OrderStatus.PENDING.value, OrderStatus.SUBMITTED.value, OrderStatus.PARTIALLY_FILLED.value)
 _ACTIVE: Final = (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED)
-_GENERATION: Final = "#"
 #: Plan reasons that mean a target was cut, not merely rounded to lots or left inside the no-trade band.
 _CUT: Final = {PlanReason.CASH_LIMITED, PlanReason.NO_CASH, PlanReason.NOT_TRADING}
 
@@ -114,10 +113,10 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
                executor: BrokerExecutor, journal: Journal, as_of: str, instruments: InstrumentTable | None,
                timeout: float, bars: MarketData | Any | None, supersede: bool) -> LiveRebalance:
     run_id = config.run_id
-    if _GENERATION in as_of or not as_of.strip():
-        raise TargetError(f"as_of: {as_of!r} must be a non-empty key without {_GENERATION!r} (it marks superseded "
+    if GENERATION in as_of or not as_of.strip():
+        raise TargetError(f"as_of: {as_of!r} must be a non-empty key without {GENERATION!r} (it marks superseded "
                           "rebalances)")
-    when = _timestamp(as_of)
+    when = rebalance_time(as_of)
     market = None if bars is None or isinstance(bars, MarketData) else MarketData.from_bars(bars)
     market = bars if isinstance(bars, MarketData) else market
     journal.record_run(run_id, config.mode, config.broker.name, config.strategy_id)
@@ -155,13 +154,13 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
         _cancel_working(journal.orders(run_id, key), executor, journal, run_id, "superseded", timeout)
         journal.record(run_id, EventKind.ALERT, None, "superseded",
                        {"rebalance_key": key, "symbols_changed": differ})
-        key = f"{as_of}{_GENERATION}{len(keys) + 1}"
+        key = f"{as_of}{GENERATION}{len(keys) + 1}"
     if report.state == "halted" or config.risk.trading_state == "halted":
         raise TradingHaltedError(f"trading is halted: {report.alerts or 'risk.trading_state is halted'}")
     if config.plan.cancel_open_orders:
-        earlier = journal.orders(run_id)
-        if _cancel_working(earlier[earlier["rebalance_key"] != key], executor, journal, run_id, "next rebalance",
-                           timeout):  # what they filled meanwhile moved positions and cash
+        earlier = journal_history(journal, run_id, key, when).working
+        if _cancel_working(earlier, executor, journal, run_id, "next rebalance", timeout):
+            # what they filled meanwhile moved positions and cash
             account = executor.account()
             held = executor.positions_by_symbol()
             inputs = gate_rebalance_inputs(targets, held, prices, account.cash, config, instruments,
@@ -171,17 +170,15 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
     universe = inputs.symbols
     executor.set_universe(universe)
     journal.record(run_id, EventKind.POSITIONS_SNAPSHOT, None, None, {"as_of": key, "positions": held})
-    book = OrderBook(journal=BookJournal(journal, run_id, universe, lambda _bar: key))
-    rules = (instruments if instruments is not None else InstrumentTable()).arrays(universe)
-    risk = RiskEngine(config.risk, universe, config.plan.allow_short)
+    history = journal_history(journal, run_id, key, when)  # the day's orders so far, from the journal
+    session = build_session(config, universe, executor=executor, instruments=instruments,
+                            book_journal=BookJournal(journal, run_id, universe, lambda _bar: key), history=history)
     if report.state == "reducing_only":
-        risk.set_reducing_only("reconciliation found an unexplained position difference")
-    rebalancer = Rebalancer(executor, book, risk, config.plan, rules)
-    day = when.date().toordinal()
-    rebalancer.resume_day(day, _orders_sent_on(journal, run_id, key, when))
+        session.risk.set_reducing_only("reconciliation found an unexplained position difference")
+    rebalancer = session.rebalancer
     adv = None if market is None else _adv_before(market, universe, when)
     start = account.day_start_equity
-    ctx = RebalanceContext(0, inputs.price, None, day, math.nan if start is None else float(start), adv,
+    ctx = RebalanceContext(0, inputs.price, None, history.day, math.nan if start is None else float(start), adv,
                            when.to_pydatetime())
     rebalancer.check_context(ctx)  # a limit without its input: an error before anything is sent
     outcome = rebalancer.rebalance(inputs.target, ctx, inputs.cash, inputs.equity)
@@ -192,17 +189,9 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
 
 
 # -- inputs --------------------------------------------------------------------------------------------------------
-def _parsed(as_of: str) -> pd.Timestamp | None:
-    try:
-        when = pd.Timestamp(as_of)
-    except (ValueError, TypeError):
-        return None
-    return None if pd.isna(when) else when
-
-
-def _timestamp(as_of: str) -> pd.Timestamp:
+def rebalance_time(as_of: str) -> pd.Timestamp:
     """The rebalance time of ``as_of`` when it is a date or time, else now (UTC)."""
-    return _parsed(as_of) or pd.Timestamp(datetime.now(UTC))
+    return parsed_time(as_of) or pd.Timestamp(datetime.now(UTC))
 
 
 def _tradable_lookup(executor: BrokerExecutor) -> TradableLookup:
@@ -245,21 +234,9 @@ def _changed_symbols(stored: str, inputs: RebalanceInputs) -> list[str]:
 def _generations(journal: Journal, run_id: str, as_of: str) -> list[str]:
     """The keys ``as_of`` has had in this run, oldest first (``as_of``, ``as_of#2`` …)."""
     keys = set(journal.targets(run_id)["rebalance_key"]) | set(journal.orders(run_id)["rebalance_key"])
-    found = [k for k in keys if k == as_of or (k.startswith(as_of + _GENERATION)
+    found = [k for k in keys if k == as_of or (k.startswith(as_of + GENERATION)
                                               and k[len(as_of) + 1:].isdigit())]
     return sorted(found, key=lambda k: int(k[len(as_of) + 1:]) if k != as_of else 1)
-
-
-def _orders_sent_on(journal: Journal, run_id: str, key: str, when: pd.Timestamp) -> int:
-    """Orders this run sent (not denied) on ``when``'s trading day by earlier rebalances."""
-    orders = journal.orders(run_id)
-    orders = orders[(orders["rebalance_key"] != key) & (orders["risk_reason"] == "")]
-    if orders.empty:
-        return 0
-    # A key that is a date or time says its day; another key's orders count on the day they were journaled.
-    days = [(_parsed(str(k).split(_GENERATION)[0]) or pd.Timestamp(str(at))).date()
-            for k, at in zip(orders["rebalance_key"], orders["created_at"], strict=True)]
-    return sum(d == when.date() for d in days)
 
 
 # -- working orders of earlier rebalances ----------------------------------------------------------------------

@@ -16,13 +16,13 @@ from execlab._core.ids import rebalance_key
 from execlab._core.instruments import InstrumentTable
 from execlab._data.bars import MarketData
 from execlab._data.feeds import FeedError, FeedEvent, PriceFeed, ReplayFeed
-from execlab._data.gaps import check_rebalance_prices
+from execlab._data.gaps import check_event_open, check_rebalance_prices, open_use
 from execlab._data.targets import TargetError, check_unit, checked_target_values
 from execlab._execution.paper_executor import PaperExecutor
 from execlab._execution.rebalancer import RebalanceContext, Rebalancer
+from execlab._execution.session import build_session
 from execlab._oms.book import BookJournal, OrderBook
 from execlab._oms.journal import Journal
-from execlab._risk.engine import RiskEngine
 from execlab._runs.backtest import BacktestResult
 from execlab._sim import margin
 
@@ -83,17 +83,14 @@ def run_paper(
         if missing:
             raise TargetError(f"targets: no prices in the feed for symbols {missing[:10]}"
                               f"{' …' if len(missing) > 10 else ''}")
-    table = instruments if instruments is not None else InstrumentTable()
-    rules = table.arrays(tg.symbols)
-    allow_short = cfg.plan.allow_short
-    executor = PaperExecutor(tg.symbols, cfg.venue, cfg.initial_cash, rules.lot_size, allow_short, journal=journal,
-                             run_id=cfg.run_id)
     keys: dict[int, str] = {}
     if journal is not None:
         journal.record_run(cfg.run_id, cfg.mode, cfg.broker.name, cfg.strategy_id)
     journaled = None if journal is None else BookJournal(journal, cfg.run_id, tg.symbols, keys.__getitem__)
-    book = OrderBook(journal=journaled)
-    rebalancer = Rebalancer(executor, book, RiskEngine(cfg.risk, tg.symbols, allow_short), cfg.plan, rules)
+    session = build_session(cfg, tg.symbols, journal=journal, instruments=instruments, book_journal=journaled)
+    executor, book, rebalancer = session.executor, session.book, session.rebalancer
+    if not isinstance(executor, PaperExecutor):
+        raise TypeError(f"run_paper: the config chose {type(executor).__name__}, not the paper executor")
     loop = _Loop(executor, rebalancer, tg, keys, cfg)
     for event in source:
         loop.step(event)
@@ -127,10 +124,17 @@ class _Loop:
         self.day_start_equity = config.initial_cash
         self.last_marks = executor.marks.copy()
         self._checked_tz = False
+        self._open_use = open_use(config)
+        self.universe = np.array(targets.symbols, dtype=object)
 
     def step(self, event: FeedEvent) -> None:
         ex = self.executor
         last_day = ex.day if ex.step >= 0 else None
+        gap = event.open_from_close
+        if self.rebalance_bars and self._open_use is not None and gap is not None and gap.any():
+            # the open may price a fill of the universe's orders: the data-gap policy decides, as in the backtest
+            ours = gap & np.isin(np.array(event.symbols, dtype=object), self.universe)
+            check_event_open(self.config.data.gaps, event.symbols, event.timestamp, ours, self._open_use)
         ex.on_event(event)
         i = ex.step
         ts = event.timestamp

@@ -166,3 +166,25 @@ def test_paper_never_priced_symbol_is_still_a_target_error() -> None:
     bars = bars[~((bars["symbol"] == "BBB") & (bars["timestamp"] == DAYS[0]))]
     with pytest.raises(xl.TargetError, match=r"symbol 'BBB' has a target at 2024-01-02.*no price"):
         run_paper(targets, ReplayFeed.from_bars(bars), _paper("warn"))
+
+
+def test_paper_applies_the_no_open_policy_as_the_backtest_does() -> None:
+    targets = _targets({DAYS[0]: {"AAA": 100, "BBB": 10}})
+    bars = _bars(no_open=("AAA", DAYS[1]))
+    paper = Config.from_mapping({"mode": "paper", "venue": {"fill_price": "next_open"}})
+    with pytest.raises(DataGapError, match=r"symbol 'AAA' at 2024-01-03 00:00:00 has a close but no open, and "
+                                           r"venue\.fill_price is 'next_open'"):
+        run_paper(targets, bars, paper)
+    with pytest.raises(DataGapError, match=r"symbol 'AAA' at 2024-01-03"):  # a feed built from the bars too
+        run_paper(targets, ReplayFeed.from_bars(xl.MarketData.from_bars(bars)), paper)
+    warn = paper.model_copy(update={"data": xl.DataConfig(gaps="warn")})
+    with pytest.warns(DataGapWarning, match="symbol 'AAA' at 2024-01-03"):
+        result = run_paper(targets, ReplayFeed.from_bars(bars), warn)
+    # as in the backtest: the open is taken from the close
+    assert result.fills.set_index("symbol").loc["AAA", "price"] == pytest.approx(11.5)
+    # before the first rebalance, or with fills at the close, a missing open is not a gap
+    run_paper(_targets({DAYS[1]: {"AAA": 100, "BBB": 10}}), _bars(no_open=("AAA", DAYS[0])), paper)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataGapWarning)
+        at_close = run_paper(targets, bars, Config.from_mapping({"mode": "paper", "data": {"gaps": "warn"}}))
+    assert at_close.final_positions["AAA"] == 100
