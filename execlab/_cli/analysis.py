@@ -279,6 +279,7 @@ def register(app: typer.Typer) -> None:
     app.command()(plan)
     app.command("reconcile")(reconcile_command)
     app.command()(tca)
-    notebook_app = typer.Typer(help="The notebooks of notebooks/, run with parameters.", no_args_is_help=True)
+    notebook_app = typer.Typer(help="The notebooks of notebooks/, run with parameters.", no_args_is_help=True,
+                               rich_markup_mode=None)
     notebook_app.command("run")(notebook_run)
     app.add_typer(notebook_app, name="notebook")

@@ -167,6 +167,6 @@ def venue_alpaca(
 def register(app: typer.Typer) -> None:
     """Add the trading commands to the ``execlab`` app."""
     app.command()(rebalance)
-    venue_app = typer.Typer(help="Local broker venues on loopback.", no_args_is_help=True)
+    venue_app = typer.Typer(help="Local broker venues on loopback.", no_args_is_help=True, rich_markup_mode=None)
     venue_app.command("alpaca")(venue_alpaca)
     app.add_typer(venue_app, name="venue")
