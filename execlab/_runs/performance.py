@@ -129,7 +129,7 @@ def tear_sheet(equity: pd.Series, *, turnover: pd.Series, gross: pd.Series, net:
     rf = (1.0 + risk_free) ** (1.0 / ppy) - 1.0
     excess = r - rf
     years = (equity.index[-1] - equity.index[0]).days / 365.25
-    growth = values[-1] / values[0]
+    growth = float(values[-1] / values[0])
     cagr = growth ** (1.0 / years) - 1.0 if years > 0 and growth > 0 else math.nan
     dd = _drawdown(equity)
     drawdowns = equity / equity.cummax() - 1.0
