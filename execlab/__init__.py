@@ -156,9 +156,17 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each name i
     from execlab._runs.performance import (
         TearSheet as TearSheet,
     )
+    from execlab._runs.sweep import (
+        SweepResult as SweepResult,
+    )
+    from execlab._runs.sweep import (
+        run_sweep as run_sweep,
+    )
 
 #: Each public name and the module it is defined in. Adding a name is one line here.
 _EXPORTS: dict[str, str] = {
+    "SweepResult": "execlab._runs.sweep",
+    "run_sweep": "execlab._runs.sweep",
     "Calibration": "execlab._analysis.calibration",
     "calibrate_slippage": "execlab._analysis.calibration",
     "ModeComparison": "execlab._analysis.mode_comparison",
@@ -211,6 +219,13 @@ _EXPORTS: dict[str, str] = {
 
 #: Names that were at the top before the namespaces; still importable, not in ``__all__``.
 _LEGACY: dict[str, str] = {
+    "registered_brokers": "execlab._brokers.registry",
+    "register_broker": "execlab._brokers.registry",
+    "BrokerSpec": "execlab._brokers.registry",
+    "Capability": "execlab._brokers.contract",
+    "BrokerFill": "execlab._brokers.contract",
+    "Balance": "execlab._core.models",
+    "SweepConfig": "execlab._config",
     "BrokerAdapter": "execlab._brokers.contract",
     "BrokerCircuitOpenError": "execlab._brokers.contract",
     "BrokerOrder": "execlab._brokers.contract",

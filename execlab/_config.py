@@ -5,14 +5,26 @@ Unknown keys are errors, secrets come only from the environment, and ``mode: liv
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal, cast
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    SerializeAsAny,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from execlab._core.endpoints import check_endpoint, live_endpoints, registered_brokers
 from execlab._core.models import OrderType, TimeInForce
@@ -28,9 +40,14 @@ __all__ = [
     "MarginConfig",
     "PlanConfig",
     "RiskConfig",
+    "SimBrokerConfig",
     "SlippageConfig",
+    "SweepConfig",
     "VenueConfig",
+    "broker_config_model",
     "load_config",
+    "register_broker_config",
+    "registered_broker_names",
 ]
 
 #: The exact value ``live.opt_in`` must have before live orders are routed: a typo cannot give it.
@@ -183,15 +200,21 @@ class RiskConfig(BaseModel):
 
 
 class BrokerConfig(BaseModel):
-    """Which broker (or ``sim``, the local simulated venue) and its credentials."""
+    """What every broker's config has: its ``name`` and how hard execlab may call it.
+
+    Each broker's own model subclasses it with ``name: Literal["<name>"]`` and its keys (``extra="forbid"``, so an
+    unknown key is an error naming it); :class:`Config` picks the model by ``broker.name`` among the registered ones
+    (:func:`register_broker_config`; the broker registry in ``execlab._brokers.registry`` registers every broker).
+    """
 
     model_config = _STRICT
 
-    name: Literal["sim", "alpaca", "ibkr", "ccxt", "oanda"] = "sim"
-    base_url: str | None = None
-    api_key: SecretStr | None = None
-    api_secret: SecretStr | None = None
-    account_id: str | None = None
+    secret_keys: ClassVar[tuple[str, ...]] = ()
+    """Keys whose values are secrets: they must come from the environment (``${VAR}``) and are never logged."""
+    url_keys: ClassVar[tuple[str, ...]] = ()
+    """Keys holding endpoint URLs, checked against the mode by the endpoint guard."""
+
+    name: str = "sim"
     rate_limit_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] = 200
     """Requests the broker allows in any rolling ``rate_window_seconds`` (Alpaca: 200 a minute; 1 .. 1,000,000).
     Every broker call is paced to it; a broker that states its own limit in its answers (Alpaca does) is followed
@@ -205,6 +228,69 @@ class BrokerConfig(BaseModel):
     """How long an open breaker fails calls fast before it lets one trial call through, in seconds (up to a
     day)."""
 
+    def endpoints(self) -> dict[str, str]:
+        """The endpoint URLs this config sets, by key (for the endpoint guard)."""
+        return {key: str(value) for key in self.url_keys if (value := getattr(self, key, None)) is not None}
+
+    def secrets(self) -> tuple[str, ...]:
+        """The secret values this config holds (to redact from journals and logs)."""
+        out = []
+        for key in self.secret_keys:
+            value = getattr(self, key, None)
+            if isinstance(value, SecretStr):
+                out.append(value.get_secret_value())
+        return tuple(s for s in out if s)
+
+
+class SimBrokerConfig(BrokerConfig):
+    """``broker: sim``: the local simulated venue (``venue`` configures it); no keys."""
+
+    name: Literal["sim"] = "sim"
+    rate_limit_per_minute: Annotated[int, Field(ge=1, le=1_000_000)] = 1_000_000
+    """The simulated venue has no rate limit of its own: unpaced unless set."""
+
+
+_BROKER_MODELS: dict[str, Callable[[], type[BrokerConfig]]] = {"sim": lambda: SimBrokerConfig}
+
+#: The module whose import registers the built-in brokers (``sim``, ``alpaca``, ``ibkr``). ``import execlab`` loads
+#: nothing, so it is imported by name (no SDK comes with it) the first time a config's broker is looked up.
+_BROKER_REGISTRY: Final = "execlab._brokers.registry"
+
+
+def _register_built_in_brokers() -> None:
+    """Import the broker registry once (idempotent: a module is imported once)."""
+    importlib.import_module(_BROKER_REGISTRY)
+
+
+def register_broker_config(name: str, load: Callable[[], type[BrokerConfig]]) -> None:
+    """Make ``broker.name: <name>`` valid; ``load`` returns its config model (called at the first config that
+    names it, so a broker's module is imported only when used)."""
+    _BROKER_MODELS[name] = load
+
+
+def registered_broker_names() -> tuple[str, ...]:
+    """Broker names a config may give, sorted."""
+    _register_built_in_brokers()
+    return tuple(sorted(_BROKER_MODELS))
+
+
+def broker_config_model(name: str) -> type[BrokerConfig]:
+    """The config model of a registered broker.
+
+    Raises:
+        ValueError: ``name`` is not registered (the message lists the registered ones).
+    """
+    load = _BROKER_MODELS.get(name)
+    if load is None:
+        _register_built_in_brokers()
+        load = _BROKER_MODELS.get(name)
+    if load is None:
+        raise ValueError(f"{name!r} is not a registered broker (registered: {', '.join(registered_broker_names())})")
+    model = load()
+    if not (isinstance(model, type) and issubclass(model, BrokerConfig)):
+        raise TypeError(f"broker {name!r}: its config model {model!r} is not a BrokerConfig")
+    return model
+
 
 class DataConfig(BaseModel):
     """What a run does when the market data has a gap where it matters."""
@@ -216,6 +302,24 @@ class DataConfig(BaseModel):
     no open where the venue would fill at the open: ``error`` stops the run with a
     :class:`~execlab.DataGapError` naming the symbol and time; ``warn`` issues a :class:`~execlab.DataGapWarning`
     naming them and trades on (the symbol's order is skipped, the open is taken from the close)."""
+
+
+class SweepConfig(BaseModel):
+    """Where :func:`execlab.run_sweep` runs its variants: threads here, or a Dask cluster."""
+
+    model_config = _STRICT
+
+    executor: Literal["threads", "dask"] = "threads"
+    """``threads``: back to back on this machine's threads (the compiled loop releases the GIL); ``dask``: on a
+    ``dask.distributed`` cluster (needs the ``distributed`` package)."""
+    threads: Annotated[int, Field(ge=1, le=1024)] | None = None
+    """Threads for ``executor: threads`` (``None``: one per CPU)."""
+    dask_scheduler: str | None = None
+    """Scheduler address of an existing cluster (``tcp://host:8786``); ``None`` starts a ``LocalCluster``."""
+    dask_workers: Annotated[int, Field(ge=1, le=1024)] = 2
+    """Worker processes of the ``LocalCluster`` started when no scheduler is given."""
+    dask_threads_per_worker: Annotated[int, Field(ge=1, le=1024)] = 1
+    """Threads per worker process of that ``LocalCluster``."""
 
 
 class LiveConfig(BaseModel):
@@ -240,9 +344,38 @@ class Config(BaseModel):
     plan: PlanConfig = PlanConfig()
     venue: VenueConfig = VenueConfig()
     risk: RiskConfig = RiskConfig()
-    broker: BrokerConfig = BrokerConfig()
+    broker: SerializeAsAny[BrokerConfig] = SimBrokerConfig()
     live: LiveConfig = LiveConfig()
     data: DataConfig = DataConfig()
+    sweep: SweepConfig = SweepConfig()
+
+    @property
+    def real_money(self) -> bool:
+        """Whether orders go to the broker's live account (``mode: live``) rather than its paper one."""
+        return self.mode == "live"
+
+    @field_validator("broker", mode="wrap")
+    @classmethod
+    def _broker_by_name(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> BrokerConfig:
+        """``broker`` is validated by the model its ``name`` registered (unknown keys of it are errors)."""
+        if isinstance(value, BrokerConfig):
+            data: Any = value.model_dump() if type(value) is BrokerConfig else value
+        else:
+            data = value
+        if isinstance(data, BrokerConfig):
+            broker_config_model(data.name)
+            return data
+        if not isinstance(data, Mapping):
+            return cast(BrokerConfig, handler(data))
+        name = data.get("name", "sim")
+        if not isinstance(name, str):
+            raise PydanticCustomError("broker_name", "broker.name must be a text, got {given}",
+                                      {"given": type(name).__name__})
+        try:
+            model = broker_config_model(name)
+        except ValueError as exc:
+            raise PydanticCustomError("broker_name", "broker.name: {why}", {"why": str(exc)}) from None
+        return model.model_validate(data)
 
     @model_validator(mode="after")
     def _live_needs_opt_in(self) -> Config:
@@ -257,9 +390,8 @@ class Config(BaseModel):
     @model_validator(mode="after")
     def _endpoint_fits_the_mode(self) -> Config:
         """Paper stays off live hosts, live stays off loopback, and no URL hides its host (see _core.endpoints)."""
-        url = self.broker.base_url
-        if url is not None:
-            check_endpoint(self.broker.name, url, self.mode, key="broker.base_url")
+        for key, url in self.broker.endpoints().items():
+            check_endpoint(self.broker.name, url, self.mode, key=f"broker.{key}")
         return self
 
     @classmethod
@@ -467,7 +599,11 @@ def _validate(raw: Any, env: dict[str, str] | None, root: yaml.Node | None) -> C
     if not isinstance(raw, dict):
         raise ConfigError(f"invalid config: the top level must be a mapping of keys, not a {type(raw).__name__}")
     broker: dict[str, Any] = raw["broker"] if isinstance(raw.get("broker"), dict) else {}
-    for key in _SECRET_KEYS:
+    try:
+        secret_keys = broker_config_model(str(broker.get("name", "sim"))).secret_keys
+    except ValueError:
+        secret_keys = _SECRET_KEYS  # an unregistered name is refused by the validation below
+    for key in secret_keys:
         value = broker.get(key)
         if value is not None and not (isinstance(value, str) and _ENV_ONLY.fullmatch(value.strip())):
             raise ConfigError(f"broker.{key}: secrets must come from the environment; write it as "

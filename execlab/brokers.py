@@ -13,10 +13,16 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each name i
         BrokerAdapter as BrokerAdapter,
     )
     from execlab._brokers.contract import (
+        BrokerAuthError as BrokerAuthError,
+    )
+    from execlab._brokers.contract import (
         BrokerCircuitOpenError as BrokerCircuitOpenError,
     )
     from execlab._brokers.contract import (
         BrokerError as BrokerError,
+    )
+    from execlab._brokers.contract import (
+        BrokerFill as BrokerFill,
     )
     from execlab._brokers.contract import (
         BrokerOrder as BrokerOrder,
@@ -28,7 +34,13 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each name i
         BrokerRejectedError as BrokerRejectedError,
     )
     from execlab._brokers.contract import (
+        BrokerTimeoutError as BrokerTimeoutError,
+    )
+    from execlab._brokers.contract import (
         BrokerUnavailableError as BrokerUnavailableError,
+    )
+    from execlab._brokers.contract import (
+        Capability as Capability,
     )
     from execlab._brokers.contract import (
         DuplicateClientOrderIdError as DuplicateClientOrderIdError,
@@ -54,11 +66,23 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each name i
     from execlab._brokers.reconcile import (
         reconcile as reconcile,
     )
+    from execlab._brokers.registry import (
+        BrokerSpec as BrokerSpec,
+    )
+    from execlab._brokers.registry import (
+        register_broker as register_broker,
+    )
+    from execlab._brokers.registry import (
+        registered_brokers as registered_brokers,
+    )
     from execlab._core.endpoints import (
         EndpointError as EndpointError,
     )
     from execlab._core.extras import (
         MissingExtraError as MissingExtraError,
+    )
+    from execlab._core.models import (
+        Balance as Balance,
     )
     from execlab._execution.executor import (
         OrderExecutor as OrderExecutor,
@@ -75,6 +99,14 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each name i
 
 #: Each public name and the module it is defined in. Adding a name is one line here.
 _EXPORTS: dict[str, str] = {
+    "BrokerTimeoutError": "execlab._brokers.contract",
+    "BrokerAuthError": "execlab._brokers.contract",
+    "registered_brokers": "execlab._brokers.registry",
+    "register_broker": "execlab._brokers.registry",
+    "BrokerSpec": "execlab._brokers.registry",
+    "Balance": "execlab._core.models",
+    "Capability": "execlab._brokers.contract",
+    "BrokerFill": "execlab._brokers.contract",
     "BrokerAdapter": "execlab._brokers.contract",
     "BrokerCircuitOpenError": "execlab._brokers.contract",
     "BrokerError": "execlab._brokers.contract",

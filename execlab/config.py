@@ -42,6 +42,9 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each name i
         SlippageConfig as SlippageConfig,
     )
     from execlab._config import (
+        SweepConfig as SweepConfig,
+    )
+    from execlab._config import (
         VenueConfig as VenueConfig,
     )
     from execlab._config import (
@@ -50,6 +53,7 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each name i
 
 #: Each public name and the module it is defined in. Adding a name is one line here.
 _EXPORTS: dict[str, str] = {
+    "SweepConfig": "execlab._config",
     "BrokerConfig": "execlab._config",
     "Config": "execlab._config",
     "ConfigError": "execlab._config",

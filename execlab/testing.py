@@ -18,9 +18,17 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each name i
     from execlab.venues.alpaca import (
         AlpacaVenue as AlpacaVenue,
     )
+    from execlab.venues.ibkr import (
+        IBFaults as IBFaults,
+    )
+    from execlab.venues.ibkr import (
+        IBVenue as IBVenue,
+    )
 
 #: Each public name and the module it is defined in. Adding a name is one line here.
 _EXPORTS: dict[str, str] = {
+    "IBFaults": "execlab.venues.ibkr",
+    "IBVenue": "execlab.venues.ibkr",
     "AlpacaFaults": "execlab.venues.alpaca",
     "AlpacaVenue": "execlab.venues.alpaca",
 }

@@ -23,9 +23,26 @@ from execlab.venues import AlpacaVenue
 from helpers.alpaca import StartVenue
 
 FIXTURE_MARKERS = {"local_venue": ("local_venue",), "local_venue_module": ("local_venue",),
-                   "kernel": ("notebook", "slow")}
+                   "start_venue": ("local_venue",), "kernel": ("notebook", "slow")}
 """A test that uses the fixture (directly or through another fixture) gets the markers (a notebook run takes
 10-25 s: a kernel starts and runs every cell)."""
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _pacer_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Request pacers keep their windows in this session's own folder (and the processes tests start inherit it),
+    never in the user's cache."""
+    import os
+
+    from execlab._brokers.pacing import PACER_DIR_ENV
+
+    before = os.environ.get(PACER_DIR_ENV)
+    os.environ[PACER_DIR_ENV] = str(tmp_path_factory.mktemp("pacer-state"))
+    yield
+    if before is None:
+        os.environ.pop(PACER_DIR_ENV, None)
+    else:
+        os.environ[PACER_DIR_ENV] = before
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

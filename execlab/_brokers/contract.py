@@ -1,5 +1,5 @@
-"""The broker adapter contract: the private hooks an adapter implements, the neutral order it reports, and the
-errors it raises (which tell the executor whether a request may be retried)."""
+"""The broker adapter contract (v2): the private hooks an adapter implements, the capabilities it declares, the
+neutral orders and fills it reports, and the errors it raises (from :mod:`execlab._brokers.errors`)."""
 
 from __future__ import annotations
 
@@ -7,52 +7,88 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from enum import StrEnum
+from typing import Any, ClassVar, Literal, Protocol
 
+from execlab._brokers.client_ids import ClientIdStyle
+from execlab._brokers.errors import (
+    BrokerAuthError,
+    BrokerCircuitOpenError,
+    BrokerError,
+    BrokerRateLimitedError,
+    BrokerRejectedError,
+    BrokerTimeoutError,
+    BrokerUnavailableError,
+    DuplicateClientOrderIdError,
+)
 from execlab._brokers.pacing import RequestPacer
+from execlab._brokers.symbols import IdentityMap, SymbolMap
+from execlab._core.instruments import Instrument
 from execlab._core.models import AccountSnapshot, Order, OrderStatus, Side
 
 __all__ = [
     "BrokerAdapter",
+    "BrokerAuthError",
     "BrokerCircuitOpenError",
     "BrokerError",
+    "BrokerFill",
     "BrokerOrder",
     "BrokerRateLimitedError",
     "BrokerRejectedError",
+    "BrokerTimeoutError",
     "BrokerUnavailableError",
+    "Capability",
     "DeadLetter",
     "DuplicateClientOrderIdError",
     "OrderStream",
 ]
 
 
-class BrokerError(Exception):
-    """A broker call failed."""
+class Capability(StrEnum):
+    """What an adapter does beyond the required hooks; :class:`BrokerExecutor` reads it instead of guessing."""
+
+    ORDER_STREAM = "order_stream"
+    """``_stream`` pushes order updates."""
+    FILL_STREAM = "fill_stream"
+    """``_stream`` pushes fills (executions) too."""
+    FILLS = "fills"
+    """``_fills(since)`` lists executions with their fees."""
+    INSTRUMENTS = "instruments"
+    """``_instruments(symbols)`` gives lot, tick, minimums, currency."""
+    TRADABLE = "tradable"
+    """``_tradable(symbols)`` says which symbols trade now."""
+    BULK_REFRESH = "bulk_refresh"
+    """``_recent_orders()`` lists recent orders of any status in one request."""
+    MODIFY = "modify"
+    """The broker can amend a working order (declared only; no hook yet)."""
 
 
-class BrokerUnavailableError(BrokerError):
-    """Timeout, 5xx or rate limit: the request may or may not have reached the broker."""
+@dataclass(frozen=True, slots=True)
+class BrokerFill:
+    """One execution as the broker reported it: its own id (the journal's dedup key), price, quantity and fee."""
 
+    execution_id: str
+    client_order_id: str
+    """execlab's canonical id (parsed back from the wire form)."""
+    broker_order_id: str
+    symbol: str
+    """execlab's symbol (through the adapter's symbol map)."""
+    side: Side
+    quantity: float
+    price: float
+    fee: float = 0.0
+    """What the broker charged for this execution, >= 0, in ``fee_currency``."""
+    fee_currency: str | None = None
+    liquidity: Literal["maker", "taker"] | None = None
+    timestamp: datetime | None = None
+    """When it executed (UTC)."""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
-class BrokerRateLimitedError(BrokerUnavailableError):
-    """The broker refused the request as one too many (HTTP 429): it was not processed, so it may be sent again."""
-
-    def __init__(self, message: str, retry_after: float | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
-        """Seconds until the broker takes requests again, when it said."""
-
-
-class BrokerCircuitOpenError(BrokerUnavailableError):
-    """Nothing was sent: the broker failed too many calls in a row and the circuit breaker is open."""
-
-
-class BrokerRejectedError(BrokerError):
-    """The broker refused the request (insufficient buying power, bad symbol ...): final."""
-
-
-class DuplicateClientOrderIdError(BrokerError):
-    """The broker already has an order with this client order id."""
+    def __post_init__(self) -> None:
+        if not self.quantity > 0:
+            raise ValueError(f"fill {self.execution_id}: quantity must be > 0, got {self.quantity!r}")
+        if not self.fee >= 0:
+            raise ValueError(f"fill {self.execution_id}: fee must be >= 0, got {self.fee!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +118,7 @@ class DeadLetter:
 
 
 class OrderStream(Protocol):
-    """A running stream of order updates (see :meth:`BrokerAdapter._stream`)."""
+    """A running stream of order updates and fills (see :meth:`BrokerAdapter._stream`)."""
 
     @property
     def connected(self) -> bool:
@@ -93,12 +129,23 @@ class OrderStream(Protocol):
 
 
 class BrokerAdapter(ABC):
-    """One broker's API behind neutral calls. Subclasses implement only the private hooks."""
+    """One broker's API behind neutral calls. Subclasses implement the private hooks and declare
+    :attr:`capabilities` for the optional ones they implement."""
 
     name: str = "broker"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    """The optional hooks this adapter implements; the executor calls no other."""
+    client_ids: ClassVar[ClientIdStyle] = ClientIdStyle()
+    """How the venue writes execlab's client order ids."""
+    symbol_map: SymbolMap = IdentityMap()
+    """execlab symbol ↔ the broker's instrument name."""
     pacer: RequestPacer | None = None
     """Set by :class:`BrokerExecutor`: an adapter that sees the broker's rate-limit headers passes them to
     :meth:`RequestPacer.observe`. Pacing itself is the executor's."""
+
+    def supports(self, capability: Capability) -> bool:
+        """Whether this adapter declared ``capability``."""
+        return capability in self.capabilities
 
     @abstractmethod
     def _submit(self, order: Order) -> BrokerOrder:
@@ -122,24 +169,38 @@ class BrokerAdapter(ABC):
 
     @abstractmethod
     def _account(self) -> AccountSnapshot:
-        """Cash, equity and buying power."""
+        """Cash, equity, buying power and, where the broker has several, the balance of each currency."""
 
-    def _stream(self, on_order: Callable[[BrokerOrder], None], on_gap: Callable[[], None],
-                timeout: float = 10.0) -> OrderStream | None:
-        """Optional: push every order update to ``on_order`` (from another thread) until stopped; call ``on_gap``
-        when updates may have been missed (a reconnect). Returns once the stream is live, or None: this broker has
-        no stream and the executor polls. Raise BrokerUnavailableError when it cannot connect, and a
-        :class:`BrokerError` that is not one (refused keys) when polling would not help either."""
-        return None
+    def _fills(self, since: datetime | None) -> list[BrokerFill]:
+        """:attr:`Capability.FILLS`: the account's executions after ``since``, oldest first, with their fees; with
+        ``since`` None, its recent ones (at least those of the day before its latest execution, by the broker's
+        clock)."""
+        raise NotImplementedError(f"{self.name}: no fills hook (Capability.FILLS not declared)")
+
+    def _instruments(self, symbols: Sequence[str]) -> dict[str, Instrument]:
+        """:attr:`Capability.INSTRUMENTS`: trading rules of those of ``symbols`` the broker lists."""
+        raise NotImplementedError(f"{self.name}: no instruments hook (Capability.INSTRUMENTS not declared)")
 
     def _tradable(self, symbols: Sequence[str]) -> set[str] | None:
-        """Optional: which of ``symbols`` the broker lists as tradable now (None: this broker cannot say)."""
+        """:attr:`Capability.TRADABLE`: which of ``symbols`` the broker lists as tradable now."""
         return None
 
     def _recent_orders(self) -> list[BrokerOrder]:
-        """Optional: the broker's most recent orders of any status, as many as one request returns.
+        """:attr:`Capability.BULK_REFRESH`: the broker's most recent orders of any status, as many as one request
+        returns (the executor refreshes a batch with one request instead of one lookup per order)."""
+        raise NotImplementedError(f"{self.name}: no bulk refresh (Capability.BULK_REFRESH not declared)")
 
-        An adapter that implements it lets the executor refresh a whole batch with one request instead of one
-        lookup per order.
-        """
-        raise NotImplementedError
+    def _stream(self, on_order: Callable[[BrokerOrder], None], on_fill: Callable[[BrokerFill], None],
+                on_gap: Callable[[], None], timeout: float = 10.0) -> OrderStream | None:
+        """:attr:`Capability.ORDER_STREAM`: push every order update to ``on_order`` (and, with
+        :attr:`Capability.FILL_STREAM`, every execution to ``on_fill``) from another thread until stopped; call
+        ``on_gap`` when updates may have been missed (a reconnect). Returns once the stream is live. Raise
+        BrokerUnavailableError when it cannot connect, BrokerAuthError when the keys are refused."""
+        return None
+
+    def _bind_run(self, journal_path: str | None, read_only: bool) -> None:  # noqa: B027 - optional hook
+        """Where the run's journal is (None: in memory) and whether the run only reads the broker (``execlab
+        plan``): an adapter that keeps local state (the simulated broker's account) keeps it beside the journal."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, nothing to release by default
+        """Release sockets and loop threads (the executor calls it when it is closed); safe to call twice."""

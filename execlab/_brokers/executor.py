@@ -1,8 +1,9 @@
 """Broker adapters and the executor that routes through them with a journal.
 
 An adapter implements only the private hooks (``_submit``, ``_cancel``, ``_order``, ``_open_orders``,
-``_positions``, ``_account``, optionally ``_recent_orders``); :class:`BrokerExecutor` journals every request and
-response before acting on it, paces every call to the broker's rate limit
+``_positions``, ``_account``, and the optional ones its :attr:`~BrokerAdapter.capabilities` declare);
+:class:`BrokerExecutor` journals every request and response before acting on it, journals the broker's own
+executions (with their fees) where it reports them, paces every call to the broker's rate limit
 (:class:`execlab._brokers.pacing.RequestPacer`), stops calling a broker that keeps failing (a circuit breaker),
 retries what is safe to retry, and looks an order up by its client order id before it ever sends it again.
 """
@@ -14,7 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, TypeVar, cast
 
 import numpy as np
@@ -24,10 +25,12 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from execlab._brokers.contract import (
     BrokerAdapter,
     BrokerCircuitOpenError,
+    BrokerFill,
     BrokerOrder,
     BrokerRateLimitedError,
     BrokerRejectedError,
     BrokerUnavailableError,
+    Capability,
     DeadLetter,
     DuplicateClientOrderIdError,
     OrderStream,
@@ -50,6 +53,7 @@ T = TypeVar("T")
 _ACTIVE = (OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED, OrderStatus.PENDING)
 _MAX_RATE_LIMITED: Final = 5
 """429 answers one call may get (each waits for the broker's reset) before it gives up."""
+_EPS: Final = 1e-9
 
 
 def _not_an_outage(exc: BaseException) -> bool:
@@ -112,7 +116,14 @@ class BrokerExecutor(OrderExecutor):
             fail_max=config.breaker_fail_max, reset_timeout=config.breaker_reset_seconds, exclude=[_not_an_outage],
             listeners=[_JournalBreakerChanges(journal, run_id)], name=adapter.name)
         """Opens after consecutive unavailable answers; read ``breaker.current_state``."""
-        self._bulk_refresh = type(adapter)._recent_orders is not BrokerAdapter._recent_orders
+        self._bulk_refresh = adapter.supports(Capability.BULK_REFRESH)
+        self._listed_fills = adapter.supports(Capability.FILLS)
+        self._reported_fills = self._listed_fills or adapter.supports(Capability.FILL_STREAM)
+        """Fills come from the broker's executions (ids, fees); else they are derived from cumulative quantities."""
+        self._fills_since: datetime | None = None
+        """Executions after this time are asked for; None at first: the broker's recent ones (its clock, which a
+        local venue replaying history sets in the past, decides what recent is)."""
+        self._fills_due: set[str] = set()
         self.journal = journal
         self.run_id = run_id
         self._symbols = tuple(symbols)
@@ -130,7 +141,7 @@ class BrokerExecutor(OrderExecutor):
         self._fallback_poll = fallback_poll_seconds
         self._stream: OrderStream | None = None
         self._stream_state = "off"
-        self._updates: queue.SimpleQueue[BrokerOrder] = queue.SimpleQueue()
+        self._updates: queue.SimpleQueue[BrokerOrder | BrokerFill] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._gap = False
         self._last_rest = -math.inf
@@ -297,8 +308,10 @@ class BrokerExecutor(OrderExecutor):
         if not self._use_stream or self._stream_state != "off":
             return self._stream_state == "live"
         self._stream_state = "polling"
+        if not self.adapter.supports(Capability.ORDER_STREAM):
+            return False
         try:
-            handle = self.adapter._stream(self._on_stream_order, self._on_stream_gap, timeout)
+            handle = self.adapter._stream(self._on_stream_order, self._on_stream_fill, self._on_stream_gap, timeout)
         except BrokerUnavailableError as exc:
             self.journal.record(self.run_id, EventKind.ALERT, None, None,
                                 {"stream": f"unavailable, polling instead: {exc}"})
@@ -321,14 +334,23 @@ class BrokerExecutor(OrderExecutor):
             self._stream = None
         self._stream_state = "off"
 
+    def close(self) -> None:
+        """Stop the stream and release the adapter's connections (sockets, loop threads)."""
+        self.stop_stream()
+        self.adapter.close()
+
     def __enter__(self) -> BrokerExecutor:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop_stream()
+        self.close()
 
     def _on_stream_order(self, order: BrokerOrder) -> None:  # on the stream's thread: hand off only
         self._updates.put(order)
+        self._wake.set()
+
+    def _on_stream_fill(self, fill: BrokerFill) -> None:  # on the stream's thread: hand off only
+        self._updates.put(fill)
         self._wake.set()
 
     def _on_stream_gap(self) -> None:  # on the stream's thread
@@ -341,18 +363,22 @@ class BrokerExecutor(OrderExecutor):
                 update = self._updates.get_nowait()
             except queue.Empty:
                 return
-            self._observe(update)
+            if isinstance(update, BrokerFill):
+                self._take_fills([update])
+            else:
+                self._observe(update)
 
     def refresh(self) -> None:
         """Take in the stream's updates; ask the broker (REST) about every order still working when there is no
-        live stream, after a gap in it, or every ``fallback_poll_seconds`` as a safety net."""
+        live stream, after a gap in it, or every ``fallback_poll_seconds`` as a safety net; then list the broker's
+        executions once if an order filled more than the journal has (one request for the whole batch)."""
         self._drain()
         now = time.monotonic()
-        if self.streaming and not self._gap and now - self._last_rest < self._fallback_poll:
-            return
-        self._gap = False
-        self._poll_rest()
-        self._last_rest = now
+        if not self.streaming or self._gap or now - self._last_rest >= self._fallback_poll:
+            self._gap = False
+            self._poll_rest()
+            self._last_rest = now
+        self.sync_fills()
 
     def _poll_rest(self) -> None:
         """Ask the broker about every order still working and turn changes into fills and events.
@@ -385,7 +411,7 @@ class BrokerExecutor(OrderExecutor):
                     return False
                 time.sleep(interval)
                 continue
-            if not any(k.status in _ACTIVE for k in self._known.values()):
+            if not self._fills_due and not any(k.status in _ACTIVE for k in self._known.values()):
                 return not self.dead_letters
             left = deadline - time.monotonic()
             if left <= 0:
@@ -408,23 +434,69 @@ class BrokerExecutor(OrderExecutor):
         if before is not None and _older(now, before):
             return  # a stream update overtaken by a newer REST answer (or the reverse)
         self._known[coid] = now
-        filled_before = before.filled_quantity if before else 0.0
-        prior = self.journal.fills_total(coid)
-        filled_before = max(filled_before, prior)
-        if now.filled_quantity > filled_before + 1e-12:
-            qty = now.filled_quantity - filled_before
-            value_now = now.filled_quantity * (now.avg_fill_price or 0.0)
-            value_before = self.journal.fills_value(coid)
-            price = (value_now - value_before) / qty if qty else (now.avg_fill_price or 0.0)
-            fill = JournalFill(f"{now.broker_order_id}:{now.filled_quantity:.10g}", coid, now.symbol,
-                               now.side.value, qty, price)
-            if self.journal.record_fills(self.run_id, [fill])[0] and coid in self._by_coid:
-                sign = 1.0 if now.side is Side.BUY else -1.0
-                self._pending_fills.append(FillBatch(
-                    np.array([self._by_coid[coid]]), np.array([0]), np.array([sign * qty]), np.array([price]),
-                    np.array([price]), np.array([0.0]), np.array([False])))
+        filled_before = max(before.filled_quantity if before else 0.0, self.journal.fills_total(coid))
+        if now.filled_quantity > filled_before + _EPS:
+            if self._reported_fills:  # journaled from the broker's executions at the next refresh (one request)
+                self._fills_due.add(coid)
+            else:
+                self._derive_fill(now, filled_before)
         if before is None or before.status != now.status or now.filled_quantity != filled_before:
             self._event(coid, now.status, now.raw)
+
+    def _derive_fill(self, now: BrokerOrder, filled_before: float) -> None:
+        """The fallback for a broker that reports no executions: the growth of the cumulative filled quantity is one
+        fill (id ``<broker order id>:<cumulative quantity>``, priced from the average, fee unknown: 0)."""
+        coid = now.client_order_id
+        qty = now.filled_quantity - filled_before
+        value_now = now.filled_quantity * (now.avg_fill_price or 0.0)
+        price = (value_now - self.journal.fills_value(coid)) / qty if qty else (now.avg_fill_price or 0.0)
+        fill = JournalFill(f"{now.broker_order_id}:{now.filled_quantity:.10g}", coid, now.symbol, now.side.value,
+                           qty, price)
+        if self.journal.record_fills(self.run_id, [fill])[0]:
+            self._pending_fill(coid, now.side, qty, price, 0.0, False)
+
+    def sync_fills(self) -> None:
+        """Journal the broker's executions of every order seen to have filled more than the journal holds (one
+        request; nothing to do when all are journaled or the broker reports no executions)."""
+        if self._fills_due and self._listed_fills:
+            self._sync_fills()
+
+    def _sync_fills(self) -> None:
+        """Ask the broker for its executions since the last ones seen and journal the new ones."""
+        since = self._fills_since
+        fills = self._call("fills", lambda: self.adapter._fills(since))
+        self._take_fills(fills)
+        latest = max((f.timestamp for f in fills if f.timestamp is not None), default=None)
+        if latest is not None:  # a second of overlap: the journal ignores executions it has
+            since = latest - timedelta(seconds=1)
+            self._fills_since = since if self._fills_since is None else max(self._fills_since, since)
+
+    def _take_fills(self, fills: Sequence[BrokerFill]) -> None:
+        """Journal the broker's executions (its execution id is the fill id, so one seen twice counts once) and
+        hand the new ones of this executor's orders to the OMS, with their fees."""
+        fills = [f for f in fills if f.client_order_id in self._known]  # not other runs' or clients' executions
+        if not fills:
+            return
+        rows = [JournalFill(f.execution_id, f.client_order_id, f.symbol, f.side.value, f.quantity, f.price, f.fee,
+                            "", f.fee_currency, f.liquidity,
+                            f.timestamp.astimezone(UTC).isoformat(timespec="microseconds") if f.timestamp else None)
+                for f in fills]
+        for fill, new in zip(fills, self.journal.record_fills(self.run_id, rows), strict=True):
+            if new:
+                self._pending_fill(fill.client_order_id, fill.side, fill.quantity, fill.price, _fee_value(fill),
+                                   fill.liquidity == "maker")
+        for coid in list(self._fills_due):
+            known = self._known.get(coid)
+            if known is None or self.journal.fills_total(coid) >= known.filled_quantity - _EPS:
+                self._fills_due.discard(coid)
+
+    def _pending_fill(self, coid: str, side: Side, qty: float, price: float, fee: float, maker: bool) -> None:
+        if coid not in self._by_coid:
+            return
+        sign = 1.0 if side is Side.BUY else -1.0
+        self._pending_fills.append(FillBatch(
+            np.array([self._by_coid[coid]]), np.array([0]), np.array([sign * qty]), np.array([price]),
+            np.array([price]), np.array([fee]), np.array([maker])))
 
     def _event(self, coid: str, status: OrderStatus, raw: dict[str, Any] | None = None) -> None:
         # The OMS journals the state change when it applies this event.
@@ -471,6 +543,15 @@ class BrokerExecutor(OrderExecutor):
 
     def cash_floor(self) -> float | None:
         return 0.0
+
+
+def _fee_value(fill: BrokerFill) -> float:
+    """The fee in the quote currency, for the OMS's cash: a fee charged in the base asset of a pair ``BASE/QUOTE``
+    (a crypto buy) is valued at the fill price."""
+    base = fill.symbol.partition("/")[0] if "/" in fill.symbol else None
+    if fill.fee_currency is not None and base is not None and fill.fee_currency.upper() == base.upper():
+        return fill.fee * fill.price
+    return fill.fee
 
 
 def _older(now: BrokerOrder, before: BrokerOrder) -> bool:

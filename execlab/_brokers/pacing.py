@@ -13,18 +13,32 @@ The broker's own view wins where it is stricter: an adapter passes each answer's
 :meth:`RequestPacer.observe`. When the broker says no request is left although this pacer has not used the limit
 (another client on the same key, a previous process of this one), every request waits for the broker's reset. A
 broker that states its limit is followed (Alpaca states it on every answer); the configured limit holds until then.
+Every answer's ``remaining`` is compared with what this pacer sent within the window: requests the broker counted
+that are not ours (another client on the key) are entered in the pacer's log as if sent now (one of them leaving at
+the broker's reset), and for one window after that the pacer keeps two requests in reserve (the other client's
+request in flight), so two clients on one key share the limit instead of both spending it.
+
+A pacer given a ``state_path`` (:meth:`RequestPacer.from_config` picks one per broker, endpoint and key, under
+``$EXECLAB_PACER_DIR`` or ``~/.cache/execlab/pacing``) writes the send times in its window there as it goes (under a
+writer id of its own) and enters those of the other writers before each request: a process restarted after a crash
+does not spend a burst the broker still counts, and two processes on one key and machine share the limit exactly.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import os
 import threading
 import time
-from bisect import bisect_left
+import uuid
+from bisect import bisect_left, insort
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from operator import attrgetter
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from pyrate_limiter import AbstractClock, InMemoryBucket, Limiter, Rate, RateItem, SingleBucketFactory
@@ -32,9 +46,17 @@ from pyrate_limiter import AbstractClock, InMemoryBucket, Limiter, Rate, RateIte
 if TYPE_CHECKING:
     from execlab._config import BrokerConfig
 
-__all__ = ["PacerStats", "RequestPacer"]
+__all__ = ["PACER_DIR_ENV", "PacerStats", "RequestPacer", "default_state_path"]
 
+#: The environment variable naming the directory of pacer state files.
+PACER_DIR_ENV: Final = "EXECLAB_PACER_DIR"
 _NAME: Final = "broker"
+_RESERVE: Final = 2
+"""Requests kept in reserve while another client uses the key (its request in flight, and its reset rounding)."""
+_FOREIGN: Final = "foreign"
+_SHARED: Final = "shared"
+"""The name of log entries another pacer on the key wrote into the state file."""
+"""The name of log entries standing for requests another client sent."""
 _LEAK_EVERY: Final = 256
 """Forget requests older than the window once every this many requests (the log stays small)."""
 _timestamp = attrgetter("timestamp")
@@ -54,6 +76,8 @@ class PacerStats:
     """Answers 429 (too many requests) reported by the caller: with a working pacer, zero."""
     limit: int
     """The limit in force (the broker's, once it stated one)."""
+    foreign: int = 0
+    """Requests the broker counted on the key that this pacer did not send (other clients, earlier processes)."""
 
 
 class _Clock(AbstractClock):
@@ -82,11 +106,12 @@ class RequestPacer:
             (:meth:`observe`), unless ``follow_broker_limit`` is False.
         window: the rolling window in seconds.
         follow_broker_limit: adopt the limit a broker states in its answers (higher or lower).
+        state_path: a file keeping the send times of the window across processes (None: memory only).
     """
 
     def __init__(self, limit: int = 200, window: float = 60.0, *, follow_broker_limit: bool = True,
                  clock: Callable[[], float] = time.monotonic, wall_clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, state_path: Path | str | None = None):
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"limit: must be an integer >= 1, got {limit!r}")
         if not (isinstance(window, int | float) and math.isfinite(window) and window > 0):
@@ -109,11 +134,27 @@ class RequestPacer:
         self._waited = 0.0
         self._holds = 0
         self._rate_limited = 0
+        self._foreign = 0
+        self._shared_until = -math.inf
+        self._state_path = None if state_path is None else Path(state_path)
+        self._writer = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self._seen_mtime = -1
+        self._seen_other: dict[str, float] = {}
+        if self._state_path is not None:
+            self._sync_shared(self._clock())
 
     @classmethod
-    def from_config(cls, broker: BrokerConfig) -> RequestPacer:
-        """A pacer with the broker config's ``rate_limit_per_minute`` per ``rate_window_seconds``."""
-        return cls(broker.rate_limit_per_minute, broker.rate_window_seconds)
+    def from_config(cls, broker: BrokerConfig, *, state_path: Path | str | bool | None = True) -> RequestPacer:
+        """A pacer with the broker config's ``rate_limit_per_minute`` per ``rate_window_seconds``; its window is
+        kept in :func:`default_state_path` (``state_path=True``: for a broker with a ``base_url``), a given file,
+        or nowhere (``None``/``False``)."""
+        path: Path | str | None
+        if state_path is True:
+            known = getattr(broker, "name", "sim") != "sim" and getattr(broker, "base_url", None)
+            path = default_state_path(broker) if known else None
+        else:
+            path = state_path or None
+        return cls(broker.rate_limit_per_minute, broker.rate_window_seconds, state_path=path)
 
     @property
     def limit(self) -> int:
@@ -129,7 +170,8 @@ class RequestPacer:
     def stats(self) -> PacerStats:
         """Counts so far."""
         with self._lock:
-            return PacerStats(self._requests, self._waited, self._holds, self._rate_limited, self._limit)
+            return PacerStats(self._requests, self._waited, self._holds, self._rate_limited, self._limit,
+                              self._foreign)
 
     def __repr__(self) -> str:
         return f"RequestPacer(limit={self._limit}, window={self._window:g})"
@@ -144,10 +186,19 @@ class RequestPacer:
         finally:
             self._done(item)
 
+    def _set_rate(self, now: float) -> None:
+        """The bucket's limit: the limit in force, less a reserve while another client uses the key."""
+        reserve = min(_RESERVE, self._limit - 1) if now < self._shared_until else 0
+        want = self._limit - reserve
+        if self._bucket.rates[0].limit != want:
+            self._bucket.rates = [Rate(want, self._interval_ms)]
+
     def _acquire(self) -> RateItem:
         while True:
             with self._lock:
                 now = self._clock()
+                self._sync_shared(now)
+                self._set_rate(now)
                 wait = self._hold_until - now
                 if wait <= 0:
                     if self._limiter.try_acquire(_NAME, blocking=False):
@@ -157,6 +208,7 @@ class RequestPacer:
                         self._requests += 1
                         if self._requests % _LEAK_EVERY == 0:
                             self._bucket.leak(_ms(now))
+                        self._save(now)
                         return item
                     wait_ms = self._bucket.waiting(RateItem(_NAME, _ms(now)))
                     assert isinstance(wait_ms, int)
@@ -174,6 +226,7 @@ class RequestPacer:
                 # Requests sharing the pacer may finish out of order; the log must stay sorted by time.
                 if items and items[-1] is not item:
                     items.sort(key=_timestamp)
+            self._save(self._clock())
 
     def _counted_by_broker(self, now: float) -> int:
         """How many of our requests the broker may count in the window of the answer being observed.
@@ -181,9 +234,12 @@ class RequestPacer:
         The broker counted at the moment it received the request in flight (the oldest, if several are), not now:
         every request of ours it still counts was answered less than one window before that request was sent.
         """
+        return len(self._counted_items(now))
+
+    def _counted_items(self, now: float) -> list[RateItem]:
         since = min(i.timestamp for i in self._in_flight) if self._in_flight else _ms(now)
         items = self._bucket.items
-        return len(items) - bisect_left(items, since - self._interval_ms, key=_timestamp)
+        return items[bisect_left(items, since - self._interval_ms, key=_timestamp):]
 
     # -- the broker's view ----------------------------------------------------------------------------------
     def observe(self, limit: int | None = None, remaining: int | None = None, reset_at: float | None = None) -> None:
@@ -197,10 +253,91 @@ class RequestPacer:
             now = self._clock()
             if limit is not None and limit >= 1 and limit != self._limit and self._follow:
                 self._limit = int(limit)
-                self._bucket.rates = [Rate(self._limit, self._interval_ms)]
-            if remaining is not None and remaining <= 0 and reset_at is not None \
-                    and self._counted_by_broker(now) < self._limit:
+                self._set_rate(now)
+            window = self._counted_items(now)
+            counted = len(window)
+            if remaining is not None and remaining <= 0 and reset_at is not None and counted < self._limit:
                 self._hold(now, reset_at - self._wall(), counted=True)
+            if remaining is not None and remaining > 0:
+                own = sum(1 for i in window if i.name == _NAME)
+                if self._limit - remaining > own:  # someone else is using the key: keep the reserve
+                    self._shared_until = now + self._window
+                    self._set_rate(now)
+            if remaining is not None:
+                self._enter_foreign(now, self._limit - max(int(remaining), 0) - counted,
+                                    reset_at if remaining <= 0 else None)
+
+    def _enter_foreign(self, now: float, foreign: int, reset_at: float | None) -> None:
+        """Log ``foreign`` requests the broker counted but we did not send, as sent now, and keep requests in
+        reserve for a window; when the broker said nothing remains (``reset_at`` given), one of them leaves at its
+        reset instead, when the hold ends."""
+        if foreign <= 0:
+            return
+        self._foreign += foreign
+        if reset_at is None:
+            self._shared_until = now + self._window
+            self._set_rate(now)
+        stamps = [_ms(now)] * foreign
+        if reset_at is not None:
+            leaves = min(max(reset_at - self._wall(), 0.0), self._window)
+            stamps[0] = _ms(now + leaves - self._window) - 1  # gone by the reset itself
+        items = self._bucket.items
+        for stamp in stamps:
+            insort(items, RateItem(_FOREIGN, stamp), key=_timestamp)
+        self._save(now)
+
+    # -- state across processes -----------------------------------------------------------------------------
+    def _save(self, now: float) -> None:
+        """Write this pacer's send times (epoch seconds) still in the window into the state file, beside those of
+        other pacers on the key (each under its own writer id), atomically and under a lock."""
+        path = self._state_path
+        if path is None:
+            return
+        offset = self._wall() - now
+        start = _ms(now) - self._interval_ms
+        mine = [i.timestamp / 1000 + offset for i in self._bucket.items if i.name == _NAME and i.timestamp > start]
+        mine += [i.timestamp / 1000 + offset for i in self._in_flight if i.timestamp <= start]
+        cutoff = self._wall() - self._window
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with _locked(path):
+                writers = {w: [t for t in sent if t > cutoff] for w, sent in _read_state(path).items()
+                           if w != self._writer}
+                writers[self._writer] = mine
+                tmp = path.with_name(f"{path.name}.{self._writer}.tmp")
+                tmp.write_text(json.dumps({"window": self._window,
+                                           "writers": {w: v for w, v in writers.items() if v}}))
+                os.replace(tmp, path)
+                self._seen_mtime = path.stat().st_mtime_ns
+        except OSError:  # pacing must not fail a request because a cache file cannot be written
+            pass
+
+    def _sync_shared(self, now: float) -> None:
+        """Enter the send times other pacers on the key (other processes, an earlier one) wrote since we looked."""
+        path = self._state_path
+        if path is None:
+            return
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError:
+            return
+        if mtime == self._seen_mtime:
+            return
+        self._seen_mtime = mtime
+        offset = self._wall() - now
+        items = self._bucket.items
+        for writer, sent in _read_state(path).items():
+            if writer == self._writer:
+                continue
+            seen = self._seen_other.get(writer, -math.inf)
+            fresh = [t for t in sent if t > seen]
+            if not fresh:
+                continue
+            self._seen_other[writer] = max(fresh)
+            for epoch in fresh:
+                stamp = _ms(epoch - offset)
+                if stamp > _ms(now) - self._interval_ms:
+                    insort(items, RateItem(_SHARED, min(stamp, _ms(now))), key=_timestamp)
 
     def rate_limited(self, retry_after: float | None = None) -> None:
         """A request was answered 429 anyway: count it and hold every request ``retry_after`` seconds (a whole
@@ -222,3 +359,42 @@ class RequestPacer:
             self._hold_until = until
             if counted:
                 self._holds += 1
+
+
+def default_state_path(broker: BrokerConfig) -> Path:
+    """Where the pacer of ``broker`` keeps its window: one file per broker name, endpoint and API key (hashed),
+    under ``$EXECLAB_PACER_DIR`` or ``~/.cache/execlab/pacing``."""
+    key = getattr(broker, "api_key", None)
+    secret_key = str(key.get_secret_value() if key is not None and hasattr(key, "get_secret_value") else key or "")
+    ident = "\0".join(str(x) for x in (getattr(broker, "name", ""), getattr(broker, "base_url", "") or "",
+                                        getattr(broker, "account_id", "") or "", secret_key))
+    digest = hashlib.sha256(ident.encode()).hexdigest()[:24]
+    root = os.environ.get(PACER_DIR_ENV) or str(Path.home() / ".cache" / "execlab" / "pacing")
+    return Path(root) / f"{digest}.json"
+
+
+def _read_state(path: Path) -> dict[str, list[float]]:
+    """``{writer: [epoch seconds]}`` of a state file (empty when missing or unreadable)."""
+    try:
+        data = json.loads(path.read_text())
+        writers = data.get("writers", {})
+        return {str(w): [float(t) for t in sent] for w, sent in writers.items()}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path``'s lock file (where ``fcntl`` exists)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: last writer wins
+        yield
+        return
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            with suppress(OSError):
+                fcntl.flock(handle, fcntl.LOCK_UN)

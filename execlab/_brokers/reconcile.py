@@ -78,6 +78,7 @@ def reconcile(executor: BrokerExecutor, journal: Journal, run_id: str, tolerance
         refreshed_rows.append({"client_order_id": coid, "symbol": row.symbol, "journal_status": row.status,
                                "broker_status": broker_status})
 
+    executor.sync_fills()  # executions of the orders just looked up that the journal lacks (a crash before them)
     baseline, since = _last_snapshot(journal, run_id)
     fills = journal.fills(run_id)
     if not fills.empty and since:

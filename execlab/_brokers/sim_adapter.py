@@ -31,14 +31,15 @@ from execlab._brokers.contract import (
     BrokerAdapter,
     BrokerOrder,
     BrokerRejectedError,
+    Capability,
     DuplicateClientOrderIdError,
 )
-from execlab._config import VenueConfig
+from execlab._config import BrokerConfig, Config, VenueConfig
 from execlab._core.codes import TIF, TYPE, VenueReason
 from execlab._core.models import AccountSnapshot, Order, OrderStatus, OrderType, Side, TimeInForce
 from execlab._sim.quote_venue import CANCELLED, EXPIRED, FILLED, REJECTED, EngineEvent, EngineFill, QuoteVenue
 
-__all__ = ["SimAdapter"]
+__all__ = ["SimAdapter", "make_sim_adapter", "sim_account_path"]
 
 _FORMAT: Final = 1
 _WORKING: Final = (OrderStatus.SUBMITTED.value, OrderStatus.PARTIALLY_FILLED.value)
@@ -82,6 +83,7 @@ class SimAdapter(BrokerAdapter):
     """
 
     name = "sim"
+    capabilities = frozenset({Capability.TRADABLE, Capability.BULK_REFRESH})
 
     def __init__(self, venue: VenueConfig | None = None, initial_cash: float = 100_000.0, allow_short: bool = False,
                  *, state_path: str | Path | None = None, read_only: bool = False) -> None:
@@ -101,6 +103,14 @@ class SimAdapter(BrokerAdapter):
         self._time: datetime | None = None
         if self.state_path is not None and self.state_path.exists():
             self._load(self.state_path)
+
+    def _bind_run(self, journal_path: str | None, read_only: bool) -> None:
+        """Keep the account beside the journal (:func:`sim_account_path`), reading it back when it exists."""
+        self.read_only = self.read_only or read_only
+        if self.state_path is None and journal_path is not None:
+            self.state_path = sim_account_path(Path(journal_path))
+            if self.state_path.exists():
+                self._load(self.state_path)
 
     # -- the market ----------------------------------------------------------------------------------------
     def set_market(self, prices: Mapping[str, float], when: datetime | None = None,
@@ -298,3 +308,13 @@ def _final(event: EngineEvent, filled: float) -> OrderStatus:
 def _num(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
+
+
+def sim_account_path(journal: Path) -> Path:
+    """Where ``broker: sim`` keeps the simulated account of the journal ``journal``: ``<journal>.sim-account.json``."""
+    return journal.with_name(journal.name + ".sim-account.json")
+
+
+def make_sim_adapter(broker: BrokerConfig, config: Config) -> SimAdapter:
+    """The registry's factory for ``broker: sim``: the config's venue, starting cash and short-selling rule."""
+    return SimAdapter(config.venue, config.initial_cash, config.plan.allow_short)

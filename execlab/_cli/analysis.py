@@ -130,6 +130,7 @@ def reconcile_command(
     except xl.BrokerError as exc:
         raise _fail(f"broker: {exc}", ExitCode.HALTED) from None
     finally:
+        executor.close()  # release the broker's connection (IB: its client id) before the command returns
         book.close()
     out.print(f"reconcile {cfg.run_id}: state [bold]{report.state}[/], {len(report.adopted)} adopted, "
               f"{len(report.refreshed)} refreshed")

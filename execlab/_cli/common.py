@@ -63,6 +63,13 @@ def read_symbol_values(path: Path, what: str) -> pd.Series:
     return read(path, what)
 
 
+def sim_account_path(journal: Path) -> Path:
+    """Where ``broker: sim`` keeps the simulated account of ``journal`` (imported when first used)."""
+    from execlab._brokers.sim_adapter import sim_account_path as where
+
+    return where(journal)
+
+
 def read_table(path: Path, what: str) -> pd.DataFrame:
     """Read a ``.parquet`` or ``.csv`` file; unreadable files raise :class:`InputError` naming the file."""
     suffix = path.suffix.lower()
@@ -111,36 +118,16 @@ def broker_executor(cfg: xl.Config, journal: Path | None,
     journal (:func:`sim_account_path`), so a re-run resumes it; ``read_only`` leaves that file as it is. Raises
     ``typer.Exit(2)`` naming the config key when the broker is not one this command line can reach.
     """
-    from execlab._brokers.executor import BrokerExecutor
+    from execlab._brokers.errors import BrokerError
+    from execlab._brokers.registry import make_broker_executor
     from execlab._oms.journal import Journal
 
-    broker = cfg.broker
-    if broker.name == "sim":
-        from execlab._brokers.contract import BrokerError
-        from execlab._brokers.sim_adapter import SimAdapter
-
-        state = None if journal is None else sim_account_path(journal)
-        try:
-            sim = SimAdapter(cfg.venue, cfg.initial_cash, cfg.plan.allow_short, state_path=state,
-                             read_only=read_only)
-        except BrokerError as exc:
-            print_error(exc)
-            raise typer.Exit(ExitCode.BAD_INPUT) from None
-        book = Journal(journal if journal is not None else ":memory:")
-        paced = "rate_limit_per_minute" in broker.model_fields_set  # the simulated venue has no limit of its own
-        limits = broker if paced else broker.model_copy(update={"rate_limit_per_minute": 1_000_000})
-        return BrokerExecutor(sim, book, cfg.run_id, (), progress=progress, config=limits, stream=False,
-                              backoff_seconds=0.0), book
-    if broker.name != "alpaca" or broker.api_key is None or broker.api_secret is None:
-        err.print("[bold red]error:[/] broker: the command line trades through broker.name 'sim' (the local "
-                  "simulated venue) or 'alpaca' with broker.api_key and broker.api_secret")
-        raise typer.Exit(ExitCode.BAD_INPUT)
-    from execlab.adapters.alpaca import AlpacaAdapter
-
-    key, secret = broker.api_key.get_secret_value(), broker.api_secret.get_secret_value()
-    adapter = AlpacaAdapter(key, secret, base_url=broker.base_url, paper=cfg.mode != "live")
-    book = Journal(journal if journal is not None else ":memory:", secrets=[key, secret])
-    return BrokerExecutor(adapter, book, cfg.run_id, (), progress=progress, config=cfg.broker), book
+    try:
+        book = Journal(journal if journal is not None else ":memory:", secrets=cfg.broker.secrets())
+        return make_broker_executor(cfg, book, progress=progress, read_only=read_only), book
+    except (xl.ConfigError, BrokerError) as exc:
+        print_error(exc)
+        raise typer.Exit(ExitCode.BAD_INPUT) from None
 
 
 def set_sim_market(executor: BrokerExecutor, prices: pd.Series, when: pd.Timestamp,
@@ -170,8 +157,3 @@ def set_sim_market(executor: BrokerExecutor, prices: pd.Series, when: pd.Timesta
         if row >= 0:
             volume = {s: float(bars.volume[row, k]) for k, s in enumerate(bars.symbols)}
     adapter.set_market({str(s): float(v) for s, v in px.items()}, when.to_pydatetime(), volume)
-
-
-def sim_account_path(journal: Path) -> Path:
-    """Where ``broker: sim`` keeps the simulated account of the journal ``journal``: ``<journal>.sim-account.json``."""
-    return journal.with_name(journal.name + ".sim-account.json")

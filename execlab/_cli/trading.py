@@ -1,4 +1,5 @@
-"""``execlab rebalance`` (paper or live, resumable) and ``execlab venue alpaca`` (a local Alpaca on loopback)."""
+"""``execlab rebalance`` (paper or live, resumable), ``execlab venue alpaca`` and ``execlab venue ibkr`` (local
+brokers on loopback)."""
 
 from __future__ import annotations
 
@@ -80,6 +81,7 @@ def rebalance(
         print_error(exc, "broker")
         raise typer.Exit(ExitCode.HALTED) from None
     finally:
+        executor.close()  # release the broker's connection (IB: its client id) before the command returns
         if bar is not None:
             bar.close()
     raise typer.Exit(report_rebalance(done, as_of))
@@ -164,9 +166,50 @@ def venue_alpaca(
     raise typer.Exit(serve(argv))
 
 
+def venue_ibkr(
+    port: Annotated[int, typer.Option(help="Port of the TWS API (0 picks a free one).")] = 0,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    cash: Annotated[list[str] | None, typer.Option(help="Starting balance, CUR=AMOUNT (repeatable; a bare number is "
+                                                        "USD). Default: USD=1000000.")] = None,
+    key: Annotated[str | None, typer.Option(help="The paper account id (default DU1234567).")] = None,
+    prices: Annotated[Path | None, typer.Option(help="CSV of starting quotes: 'symbol,price' or "
+                                                     "'symbol,bid,ask[,last]'.", exists=True, dir_okay=False)] = None,
+    bars: Annotated[Path | None, typer.Option(help="Long OHLCV bars (.parquet/.csv) to replay at start.",
+                                              exists=True, dir_okay=False)] = None,
+    quote: Annotated[list[str] | None, typer.Option(help="An initial quote SYMBOL=BID,ASK[,LAST] (repeatable).")
+                     ] = None,
+    server_version: Annotated[int, typer.Option(help="TWS API server version: 157, 176 or 178.")] = 178,
+    harness_port: Annotated[int, typer.Option(help="HTTP port of the harness routes (0: a free one).")] = 0,
+    rate_limit: Annotated[int | None, typer.Option(help="Messages per second per client (IB: 50).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of ids and fault draws.")] = 0,
+    allow_short: Annotated[bool, typer.Option(help="Let sells beyond the position open shorts.")] = False,
+) -> None:
+    """Serve a local TWS / IB Gateway (the socket protocol ib_async speaks) backed by the simulated venue.
+
+    A paper account with cash and AAPL, MSFT, SPY, EUR.USD, GBP.USD, EUR.GBP, USD.JPY and ESZ6: connect with
+    IB().connect("127.0.0.1", PORT, clientId=1). Quotes from --quote, --prices or --bars, or later from
+    POST /_quotes on the harness port with the printed harness token.
+    """
+    from execlab.venues.ibkr import serve
+
+    argv = ["--port", str(port), "--host", host, "--server-version", str(server_version), "--harness-port",
+            str(harness_port), "--seed", str(seed)]
+    for amount in cash or []:
+        argv += ["--cash", amount]
+    argv += ["--key", key] if key else []
+    argv += ["--prices", str(prices)] if prices is not None else []
+    argv += ["--bars", str(bars)] if bars is not None else []
+    argv += ["--rate-limit", str(rate_limit)] if rate_limit is not None else []
+    for q in quote or []:
+        argv += ["--quote", q]
+    argv += ["--allow-short"] if allow_short else []
+    raise typer.Exit(serve(argv))
+
+
 def register(app: typer.Typer) -> None:
     """Add the trading commands to the ``execlab`` app."""
     app.command()(rebalance)
     venue_app = typer.Typer(help="Local broker venues on loopback.", no_args_is_help=True, rich_markup_mode=None)
     venue_app.command("alpaca")(venue_alpaca)
+    venue_app.command("ibkr")(venue_ibkr)
     app.add_typer(venue_app, name="venue")

@@ -7,6 +7,7 @@ immutable values (pydantic models) describe the same thing.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final
@@ -20,6 +21,7 @@ __all__ = [
     "MAX_ORDER_QUANTITY",
     "STATUS_CODES",
     "AccountSnapshot",
+    "Balance",
     "Fill",
     "Order",
     "OrderStatus",
@@ -193,8 +195,22 @@ class Position(BaseModel):
         return self.quantity * self.market_price
 
 
+@dataclass(frozen=True, slots=True)
+class Balance:
+    """What an account holds of one currency or asset: ``free`` to spend, ``locked`` by working orders."""
+
+    currency: str
+    free: float
+    locked: float = 0.0
+
+    @property
+    def total(self) -> float:
+        """Free plus locked."""
+        return self.free + self.locked
+
+
 class AccountSnapshot(BaseModel):
-    """Cash and value of an account at one time."""
+    """Cash and value of an account at one time; ``currency`` is the account's base currency (equity's)."""
 
     model_config = _FROZEN
 
@@ -205,6 +221,24 @@ class AccountSnapshot(BaseModel):
     currency: str = "USD"
     day_start_equity: float | None = None
     """Equity at the start of the trading day (the previous close), when the broker reports it."""
+    balances: tuple[Balance, ...] = ()
+    """Per-currency (or per-asset) balances, for brokers that keep several (crypto, multi-currency FX)."""
+
+    def balance(self, currency: str) -> Balance | None:
+        """The balance of ``currency`` (case-insensitive), or None when the account reports none."""
+        wanted = currency.upper()
+        return next((b for b in self.balances if b.currency.upper() == wanted), None)
+
+    def free(self, currency: str | None = None) -> float:
+        """What can be spent in ``currency`` (default: the base currency): its free balance; without balances,
+        ``cash`` for the base currency and 0 for any other."""
+        currency = currency or self.currency
+        found = self.balance(currency)
+        if found is not None:
+            return found.free
+        if currency.upper() == self.currency.upper():
+            return self.cash
+        return 0.0
 
 
 def order_json_schema() -> dict[str, Any]:

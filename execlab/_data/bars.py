@@ -196,6 +196,20 @@ class MarketData:
             self.__dict__["_last_close"] = cached
         return cached
 
+    def trading_days(self) -> npt.NDArray[np.int64]:
+        """Trading-day number of every bar: days since the first bar's date (computed once, read-only)."""
+        cached: npt.NDArray[np.int64] | None = self.__dict__.get("_trading_days")
+        if cached is None:
+            ts = self.timestamps
+            if len(ts) == 0:
+                cached = np.zeros(0, dtype=np.int64)
+            else:
+                dates = ts.normalize()
+                cached = np.asarray((dates - dates[0]) // pd.Timedelta(days=1), dtype=np.int64)
+            cached.setflags(write=False)
+            self.__dict__["_trading_days"] = cached
+        return cached
+
     def select(self, symbols: Sequence[str]) -> MarketData:
         """The same bars restricted to (and ordered as) ``symbols``."""
         index = {s: i for i, s in enumerate(self.symbols)}

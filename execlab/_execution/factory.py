@@ -1,17 +1,17 @@
 """Which :class:`OrderExecutor` runs is chosen here, from the configuration, and nowhere else.
 
 ``mode: backtest`` → :class:`BacktestExecutor` over the bars; ``mode: paper`` with ``broker: sim`` →
-:class:`PaperExecutor` (the local simulated venue, stepped by a price feed); ``mode: paper`` or ``live`` with
-``broker: alpaca`` → :class:`BrokerExecutor` over :class:`AlpacaAdapter` (the broker's own paper account, or the
-real one: :class:`Config` already refuses ``live`` without its opt-in phrase and a paper config that points at a
-live endpoint).
+:class:`PaperExecutor` (the local simulated venue, stepped by a price feed); ``mode: paper`` or ``live`` with a
+registered broker → :class:`BrokerExecutor` over the adapter its registry entry makes
+(:mod:`execlab._brokers.registry`; the broker's own paper account, or the real one: :class:`Config` already refuses
+``live`` without its opt-in phrase and a paper config that points at a live endpoint).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from execlab._config import Config, ConfigError
+from execlab._config import Config
 from execlab._core.instruments import InstrumentTable
 from execlab._data.bars import MarketData
 from execlab._execution.backtest_executor import BacktestExecutor
@@ -41,18 +41,8 @@ def make_executor(config: Config, symbols: Sequence[str], *, market: MarketData 
     if broker.name == "sim":  # Config refuses mode 'live' with the simulated broker
         return PaperExecutor(symbols, config.venue, config.initial_cash, rules.lot_size, allow_short,
                              journal=journal, run_id=config.run_id)
-    if broker.name == "alpaca":
-        if broker.api_key is None or broker.api_secret is None:
-            raise ConfigError("broker.api_key: broker 'alpaca' needs broker.api_key and broker.api_secret "
-                              "(as ${ENV} references)")
-        if journal is None:
-            raise ValueError("make_executor: a broker executor journals every request before sending it; "
-                             "pass journal=")
-        from execlab._brokers.executor import BrokerExecutor
-        from execlab.adapters.alpaca import AlpacaAdapter
+    if journal is None:
+        raise ValueError("make_executor: a broker executor journals every request before sending it; pass journal=")
+    from execlab._brokers.registry import make_broker_executor
 
-        key, secret = broker.api_key.get_secret_value(), broker.api_secret.get_secret_value()
-        journal.add_secret(key, secret)
-        adapter = AlpacaAdapter(key, secret, base_url=broker.base_url, paper=config.mode != "live")
-        return BrokerExecutor(adapter, journal, config.run_id, symbols, config=broker)
-    raise ConfigError(f"broker.name: {broker.name!r} has no executor yet (supported: 'sim', 'alpaca')")
+    return make_broker_executor(config, journal, symbols)

@@ -18,6 +18,7 @@ from execlab._execution.executor import OrderExecutor
 from execlab._oms.book import OrderBook
 from execlab._plan.diff import CostEstimate, PlanSettings, plan_orders
 from execlab._risk.engine import RiskContext, RiskEngine
+from execlab._sim.valuation import exposures
 
 __all__ = ["RebalanceContext", "RebalanceOutcome", "Rebalancer"]
 
@@ -146,9 +147,7 @@ class Rebalancer:
         limit = self._limit_prices(seq, q, px) if self._is_limit else nan
         gross = net = float("nan")
         if self._needs_exposure:
-            held = position != 0.0  # symbols not listed yet have NaN prices (and no position)
-            value = position[held] * price[held]
-            gross, net = float(np.abs(value).sum()), float(value.sum())
+            gross, net = exposures(position, price)  # symbols not listed yet have NaN prices (and no position)
         reason = self.risk.check(RiskContext(
             seq, q, px, position[seq], equity, limit_price=limit if self._is_limit else None,
             adv=None if adv is None else adv[seq], buying_power=cash - floor if floor is not None else np.inf,

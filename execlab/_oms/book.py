@@ -135,6 +135,18 @@ class OrderBook:
     def __len__(self) -> int:
         return self._n
 
+    @classmethod
+    def from_columns(cls, columns: dict[str, np.ndarray], n: int, fills: FillBatch) -> OrderBook:
+        """A book (without a journal) holding ``n`` orders given as columns (views of their first ``n`` rows, not
+        copies; columns not given are blank) and their fills, as a compiled run leaves them."""
+        book = cls(capacity=0)
+        # Columns not given are read-only blank views (one value, no memory per order); adding grows them anew.
+        book.cols = {key: columns[key][:n] if key in columns else np.broadcast_to(_blank(key, 1), (n,))
+                     for key in _COLUMNS}
+        book._n = n
+        book._fills = [fills] if len(fills) else []
+        return book
+
     def column(self, name: str) -> np.ndarray:
         """A column's live values (a view)."""
         return self.cols[name][: self._n]

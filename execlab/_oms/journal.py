@@ -61,7 +61,10 @@ CREATE TABLE IF NOT EXISTS fills (
     quantity REAL NOT NULL,
     price REAL NOT NULL,
     fee REAL NOT NULL,
-    at TEXT NOT NULL
+    at TEXT NOT NULL,
+    fee_currency TEXT,
+    liquidity TEXT,
+    executed_at TEXT
 );
 CREATE INDEX IF NOT EXISTS fills_order ON fills(client_order_id);
 CREATE TABLE IF NOT EXISTS targets (
@@ -131,6 +134,13 @@ class JournalFill:
     price: float
     fee: float = 0.0
     at: str = ""
+    """The run's clock when it was journaled (the paper executor's feed clock; empty: now)."""
+    fee_currency: str | None = None
+    """The currency of ``fee`` (None: the account's)."""
+    liquidity: str | None = None
+    """``maker`` or ``taker``, when the broker says."""
+    executed_at: str | None = None
+    """When the broker executed it, by the broker's clock (ISO 8601, UTC), when it says."""
 
 
 def _now() -> str:
@@ -148,6 +158,15 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(_SCHEMA + _APPEND_ONLY)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        """Columns added since a journal file was created (a journal written by an older execlab stays readable)."""
+        with self._lock:
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(fills)")}
+            for name in ("fee_currency", "liquidity", "executed_at"):
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE fills ADD COLUMN {name} TEXT")
 
     def close(self) -> None:
         """Close the database file."""
@@ -251,9 +270,10 @@ class Journal:
         with self._tx() as db:
             for f in fills:
                 cur = db.execute(
-                    "INSERT OR IGNORE INTO fills VALUES (?,?,?,?,?,?,?,?,?)",
+                    "INSERT OR IGNORE INTO fills (fill_id, client_order_id, run_id, symbol, side, quantity, price, "
+                    "fee, at, fee_currency, liquidity, executed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (f.fill_id, f.client_order_id, run_id, f.symbol, f.side, float(f.quantity), float(f.price),
-                     float(f.fee), f.at or at),
+                     float(f.fee), f.at or at, f.fee_currency, f.liquidity, f.executed_at),
                 )
                 out.append(cur.rowcount == 1)
         return out

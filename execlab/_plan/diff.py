@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Literal
+from typing import Final, Literal
 
 import numba
 import numpy as np
@@ -129,6 +129,60 @@ def _cap_to_cash(
 
 
 _UNIT_CODES = {"shares": 0, "weight": 1, "notional": 2}
+_SIGN: Final = np.uint64(1 << 63)
+_ALL: Final = np.uint64(0xFFFFFFFFFFFFFFFF)
+_BYTE: Final = np.uint64(0xFF)
+
+
+@numba.njit(cache=True, nogil=True)
+def stable_argsort(values: FloatArray) -> IntArray:
+    """Indices that sort ``values`` (no NaN) ascending, equal values in index order: ``np.argsort(values,
+    kind="stable")``, by insertion for up to 96 values and by an LSD radix sort of the floats' ordered bit patterns
+    for more (several times faster than a merge sort at a few hundred)."""
+    n = values.shape[0]
+    idx = np.arange(n)
+    if n <= 96:  # below about a hundred, insertion beats the radix sort's eight passes over 256 buckets
+        for a in range(1, n):
+            k = idx[a]
+            x = values[k]
+            b = a - 1
+            while b >= 0 and values[idx[b]] > x:
+                idx[b + 1] = idx[b]
+                b -= 1
+            idx[b + 1] = k
+        return idx
+    w = np.empty(n)
+    for j in range(n):
+        w[j] = values[j] if values[j] != 0.0 else 0.0  # -0.0 sorts with 0.0
+    bits = w.view(np.uint64)
+    keys = np.empty(n, np.uint64)
+    for j in range(n):
+        b = bits[j]
+        keys[j] = b ^ _ALL if b & _SIGN else b | _SIGN
+    keys2 = np.empty(n, np.uint64)
+    idx2 = np.empty(n, np.int64)
+    count = np.empty(256, np.int64)
+    for shift in range(0, 64, 8):
+        sh = np.uint64(shift)
+        count[:] = 0
+        for j in range(n):
+            count[(keys[j] >> sh) & _BYTE] += 1
+        if count[(keys[0] >> sh) & _BYTE] == n:
+            continue  # every key has this byte: the pass would not move anything
+        total = 0
+        for d in range(256):
+            c = count[d]
+            count[d] = total
+            total += c
+        for j in range(n):
+            d = (keys[j] >> sh) & _BYTE
+            pos = count[d]
+            count[d] = pos + 1
+            keys2[pos] = keys[j]
+            idx2[pos] = idx[j]
+        keys, keys2 = keys2, keys
+        idx, idx2 = idx2, idx
+    return idx
 
 
 @numba.njit(cache=True)
@@ -199,7 +253,7 @@ def _diff(
         if qty[j] != 0.0:
             active[k] = j
             k += 1
-    order = np.argsort(value[:n_orders], kind="mergesort")
+    order = stable_argsort(value[:n_orders])
     return shares, qty, reason, active[order]
 
 

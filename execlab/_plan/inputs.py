@@ -18,12 +18,31 @@ import pandas as pd
 from execlab._config import Config
 from execlab._core.arrays import FloatArray
 from execlab._core.instruments import InstrumentTable
+from execlab._core.models import AccountSnapshot
 from execlab._data.symbols import symbol_values
 from execlab._data.targets import TargetError, check_unit
 
-__all__ = ["RebalanceInputs", "gate_rebalance_inputs"]
+__all__ = ["RebalanceInputs", "gate_rebalance_inputs", "spendable_cash"]
 
 TradableLookup = Callable[[Sequence[str]], Collection[str]]
+
+
+def spendable_cash(account: AccountSnapshot, symbols: Collection[str],
+                   instruments: InstrumentTable | None = None) -> float:
+    """The cash a plan over ``symbols`` may spend: the free balance of the quote currency its orders spend.
+
+    An account without per-currency balances has one cash figure, which is the answer. With balances, the quote
+    currency is the instruments' ``currency`` (one for the whole plan: a plan has one cash budget); a plan whose
+    symbols are quoted in several currencies is refused with the currencies named.
+    """
+    if not account.balances:
+        return account.cash
+    table = instruments if instruments is not None else InstrumentTable()
+    quotes = sorted({table.get(s).currency.upper() for s in symbols})
+    if len(quotes) > 1:
+        raise TargetError(f"targets: the symbols are quoted in several currencies {quotes}; a plan spends one (plan "
+                          "each quote currency's symbols in a rebalance of its own)")
+    return account.free(quotes[0] if quotes else account.currency)
 
 
 @dataclass(frozen=True, eq=False)

@@ -6,7 +6,7 @@ import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -14,24 +14,39 @@ import pandas as pd
 
 from execlab._config import Config
 from execlab._core.arrays import FloatArray
-from execlab._core.codes import STATUS_NAMES, TIF_NAMES, TYPE_NAMES, VenueReason
+from execlab._core.codes import (
+    DENIED,
+    FILLED,
+    PARTIALLY_FILLED,
+    PENDING,
+    STATUS_NAMES,
+    SUBMITTED,
+    TIF_NAMES,
+    TYPE_NAMES,
+    VenueReason,
+)
 from execlab._core.ids import client_order_ids
 from execlab._core.instruments import InstrumentTable
 from execlab._data.bars import MarketData
 from execlab._data.gaps import check_open_gaps, check_rebalance_prices, open_use
-from execlab._data.targets import align_targets
+from execlab._data.targets import TargetMatrix, align_targets
 from execlab._execution.backtest_executor import BacktestExecutor
+from execlab._execution.compiled_backtest import compiled_inputs, run_compiled
 from execlab._execution.rebalancer import RebalanceContext, Rebalancer
 from execlab._execution.session import build_session
 from execlab._oms.book import OrderBook
 from execlab._risk.engine import RiskReason
 from execlab._runs.performance import TearSheet, tear_sheet
 from execlab._sim import SimulatedVenue, margin
+from execlab._sim.costs import CostModel
 from execlab._sim.estimators import ADV_RISK_WINDOW, adv_before
+from execlab._sim.valuation import held_value
 
 __all__ = ["BacktestResult", "run_backtest"]
 
 _WORKING = ("pending", "submitted", "partially_filled")
+_WORKING_CODES = (PENDING, SUBMITTED, PARTIALLY_FILLED)
+Engine = Literal["auto", "compiled", "steps"]
 
 
 def run_backtest(
@@ -39,6 +54,8 @@ def run_backtest(
     bars: Any,
     config: Config | None = None,
     instruments: InstrumentTable | None = None,
+    *,
+    engine: Engine = "auto",
 ) -> BacktestResult:
     """Run target positions (a time-indexed frame) against historical bars through plan → risk → OMS → executor.
 
@@ -50,6 +67,12 @@ def run_backtest(
     open, raise :class:`~execlab.DataGapError` (``error``, the default) or warn with
     :class:`~execlab.DataGapWarning` (``warn``: the symbol is held, the open taken from the close). Orders still
     working when the data ends are in :attr:`BacktestResult.working_at_end`.
+
+    ``engine``: ``auto`` runs the whole bar loop compiled (the built-in plan, risk, order book and simulated venue,
+    the same kernels without Python between them) and goes step by step when a rebalance meets a data gap (the
+    data-gap policy runs per step); ``compiled`` insists on the compiled loop (``ValueError`` at a data gap);
+    ``steps`` runs plan → risk → OMS → executor step by step, as paper and live do. Both give the same orders,
+    fills, positions and cash.
     """
     cfg = config or Config()
     if cfg.mode != "backtest":
@@ -59,32 +82,51 @@ def run_backtest(
     allow_short = cfg.plan.allow_short
     leverage = margin.leverage(cfg.venue.margin)
     tm = align_targets(targets, all_bars, cfg.plan.target_unit, allow_short, leverage, table)
-    market = all_bars if tm.symbols == all_bars.symbols else all_bars.select(tm.symbols)
-    session = build_session(cfg, tm.symbols, market=market, instruments=table,
-                            capacity=min(max(1024, tm.values.size), 4_000_000))
-    executor, book, rebalancer = session.executor, session.book, session.rebalancer
-    if not isinstance(executor, BacktestExecutor):
-        raise TypeError(f"run_backtest: the config chose {type(executor).__name__}, not the backtest executor")
+    return run_aligned(tm, all_bars, cfg, table, engine)
 
-    n_t, n_s = market.close.shape
-    positions = np.zeros((n_t, n_s))
-    cash = np.zeros(n_t)
-    venue = executor.venue
-    marks = venue.mark_prices_all()
+
+def run_aligned(tm: TargetMatrix, all_bars: MarketData, cfg: Config, table: InstrumentTable,
+                engine: Engine = "auto") -> BacktestResult:
+    """:func:`run_backtest` on targets already aligned to the bars (a sweep aligns each target frame once)."""
+    if cfg.mode != "backtest":
+        raise ValueError(f"mode: run_backtest needs mode 'backtest', the config says {cfg.mode!r}")
+    market = all_bars if tm.symbols == all_bars.symbols else all_bars.select(tm.symbols)
+    n_t = market.close.shape[0]
     tradable = ~np.isnan(market.close)
-    days = venue.trading_days
     adv = None
     if cfg.risk.max_adv_pct is not None:  # volume known before each bar
         adv = adv_before(market.volume, ADV_RISK_WINDOW)
-    rebalance_at = np.full(n_t, -1, dtype=np.int64)
-    rebalance_at[tm.bars] = np.arange(tm.bars.size)
     start = int(tm.bars[0]) if tm.bars.size else n_t
-    cash[:start] = cfg.initial_cash
     policy = cfg.data.gaps
     why = open_use(cfg)
     if why is not None:
         check_open_gaps(policy, market.symbols, market.timestamps, market.open_from_close, start + 1, why)
     gap_rows: npt.NDArray[np.bool_] = np.asarray((~tradable[tm.bars]).any(axis=1), dtype=np.bool_)
+    if engine != "steps":
+        restricted = np.isin(np.asarray(tm.symbols, dtype=object), list(cfg.risk.restricted))
+        run = run_compiled(compiled_inputs(market), cfg, CostModel.from_config(cfg.venue, market), tm.values,
+                           tm.bars, start, table.arrays(tm.symbols), restricted, adv, gap_rows)
+        if run is not None:
+            return BacktestResult(cfg, market, run.book, run.positions, run.cash, tm.bars)
+        if engine == "compiled":
+            raise ValueError("engine: the compiled loop cannot run this backtest: a rebalance meets a data gap (a "
+                             "symbol without a price has a target or a position), which the per-step path's "
+                             "data-gap policy handles; use engine='auto' or 'steps'")
+
+    session = build_session(cfg, tm.symbols, market=market, instruments=table,
+                            capacity=min(max(1024, tm.values.size), 4_000_000))
+    executor, book, rebalancer = session.executor, session.book, session.rebalancer
+    if not isinstance(executor, BacktestExecutor):
+        raise TypeError(f"run_backtest: the config chose {type(executor).__name__}, not the backtest executor")
+    n_s = market.close.shape[1]
+    positions = np.zeros((n_t, n_s))
+    cash = np.zeros(n_t)
+    venue = executor.venue
+    marks = venue.mark_prices_all()
+    days = venue.trading_days
+    rebalance_at = np.full(n_t, -1, dtype=np.int64)
+    rebalance_at[tm.bars] = np.arange(tm.bars.size)
+    cash[:start] = cfg.initial_cash
 
     def on_gap(r: int, i: int) -> None:
         check_rebalance_prices(policy, market.symbols, market.timestamps[i], tradable[i], tm.values[r],
@@ -118,15 +160,13 @@ def _loop(start: int, n_t: int, executor: BacktestExecutor, rebalancer: Rebalanc
     for i in range(start, n_t):
         executor.on_bar(i)
         if i > start and days[i] != days[i - 1]:  # a day starts from the previous day's closing equity
-            was = positions[i - 1] != 0.0
-            day_start_equity = cash[i - 1] + float(positions[i - 1][was] @ marks[i - 1][was])
+            day_start_equity = cash[i - 1] + held_value(positions[i - 1], marks[i - 1])
         r = rebalance_at[i]
         if r >= 0:
             if gap_rows[r]:  # some symbol has no price now: the data-gap policy decides
                 on_gap(int(r), i)
             c = venue.cash
-            held = venue.position != 0.0
-            equity = c + float(venue.position[held] @ marks[i][held]) if held.any() else c
+            equity = c + held_value(venue.position, marks[i])
             ctx = RebalanceContext(i, marks[i], tradable[i], int(days[i]), day_start_equity,
                                    None if adv is None else adv[i], timestamps[i])
             rebalancer.rebalance(targets[r], ctx, c, equity)
@@ -171,7 +211,9 @@ class BacktestResult:
     @property
     def final_value(self) -> float:
         """Equity at the last bar."""
-        return float(self.equity.iloc[-1])
+        if "equity" in self.__dict__ or self._cash.size == 0:
+            return float(self.equity.iloc[-1])
+        return float(np.nansum(self._positions[-1] * self._marks[-1]) + self._cash[-1])  # the same sum, one row
 
     @property
     def final_positions(self) -> pd.Series:
@@ -301,19 +343,27 @@ class BacktestResult:
         tracking error and information ratio)."""
         status = self.book.column("status")
         start = self.config.initial_cash
+        f = self.book.fills()
+        if "equity" in self.__dict__:
+            equity = self.equity.to_numpy()
+        else:  # the same sums as :attr:`equity`, without building the Series (a sweep asks thousands of times)
+            equity = np.nansum(self._positions * self._marks, axis=1) + self._cash
+        final = float(equity[-1])
+        traded = np.bincount(f.bar, weights=np.abs(f.quantity * f.price), minlength=equity.size)
+        counts = np.bincount(status, minlength=len(STATUS_NAMES))
         sheet = self.tear_sheet(benchmark, periods_per_year=periods_per_year, risk_free=risk_free)
         return {
             "initial_value": start,
-            "final_value": self.final_value,
-            "total_return": self.final_value / start - 1.0,
-            "turnover": float(self.turnover.sum()),
-            "fees": float(self.costs["fees"]),
-            "slippage": float(self.costs["slippage"]),
+            "final_value": final,
+            "total_return": final / start - 1.0,
+            "turnover": float((traded / equity).sum()),
+            "fees": float(f.fee.sum()),
+            "slippage": float(np.sum(np.abs(f.price - f.reference_price) * np.abs(f.quantity))),
             "orders": float(len(self.book)),
-            "orders_filled": float((STATUS_NAMES[status] == "filled").sum()),
-            "orders_denied": float((STATUS_NAMES[status] == "denied").sum()),
-            "orders_working_at_end": float(np.isin(STATUS_NAMES[status], _WORKING).sum()),
-            "fills": float(len(self.book.fills().oid)),
+            "orders_filled": float(counts[FILLED]),
+            "orders_denied": float(counts[DENIED]),
+            "orders_working_at_end": float(counts[list(_WORKING_CODES)].sum()),
+            "fills": float(len(f.oid)),
             **sheet.headline,
         }
 

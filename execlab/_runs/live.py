@@ -30,7 +30,7 @@ from execlab._brokers.kill_switch import journaled_halt
 from execlab._brokers.reconcile import ReconcileReport, reconcile
 from execlab._config import Config
 from execlab._core.instruments import InstrumentTable
-from execlab._core.models import Order, OrderStatus, OrderType, Side, TimeInForce
+from execlab._core.models import AccountSnapshot, Order, OrderStatus, OrderType, Side, TimeInForce
 from execlab._data.bars import MarketData
 from execlab._data.targets import TargetError
 from execlab._execution.rebalancer import RebalanceContext, RebalanceOutcome
@@ -39,7 +39,7 @@ from execlab._oms.book import BookJournal
 from execlab._oms.events import EventKind
 from execlab._oms.journal import Journal
 from execlab._plan.diff import PlanReason
-from execlab._plan.inputs import RebalanceInputs, TradableLookup, gate_rebalance_inputs
+from execlab._plan.inputs import RebalanceInputs, TradableLookup, gate_rebalance_inputs, spendable_cash
 from execlab._sim.estimators import ADV_RISK_WINDOW, adv_before
 
 __all__ = ["LiveRebalance", "TargetsChangedError", "TradingHaltedError", "rebalance_time", "run_live_rebalance"]
@@ -127,7 +127,7 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
     # Nothing is sent before the inputs have passed the gate.
     account = executor.account()
     held = executor.positions_by_symbol()
-    inputs = gate_rebalance_inputs(targets, held, prices, account.cash, config, instruments,
+    inputs = gate_rebalance_inputs(targets, held, prices, _cash(account, targets, instruments), config, instruments,
                                    _tradable_lookup(executor), account.equity)
     digest, payload = _targets_record(inputs, config)
     report = reconcile(executor, journal, run_id)
@@ -163,8 +163,8 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
             # what they filled meanwhile moved positions and cash
             account = executor.account()
             held = executor.positions_by_symbol()
-            inputs = gate_rebalance_inputs(targets, held, prices, account.cash, config, instruments,
-                                           equity=account.equity)
+            inputs = gate_rebalance_inputs(targets, held, prices, _cash(account, targets, instruments), config,
+                                           instruments, equity=account.equity)
     if not targets_journaled:
         journal.record_targets(run_id, key, digest, payload)
     universe = inputs.symbols
@@ -192,6 +192,13 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
 def rebalance_time(as_of: str) -> pd.Timestamp:
     """The rebalance time of ``as_of`` when it is a date or time, else now (UTC)."""
     return parsed_time(as_of) or pd.Timestamp(datetime.now(UTC))
+
+
+def _cash(account: AccountSnapshot, targets: Mapping[str, float] | pd.Series,
+          instruments: InstrumentTable | None) -> float:
+    """The free balance of the quote currency the targets' orders spend (the account's cash when it has one)."""
+    symbols = [str(s) for s in (targets.index if isinstance(targets, pd.Series) else targets)]
+    return spendable_cash(account, symbols, instruments)
 
 
 def _tradable_lookup(executor: BrokerExecutor) -> TradableLookup:

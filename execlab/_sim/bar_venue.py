@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from execlab._config import VenueConfig
 from execlab._core.arrays import FloatArray, IntArray
@@ -14,6 +13,7 @@ from execlab._data.bars import MarketData
 from execlab._plan.diff import CostEstimate
 from execlab._sim import kernel, margin
 from execlab._sim.costs import CostModel
+from execlab._sim.valuation import held_value
 from execlab._sim.working_orders import WorkingOrders
 
 __all__ = ["SimulatedVenue"]
@@ -35,8 +35,7 @@ class SimulatedVenue:
         self.allow_short = bool(allow_short)
         self._vol_used = np.zeros(n_s)
         self._vol_bar = -1
-        dates = market.timestamps.normalize()
-        self._day = np.asarray((dates - dates[0]) // pd.Timedelta(days=1), dtype=np.int64)
+        self._day = market.trading_days()
         self._delay = (0 if config.fill_price == "close" else 1) + config.latency_bars
         self._bid = market.bid if market.bid is not None else np.full((1, n_s), np.nan)
         self._ask = market.ask if market.ask is not None else np.full((1, n_s), np.nan)
@@ -69,8 +68,7 @@ class SimulatedVenue:
 
     def equity(self, i: int) -> float:
         """Cash plus positions at their last known close."""
-        held = self.position != 0.0
-        return self.cash + float(self.position[held] @ self._mark[i][held]) if held.any() else self.cash
+        return self.cash + held_value(self.position, self._mark[i])
 
     def cash_floor(self, i: int) -> float:
         """Lowest cash allowed: zero without margin, −(leverage − 1) × equity with it."""

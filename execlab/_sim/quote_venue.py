@@ -276,6 +276,10 @@ class QuoteVenue:
         """Cash balance."""
         return float(self._cash[0])
 
+    def set_cash(self, cash: float) -> None:
+        """Replace the cash balance (an owner keeping money per currency keeps this its own currency's)."""
+        self._cash[0] = float(cash)
+
     def holding(self, symbol: str) -> float:
         """Signed quantity held in ``symbol``."""
         s = self._index.get(symbol)

@@ -3,5 +3,6 @@ simulated venue, with fault injection, so adapters are tested by driving the bro
 
 from execlab._sim.quote_venue import QuoteVenue
 from execlab.venues.alpaca import AlpacaFaults, AlpacaVenue
+from execlab.venues.ibkr import IBFaults, IBVenue
 
-__all__ = ["AlpacaFaults", "AlpacaVenue", "QuoteVenue"]
+__all__ = ["AlpacaFaults", "AlpacaVenue", "IBFaults", "IBVenue", "QuoteVenue"]

@@ -86,8 +86,10 @@ def test_a_500_order_rebalance_is_paced_to_the_limit_with_no_429(paced: AlpacaVe
     assert executor.pacer.stats.rate_limited == 0
     attempts = stats["order_attempts"]
     assert len(attempts) == 500 and set(attempts.values()) == {1}  # each client order id sent exactly once
-    # Fresh intents are not looked up first, and one request refreshes the whole batch: ~1 request per order.
-    assert stats["requests"] <= 500 + 10, stats["requests"]
+    # Fresh intents are not looked up first, and one request refreshes the whole batch: ~1 request per order,
+    # plus the account activities that report the executions and their fees (a FILL and a FEE each, 100 a page).
+    activity_pages = math.ceil(2 * 500 / 100)
+    assert stats["requests"] <= 500 + 10 + activity_pages, stats["requests"]
     assert executor.pacer.stats.requests == stats["requests"]
     allowed = math.floor((stats["requests"] - 1) / LIMIT) * WINDOW
     assert elapsed >= allowed  # the venue enforces it; how close we get is the benchmark's business
@@ -104,7 +106,8 @@ def test_another_client_on_the_same_key_still_leaves_us_without_429(paced: Alpac
     stats = paced.stats()
     assert done.complete and _held(paced) == targets
     assert stats["rate_limited"] == 0, stats["responses"]
-    assert executor.pacer.stats.broker_holds >= 1
+    # It learned from the first answer's headers that the other client had spent LIMIT - 15 of the window.
+    assert executor.pacer.stats.foreign >= LIMIT - 15
     assert set(stats["order_attempts"].values()) == {1}
 
 

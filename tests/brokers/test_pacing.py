@@ -185,3 +185,81 @@ def test_threads_sharing_a_pacer_never_exceed_the_limit() -> None:
     starts.sort()
     # Any 7 consecutive starts span at least one window: never more than 6 in any rolling 0.25 s.
     assert all(starts[k + 6] - starts[k] >= 0.25 - 1e-3 for k in range(len(starts) - 6))
+
+
+class FakeBroker:
+    """Counts every request on one key in a rolling window, answers 429 past the limit, and states limit,
+    remaining and reset as Alpaca does (reset rounded up to a whole second)."""
+
+    def __init__(self, t: FakeTime, limit: int, window: float) -> None:
+        self.t, self.limit, self.window = t, limit, window
+        self.sent: list[float] = []
+        self.refused = 0
+
+    def call(self, pacer: RequestPacer) -> None:
+        with pacer.request():
+            now = self.t.now
+            live = [s for s in self.sent if s > now - self.window]
+            if len(live) >= self.limit:
+                self.refused += 1
+                pacer.rate_limited(retry_after=None)
+                return
+            self.sent.append(now)
+            live.append(now)
+            reset = self.t.epoch + live[0] + self.window
+            pacer.observe(self.limit, self.limit - len(live), float(int(reset) + 1))
+
+
+def test_two_clients_on_one_key_share_the_limit_without_429s() -> None:
+    t = FakeTime()
+    broker = FakeBroker(t, 10, 10.0)
+    a, b = t.pacer(10, 10.0), t.pacer(10, 10.0)
+    for _ in range(60):  # interleaved: each pacer learns of the other only from the broker's answers
+        broker.call(a)
+        broker.call(b)
+    assert broker.refused == 0
+    assert len(broker.sent) == 120
+    assert a.stats.foreign > 0 and b.stats.foreign > 0
+    assert a.stats.rate_limited == b.stats.rate_limited == 0
+
+
+def test_a_restarted_pacer_remembers_the_window_of_the_process_before(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    t = FakeTime()
+    broker = FakeBroker(t, 5, 10.0)
+    state = tmp_path / "pacer.json"
+    first = RequestPacer(5, 10.0, clock=t.clock, wall_clock=t.wall, sleep=t.sleep, state_path=state)
+    for _ in range(5):
+        broker.call(first)
+    t.now += 1.0  # the process dies; another starts a second later
+    second = RequestPacer(5, 10.0, clock=t.clock, wall_clock=t.wall, sleep=t.sleep, state_path=state)
+    for _ in range(5):
+        broker.call(second)
+    assert broker.refused == 0
+    assert broker.sent[5] - broker.sent[0] >= 10.0  # it waited for the first burst to leave the window
+    without_state = t.pacer(5, 10.0)
+    broker.call(without_state)  # a pacer without the file would have been refused at once
+    assert broker.refused == 1
+
+
+def test_an_unreadable_state_file_is_ignored(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    state = tmp_path / "pacer.json"
+    state.write_text("not json")
+    t = FakeTime()
+    pacer = RequestPacer(3, 10.0, clock=t.clock, wall_clock=t.wall, sleep=t.sleep, state_path=state)
+    assert _send(pacer, t, 3) == [1000.0] * 3
+    writers = __import__("json").loads(state.read_text())["writers"]
+    assert [len(sent) for sent in writers.values()] == [3]
+
+
+def test_two_pacers_sharing_a_state_file_share_the_limit(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    t = FakeTime()
+    broker = FakeBroker(t, 6, 10.0)
+    state = tmp_path / "pacer.json"
+    a, b = (RequestPacer(6, 10.0, clock=t.clock, wall_clock=t.wall, sleep=t.sleep, state_path=state)
+            for _ in range(2))
+    for _ in range(3):  # a spends half the window; b learns of it from the file before its first request
+        broker.call(a)
+    for _ in range(6):
+        broker.call(b)
+    assert broker.refused == 0
+    assert broker.sent[6] - broker.sent[0] >= 10.0

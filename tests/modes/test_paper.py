@@ -384,7 +384,7 @@ def test_make_executor_follows_the_config(bars: pd.DataFrame) -> None:
     with pytest.raises(xl.ConfigError, match=r"broker\.api_key"):
         make_executor(xl.Config.from_mapping({"mode": "paper", "broker": {"name": "alpaca"}}), symbols,
                       journal=journal)
-    with pytest.raises(xl.ConfigError, match="'ibkr' has no executor yet"):
-        make_executor(xl.Config.from_mapping({"mode": "paper", "broker": {"name": "ibkr"}}), symbols)
+    with pytest.raises(xl.ConfigError, match=r"'ibkr' is not a registered broker \(registered: .*alpaca.*sim"):
+        xl.Config.from_mapping({"mode": "paper", "broker": {"name": "ibkr"}})  # at load, not at make_executor
     with pytest.raises(xl.ConfigError, match=r"live\.opt_in"):
         xl.Config.from_mapping({"mode": "live", "broker": {"name": "alpaca", **keys}})

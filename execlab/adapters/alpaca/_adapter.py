@@ -6,8 +6,10 @@ another client on the same key, or by an earlier process, still leave this one w
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar, Final
 
 import requests
 from alpaca.common.enums import Sort
@@ -18,28 +20,26 @@ from alpaca.trading.models import Asset, TradeAccount
 from alpaca.trading.models import Order as AlpacaOrder
 from alpaca.trading.models import Position as AlpacaPosition
 from alpaca.trading.requests import GetAssetsRequest, GetOrdersRequest
-from requests.adapters import HTTPAdapter
 
-from execlab._brokers.contract import BrokerAdapter, BrokerOrder
+from execlab._brokers.client_ids import ClientIdStyle
+from execlab._brokers.contract import BrokerAdapter, BrokerFill, BrokerOrder, Capability
+from execlab._brokers.http import mount_timeout
 from execlab._core.endpoints import Mode, check_endpoint
+from execlab._core.instruments import Instrument
 from execlab._core.models import AccountSnapshot, Order
-from execlab.adapters.alpaca._mapping import rate_limit_headers, to_broker_order, to_error, to_request
+from execlab.adapters.alpaca._mapping import (
+    ERRORS,
+    WIRE_IDS,
+    activity_time,
+    fills_from_activities,
+    rate_limit_headers,
+    to_broker_order,
+    to_instrument,
+    to_request,
+)
 from execlab.adapters.alpaca._stream import AlpacaTradeStream
 
 __all__ = ["AlpacaAdapter"]
-
-
-class _TimeoutAdapter(HTTPAdapter):
-    """A transport that gives every request a timeout (alpaca-py sets none)."""
-
-    def __init__(self, timeout: float):
-        super().__init__()
-        self.timeout = timeout
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self.timeout
-        return super().send(request, **kwargs)
 
 
 def _stream_url(base_url: str | None) -> str | None:
@@ -51,10 +51,24 @@ def _stream_url(base_url: str | None) -> str | None:
     return f"{'wss' if scheme == 'https' else 'ws'}://{rest.split('/')[0]}/stream"
 
 
+_ACTIVITY_TYPES: Final = "FILL,FEE,CFEE"
+RECENT: Final = timedelta(days=1)
+"""How far back from the latest execution ``_fills(None)`` reads."""
+_PAGE: Final = 100
+"""Alpaca's largest ``page_size`` of account activities."""
+
+
 class AlpacaAdapter(BrokerAdapter):
-    """Orders, positions and account through alpaca-py; ``base_url`` points at Alpaca or at a local venue."""
+    """Orders, positions and account through alpaca-py; ``base_url`` points at Alpaca or at a local venue.
+
+    Fills come from the account activities (``FILL``, with the ``FEE``/``CFEE`` activities that charge them);
+    order updates from the ``trade_updates`` stream.
+    """
 
     name = "alpaca"
+    capabilities = frozenset({Capability.ORDER_STREAM, Capability.FILLS, Capability.INSTRUMENTS,
+                              Capability.TRADABLE, Capability.BULK_REFRESH})
+    client_ids: ClassVar[ClientIdStyle] = WIRE_IDS
 
     def __init__(self, api_key: str, secret_key: str, base_url: str | None = None, paper: bool = True,
                  timeout: float = 10.0, stream_url: str | None = None):
@@ -70,10 +84,11 @@ class AlpacaAdapter(BrokerAdapter):
         Alpaca and the local venue both serve), else (no base URL) Alpaca's own for ``paper``."""
         # Rate limits are paced and retried by execlab; alpaca-py's own 3 s sleeps on 429 would hide them.
         self.client._retry = 0
-        transport = _TimeoutAdapter(timeout)
-        self.client._session.mount("http://", transport)
-        self.client._session.mount("https://", transport)
+        mount_timeout(self.client._session, timeout)  # alpaca-py sets none
         self.client._session.hooks["response"].append(self._rate_limit_hook)
+        self._orders_by_id: dict[str, BrokerOrder] = {}
+        self._orders_lock = threading.Lock()
+        self._streams: list[AlpacaTradeStream] = []
 
     def _rate_limit_hook(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         """Tell the pacer what Alpaca says about the key's rate limit (every answer carries it)."""
@@ -82,85 +97,134 @@ class AlpacaAdapter(BrokerAdapter):
             limit, remaining, reset_at = rate_limit_headers(response.headers)
             pacer.observe(limit, remaining, reset_at)
 
-    def _stream(self, on_order: Callable[[BrokerOrder], None], on_gap: Callable[[], None],
-                timeout: float = 10.0) -> AlpacaTradeStream:
+    def _order_view(self, order: AlpacaOrder) -> BrokerOrder:
+        """The neutral view of an alpaca-py order, remembered by broker id (fills name only that id)."""
+        return self._remember(to_broker_order(order, self.client_ids))
+
+    def _remember(self, view: BrokerOrder) -> BrokerOrder:
+        with self._orders_lock:
+            self._orders_by_id[view.broker_order_id] = view
+        return view
+
+    def _stream(self, on_order: Callable[[BrokerOrder], None], on_fill: Callable[[BrokerFill], None],
+                on_gap: Callable[[], None], timeout: float = 10.0) -> AlpacaTradeStream:
         """Order updates from the ``trade_updates`` websocket (alpaca-py's ``TradingStream``), live on return.
 
-        Raises StreamAuthError when the keys are refused, BrokerUnavailableError when it cannot connect in time.
+        Fills are not pushed (``trade_updates`` carries no fee): the executor lists them with :meth:`_fills`.
+        Raises StreamAuthError (a :class:`BrokerAuthError`) when the keys are refused, BrokerUnavailableError when
+        it cannot connect in time.
         """
-        stream = AlpacaTradeStream(*self._keys, lambda update: on_order(update.order), url=self.stream_url,
-                                   paper=self._paper, on_reconnect=on_gap)
+        stream = AlpacaTradeStream(*self._keys, lambda update: on_order(self._remember(update.order)),
+                                   url=self.stream_url, paper=self._paper, on_reconnect=on_gap, ids=self.client_ids)
         stream.start(timeout)
+        self._streams.append(stream)
         return stream
 
+    def close(self) -> None:
+        """Stop the streams this adapter started and close the HTTP session."""
+        for stream in self._streams:
+            stream.stop()
+        self._streams.clear()
+        self.client._session.close()
+
+    @ERRORS
     def _submit(self, order: Order) -> BrokerOrder:
-        try:
-            placed = self.client.submit_order(to_request(order))
-        except (APIError, requests.RequestException) as exc:
-            raise to_error(exc) from exc
+        placed = self.client.submit_order(to_request(order, self.client_ids))
         assert isinstance(placed, AlpacaOrder)
-        return to_broker_order(placed)
+        return self._order_view(placed)
 
+    @ERRORS
     def _cancel(self, broker_order_id: str) -> None:
-        try:
-            self.client.cancel_order_by_id(broker_order_id)
-        except (APIError, requests.RequestException) as exc:
-            raise to_error(exc) from exc
+        self.client.cancel_order_by_id(broker_order_id)
 
+    @ERRORS
     def _order(self, client_order_id: str) -> BrokerOrder | None:
         try:
-            found = self.client.get_order_by_client_id(client_order_id)
+            found = self.client.get_order_by_client_id(self.client_ids.render(client_order_id))
         except APIError as exc:
-            if exc.status_code == 404:
+            if exc.status_code == 404:  # an answer, not a failure: Alpaca has no such order
                 return None
-            raise to_error(exc) from exc
-        except requests.RequestException as exc:
-            raise to_error(exc) from exc
+            raise
         assert isinstance(found, AlpacaOrder)
-        return to_broker_order(found)
+        return self._order_view(found)
 
+    @ERRORS
     def _open_orders(self) -> list[BrokerOrder]:
-        try:
-            orders = self.client.get_orders(GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500))
-        except (APIError, requests.RequestException) as exc:
-            raise to_error(exc) from exc
-        return [to_broker_order(o) for o in orders if isinstance(o, AlpacaOrder)]
+        orders = self.client.get_orders(GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500))
+        return [self._order_view(o) for o in orders if isinstance(o, AlpacaOrder)]
 
+    @ERRORS
     def _recent_orders(self) -> list[BrokerOrder]:
-        try:
-            orders = self.client.get_orders(GetOrdersRequest(status=QueryOrderStatus.ALL, limit=500,
-                                                             direction=Sort.DESC))
-        except (APIError, requests.RequestException) as exc:
-            raise to_error(exc) from exc
-        return [to_broker_order(o) for o in orders if isinstance(o, AlpacaOrder)]
+        orders = self.client.get_orders(GetOrdersRequest(status=QueryOrderStatus.ALL, limit=500,
+                                                         direction=Sort.DESC))
+        return [self._order_view(o) for o in orders if isinstance(o, AlpacaOrder)]
 
+    @ERRORS
     def _positions(self) -> dict[str, float]:
-        try:
-            held = self.client.get_all_positions()
-        except (APIError, requests.RequestException) as exc:
-            raise to_error(exc) from exc
         out: dict[str, float] = {}
-        for p in held:
+        for p in self.client.get_all_positions():
             if isinstance(p, AlpacaPosition):
                 qty = float(p.qty)
                 side = p.side.value if hasattr(p.side, "value") else str(p.side)
-                out[p.symbol] = -abs(qty) if side == "short" else qty
+                out[self.symbol_map.to_execlab(p.symbol)] = -abs(qty) if side == "short" else qty
         return out
 
+    @ERRORS
     def _account(self) -> AccountSnapshot:
-        try:
-            acct = self.client.get_account()
-        except (APIError, requests.RequestException) as exc:
-            raise to_error(exc) from exc
+        acct = self.client.get_account()
         assert isinstance(acct, TradeAccount)
         return AccountSnapshot(cash=float(acct.cash or 0.0), equity=float(acct.equity or 0.0),
                                buying_power=float(acct.buying_power or 0.0), currency=str(acct.currency or "USD"),
                                day_start_equity=None if acct.last_equity is None else float(acct.last_equity))
 
+    @ERRORS
     def _tradable(self, symbols: Sequence[str]) -> set[str] | None:
-        try:
-            assets = self.client.get_all_assets(GetAssetsRequest(status=AssetStatus.ACTIVE))
-        except (APIError, requests.RequestException) as exc:
-            raise to_error(exc) from exc
+        assets = self.client.get_all_assets(GetAssetsRequest(status=AssetStatus.ACTIVE))
         listed = {a.symbol for a in assets if isinstance(a, Asset) and a.tradable}
-        return {s for s in symbols if s in listed}
+        return {s for s in symbols if self.symbol_map.to_broker(s) in listed}
+
+    @ERRORS
+    def _instruments(self, symbols: Sequence[str]) -> dict[str, Instrument]:
+        wanted = {self.symbol_map.to_broker(s): s for s in symbols}
+        assets = self.client.get_all_assets(GetAssetsRequest(status=AssetStatus.ACTIVE))
+        out: dict[str, Instrument] = {}
+        for a in assets:
+            if isinstance(a, Asset) and a.symbol in wanted:
+                rules = to_instrument(a)
+                out[wanted[a.symbol]] = Instrument(wanted[a.symbol], rules.asset_class, rules.currency, rules.lot_size,
+                                                   rules.tick_size, rules.min_quantity, rules.min_notional,
+                                                   rules.fractional)
+        return out
+
+    @ERRORS
+    def _fills(self, since: datetime | None) -> list[BrokerFill]:
+        """Executions from ``GET /v2/account/activities`` (``FILL``, ``FEE``, ``CFEE``), paged: after ``since``
+        oldest first, or (``since`` None) newest first back to a day before the latest one."""
+        params: dict[str, Any] = {"activity_types": _ACTIVITY_TYPES, "page_size": _PAGE,
+                                  "direction": "desc" if since is None else "asc"}
+        if since is not None:
+            params["after"] = since.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        rows: list[dict[str, Any]] = []
+        oldest_wanted: datetime | None = None
+        while True:
+            page = self.client.get("/account/activities", dict(params))
+            batch = [r for r in page if isinstance(r, dict)] if isinstance(page, list) else []
+            rows.extend(batch)
+            if since is None and batch:
+                times = [t for t in (activity_time(r) for r in batch) if t is not None]
+                if times and oldest_wanted is None:
+                    oldest_wanted = max(times) - RECENT
+                if oldest_wanted is not None and times and min(times) < oldest_wanted:
+                    break
+            if len(batch) < _PAGE:
+                break
+            params["page_token"] = batch[-1]["id"]
+        if since is None:
+            rows.reverse()
+        return fills_from_activities(rows, self._known_order)
+
+    def _known_order(self, broker_order_id: str) -> BrokerOrder | None:
+        """An order this adapter has answered about (submitted, looked up, listed or streamed); the executions
+        of other orders (other runs, other clients on the account) are not this executor's to journal."""
+        with self._orders_lock:
+            return self._orders_by_id.get(broker_order_id)

@@ -1,10 +1,11 @@
-"""``AlpacaTradeStream``: Alpaca's ``trade_updates`` websocket through alpaca-py's ``TradingStream``, in a thread.
+"""``AlpacaTradeStream``: Alpaca's ``trade_updates`` websocket through alpaca-py's ``TradingStream``, on the kit's
+loop thread (:class:`execlab._brokers.async_bridge.AsyncStream`).
 
-alpaca-py's stream runs its own event loop (``asyncio.run``) and, left alone, hides the things an executor needs to
+alpaca-py's stream, left alone, hides the things an executor needs to
 know: refused keys become an endless reconnect loop, the ``listening`` acknowledgement is ignored, and reconnects are
 silent. :class:`_HookedStream` overrides a few private hooks of ``TradingStream`` (0.44) to surface them, and
-:class:`AlpacaTradeStream` turns them into a blocking :meth:`~AlpacaTradeStream.start`, the
-:class:`StreamAuthError`, the ``connected`` and ``reconnects`` properties and the ``on_reconnect`` callback.
+:class:`AlpacaTradeStream` reports them to the kit's :class:`AsyncStream` (a blocking start, the
+:class:`StreamAuthError`, ``connected``, ``reconnects`` and the ``on_reconnect`` gap callback).
 
 What the stream does not do: replay. Updates published while the connection was down are gone; ``on_reconnect``
 is the moment to ask REST for open and recently closed orders (and to dedupe fills seen both ways, for instance by
@@ -13,9 +14,7 @@ is the moment to ask REST for open and recently closed orders (and to dedupe fil
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,8 +25,10 @@ from alpaca.trading.enums import TradeEvent
 from alpaca.trading.models import TradeUpdate
 from alpaca.trading.stream import TradingStream
 
-from execlab._brokers.contract import BrokerError, BrokerOrder, BrokerUnavailableError
-from execlab.adapters.alpaca._mapping import to_broker_order
+from execlab._brokers.async_bridge import AsyncStream, LoopThread
+from execlab._brokers.client_ids import ClientIdStyle
+from execlab._brokers.contract import BrokerAuthError, BrokerOrder
+from execlab.adapters.alpaca._mapping import WIRE_IDS, to_broker_order
 
 __all__ = ["AlpacaTradeStream", "StreamAuthError", "TradeUpdateEvent"]
 
@@ -39,7 +40,7 @@ _INTERNALS: Final = ("_auth", "_connect", "_consume", "_run_forever", "_subscrib
                      "_loop", "_stop_stream_queue", "_reconnect_min_backoff", "_reconnect_max_backoff", "_endpoint")
 
 
-class StreamAuthError(BrokerError):
+class StreamAuthError(BrokerAuthError):
     """The ``trade_updates`` stream refused the API keys (the message names the URL, never the secret)."""
 
 
@@ -64,12 +65,13 @@ class TradeUpdateEvent:
     received_at: float
 
     @classmethod
-    def from_alpaca(cls, update: TradeUpdate, received_at: float) -> TradeUpdateEvent:
+    def from_alpaca(cls, update: TradeUpdate, received_at: float,
+                    ids: ClientIdStyle = WIRE_IDS) -> TradeUpdateEvent:
         """The neutral view of an alpaca-py ``TradeUpdate``."""
         event = update.event.value if isinstance(update.event, TradeEvent) else str(update.event)
         return cls(
             event=event,
-            order=to_broker_order(update.order),
+            order=to_broker_order(update.order, ids),
             timestamp=update.timestamp,
             price=None if update.price is None else float(update.price),
             qty=None if update.qty is None else float(update.qty),
@@ -114,7 +116,7 @@ class _HookedStream(TradingStream):
         self._owner = owner
 
     async def _connect(self) -> None:
-        self._owner._went_down()
+        self._owner._mark_down()
         await super()._connect()  # type: ignore[no-untyped-call]
 
     async def _start_ws(self) -> None:
@@ -127,7 +129,7 @@ class _HookedStream(TradingStream):
         try:
             await self._auth()  # type: ignore[no-untyped-call]
         except ValueError:  # alpaca-py's "failed to authenticate": the server answered "unauthorized"
-            self._owner._auth_refused()
+            self._owner._mark_refused()
             await self.stop_ws()
             return
         await self._subscribe_trade_updates()
@@ -136,11 +138,14 @@ class _HookedStream(TradingStream):
         if msg.get("stream") == "listening":
             data = msg.get("data")
             streams = data.get("streams") if isinstance(data, dict) else None
-            self._owner._listening(isinstance(streams, list) and _TRADE_UPDATES in streams)
+            if isinstance(streams, list) and _TRADE_UPDATES in streams:
+                self._owner._mark_live()
+            else:
+                self._owner._mark_down()
         await super()._dispatch(msg)
 
     async def close(self) -> None:
-        self._owner._went_down()
+        self._owner._mark_down()
         await super().close()
 
     async def stop_ws(self) -> None:
@@ -148,13 +153,13 @@ class _HookedStream(TradingStream):
         await self.close()
 
 
-class AlpacaTradeStream:
-    """Alpaca's ``trade_updates`` websocket, through alpaca-py's ``TradingStream`` in a daemon thread.
+class AlpacaTradeStream(AsyncStream):
+    """Alpaca's ``trade_updates`` websocket: alpaca-py's ``TradingStream`` on a :class:`LoopThread`.
 
     ``on_update`` receives every :class:`TradeUpdateEvent`; ``on_reconnect`` is called after the stream is live
     again following a dropped connection (poll REST then: updates sent while it was down are not replayed). Both
-    run on the stream's thread, one at a time, in arrival order: keep them short or hand off (updates wait while
-    they run); an exception they raise is logged and the stream carries on.
+    run on the stream's loop thread, one at a time, in arrival order: keep them short or hand off (updates wait
+    while they run); an exception they raise is logged and the stream carries on.
 
     alpaca-py reconnects by itself after a dropped connection, with a jittered exponential backoff between
     ``reconnect_min_backoff`` and ``reconnect_max_backoff`` seconds.
@@ -169,19 +174,24 @@ class AlpacaTradeStream:
         reconnect_min_backoff: the first reconnect delay's scale, in seconds (alpaca-py's default is 1).
         reconnect_max_backoff: the longest reconnect delay, in seconds.
         open_timeout: how long one connection attempt may take, in seconds.
+        ids: how the wire writes execlab's client order ids (parsed back in the updates).
+        loop: a loop thread to share (default: the stream's own).
     """
+
+    name = "alpaca-trade-stream"
 
     def __init__(self, api_key: str, secret_key: str, on_update: Callable[[TradeUpdateEvent], None], *,
                  url: str | None = None, paper: bool = True, on_reconnect: Callable[[], None] | None = None,
                  reconnect_min_backoff: float = 0.5, reconnect_max_backoff: float = 30.0,
-                 open_timeout: float = 10.0) -> None:
+                 open_timeout: float = 10.0, ids: ClientIdStyle = WIRE_IDS, loop: LoopThread | None = None) -> None:
         if not api_key or not secret_key:
             raise ValueError("api_key and secret_key must be non-empty")
         if not 0 < reconnect_min_backoff <= reconnect_max_backoff:
             raise ValueError(f"need 0 < reconnect_min_backoff <= reconnect_max_backoff, got "
                              f"{reconnect_min_backoff} and {reconnect_max_backoff}")
+        super().__init__(on_gap=on_reconnect, loop=loop)
         self._on_update = on_update
-        self._on_reconnect = on_reconnect
+        self._ids = ids
         params: dict[str, Any] = {"ping_interval": 10, "ping_timeout": 180, "max_queue": 1024,
                                   "open_timeout": open_timeout, "close_timeout": 2.0}
         self._stream = _HookedStream(self, api_key, secret_key, paper=paper, url=url, websocket_params=params)
@@ -189,140 +199,47 @@ class AlpacaTradeStream:
         self._stream._reconnect_max_backoff = float(reconnect_max_backoff)
         self._stream.subscribe_trade_updates(self._handle)
         self.url = str(self._stream._endpoint)
-        self._cond = threading.Condition()
-        self._halt = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._connected = False
-        self._was_live = False
-        self._refused = False
-        self._reconnects = 0
         self._updates = 0
 
-    # -- state -----------------------------------------------------------------------------------------
-    @property
-    def connected(self) -> bool:
-        """True while the stream is authorized and listening to ``trade_updates``."""
-        return self._connected
+    def _describe(self) -> str:
+        return f"alpaca trade_updates stream {self.url}"
 
-    @property
-    def reconnects(self) -> int:
-        """How many times the stream became live again after having been live (dropped connections recovered);
-        counted once ``on_reconnect`` has returned, so the catch-up it does is complete."""
-        return self._reconnects
-
-    @property
-    def auth_refused(self) -> bool:
-        """True once the server refused the keys (at :meth:`start`, or on a later reconnect): the stream has then
-        ended by itself and does not retry."""
-        return self._refused
+    def _auth_error(self) -> StreamAuthError:
+        return StreamAuthError(f"{self._describe()}: the API keys were refused (unauthorized)")
 
     @property
     def updates_received(self) -> int:
         """How many trade updates were handed to ``on_update``."""
         return self._updates
 
-    @property
-    def running(self) -> bool:
-        """True while the stream's thread is alive."""
-        return self._thread is not None and self._thread.is_alive()
-
-    # -- life cycle ----------------------------------------------------------------------------------------
     def start(self, timeout: float = 10.0) -> None:
-        """Start the thread and block until the stream is authorized and listening.
+        """Start and block until the stream is authorized and listening to ``trade_updates``.
 
         Raises:
-            StreamAuthError: the server refused the keys (the thread has ended by then).
+            StreamAuthError: the server refused the keys (the stream has ended by then).
             BrokerUnavailableError: not live within ``timeout`` seconds (the stream is stopped first).
         """
-        if self._thread is not None:
-            raise RuntimeError("AlpacaTradeStream is already started (a stopped stream cannot be restarted)")
-        self._thread = threading.Thread(target=self._run, name="alpaca-trade-stream", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while not (self._connected or self._refused or not self._thread.is_alive()):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                self._cond.wait(left)
-            live, refused = self._connected, self._refused
-        if live:
-            return
-        self.stop()
-        if refused:
-            raise StreamAuthError(f"alpaca trade_updates stream {self.url}: the API keys were refused (unauthorized)")
-        raise BrokerUnavailableError(
-            f"alpaca trade_updates stream {self.url}: not connected and listening within {timeout:g} s")
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Close the connection and end the thread (joined for at most ``timeout`` seconds); safe to call twice."""
-        self._halt.set()  # seen at the next (re)connect, should the loop not be running yet
-        thread, loop = self._thread, self._stream._loop
-        if thread is not None and thread.ident is not None:
-            _STOPPING.add(thread.ident)
-        if thread is not None and thread.is_alive() and loop is not None and not loop.is_closed():
-            request = self._stream.stop_ws()
-            try:
-                asyncio.run_coroutine_threadsafe(request, loop)
-            except RuntimeError:  # the loop closed meanwhile: the thread is ending by itself
-                request.close()
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=timeout)
-            if thread.is_alive():
-                log.warning("alpaca trade stream thread did not end within %g s", timeout)
-            else:
-                _STOPPING.discard(thread.ident or 0)
-        self._set_connected(False)
+        self.start_until_live(timeout)
 
     def __enter__(self) -> AlpacaTradeStream:
         self.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    async def _run(self) -> None:
+        await self._stream._run_forever()  # type: ignore[no-untyped-call]
 
-    def _run(self) -> None:
-        try:
-            self._stream.run()
-        except Exception:
-            log.exception("alpaca trade stream thread failed")
-        finally:
-            self._set_connected(False)
+    async def _close(self) -> None:
+        await self._stream.stop_ws()
 
-    # -- hooks called by _HookedStream, on the stream's thread --------------------------------------------
-    def _set_connected(self, value: bool) -> None:
-        with self._cond:
-            self._connected = value
-            self._cond.notify_all()
-
-    def _went_down(self) -> None:
-        if self._connected and not self._halt.is_set():
-            log.warning("alpaca trade stream %s: connection lost; alpaca-py reconnects", self.url)
-        self._set_connected(False)
-
-    def _auth_refused(self) -> None:
-        log.error("alpaca trade stream %s: the API keys were refused; not retrying", self.url)
-        with self._cond:
-            self._refused = True
-            self._cond.notify_all()
-
-    def _listening(self, live: bool) -> None:
-        again = live and self._was_live and not self._connected
-        if live:
-            self._was_live = True
-        self._set_connected(live)
-        if again:
-            if self._on_reconnect is not None:
-                try:
-                    self._on_reconnect()
-                except Exception:
-                    log.exception("alpaca trade stream: on_reconnect failed")
-            self._reconnects += 1
+    def _stopping(self, value: bool) -> None:
+        thread = self.loop_thread.thread if self.loop_thread is not None else None
+        if thread is not None and thread.ident is not None:
+            (_STOPPING.add if value else _STOPPING.discard)(thread.ident)
 
     async def _handle(self, update: TradeUpdate) -> None:
         received = time.monotonic()
         self._updates += 1
         try:
-            self._on_update(TradeUpdateEvent.from_alpaca(update, received))
+            self._on_update(TradeUpdateEvent.from_alpaca(update, received, self._ids))
         except Exception:
             log.exception("alpaca trade stream: on_update failed")

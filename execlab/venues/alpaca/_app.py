@@ -12,23 +12,24 @@ request, whatever its route, must name an allowed ``Host``.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 import json
-import math
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
-from execlab.venues._harness import HarnessGuard, new_harness_token
-from execlab.venues.alpaca._faults import FaultInjector, RateDecision, RateLimiter
+from execlab.venues._base.rate_limit import RateDecision
+from execlab.venues._base.server import harness_routes
+from execlab.venues.alpaca._faults import rate_limit_headers
 from execlab.venues.alpaca._mapping import error_body
-from execlab.venues.alpaca._state import AlpacaError, AlpacaState
-from execlab.venues.alpaca._stream import STREAM_PATH, StreamHub
+from execlab.venues.alpaca._state import AlpacaError
+from execlab.venues.alpaca._stream import STREAM_PATH
 
-__all__ = ["AppContext", "build_app", "credentials_match"]
+if TYPE_CHECKING:
+    from execlab.venues.alpaca._server import AlpacaVenue
+
+__all__ = ["build_app", "credentials_match"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -38,32 +39,6 @@ _SERVER_ERRORS: Final = {
     503: (50310000, "service unavailable"),
     504: (50410000, "gateway timeout"),
 }
-
-
-class AppContext:
-    """What the routes share: the venue state, credentials, rate limiter, fault injector, the stream hub, the harness
-    guard (default: loopback only, a fresh token) and a stop signal (create it on the event loop that will serve the
-    app)."""
-
-    def __init__(self, state: AlpacaState, api_key: str, secret_key: str, limiter: RateLimiter,
-                 injector: FaultInjector, guard: HarnessGuard | None = None) -> None:
-        self.state = state
-        self.api_key = api_key
-        self.secret_key = secret_key
-        self.guard = guard or HarnessGuard.for_bind(new_harness_token(), "127.0.0.1", keys_match=self.keys_match)
-        self.limiter = limiter
-        self.injector = injector
-        self.stopping = asyncio.Event()
-        self.streams = StreamHub(state, api_key, secret_key, injector, self.stopping)
-
-    def keys_match(self, headers: Mapping[str, str]) -> bool:
-        """Whether ``headers`` carry this venue's API key id and secret."""
-        return credentials_match(headers, self.api_key, self.secret_key)
-
-    async def pause(self, seconds: float) -> None:
-        """Sleep, but wake at once when the venue stops."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self.stopping.wait(), timeout=seconds)
 
 
 def credentials_match(headers: Mapping[str, str], api_key: str, secret_key: str) -> bool:
@@ -102,9 +77,10 @@ async def _order_attempt_id(request: web.Request) -> str | None:
     return coid if isinstance(coid, str) and coid else None
 
 
-def build_app(ctx: AppContext) -> web.Application:
-    """The application serving ``ctx``'s venue (create it inside the event loop that will run it)."""
+def build_app(ctx: AlpacaVenue) -> web.Application:
+    """The application serving ``ctx`` (created inside the event loop that runs it)."""
     state = ctx.state
+    venue_account = state.account_
 
     @web.middleware
     async def gateway(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -118,10 +94,9 @@ def build_app(ctx: AppContext) -> web.Application:
             return await _call(handler, request)
         if request.path == STREAM_PATH:
             return await handler(request)
-        with state.lock:
-            state.requests += 1
+        venue_account.count_request()
         if request.method == "POST" and request.path.rstrip("/") == "/v2/orders":
-            state.count_attempt(await _order_attempt_id(request))
+            venue_account.count_attempt(await _order_attempt_id(request))
         key = request.headers.get("APCA-API-KEY-ID", "")
         decision: RateDecision
         if not ctx.keys_match(request.headers):
@@ -130,14 +105,11 @@ def build_app(ctx: AppContext) -> web.Application:
         else:
             decision = ctx.limiter.hit(key)
             if not decision.allowed:
-                with state.lock:
-                    state.rate_limited += 1
                 response = _error(429, 42910000, "rate limit exceeded")
             else:
                 response = await _with_faults(request, handler)
-        response.headers.update(decision.headers())
-        with state.lock:
-            state.statuses[response.status] += 1
+        response.headers.update(rate_limit_headers(decision))
+        venue_account.count_status(response.status, rate_limited=response.status == 429)
         return response
 
     async def _with_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -225,43 +197,18 @@ def build_app(ctx: AppContext) -> web.Application:
     async def asset(request: web.Request) -> web.StreamResponse:
         return _json(state.asset(request.match_info["symbol"]))
 
+    # -- account activities ----------------------------------------------------------------------------
+    @routes.get("/v2/account/activities")
+    async def activities(request: web.Request) -> web.StreamResponse:
+        return _json(state.activities(dict(request.query)))
+
+    @routes.get("/v2/account/activities/{activity_type}")
+    async def activities_of(request: web.Request) -> web.StreamResponse:
+        return _json(state.activities(dict(request.query), request.match_info["activity_type"]))
+
     # -- harness (not Alpaca API) ------------------------------------------------------------------------
-    @routes.get("/_stats")
-    async def stats(request: web.Request) -> web.StreamResponse:
-        return _json(state.stats())
-
-    @routes.post("/_quotes")
-    async def quotes(request: web.Request) -> web.StreamResponse:
-        try:
-            body = json.loads(await request.read() or b"null")
-            items = body.get("quotes", [body]) if isinstance(body, dict) else body
-            if not isinstance(items, list) or not all(isinstance(q, dict) for q in items):
-                raise ValueError("send a quote object, a list of them, or {\"quotes\": [...]}")
-            batch = [_quote(q) for q in items]
-            state.set_quotes(batch)
-        except ValueError as exc:
-            return _error(400, 40010000, str(exc))
-        return _json({"quotes": len(batch)})
-
-    @routes.get("/_faults")
-    async def get_faults(request: web.Request) -> web.StreamResponse:
-        return _json(ctx.injector.faults.to_dict())
-
-    @routes.post("/_faults")
-    async def set_faults(request: web.Request) -> web.StreamResponse:
-        try:
-            body = json.loads(await request.read() or b"{}")
-            if not isinstance(body, dict):
-                raise ValueError("send a JSON object of fault knobs")
-            ctx.injector.update(body)
-        except ValueError as exc:
-            return _error(400, 40010000, str(exc))
-        return _json(ctx.injector.faults.to_dict())
-
-    @routes.delete("/_faults")
-    async def reset_faults(request: web.Request) -> web.StreamResponse:
-        ctx.injector.reset()
-        return _json(ctx.injector.faults.to_dict())
+    harness_routes(routes, venue_account, ctx.injector, lambda status, message: _error(status, 40010000, message),
+                   stats=state.stats, check_symbol=state.check_symbol, drop_streams=ctx.streams.drop_all)
 
     @routes.get("/_trade_updates")
     async def trade_updates(request: web.Request) -> web.StreamResponse:
@@ -272,29 +219,8 @@ def build_app(ctx: AppContext) -> web.Application:
         with state.lock:
             return _json(state.events[since:])
 
-    @routes.post("/_streams/drop")
-    async def drop_streams(request: web.Request) -> web.StreamResponse:
-        return _json({"dropped": await ctx.streams.drop_all()})
-
     routes.get(STREAM_PATH)(ctx.streams.handle)
 
     app = web.Application(middlewares=[gateway])
     app.add_routes(routes)
     return app
-
-
-def _quote(q: dict[str, Any]) -> tuple[str, float, float, float | None, float | None]:
-    def price(key: str) -> float | None:
-        value = q.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise ValueError(f"{key} must be a number, got {value!r}")
-        return float(value)
-
-    symbol = q.get("symbol")
-    if not isinstance(symbol, str):
-        raise ValueError(f"symbol is required, got {symbol!r}")
-    bid, ask = price("bid"), price("ask")
-    return (symbol, math.nan if bid is None else bid, math.nan if ask is None else ask, price("last"),
-            price("volume"))

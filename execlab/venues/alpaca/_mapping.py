@@ -9,19 +9,21 @@ from __future__ import annotations
 
 import math
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from execlab.venues._base.account import VenueExecution, VenueOrder
+
 __all__ = [
     "NEW_YORK",
     "OPEN_STATUSES",
-    "OrderRecord",
     "asset_id",
     "asset_json",
     "clock_json",
     "error_body",
+    "fee_activity_json",
+    "fill_activity_json",
     "num",
     "order_json",
     "position_json",
@@ -72,50 +74,12 @@ def error_body(code: int, message: str, **extra: Any) -> dict[str, Any]:
     return {"code": code, "message": message, **extra}
 
 
-@dataclass
-class OrderRecord:
-    """One order as the venue keeps it (mutable; the JSON is built from it on every read)."""
-
-    oid: int
-    id: str
-    client_order_id: str
-    symbol: str
-    side: str
-    type: str
-    time_in_force: str
-    qty: float | None
-    notional: float | None
-    limit_price: float | None
-    stop_price: float | None
-    trail_price: float | None
-    trail_percent: float | None
-    extended_hours: bool
-    position_intent: str
-    created_at: datetime
-    status: str = "new"
-    updated_at: datetime | None = None
-    filled_at: datetime | None = None
-    canceled_at: datetime | None = None
-    expired_at: datetime | None = None
-    failed_at: datetime | None = None
-    expires_at: datetime | None = None
-    filled_qty: float = 0.0
-    filled_notional: float = 0.0
-    fees: float = 0.0
-    hwm: float | None = None
-
-    @property
-    def is_open(self) -> bool:
-        """True while the order can still fill or be canceled."""
-        return self.status in OPEN_STATUSES
-
-
-def order_json(o: OrderRecord) -> dict[str, Any]:
+def order_json(o: VenueOrder) -> dict[str, Any]:
     """The order object of ``POST/GET /v2/orders`` and of trade updates."""
-    avg = o.filled_notional / o.filled_qty if o.filled_qty > 0 else None
+    avg = o.avg_price
     return {
         "id": o.id,
-        "client_order_id": o.client_order_id,
+        "client_order_id": o.client_id,
         "created_at": ts(o.created_at),
         "updated_at": ts(o.updated_at or o.created_at),
         "submitted_at": ts(o.created_at),
@@ -137,12 +101,12 @@ def order_json(o: OrderRecord) -> dict[str, Any]:
         "order_type": o.type,
         "type": o.type,
         "side": o.side,
-        "position_intent": o.position_intent,
-        "time_in_force": o.time_in_force,
-        "limit_price": num(o.limit_price),
-        "stop_price": num(o.stop_price),
+        "position_intent": o.extra.get("position_intent"),
+        "time_in_force": o.tif,
+        "limit_price": num(o.limit),
+        "stop_price": num(o.stop),
         "status": o.status,
-        "extended_hours": o.extended_hours,
+        "extended_hours": bool(o.extra.get("extended_hours", False)),
         "legs": None,
         "trail_percent": num(o.trail_percent),
         "trail_price": num(o.trail_price),
@@ -237,4 +201,54 @@ def clock_json(now: datetime, always_open: bool) -> dict[str, Any]:
         "is_open": True if always_open else in_hours,
         "next_open": next_open.isoformat(),
         "next_close": next_close.isoformat(),
+    }
+
+
+def _activity_id(when: datetime, uid: str) -> str:
+    """Alpaca's activity id: ``YYYYMMDDHHMMSSmmm::<uuid>`` (the time in New York, as the live API writes it)."""
+    local = when.astimezone(NEW_YORK)
+    return local.strftime("%Y%m%d%H%M%S") + f"{local.microsecond // 1000:03d}::{uid}"
+
+
+def fill_activity_json(account_id: str, ex: VenueExecution, o: VenueOrder, cum_qty: float,
+                       status: str) -> dict[str, Any]:
+    """A ``FILL`` account activity (``GET /v2/account/activities/FILL``), as alpaca-py's ``TradeActivity``
+    parses it; ``cum_qty`` and ``status`` are the order's right after this execution."""
+    left = max((o.qty or cum_qty) - cum_qty, 0.0)
+    return {
+        "id": _activity_id(ex.timestamp, ex.id),
+        "account_id": account_id,
+        "activity_type": "FILL",
+        "transaction_time": ts(ex.timestamp),
+        "type": "fill" if status == "filled" else "partial_fill",
+        "price": num(ex.price),
+        "qty": num(ex.qty),
+        "side": ex.side,
+        "symbol": ex.symbol,
+        "leaves_qty": num(left),
+        "order_id": o.id,
+        "cum_qty": num(cum_qty),
+        "order_status": status,
+    }
+
+
+def fee_activity_json(account_id: str, ex: VenueExecution) -> dict[str, Any]:
+    """The fee of one execution as a non-trade activity: ``CFEE`` for crypto (charged in the asset, ``qty``
+    negative), ``FEE`` otherwise (``net_amount`` negative, in USD), as alpaca-py's ``NonTradeActivity`` parses it."""
+    crypto = _is_crypto(ex.symbol)
+    in_asset = crypto and ex.fee_currency != "USD"
+    return {
+        "id": _activity_id(ex.timestamp, ex.id),
+        "account_id": account_id,
+        "activity_type": "CFEE" if crypto else "FEE",
+        "date": ex.timestamp.astimezone(NEW_YORK).date().isoformat(),
+        "created_at": ts(ex.timestamp),
+        "net_amount": num(0.0 if in_asset else -ex.fee),
+        "description": f"{'Crypto' if crypto else 'Commission'} fee for execution {ex.id}",
+        "status": "executed",
+        "symbol": ex.symbol,
+        "qty": num(-ex.fee) if in_asset else num(ex.qty),
+        "price": num(ex.price),
+        "order_id": ex.order_id,
+        "execution_id": ex.id,
     }

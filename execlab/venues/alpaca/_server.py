@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
-import socket
-import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import UTC, datetime
-from types import TracebackType
-from typing import Any, Final, Self
+from datetime import datetime
+from typing import Any, Final
 
 import pandas as pd
 from aiohttp import web
 
 from execlab._config import VenueConfig
-from execlab._data.bars import MarketData
-from execlab._sim.quote_venue import QuoteVenue
+from execlab.venues._base.account import VenueAccount
+from execlab.venues._base.faults import FaultInjector
+from execlab.venues._base.rate_limit import RateLimiter
+from execlab.venues._base.server import VenueServer
 from execlab.venues._harness import HARNESS_TOKEN_HEADER, HarnessGuard, new_harness_token
-from execlab.venues.alpaca._app import AppContext, build_app, credentials_match
-from execlab.venues.alpaca._faults import AlpacaFaults, FaultInjector, RateLimiter
+from execlab.venues.alpaca._app import build_app, credentials_match
+from execlab.venues.alpaca._faults import AlpacaFaults
 from execlab.venues.alpaca._state import AlpacaState, TradeUpdateListener
-from execlab.venues.alpaca._stream import STREAM_PATH
+from execlab.venues.alpaca._stream import STREAM_PATH, StreamHub
 
 __all__ = ["DEFAULT_API_KEY", "DEFAULT_SECRET_KEY", "AlpacaVenue"]
 
@@ -30,7 +28,7 @@ DEFAULT_API_KEY: Final = "PKEXECLABLOCAL000001"
 DEFAULT_SECRET_KEY: Final = "execlab-local-venue-not-a-secret"
 
 
-class AlpacaVenue:
+class AlpacaVenue(VenueServer):
     """A local server speaking Alpaca's Trading API v2 (REST and the ``trade_updates`` websocket) in front of
     execlab's simulated venue.
 
@@ -71,140 +69,77 @@ class AlpacaVenue:
             raise ValueError("api_key and secret_key must be non-empty")
         if not (math.isfinite(initial_cash) and initial_cash >= 0):
             raise ValueError(f"initial_cash must be a finite amount >= 0, got {initial_cash!r}")
+        super().__init__(host, port)
         self.api_key = api_key
         self.secret_key = secret_key
-        self.host = host
-        self._guard = HarnessGuard.for_bind(harness_token or new_harness_token(), host, allowed_hosts,
-                                            keys_match=self._keys_match)
-        self._requested_port = int(port)
-        self.injector = FaultInjector(faults)
+        self.guard = HarnessGuard.for_bind(harness_token or new_harness_token(), host, allowed_hosts,
+                                           keys_match=self.keys_match)
+        self.injector = FaultInjector(faults if faults is not None else AlpacaFaults())
         self.limiter = RateLimiter(rate_limit, rate_window)
         self.state = AlpacaState(initial_cash=initial_cash, venue_config=venue_config, allow_short=allow_short,
                                  symbols=symbols, clock=clock, injector=self.injector, seed=seed,
                                  always_open=always_open)
-        self._port: int | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._ctx: AppContext | None = None
-        self._runner: web.AppRunner | None = None
+        self._streams: StreamHub | None = None
 
-    # -- life cycle ----------------------------------------------------------------------------------------
-    def start(self) -> Self:
-        """Bind the port and serve in a background thread; returns once requests are accepted."""
-        if self._thread is not None:
-            raise RuntimeError("AlpacaVenue is already started")
-        QuoteVenue.warm_up()  # the kernel's first call must not stall the event loop inside a request
-        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self._requested_port))
-        except OSError:
-            sock.close()
-            raise
-        self._port = int(sock.getsockname()[1])
-        loop = asyncio.new_event_loop()
-        ready = threading.Event()
-        failure: list[BaseException] = []
+    name = "alpaca"
 
-        def run() -> None:
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self._serve(sock))
-            except BaseException as exc:  # handed to the starting thread
-                failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            loop.run_forever()
-            loop.close()
+    # -- serving ---------------------------------------------------------------------------------------------
+    def make_app(self) -> web.Application:
+        """The aiohttp application (on the serving loop)."""
+        assert self.stopping is not None
+        self._streams = StreamHub(self.state, self.api_key, self.secret_key, self.injector, self.stopping)
+        self._streams.attach()
+        return build_app(self)
 
-        self._loop = loop
-        self._thread = threading.Thread(target=run, name=f"alpaca-venue:{self._port}", daemon=True)
-        self._thread.start()
-        if not ready.wait(30) or failure:
-            self._thread = None
-            sock.close()
-            raise RuntimeError(f"AlpacaVenue did not start on {self.host}:{self._port}") from (
-                failure[0] if failure else None)
-        return self
-
-    async def _serve(self, sock: socket.socket) -> None:
-        self._ctx = AppContext(self.state, self.api_key, self.secret_key, self.limiter, self.injector, self._guard)
-        runner = web.AppRunner(build_app(self._ctx), access_log=None, shutdown_timeout=2.0,
-                               handler_cancellation=False)
-        await runner.setup()
-        await web.SockSite(runner, sock).start()
-        self._runner = runner
-        self._ctx.streams.attach()
-
-    async def _shutdown(self) -> None:
-        if self._ctx is not None:
-            self._ctx.stopping.set()
-            await self._ctx.streams.shutdown()
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    def stop(self) -> None:
-        """Stop serving (hanging requests are let go at once, stream clients get ``1001 going away``) and join the
-        thread; safe to call twice."""
-        loop, thread = self._loop, self._thread
-        if loop is None or thread is None:
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(timeout=10)
-        finally:
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(timeout=10)
-            self._thread = None
-            self._loop = None
-            self._runner = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
-        self.stop()
+    async def shutdown(self) -> None:
+        """Let hanging requests go, close stream clients with ``1001 going away``, stop the app."""
+        if self._streams is not None:
+            await self._streams.shutdown()
+        await super().shutdown()
 
     @property
-    def port(self) -> int:
-        """The bound TCP port (after :meth:`start`)."""
-        if self._port is None:
+    def streams(self) -> StreamHub:
+        """The ``trade_updates`` hub (after :meth:`start`)."""
+        if self._streams is None:
             raise RuntimeError("AlpacaVenue is not started: call start() or use it as a context manager")
-        return self._port
+        return self._streams
+
+    @property
+    def account(self) -> VenueAccount:
+        """The neutral account behind the wire protocol."""
+        return self.state.account_
 
     @property
     def base_url(self) -> str:
         """``http://host:port``: pass it to ``TradingClient(url_override=...)`` (alpaca-py adds ``/v2``)."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return self.url()
 
     @property
     def stream_url(self) -> str:
         """``ws://host:port/stream``: the ``trade_updates`` websocket, for ``TradingStream(url_override=...)``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"ws://{host}:{self.port}{STREAM_PATH}"
+        return self.url("ws", STREAM_PATH)
 
     @property
     def harness_token(self) -> str:
         """The token the harness routes (``/_stats``, ``/_quotes``, ``/_faults``, …) require."""
-        return self._guard.token
+        return self.guard.token
 
     @property
     def harness_headers(self) -> dict[str, str]:
         """Headers for a harness request: ``requests.post(venue.base_url + "/_faults", json=...,
         headers=venue.harness_headers)``."""
-        return {HARNESS_TOKEN_HEADER: self._guard.token}
+        return {HARNESS_TOKEN_HEADER: self.guard.token}
 
-    def _keys_match(self, headers: Mapping[str, str]) -> bool:
+    def keys_match(self, headers: Mapping[str, str]) -> bool:
+        """Whether ``headers`` carry this venue's API key id and secret."""
         return credentials_match(headers, self.api_key, self.secret_key)
 
     @property
     def faults(self) -> AlpacaFaults:
         """The live fault knobs: assign attributes (or use ``POST /_faults``) to change them."""
-        return self.injector.faults
+        knobs = self.injector.faults
+        assert isinstance(knobs, AlpacaFaults)
+        return knobs
 
     # -- price source --------------------------------------------------------------------------------------
     def set_quote(self, symbol: str, bid: float | None, ask: float | None, last: float | None = None,
@@ -236,21 +171,7 @@ class AlpacaVenue:
         ``bid``/``ask`` columns when present, else the close on both sides; last = close; volume = the bar's
         volume. Orders are matched after each step; the timestamp is yielded so the caller can trade between bars.
         """
-        market = MarketData.from_bars(bars)
-        for i, stamp in enumerate(market.timestamps):
-            when = stamp.to_pydatetime()
-            self.set_time(when if when.tzinfo is not None else when.replace(tzinfo=UTC))
-            batch: list[tuple[str, float, float, float | None, float | None]] = []
-            for s, symbol in enumerate(market.symbols):
-                close = float(market.close[i, s])
-                if math.isnan(close):
-                    continue
-                bid = float(market.bid[i, s]) if market.bid is not None else close
-                ask = float(market.ask[i, s]) if market.ask is not None else close
-                batch.append((symbol, close if math.isnan(bid) else bid, close if math.isnan(ask) else ask, close,
-                              float(market.volume[i, s])))
-            self.state.set_quotes(batch)
-            yield stamp
+        return self.state.account_.replay_bars(bars)
 
     # -- introspection -------------------------------------------------------------------------------------
     def trade_updates(self, since: int = 0) -> list[dict[str, Any]]:
@@ -276,7 +197,4 @@ class AlpacaVenue:
     def drop_streams(self, timeout: float = 10.0) -> int:
         """Drop every ``trade_updates`` websocket connection abruptly (as ``POST /_streams/drop`` does), as a
         network failure would; returns how many were dropped."""
-        loop, ctx = self._loop, self._ctx
-        if loop is None or ctx is None:
-            raise RuntimeError("AlpacaVenue is not started: call start() or use it as a context manager")
-        return asyncio.run_coroutine_threadsafe(ctx.streams.drop_all(), loop).result(timeout=timeout)
+        return self.call(self.streams.drop_all(), timeout)

@@ -1,33 +1,30 @@
-"""Orders, account, trade-update events and request statistics of the local Alpaca venue.
+"""Alpaca's rules over the neutral venue account: request validation, error codes, the JSON of orders, positions,
+the account, account activities and trade updates.
 
-Every public method takes the state's lock, so the HTTP handlers (event-loop thread) and in-process callers
-(``set_quote`` from a test or a harness thread) see one consistent venue. Matching is done by
-:class:`execlab._sim.quote_venue.QuoteVenue`, the quote-driven front of execlab's matching kernel.
+The orders, balances, matching, executions and statistics are :class:`execlab.venues._base.VenueAccount`'s; every
+public method takes its lock, so the HTTP handlers (event-loop thread) and in-process callers (``set_quote`` from a
+test or a harness thread) see one consistent venue.
 """
 
 from __future__ import annotations
 
 import math
-import random
 import re
-import threading
-import uuid
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from execlab._config import VenueConfig
-from execlab._core.codes import TIF, TYPE, VenueReason
 from execlab._core.models import OrderType, TimeInForce
-from execlab._sim.quote_venue import CANCELLED, EXPIRED, FILLED, REJECTED, EngineEvent, EngineFill, QuoteVenue
-from execlab.venues.alpaca._faults import FaultInjector
+from execlab.venues._base.account import VenueAccount, VenueEvent, VenueInstrument, VenueOrderRequest, VenueReject
+from execlab.venues._base.faults import FaultInjector
 from execlab.venues.alpaca._mapping import (
     NEW_YORK,
-    OrderRecord,
     asset_json,
     clock_json,
     error_body,
+    fee_activity_json,
+    fill_activity_json,
     num,
     order_json,
     position_json,
@@ -119,155 +116,86 @@ def _parse_time(value: str, key: str) -> datetime:
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
 
+_ACTIVITY_TYPES: Final = ("FILL", "FEE", "CFEE")
+
+
+def _session(now: datetime) -> int:
+    return now.astimezone(NEW_YORK).date().toordinal()
+
+
+def _instrument(symbol: str) -> VenueInstrument:
+    """Alpaca keeps crypto as positions too (``BTC/USD``), all in USD."""
+    crypto = "/" in symbol
+    base, _, quote = symbol.partition("/")
+    return VenueInstrument(symbol, base, quote if crypto else "USD", asset_class="crypto" if crypto else "equity")
+
+
 class AlpacaState:
-    """The venue behind the REST endpoints: validation, order records, account, matching, events, statistics."""
+    """The venue behind the REST endpoints: Alpaca's validation and JSON over a :class:`VenueAccount`."""
 
     def __init__(self, *, initial_cash: float = 100_000.0, venue_config: VenueConfig | None = None,
                  allow_short: bool = False, symbols: Iterable[str] | None = None,
                  clock: Callable[[], datetime] | None = None, injector: FaultInjector | None = None,
                  seed: int = 0, always_open: bool = True) -> None:
-        self.lock = threading.RLock()
-        self.engine = QuoteVenue(venue_config, initial_cash, allow_short)
-        self.allow_short = allow_short
         self.symbols = None if symbols is None else frozenset(symbols)
+        self.account_ = VenueAccount(
+            initial_cash, currency="USD", venue_config=venue_config, allow_short=allow_short,
+            instruments=[_instrument(s) for s in self.symbols or ()], symbols_closed=self.symbols is not None,
+            default_instrument=_instrument, session_of=_session, clock=clock, seed=seed)
+        self.lock = self.account_.lock
+        self.allow_short = allow_short
         self.always_open = always_open
         self.injector = injector or FaultInjector()
-        self._clock = clock or (lambda: datetime.now(UTC))
-        self._frozen: datetime | None = None
-        self._rng = random.Random(seed)
-        self.account_id = self._uuid()
-        self.account_number = "PA" + "".join(str(self._rng.randrange(10)) for _ in range(10))
-        self.created_at = self.now()
-        self.orders: list[OrderRecord] = []
-        self._by_id: dict[str, OrderRecord] = {}
-        self._by_client: dict[str, OrderRecord] = {}
-        self._by_oid: dict[int, OrderRecord] = {}
-        self._open: dict[int, OrderRecord] = {}
+        self.account_id = self.account_.new_id()
+        self.account_number = "PA" + "".join(str(self.account_.rng.randrange(10)) for _ in range(10))
         self.events: list[dict[str, Any]] = []
         self.listeners: list[TradeUpdateListener] = []
-        self._day = self._session(self.created_at)
-        self._last_equity = float(initial_cash)
-        self._lastday: dict[str, float] = {}
-        # statistics
-        self.requests = 0
-        self.statuses: Counter[int] = Counter()
-        self.rate_limited = 0
-        self.attempts: Counter[str] = Counter()
-        self.attempts_without_id = 0
-        self.stream_counts: Counter[str] = Counter()
-        """``trade_updates`` websocket counts, kept by the stream hub: connections, open, authorized,
-        auth_failures, drops, messages (trade updates sent)."""
+        self._activities: list[dict[str, Any]] = []
+        self.account_.subscribe(self._on_event)
 
-    # -- time ----------------------------------------------------------------------------------------------
+    # -- time, quotes --------------------------------------------------------------------------------------
     def now(self) -> datetime:
-        """The venue's time: the frozen replay time, else the clock (always timezone-aware)."""
-        dt = self._frozen or self._clock()
-        return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
+        """The venue's time."""
+        return self.account_.now()
 
     def set_time(self, when: datetime | None) -> None:
-        """Freeze the venue clock at ``when`` (a bar replay does this), or go back to the clock with None."""
-        with self.lock:
-            self._frozen = when if when is None or when.tzinfo is not None else when.replace(tzinfo=UTC)
-            self._roll()
-
-    @staticmethod
-    def _session(now: datetime) -> int:
-        return now.astimezone(NEW_YORK).date().toordinal()
-
-    def _roll(self) -> None:
-        """On a new New York date: remember yesterday's equity and prices, expire DAY orders."""
-        day = self._session(self.now())
-        if day == self._day:
-            return
-        self._day = day
-        self._last_equity = self.engine.equity()
-        self._lastday = {s: self.engine.mark(s) for s in self.engine.symbols}
-        self._match()
+        """Freeze the venue clock at ``when``, or follow the clock again with None."""
+        self.account_.set_time(when)
 
     def sync(self) -> None:
         """Bring time-driven state up to date (called before every API request)."""
-        with self.lock:
-            self._roll()
+        self.account_.sync()
 
-    def _uuid(self) -> str:
-        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
-
-    # -- quotes --------------------------------------------------------------------------------------------
-    def set_quotes(self, quotes: Iterable[tuple[str, float, float, float | None, float | None]]) -> None:
-        """Replace quotes ``(symbol, bid, ask, last, volume)`` as one step and match every working order."""
-        batch: list[tuple[str, float, float, float, float]] = []
-        for symbol, bid, ask, last, volume in quotes:
-            self._check_symbol(symbol)
-            for name, value in (("bid", bid), ("ask", ask), ("last", last)):
-                if value is not None and not (math.isnan(value) or (math.isfinite(value) and value > 0)):
-                    raise ValueError(f"quote for {symbol}: {name} must be a positive price or NaN, got {value!r}")
-            if not (math.isnan(bid) or math.isnan(ask)) and bid > ask:
-                raise ValueError(f"quote for {symbol}: bid {bid} is above ask {ask}")
-            if volume is not None and not volume >= 0:
-                raise ValueError(f"quote for {symbol}: volume must be >= 0, got {volume!r}")
-            if last is None or math.isnan(last):
-                both = not (math.isnan(bid) or math.isnan(ask))
-                last = 0.5 * (bid + ask) if both else (bid if math.isnan(ask) else ask)
-            batch.append((symbol, bid, ask, last, math.inf if volume is None else volume))
-        with self.lock:
-            self._roll()
-            self.engine.set_quotes(batch)
-            for symbol, *_ in batch:
-                self._lastday.setdefault(symbol, self.engine.mark(symbol))
-            self._match()
-
-    def _check_symbol(self, symbol: str) -> None:
+    def check_symbol(self, symbol: str) -> None:
+        """ValueError unless ``symbol`` is written as Alpaca writes symbols."""
         if not isinstance(symbol, str) or not _SYMBOL.match(symbol):
             raise ValueError(f"symbol must be upper-case letters, digits, '.', '/' or '-', got {symbol!r}")
 
-    # -- matching ------------------------------------------------------------------------------------------
-    def _match(self) -> None:
-        fills, events = self.engine.match(self._session(self.now()))
-        self._apply(fills, events)
+    def set_quotes(self, quotes: Iterable[tuple[str, float, float, float | None, float | None]]) -> None:
+        """Replace quotes ``(symbol, bid, ask, last, volume)`` as one step and match every working order."""
+        batch = list(quotes)
+        for q in batch:
+            self.check_symbol(q[0])
+        self.account_.set_quotes(batch)
 
-    def _apply(self, fills: list[EngineFill], events: list[EngineEvent]) -> None:
-        now = self.now()
-        ended = {e.oid for e in events if e.status != FILLED}
-        for f in fills:
-            o = self._by_oid[f.oid]
-            q = abs(f.qty)
-            o.filled_qty += q
-            o.filled_notional += q * f.price
-            o.fees += f.fee
-            o.updated_at = now
-            done = not self.engine.is_working(f.oid) and f.oid not in ended
-            o.status = "filled" if done else "partially_filled"
-            if done:
-                o.filled_at = now
-            self._publish("fill" if done else "partial_fill", o, price=f.price, qty=q,
-                          position_qty=self.engine.holding(o.symbol))
-        for e in events:
-            if e.status == FILLED:
-                continue
-            o = self._by_oid[e.oid]
-            o.updated_at = now
-            if e.status == EXPIRED:
-                o.status, o.expired_at, name = "expired", now, "expired"
-            elif e.status == REJECTED or (e.status == CANCELLED and e.reason in (VenueReason.INSUFFICIENT_CASH,
-                                                                                  VenueReason.NO_SHORTING)
-                                          and o.filled_qty == 0):
-                o.status, o.failed_at, name = "rejected", now, "rejected"
-            else:
-                o.status, o.canceled_at, name = "canceled", now, "canceled"
-            self._publish(name, o)
-        for oid in list(self._open):
-            o = self._open[oid]
-            if not o.is_open:
-                del self._open[oid]
-            elif o.type == "trailing_stop":
-                hwm = self.engine.extreme(o.oid)
-                o.hwm = None if math.isnan(hwm) else hwm
+    @property
+    def orders(self) -> list[Any]:
+        """Every order (neutral :class:`VenueOrder` values), oldest first."""
+        return self.account_.all_orders()
 
-    def _publish(self, event: str, o: OrderRecord, *, price: float | None = None, qty: float | None = None,
-                 position_qty: float | None = None) -> None:
-        update: dict[str, Any] = {"event": event, "order": order_json(o), "timestamp": ts(self.now())}
-        if price is not None:
-            update.update(execution_id=self._uuid(), price=num(price), qty=num(qty), position_qty=num(position_qty))
+    # -- events --------------------------------------------------------------------------------------------
+    def _on_event(self, event: VenueEvent) -> None:
+        """One account event → one ``trade_updates`` message (and the FILL/fee activities of an execution)."""
+        update: dict[str, Any] = {"event": event.kind, "order": order_json(event.order),
+                                  "timestamp": ts(event.timestamp)}
+        ex = event.execution
+        if ex is not None:
+            update.update(execution_id=ex.id, price=num(ex.price), qty=num(ex.qty),
+                          position_qty=num(ex.position_qty), timestamp=ts(ex.timestamp))
+            o = event.order
+            self._activities.append(fill_activity_json(self.account_id, ex, o, o.filled_qty, o.status))
+            if ex.fee > 0:
+                self._activities.append(fee_activity_json(self.account_id, ex))
         self.events.append(update)
         for listener in list(self.listeners):
             listener(update)
@@ -276,29 +204,18 @@ class AlpacaState:
     def submit(self, body: Any) -> dict[str, Any]:
         """``POST /v2/orders``: validate, accept, then match; returns the order as accepted (status ``new``)."""
         with self.lock:
-            self._roll()
-            o = self._new_order(body)
-            snapshot = order_json(o)
-            if self.injector.take_reject():
-                o.status, o.failed_at, o.updated_at = "rejected", o.created_at, o.created_at
-                self._open.pop(o.oid, None)
-                self._publish("rejected", o)
-                return snapshot
-            tif = TIF[TimeInForce(o.time_in_force)]
-            sign = 1.0 if o.side == "buy" else -1.0
-            trail_pct = o.trail_percent or 0.0
-            self.engine.submit(
-                o.oid, o.symbol, sign * (o.qty or 0.0), TYPE[OrderType(o.type)], tif, day=self._day,
-                limit=o.limit_price if o.limit_price is not None else math.nan,
-                stop=o.stop_price if o.stop_price is not None else math.nan,
-                trail_amount=o.trail_price or 0.0, trail_percent=trail_pct,
-                notional=None if o.notional is None else sign * o.notional,
-                partial_ratio=self.injector.partial_fill_ratio,
-            )
-            self._match()
-            return snapshot
+            self.account_.sync()
+            request = self._request(body)
+            try:
+                o = self.account_.place(request, reject=self.injector.take_reject(),
+                                        partial_ratio=self.injector.faults.partial_fill_ratio)
+            except VenueReject as exc:
+                raise _alpaca_error(exc) from None
+            # the answer is the order as accepted, before this call's matching
+            return next(e["order"] for e in reversed(self.events)
+                        if e["event"] == "new" and e["order"]["id"] == o.id)
 
-    def _new_order(self, body: Any) -> OrderRecord:
+    def _request(self, body: Any) -> VenueOrderRequest:
         if not isinstance(body, dict):
             raise AlpacaError(400, 40010000, "request body format is invalid")
         symbol = body.get("symbol")
@@ -358,119 +275,34 @@ class AlpacaState:
             raise _invalid(f"client_order_id must be a string, got {coid!r}")
         if coid and len(coid) > 128:
             raise _invalid("client_order_id must be no more than 128 characters")
-        if coid and coid in self._by_client:
-            raise _invalid("client_order_id must be unique")
-        self._check_funds(symbol, side, kind, qty, notional, limit, stop)
-        held = self.engine.holding(symbol)
+        held = self.account_.holding(symbol)
         if side == "buy":
             intent = "buy_to_close" if held < 0 else "buy_to_open"
         else:
             intent = "sell_to_close" if held > 0 else "sell_to_open"
         now = self.now()
-        o = OrderRecord(
-            oid=len(self.orders) + 1, id=self._uuid(), client_order_id=coid or self._uuid(), symbol=symbol,
-            side=side, type=kind, time_in_force=tif, qty=qty, notional=notional, limit_price=limit,
-            stop_price=stop, trail_price=trail_price, trail_percent=trail_percent, extended_hours=extended,
-            position_intent=intent, created_at=now,
+        return VenueOrderRequest(
+            symbol, "buy" if side == "buy" else "sell", kind, tif, qty=qty, notional=notional, limit=limit,
+            stop=stop, trail_price=trail_price, trail_percent=trail_percent, client_id=coid or None,
             expires_at=session_close(now) if tif == "day" else None,
-        )
-        self.orders.append(o)
-        self._by_id[o.id] = o
-        self._by_client[o.client_order_id] = o
-        self._by_oid[o.oid] = o
-        self._open[o.oid] = o
-        self._publish("new", o)
-        return o
-
-    # -- funds ---------------------------------------------------------------------------------------------
-    def _estimate(self, symbol: str, buy: bool, kind: str, limit: float | None, stop: float | None) -> float:
-        if kind in ("limit", "stop_limit") and limit is not None:
-            return limit
-        touch = self.engine.touch(symbol, buy)
-        if kind == "stop" and stop is not None:
-            return max(stop, touch) if buy and not math.isnan(touch) else stop
-        return touch
-
-    def _open_qty(self, o: OrderRecord) -> float:
-        left = self.engine.remaining(o.oid) if self.engine.is_working(o.oid) else 0.0
-        if left == 0.0 and o.notional is not None and o.filled_qty == 0.0 and o.is_open:
-            px = self.engine.touch(o.symbol, o.side == "buy")
-            left = o.notional / px if px > 0 else 0.0
-        return left
-
-    def reserved(self) -> float:
-        """Buying power held by open buy orders (remaining quantity at the limit, stop or current ask)."""
-        total = 0.0
-        for o in self._open.values():
-            if o.is_open and o.side == "buy":
-                if o.notional is not None and o.filled_qty == 0.0:
-                    total += o.notional
-                    continue
-                px = self._estimate(o.symbol, True, o.type, o.limit_price, o.stop_price)
-                total += self._open_qty(o) * (px if px > 0 else 0.0)
-        return total
-
-    def held_for_orders(self, symbol: str) -> float:
-        """Quantity of ``symbol`` that open sell orders hold."""
-        return sum(self._open_qty(o) for o in self._open.values()
-                   if o.is_open and o.side == "sell" and o.symbol == symbol)
-
-    def buying_power(self) -> float:
-        """``multiplier × equity − gross exposure − open buy orders``, never below zero."""
-        e = self.engine
-        return max(e.leverage() * e.equity() - e.gross() - self.reserved(), 0.0)
-
-    def _check_funds(self, symbol: str, side: str, kind: str, qty: float | None, notional: float | None,
-                     limit: float | None, stop: float | None) -> None:
-        buy = side == "buy"
-        px = self._estimate(symbol, buy, kind, limit, stop)
-        if qty is None and notional is not None:
-            qty = notional / px if px > 0 else 0.0
-        assert qty is not None
-        if buy:
-            cost = notional if notional is not None else qty * (px if px > 0 else 0.0)
-        else:
-            held = self.engine.holding(symbol)
-            for_orders = self.held_for_orders(symbol)
-            available = max(held, 0.0) - for_orders
-            short = qty - max(available, 0.0)
-            if short > 1e-9 and not self.allow_short:
-                raise AlpacaError(
-                    403, _CODE_FORBIDDEN,
-                    f"insufficient qty available for order (requested: {num(qty)}, available: "
-                    f"{num(max(available, 0.0))})",
-                    available=num(max(available, 0.0)), existing_qty=num(held), held_for_orders=num(for_orders),
-                    symbol=symbol,
-                )
-            cost = max(short, 0.0) * (px if px > 0 else 0.0)
-        if cost <= 0.0:
-            return
-        bp = self.buying_power()
-        if cost > bp + 1e-9:
-            raise AlpacaError(403, _CODE_FORBIDDEN, "insufficient buying power", buying_power=num(bp),
-                              cost_basis=num(cost))
+            extra={"extended_hours": extended, "position_intent": intent})
 
     # -- order queries and cancels ------------------------------------------------------------------------
     def order(self, order_id: str) -> dict[str, Any]:
         """``GET /v2/orders/{order_id}``."""
-        with self.lock:
-            return order_json(self._find(order_id))
+        o = self.account_.order(order_id)
+        if o is None:
+            raise AlpacaError(404, _CODE_NOT_FOUND, "order not found")
+        return order_json(o)
 
     def order_by_client_id(self, client_order_id: str | None) -> dict[str, Any]:
         """``GET /v2/orders:by_client_order_id``."""
-        with self.lock:
-            if not client_order_id:
-                raise _invalid("client_order_id is required")
-            o = self._by_client.get(client_order_id)
-            if o is None:
-                raise AlpacaError(404, _CODE_NOT_FOUND, "order not found")
-            return order_json(o)
-
-    def _find(self, order_id: str) -> OrderRecord:
-        o = self._by_id.get(order_id)
+        if not client_order_id:
+            raise _invalid("client_order_id is required")
+        o = self.account_.order_by_client_id(client_order_id)
         if o is None:
             raise AlpacaError(404, _CODE_NOT_FOUND, "order not found")
-        return o
+        return order_json(o)
 
     def list_orders(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
         """``GET /v2/orders`` with ``status``, ``limit``, ``after``, ``until``, ``direction``, ``side``,
@@ -478,15 +310,8 @@ class AlpacaState:
         status = params.get("status", "open").lower()
         if status not in ("open", "closed", "all"):
             raise _invalid(f"status must be one of open, closed, all, got {status!r}")
-        try:
-            limit = int(params.get("limit", "50"))
-        except ValueError:
-            raise _invalid(f"limit must be an integer, got {params.get('limit')!r}") from None
-        if not 1 <= limit <= 500:
-            raise _invalid(f"limit must be between 1 and 500, got {limit}")
-        direction = params.get("direction", "desc").lower()
-        if direction not in ("asc", "desc"):
-            raise _invalid(f"direction must be asc or desc, got {direction!r}")
+        limit = _limit(params, 50, 500)
+        direction = _direction(params)
         side = params.get("side")
         if side is not None and side.lower() not in ("buy", "sell"):
             raise _invalid(f"side must be buy or sell, got {side!r}")
@@ -496,7 +321,7 @@ class AlpacaState:
             if params.get("symbols") else None
         with self.lock:
             chosen = [
-                o for o in self.orders
+                o for o in self.account_.all_orders()
                 if (status == "all" or (status == "open") == o.is_open)
                 and (after is None or o.created_at > after)
                 and (until is None or o.created_at < until)
@@ -509,56 +334,44 @@ class AlpacaState:
     def cancel(self, order_id: str) -> None:
         """``DELETE /v2/orders/{order_id}``: 422 when the order is no longer open."""
         with self.lock:
-            self._cancel(self._find(order_id))
-
-    def _cancel(self, o: OrderRecord) -> None:
-        if not o.is_open:
-            raise AlpacaError(422, 42210000, f'order is already in "{o.status}" state')
-        self.engine.cancel(o.oid)
-        now = self.now()
-        o.status, o.canceled_at, o.updated_at = "canceled", now, now
-        self._open.pop(o.oid, None)
-        self._publish("canceled", o)
+            if self.account_.order(order_id) is None:
+                raise AlpacaError(404, _CODE_NOT_FOUND, "order not found")
+            try:
+                self.account_.cancel(order_id)
+            except ValueError as exc:
+                raise AlpacaError(422, 42210000, str(exc)) from None
 
     def cancel_all(self) -> list[dict[str, Any]]:
         """``DELETE /v2/orders``: one ``{"id", "status", "body"}`` per open order (HTTP 207)."""
         with self.lock:
-            out = []
-            for o in [o for o in self._open.values() if o.is_open]:
-                self._cancel(o)
-                out.append({"id": o.id, "status": 200, "body": order_json(o)})
-            return out
+            return [{"id": o.id, "status": 200, "body": order_json(self.account_.cancel(o.id))}
+                    for o in self.account_.open_orders()]
 
     # -- positions -----------------------------------------------------------------------------------------
-    def _position(self, symbol: str) -> dict[str, Any]:
-        e = self.engine
-        qty = e.holding(symbol)
-        s = e.symbol_index(symbol)
-        price = e.mark(symbol)
-        avg = float(e.avg_price[s])
-        price = avg if math.isnan(price) else price
-        lastday = self._lastday.get(symbol, price)
-        available = qty - self.held_for_orders(symbol) if qty > 0 else qty
+    def _position(self, symbol: str, qty: float, avg: float, price: float) -> dict[str, Any]:
+        lastday = self.account_.lastday.get(symbol, price)
+        available = qty - self.account_.held_for_orders(symbol) if qty > 0 else qty
         return position_json(symbol, qty, avg, price, lastday, available)
 
     def positions(self) -> list[dict[str, Any]]:
         """``GET /v2/positions``, sorted by symbol."""
         with self.lock:
-            return [self._position(s) for s in sorted(self.engine.symbols) if self.engine.holding(s) != 0.0]
+            return [self._position(*p) for p in self.account_.positions()]
 
     def position(self, symbol: str) -> dict[str, Any]:
         """``GET /v2/positions/{symbol}``: 404 when flat."""
         with self.lock:
             symbol = symbol.upper()
-            if self.engine.holding(symbol) == 0.0:
-                raise AlpacaError(404, _CODE_NOT_FOUND, "position does not exist")
-            return self._position(symbol)
+            for p in self.account_.positions():
+                if p[0] == symbol:
+                    return self._position(*p)
+            raise AlpacaError(404, _CODE_NOT_FOUND, "position does not exist")
 
     def close_position(self, symbol: str, params: Mapping[str, str]) -> dict[str, Any]:
         """``DELETE /v2/positions/{symbol}`` (optionally ``qty`` or ``percentage``): a market order the other way."""
         with self.lock:
             symbol = symbol.upper()
-            held = self.engine.holding(symbol)
+            held = self.account_.holding(symbol)
             if held == 0.0:
                 raise AlpacaError(404, _CODE_NOT_FOUND, "position does not exist")
             qty = abs(held)
@@ -582,28 +395,28 @@ class AlpacaState:
             if cancel_orders:
                 self.cancel_all()
             out: list[dict[str, Any]] = []
-            for symbol in sorted(self.engine.symbols):
-                if self.engine.holding(symbol) == 0.0:
-                    continue
+            for symbol, *_ in self.account_.positions():
                 try:
                     out.append({"symbol": symbol, "status": 200, "body": self.close_position(symbol, {})})
                 except AlpacaError as exc:
                     out.append({"symbol": symbol, "status": exc.status, "body": {**exc.body(), "symbol": symbol}})
             return out
 
-    # -- account, clock, assets ----------------------------------------------------------------------------
+    # -- account, activities, clock, assets ----------------------------------------------------------------
     def account(self) -> dict[str, Any]:
         """``GET /v2/account``."""
         with self.lock:
-            e = self.engine
-            marks = {s: e.mark(s) for s in e.symbols}
-            long_mv = sum(q * marks[s] for s in e.symbols if (q := e.holding(s)) > 0 and not math.isnan(marks[s]))
-            short_mv = sum(q * marks[s] for s in e.symbols if (q := e.holding(s)) < 0 and not math.isnan(marks[s]))
-            equity = e.equity()
-            bp = self.buying_power()
-            fees = sum(o.fees for o in self.orders)
+            a = self.account_
+            pos = a.positions()
+            long_mv = sum(q * m for _s, q, _a, m in pos if q > 0)
+            short_mv = sum(q * m for _s, q, _a, m in pos if q < 0)
+            equity = a.equity()
+            bp = a.buying_power()
+            cash = a.balance("USD")
+            reserved = a.locked("USD")
+            fees = sum(o.fees for o in a.all_orders() if o.fee_currency in (None, "USD"))
             gross = long_mv - short_mv
-            margin = gross / 2.0 if e.leverage() > 1 else gross
+            margin = gross / 2.0 if a.leverage() > 1 else gross
             return {
                 "id": self.account_id,
                 "account_number": self.account_number,
@@ -612,12 +425,12 @@ class AlpacaState:
                 "currency": "USD",
                 "buying_power": num(bp),
                 "regt_buying_power": num(bp),
-                "daytrading_buying_power": num(bp if e.leverage() >= 4 else 0.0),
+                "daytrading_buying_power": num(bp if a.leverage() >= 4 else 0.0),
                 "effective_buying_power": num(bp),
-                "non_marginable_buying_power": num(max(e.cash - self.reserved(), 0.0)),
-                "options_buying_power": num(max(e.cash - self.reserved(), 0.0)),
+                "non_marginable_buying_power": num(max(cash - reserved, 0.0)),
+                "options_buying_power": num(max(cash - reserved, 0.0)),
                 "bod_dtbp": "0",
-                "cash": num(e.cash),
+                "cash": num(cash),
                 "accrued_fees": num(fees),
                 "pending_transfer_in": "0",
                 "pending_transfer_out": "0",
@@ -626,12 +439,12 @@ class AlpacaState:
                 "trading_blocked": False,
                 "transfers_blocked": False,
                 "account_blocked": False,
-                "created_at": ts(self.created_at),
+                "created_at": ts(a.created_at),
                 "trade_suspended_by_user": False,
-                "multiplier": num(e.leverage()),
+                "multiplier": num(a.leverage()),
                 "shorting_enabled": self.allow_short,
                 "equity": num(equity),
-                "last_equity": num(self._last_equity),
+                "last_equity": num(a.last_equity),
                 "long_market_value": num(long_mv),
                 "short_market_value": num(short_mv),
                 "position_market_value": num(gross),
@@ -647,6 +460,35 @@ class AlpacaState:
                 "pending_reg_taf_fees": "0",
             }
 
+    def activities(self, params: Mapping[str, str], activity_type: str | None = None) -> list[dict[str, Any]]:
+        """``GET /v2/account/activities[/{type}]``: FILL activities and the fee activities (``FEE``, ``CFEE``) of
+        fills that paid one; ``activity_types``, ``after``, ``until``, ``direction`` (default desc),
+        ``page_size`` (default 100) and ``page_token`` (the id of the last activity of the previous page)."""
+        if activity_type is not None:
+            types = {activity_type.upper()}
+        elif params.get("activity_types"):
+            types = {t.strip().upper() for t in params["activity_types"].split(",") if t.strip()}
+        else:
+            types = set(_ACTIVITY_TYPES)
+        unknown = sorted(t for t in types if not t.isalpha())
+        if unknown:
+            raise _invalid(f"invalid activity type: {unknown[0]}")
+        direction = _direction(params)
+        size = _limit(params, 100, 100, key="page_size")
+        after = _parse_time(params["after"], "after") if params.get("after") else None
+        until = _parse_time(params["until"], "until") if params.get("until") else None
+        with self.lock:
+            chosen = [a for a in self._activities if a["activity_type"] in types]
+        def when(a: dict[str, Any]) -> datetime:
+            return _parse_time(a.get("transaction_time") or a["created_at"], "time")
+        chosen = [a for a in chosen if (after is None or when(a) > after) and (until is None or when(a) < until)]
+        chosen.sort(key=lambda a: a["id"], reverse=direction == "desc")
+        token = params.get("page_token")
+        if token:
+            ids = [a["id"] for a in chosen]
+            chosen = chosen[ids.index(token) + 1:] if token in ids else []
+        return chosen[:size]
+
     def clock(self) -> dict[str, Any]:
         """``GET /v2/clock``."""
         return clock_json(self.now(), self.always_open)
@@ -657,7 +499,7 @@ class AlpacaState:
         if status not in (None, "active"):
             return []
         with self.lock:
-            listed = sorted(self.symbols) if self.symbols is not None else list(self.engine.symbols)
+            listed = sorted(self.symbols) if self.symbols is not None else list(self.account_.engine.symbols)
         return [asset_json(s, self.allow_short) for s in listed]
 
     def asset(self, symbol: str) -> dict[str, Any]:
@@ -668,27 +510,47 @@ class AlpacaState:
         return asset_json(symbol, self.allow_short)
 
     # -- statistics ----------------------------------------------------------------------------------------
-    def count_attempt(self, client_order_id: str | None) -> None:
-        """Count one ``POST /v2/orders`` attempt, whatever its fate (refused, faulted, rate-limited, accepted)."""
-        with self.lock:
-            if client_order_id:
-                self.attempts[client_order_id] += 1
-            else:
-                self.attempts_without_id += 1
-
     def stats(self) -> dict[str, Any]:
-        """``GET /_stats``: request totals, answers by status, 429s, order attempts per client order id, and the
-        ``trade_updates`` websocket counts under ``streams``."""
+        """``GET /_stats``: the account's counters, the trade updates sent, the faults injected."""
         with self.lock:
-            return {
-                "requests": self.requests,
-                "responses": {str(k): v for k, v in sorted(self.statuses.items())},
-                "rate_limited": self.rate_limited,
-                "order_attempts": dict(self.attempts),
-                "order_attempts_without_client_order_id": self.attempts_without_id,
-                "orders": len(self.orders),
-                "open_orders": sum(o.is_open for o in self._open.values()),
-                "trade_updates": len(self.events),
-                "faults_injected": dict(self.injector.counts),
-                "streams": dict(self.stream_counts),
-            }
+            out = self.account_.stats()
+            out["trade_updates"] = len(self.events)
+            out["faults_injected"] = dict(self.injector.counts)
+            return out
+
+
+def _limit(params: Mapping[str, str], default: int, most: int, key: str = "limit") -> int:
+    try:
+        limit = int(params.get(key, str(default)))
+    except ValueError:
+        raise _invalid(f"{key} must be an integer, got {params.get(key)!r}") from None
+    if not 1 <= limit <= most:
+        raise _invalid(f"{key} must be between 1 and {most}, got {limit}")
+    return limit
+
+
+def _direction(params: Mapping[str, str]) -> str:
+    direction = params.get("direction", "desc").lower()
+    if direction not in ("asc", "desc"):
+        raise _invalid(f"direction must be asc or desc, got {direction!r}")
+    return direction
+
+
+def _alpaca_error(exc: VenueReject) -> AlpacaError:
+    """The account's neutral refusal in Alpaca's words (403 for funds, 422 otherwise)."""
+    d = exc.detail
+    if exc.reason == "insufficient_funds" and d.get("kind") == "position":
+        return AlpacaError(
+            403, _CODE_FORBIDDEN,
+            f"insufficient qty available for order (requested: {num(d['requested'])}, available: "
+            f"{num(d['available'])})",
+            available=num(d["available"]), existing_qty=num(d["held"]), held_for_orders=num(d["held_for_orders"]),
+            symbol=d["symbol"])
+    if exc.reason == "insufficient_funds":
+        return AlpacaError(403, _CODE_FORBIDDEN, "insufficient buying power",
+                           buying_power=num(d.get("buying_power", d.get("available"))), cost_basis=num(d["cost"]))
+    if exc.reason == "duplicate_client_id":
+        return _invalid("client_order_id must be unique")
+    if exc.reason == "unknown_symbol":
+        return _invalid(f'asset "{d.get("symbol")}" not found')
+    return _invalid(exc.message)

@@ -226,7 +226,7 @@ def test_yaml_reads_the_process_environment(yaml_file: Path, monkeypatch: pytest
 
 def test_yaml_substitution_inside_a_longer_string_and_empty_default(tmp_path: Path) -> None:
     path = tmp_path / "c.yml"
-    path.write_text("run_id: ${PREFIX}-${SUFFIX:-x}\nbroker:\n  account_id: ${ACCOUNT:-}\n")
+    path.write_text("run_id: ${PREFIX}-${SUFFIX:-x}\nbroker:\n  name: alpaca\n  account_id: ${ACCOUNT:-}\n")
     cfg = load_config(path, env={"PREFIX": "daily"})
     assert cfg.run_id == "daily-x"
     assert cfg.broker.account_id == ""
@@ -321,3 +321,8 @@ def test_a_key_given_twice_in_yaml_is_an_error_not_the_last_one_silently() -> No
     text = "mode: backtest\nrisk:\n  max_order_value: 500_000\n  max_order_value: 200_000\n"
     with pytest.raises(ConfigError, match=r"max_order_value: given twice .*line 4"):
         load_config(text)
+
+
+def test_a_key_of_another_broker_is_an_unknown_key_of_this_one() -> None:
+    with pytest.raises(ConfigError, match=r"broker\.api_key: unknown key"):
+        load_config({"broker": {"name": "sim", "api_key": "${K}"}}, env={"K": "x"})

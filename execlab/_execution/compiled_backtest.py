@@ -1,0 +1,444 @@
+"""The whole backtest bar loop in compiled code, for runs whose every step is a built-in one.
+
+It is the per-step path (:class:`execlab._execution.rebalancer.Rebalancer` over a
+:class:`execlab._execution.backtest_executor.BacktestExecutor`, a :class:`execlab._risk.engine.RiskEngine` and an
+in-memory :class:`execlab._oms.book.OrderBook`) with the Python between the steps taken out: the same kernels (the
+plan's diff and cash cap, the risk checks, the order state table, the matching kernel, the cost estimate and the
+valuation) called in the same order on the same numbers, so both paths give the same orders, fills, positions and
+cash. A rebalance that meets a data gap hands the run back to the per-step path (which applies the data-gap policy).
+
+Numba caches the compiled loop keyed by this file alone: after changing a kernel it calls in another module (the
+plan, risk, matching, cost or valuation kernels), touch this file or clear its ``__pycache__`` so the loop is
+compiled again with the new kernel (an installed release replaces every file, so users are not affected).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final, NamedTuple
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+from execlab._config import Config
+from execlab._core.arrays import FloatArray, IntArray
+from execlab._core.batches import FillBatch
+from execlab._core.codes import TIF, TYPE
+from execlab._core.instruments import InstrumentArrays
+from execlab._core.models import OrderType
+from execlab._data.bars import MarketData
+from execlab._oms.book import TRANSITIONS, OrderBook
+from execlab._plan.diff import _UNIT_CODES, _cap_to_cash, _diff
+from execlab._risk.kernel import check_orders, initial_state, risk_params
+from execlab._sim.costs import CostModel, estimate_kernel
+from execlab._sim.kernel import match_bar
+from execlab._sim.valuation import exposures, held_value
+
+__all__ = ["CompiledInputs", "CompiledRun", "compiled_inputs", "run_compiled"]
+
+_BOOK: Final = ("bar", "symbol", "order_type", "time_in_force", "status", "risk_reason", "venue_reason", "quantity",
+                "limit_price", "decision_price", "filled", "fill_value", "fees")
+"""The order-book columns the loop writes, in the order of its book record."""
+_SUBMITTED, _PARTIAL, _DENIED, _CANCELLED = 1, 2, 7, 4
+_CANCELLED_BY_CLIENT: Final = 6
+_COMPACT_FROM: Final = 4096
+
+
+class CompiledRun(NamedTuple):
+    """What a compiled run leaves: its order book, shares held per bar and cash per bar."""
+
+    book: OrderBook
+    positions: FloatArray
+    cash: FloatArray
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledInputs:
+    """The arrays of one market, resolved once and shared by every run on it (a sweep's variants)."""
+
+    market: MarketData
+    ohlcv: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]
+    tradable: npt.NDArray[np.bool_]
+    days: npt.NDArray[np.int64]
+    mark: FloatArray
+    bid: FloatArray
+    ask: FloatArray
+
+
+def _rw(a: Any, dtype: Any = np.float64) -> np.ndarray:
+    """``a`` as a writeable C-contiguous array of ``dtype`` (copied only when it is not one): one compiled
+    signature whatever the caller's arrays are."""
+    out = np.ascontiguousarray(a, dtype=dtype)
+    return out if out.flags.writeable else out.copy()
+
+
+def _ro(a: Any, dtype: Any) -> np.ndarray:
+    """``a`` as a read-only C-contiguous array of ``dtype`` (the cached per-market arrays are read-only)."""
+    out = np.ascontiguousarray(a, dtype=dtype)
+    if out.flags.writeable:
+        out = out.copy()
+        out.setflags(write=False)
+    return out
+
+
+def compiled_inputs(market: MarketData) -> CompiledInputs:
+    """Resolve the per-market arrays of the compiled loop."""
+    n_s = market.close.shape[1]
+    bid = market.bid if market.bid is not None else np.full((1, n_s), np.nan)
+    ask = market.ask if market.ask is not None else np.full((1, n_s), np.nan)
+    ohlcv = (_rw(market.open), _rw(market.high), _rw(market.low), _rw(market.close), _rw(market.volume))
+    return CompiledInputs(market, ohlcv, ~np.isnan(market.close), _ro(market.trading_days(), np.int64),
+                          _ro(market.last_close(), np.float64), _rw(bid), _rw(ask))
+
+
+def run_compiled(inputs: CompiledInputs, config: Config, costs: CostModel, targets: FloatArray,
+                 rebalance_bars: IntArray, start: int, rules: InstrumentArrays, restricted: npt.NDArray[np.bool_],
+                 risk_adv: FloatArray | None, gap_rows: npt.NDArray[np.bool_]) -> CompiledRun | None:
+    """Run the bar loop compiled: the order book, positions per bar and cash per bar, or ``None`` when a rebalance
+    meets a data gap (a symbol without a price that has a target or a position), which the per-step path's
+    data-gap policy must handle."""
+    m = inputs.market
+    n_t, n_s = m.close.shape
+    plan, venue = config.plan, config.venue
+    rebalance_at = np.full(n_t, -1, dtype=np.int64)
+    rebalance_at[rebalance_bars] = np.arange(rebalance_bars.size)
+    plan_i = np.array([_UNIT_CODES[plan.target_unit], TYPE[plan.order_type], TIF[plan.time_in_force],
+                       int(plan.order_type == OrderType.LIMIT), int(plan.cancel_open_orders)], dtype=np.int64)
+    plan_f = np.array([plan.no_trade_band, plan.cash_buffer, plan.limit_offset_bps], dtype=np.float64)
+    delay = (0 if venue.fill_price == "close" else 1) + venue.latency_bars
+    venue_i = np.array([costs.price_model, costs.slip_model, costs.fee_model, int(config.plan.allow_short), delay,
+                        int(venue.margin.enabled), int(venue.fill_price == "close" and venue.latency_bars == 0)],
+                       dtype=np.int64)
+    venue_f = np.array([float(venue.participation_cap or 0.0), venue.margin.max_leverage], dtype=np.float64)
+    needs_exposure = config.risk.max_gross_exposure is not None or config.risk.max_net_exposure is not None
+    positions = np.zeros((n_t, n_s))
+    cash = np.zeros(n_t)
+    cash[:start] = config.initial_cash
+    radv = risk_adv if risk_adv is not None else np.zeros((1, n_s))
+    book_cols, n_orders, fills, n_fills, gap_bar = _loop(
+        start, *inputs.ohlcv, inputs.bid, inputs.ask,
+        m.has_quotes, _rw(costs.sigma), _rw(costs.adv), inputs.mark, inputs.tradable, inputs.days, _rw(radv),
+        risk_adv is not None, _rw(targets), rebalance_at, _rw(gap_rows, np.bool_), _rw(rules.lot_size),
+        _rw(rules.min_quantity), _rw(rules.min_notional), _rw(rules.tick_size), plan_i, plan_f, venue_i, venue_f,
+        _rw(costs.slip_params), _rw(costs.fee_params), risk_params(config.risk, plan.allow_short),
+        initial_state(config.risk), restricted, bool(restricted.any()), needs_exposure, float(config.initial_cash),
+        positions, cash)
+    if gap_bar >= 0:
+        return None
+    book = OrderBook.from_columns(dict(zip(_BOOK, book_cols, strict=True)), n_orders,
+                                  FillBatch(*(a[:n_fills] for a in fills)))
+    return CompiledRun(book, positions, cash)
+
+
+@numba.njit(cache=True, nogil=True)
+def _grow1(a: np.ndarray, size: int) -> np.ndarray:
+    out = np.zeros(size, a.dtype)
+    out[: a.shape[0]] = a
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _grow_work(w: tuple, size: int) -> tuple:  # type: ignore[type-arg]
+    return (_grow1(w[0], size), _grow1(w[1], size), _grow1(w[2], size), _grow1(w[3], size), _grow1(w[4], size),
+            _grow1(w[5], size), _grow1(w[6], size), _grow1(w[7], size), _grow1(w[8], size), _grow1(w[9], size),
+            _grow1(w[10], size), _grow1(w[11], size), _grow1(w[12], size), _grow1(w[13], size), _grow1(w[14], size),
+            _grow1(w[15], size))
+
+
+@numba.njit(cache=True, nogil=True)
+def _new_out(n: int) -> tuple:  # type: ignore[type-arg]
+    return (np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n, np.bool_),
+            np.empty(n, np.int64), np.empty(n, np.int8), np.empty(n, np.int8))
+
+
+@numba.njit(cache=True, nogil=True)
+def _compact(w: tuple, n: int) -> int:  # type: ignore[type-arg]
+    """Keep the active rows in order (``WorkingOrders.compact``); returns the rows in use."""
+    act = w[15]
+    k = 0
+    for r in range(n):
+        if act[r]:
+            if k != r:
+                w[0][k] = w[0][r]
+                w[1][k] = w[1][r]
+                w[2][k] = w[2][r]
+                w[3][k] = w[3][r]
+                w[4][k] = w[4][r]
+                w[5][k] = w[5][r]
+                w[6][k] = w[6][r]
+                w[7][k] = w[7][r]
+                w[8][k] = w[8][r]
+                w[9][k] = w[9][r]
+                w[10][k] = w[10][r]
+                w[11][k] = w[11][r]
+                w[12][k] = w[12][r]
+                w[13][k] = w[13][r]
+                w[14][k] = w[14][r]
+                w[15][k] = w[15][r]
+            k += 1
+    return k
+
+
+@numba.njit(cache=True, nogil=True)
+def _new_fills(n: int) -> tuple:  # type: ignore[type-arg]
+    return (np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n), np.empty(n),
+            np.empty(n, np.bool_))
+
+
+@numba.njit(cache=True, nogil=True)
+def _apply(out: tuple, nf: int, ne: int, i: int, bk: tuple, fl: tuple, n_fills: int,  # type: ignore[type-arg]
+           table: np.ndarray) -> tuple:  # type: ignore[type-arg]
+    """Book the matching kernel's fills and events (``OrderBook.apply``); returns the fill record (grown when
+    full)."""
+    f_oid, f_qty, f_price, f_ref, f_fee, f_maker, e_oid, e_status, e_reason = out
+    status, venue_reason, filled, value, fees = bk[4], bk[6], bk[10], bk[11], bk[12]
+    if n_fills + nf > fl[0].shape[0]:
+        size = max(n_fills + nf, 2 * fl[0].shape[0])
+        fl = (_grow1(fl[0], size), _grow1(fl[1], size), _grow1(fl[2], size), _grow1(fl[3], size),
+              _grow1(fl[4], size), _grow1(fl[5], size), _grow1(fl[6], size))
+    x_oid, x_bar, x_qty, x_price, x_ref, x_fee, x_maker = fl
+    for k in range(nf):
+        o = f_oid[k]
+        filled[o] += f_qty[k]
+        value[o] += f_qty[k] * f_price[k]
+        fees[o] += f_fee[k]
+        r = n_fills + k
+        x_oid[r] = o
+        x_bar[r] = i
+        x_qty[r] = f_qty[k]
+        x_price[r] = f_price[k]
+        x_ref[r] = f_ref[k]
+        x_fee[r] = f_fee[k]
+        x_maker[r] = f_maker[k]
+    for k in range(ne):
+        o = e_oid[k]
+        if table[status[o], e_status[k]]:
+            status[o] = e_status[k]
+            if e_reason[k] > venue_reason[o]:
+                venue_reason[o] = e_reason[k]
+    return fl
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArray, vol: FloatArray,
+          bid: FloatArray, ask: FloatArray, has_quotes: bool, sigma: FloatArray, cadv: FloatArray, mark: FloatArray,
+          tradable: np.ndarray, days: np.ndarray, radv: FloatArray, has_radv: bool, targets: FloatArray,
+          rebalance_at: np.ndarray, gap_rows: np.ndarray, lot: FloatArray, min_qty: FloatArray,
+          min_notional: FloatArray, tick: FloatArray, plan_i: np.ndarray, plan_f: FloatArray, venue_i: np.ndarray,
+          venue_f: FloatArray, slip_p: FloatArray, fee_p: FloatArray, risk_p: FloatArray, risk_state: np.ndarray,
+          restricted: np.ndarray, any_restricted: bool, needs_exposure: bool, initial_cash: float,
+          positions: FloatArray, cash_out: FloatArray) -> tuple:  # type: ignore[type-arg]
+    n_t, n_s = c.shape
+    unit, o_type, o_tif, is_limit, cancel_open = plan_i[0], plan_i[1], plan_i[2], plan_i[3] != 0, plan_i[4] != 0
+    band, cash_buffer, limit_off = plan_f[0], plan_f[1], plan_f[2] * 1e-4
+    price_model, slip_model, fee_model = venue_i[0], venue_i[1], venue_i[2]
+    allow_short, delay, margin_on, fills_now = venue_i[3] != 0, venue_i[4], venue_i[5] != 0, venue_i[6] != 0
+    cap, lev = venue_f[0], venue_f[1]
+    rules = (price_model, slip_model, slip_p, fee_model, fee_p, cap, allow_short)
+    table = TRANSITIONS_TABLE
+    one_sig = sigma.shape[0] == 1
+    one_cadv = cadv.shape[0] == 1
+    one_q = bid.shape[0] == 1
+    one_radv = radv.shape[0] == 1
+
+    position = np.zeros(n_s)
+    avg_price = np.zeros(n_s)
+    cash_box = np.array([initial_cash])
+    vol_used = np.zeros(n_s)
+    account = (position, avg_price, cash_box, vol_used, lot)
+    vol_bar = -1
+
+    cap_w = 64
+    work = (np.zeros(cap_w, np.int64), np.zeros(cap_w, np.int64), np.zeros(cap_w), np.zeros(cap_w, np.int8),
+            np.zeros(cap_w, np.int8), np.zeros(cap_w), np.zeros(cap_w), np.zeros(cap_w), np.zeros(cap_w),
+            np.zeros(cap_w), np.zeros(cap_w, np.bool_), np.zeros(cap_w, np.int64), np.zeros(cap_w, np.int64),
+            np.zeros(cap_w, np.int64), np.zeros(cap_w), np.zeros(cap_w, np.bool_))
+    out = _new_out(cap_w)
+    wn = 0
+
+    book_cap = max(1, targets.shape[0] * n_s)  # at most one order per symbol and rebalance
+    bk = (np.empty(book_cap, np.int64), np.empty(book_cap, np.int64), np.empty(book_cap, np.int8),
+          np.empty(book_cap, np.int8), np.empty(book_cap, np.int8), np.empty(book_cap, np.int8),
+          np.empty(book_cap, np.int8), np.empty(book_cap), np.empty(book_cap), np.empty(book_cap),
+          np.empty(book_cap), np.empty(book_cap), np.empty(book_cap))
+    b_bar, b_sym, b_type, b_tif, b_status, b_risk, b_venue, b_qty, b_limit, b_decision, b_filled, b_value, b_fees = bk
+    n_orders = 0
+    fl = _new_fills(book_cap)
+    n_fills = 0
+
+    open_from = 0
+    day_start_equity = initial_cash
+    cur_day = -1
+    has_day = False
+    orders_today = 0
+    for i in range(start, n_t):
+        # -- executor.on_bar(i): the venue matches its working orders against bar i
+        if vol_bar != i:
+            vol_used[:] = 0.0
+            vol_bar = i
+        sig_row = sigma[0] if one_sig else sigma[i]
+        cadv_row = cadv[0] if one_cadv else cadv[i]
+        bid_row = bid[0] if one_q else bid[i]
+        ask_row = ask[0] if one_q else ask[i]
+        mark_i = mark[i]
+        market = (o[i], h[i], lo[i], c[i], vol[i], bid_row, ask_row, sig_row, cadv_row, mark_i)
+        if wn > 0:
+            eq_m = cash_box[0] + held_value(position, mark_i) if margin_on else 0.0
+            floor_m = -(lev - 1.0) * max(eq_m, 0.0) if margin_on else 0.0
+            gross_m = lev * max(eq_m, 0.0) if margin_on else np.inf
+            nf, ne, left = match_bar((i, days[i], wn, floor_m, gross_m), work, market, account, rules, out)
+            if left == 0:
+                wn = 0
+            fl = _apply(out, nf, ne, i, bk, fl, n_fills, table)
+            n_fills += nf
+        if i > start and days[i] != days[i - 1]:
+            day_start_equity = cash_out[i - 1] + held_value(positions[i - 1], mark[i - 1])
+        r = rebalance_at[i]
+        if r >= 0:
+            if gap_rows[r]:
+                for j in range(n_s):
+                    if not tradable[i, j] and (targets[r, j] != 0.0 or position[j] != 0.0):
+                        return bk, n_orders, fl, n_fills, i  # the data-gap policy decides: the per-step path
+            c0 = cash_box[0]
+            equity = c0 + held_value(position, mark_i)
+            # -- Rebalancer.rebalance
+            day = days[i]
+            if not has_day or day != cur_day:
+                cur_day, has_day, orders_today = day, True, 0
+            if cancel_open:
+                # OrderBook.open_ids: every order below open_from is in a terminal state
+                while open_from < n_orders and not (b_status[open_from] == _SUBMITTED
+                                                    or b_status[open_from] == _PARTIAL):
+                    open_from += 1
+                if open_from < n_orders:
+                    for k in range(wn):
+                        oid = work[0][k]
+                        st = b_status[oid]
+                        if work[15][k] and st in (_SUBMITTED, _PARTIAL):
+                            work[15][k] = False
+                            if table[st, _CANCELLED]:
+                                b_status[oid] = _CANCELLED
+                                if b_venue[oid] < _CANCELLED_BY_CLIENT:
+                                    b_venue[oid] = _CANCELLED_BY_CLIENT
+                    c0 = cash_box[0]
+                    equity = c0 + held_value(position, mark_i)
+            floor = -(lev - 1.0) * max(cash_box[0] + held_value(position, mark_i), 0.0) if margin_on else 0.0
+            price = mark_i
+            _, qty, plan_reason, seq = _diff(targets[r], position, price, equity, unit, cash_buffer, band, lot,
+                                             min_qty, min_notional, tradable[i])
+            if seq.shape[0] == 0:
+                positions[i] = position
+                cash_out[i] = cash_box[0]
+                continue
+            slip, fee_rate, per_share, min_fee, max_fee_pct = estimate_kernel(
+                slip_model, slip_p, fee_model, fee_p, qty, price, sig_row, cadv_row, bid_row, ask_row, has_quotes)
+            available = c0 - floor - cash_buffer * max(equity, 0.0)
+            _cap_to_cash(qty, price, slip, lot, min_qty, min_notional, seq, plan_reason, available, fee_rate,
+                         per_share, min_fee, max_fee_pct)
+            seq = seq[qty[seq] != 0.0]
+            m = seq.shape[0]
+            if m == 0:
+                positions[i] = position
+                cash_out[i] = cash_box[0]
+                continue
+            q = qty[seq]
+            px = price[seq]
+            limit = np.full(m, np.nan)
+            if is_limit:
+                for k in range(m):
+                    t = tick[seq[k]]
+                    raw = px[k] * (1.0 + limit_off) if q[k] > 0 else px[k] * (1.0 - limit_off)
+                    if t > 0:
+                        if q[k] > 0:
+                            limit[k] = np.ceil(np.round(raw / t, 6)) * t
+                        else:
+                            limit[k] = np.floor(np.round(raw / t, 6)) * t
+                    else:
+                        limit[k] = raw
+            gross = np.nan
+            net = np.nan
+            if needs_exposure:
+                gross, net = exposures(position, price)
+            pos_seq = position[seq]
+            adv_seq = (radv[0] if one_radv else radv[i])[seq] if has_radv else px[:0]
+            reason = np.zeros(m, np.int8)
+            check_orders(risk_state, risk_p, restricted, any_restricted, reason, seq, q, px, pos_seq, equity, limit,
+                         is_limit, adv_seq, has_radv, c0 - floor, slip, fee_rate, per_share, min_fee, max_fee_pct,
+                         gross, net, orders_today, day_start_equity, day)
+            # -- OrderBook.add, then DENIED or SUBMITTED
+            n_ok = 0
+            for k in range(m):
+                b = n_orders + k
+                b_bar[b] = i
+                b_sym[b] = seq[k]
+                b_type[b] = o_type
+                b_tif[b] = o_tif
+                b_risk[b] = reason[k]
+                b_venue[b] = 0
+                b_qty[b] = q[k]
+                b_limit[b] = limit[k]
+                b_decision[b] = px[k]
+                b_filled[b] = 0.0
+                b_value[b] = 0.0
+                b_fees[b] = 0.0
+                if reason[k] == 0:
+                    b_status[b] = _SUBMITTED
+                    n_ok += 1
+                else:
+                    b_status[b] = _DENIED
+            first = n_orders
+            n_orders += m
+            if n_ok:
+                orders_today += n_ok
+                # -- SimulatedVenue.submit
+                if wn:
+                    active = 0
+                    for k in range(wn):
+                        if work[15][k]:
+                            active += 1
+                    if active == 0:
+                        wn = 0
+                    elif wn > _COMPACT_FROM and 2 * active < wn:
+                        wn = _compact(work, wn)
+                if wn + n_ok > work[0].shape[0]:
+                    size = max(wn + n_ok, 2 * work[0].shape[0])
+                    work = _grow_work(work, size)
+                    out = _new_out(size)
+                for k in range(m):
+                    if reason[k] != 0:
+                        continue
+                    s = seq[k]
+                    eligible = i + (max(delay, 1) if o_tif == 4 else delay)
+                    work[0][wn] = first + k
+                    work[1][wn] = s
+                    work[2][wn] = q[k]
+                    work[3][wn] = o_type
+                    work[4][wn] = o_tif
+                    work[5][wn] = limit[k]
+                    work[6][wn] = np.nan
+                    work[7][wn] = np.nan
+                    work[8][wn] = np.nan
+                    work[9][wn] = mark_i[s]
+                    work[10][wn] = False
+                    work[11][wn] = eligible
+                    work[12][wn] = days[min(eligible, n_t - 1)]
+                    work[13][wn] = i
+                    work[14][wn] = 0.0
+                    work[15][wn] = True
+                    wn += 1
+                if fills_now:
+                    eq_m = cash_box[0] + held_value(position, mark_i) if margin_on else 0.0
+                    floor_m = -(lev - 1.0) * max(eq_m, 0.0) if margin_on else 0.0
+                    gross_m = lev * max(eq_m, 0.0) if margin_on else np.inf
+                    nf, ne, left = match_bar((i, days[i], wn, floor_m, gross_m), work, market, account, rules, out)
+                    if left == 0:
+                        wn = 0
+                    fl = _apply(out, nf, ne, i, bk, fl, n_fills, table)
+                    n_fills += nf
+        positions[i] = position
+        cash_out[i] = cash_box[0]
+    return bk, n_orders, fl, n_fills, -1
+
+
+TRANSITIONS_TABLE: Final = np.ascontiguousarray(TRANSITIONS)

@@ -1,0 +1,104 @@
+"""Orders and fills, per broker: a duplicate client id, a refusal, fills with fees reaching the journal and TCA,
+and reconciliation after the venue restarts mid-run."""
+
+from __future__ import annotations
+
+from collections import Counter
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+from brokers.conformance.conftest import StartHarnessVenue
+from brokers.harnesses.base import BrokerHarness, VenueHandle
+
+import execlab as xl
+from execlab._analysis.tca import tca_from_journal
+from execlab._brokers.contract import BrokerError, BrokerRejectedError, DuplicateClientOrderIdError
+from execlab._brokers.executor import BrokerExecutor
+from execlab._oms.journal import Journal
+from execlab._runs.live import run_live_rebalance
+
+TARGETS = {"AAA": 10.0, "BBB": 20.0}
+FEE_BPS = 25.0
+
+
+def _executor(harness: BrokerHarness, venue: VenueHandle, journal: Journal, run_id: str) -> BrokerExecutor:
+    return BrokerExecutor(harness.make_adapter(venue), journal, run_id, (), backoff_seconds=0.01)
+
+
+def test_a_duplicate_client_id_is_refused_and_placed_once(harness: BrokerHarness,
+                                                          start_venue: StartHarnessVenue) -> None:
+    venue = start_venue()
+    adapter = harness.make_adapter(venue)
+    order = xl.Order(symbol="AAA", side=xl.Side.BUY, quantity=3, client_order_id="xl-" + "ab" * 16)
+    adapter._submit(order)
+    with pytest.raises(DuplicateClientOrderIdError):
+        adapter._submit(order)
+    adapter.close()
+    placed = Counter(o.client_id for o in venue.account.all_orders())
+    assert list(placed.values()) == [1]
+    assert venue.stats()["order_attempts"] == {next(iter(placed)): 2}  # both reached the venue; one order exists
+
+
+def test_an_order_beyond_the_funds_is_refused(harness: BrokerHarness, start_venue: StartHarnessVenue) -> None:
+    venue = start_venue(cash=1_000.0)
+    adapter = harness.make_adapter(venue)
+    try:
+        adapter._submit(xl.Order(symbol="CCC", side=xl.Side.BUY, quantity=1_000, client_order_id="xl-" + "cd" * 16))
+    except BrokerError as exc:
+        assert isinstance(exc, BrokerRejectedError), f"{type(exc).__name__}: {exc}"
+    else:
+        raise AssertionError("the order beyond the funds was accepted")
+    finally:
+        adapter.close()
+    assert venue.account.all_orders() == []
+
+
+def test_fills_with_fees_reach_the_journal_and_tca(harness: BrokerHarness, start_venue: StartHarnessVenue,
+                                                   journal: Journal) -> None:
+    venue = start_venue(venue_config=xl.VenueConfig(fees={"model": "bps", "bps": FEE_BPS}))
+    config = harness.config(venue, "fees")
+    executor = _executor(harness, venue, journal, "fees")
+    try:
+        done = run_live_rebalance(TARGETS, dict(harness.symbols), config, executor, journal, "k", timeout=10)
+    finally:
+        executor.close()
+    assert done.complete
+    fills = journal.fills("fees")
+    executions = {e.id: e for e in venue.account.executions()}
+    assert len(fills) == len(executions) == 2
+    assert set(fills["fill_id"]) == set(executions)  # the venue's execution id is the journal's fill id
+    for row in fills.itertuples():
+        ex = executions[row.fill_id]
+        assert row.fee == pytest.approx(ex.fee) and row.fee > 0
+        assert row.fee == pytest.approx(row.quantity * row.price * FEE_BPS / 1e4, rel=1e-6)
+        assert row.fee_currency == ex.fee_currency
+    assert tca_from_journal(journal, "fees").summary()["fee_cost"] == pytest.approx(float(fills["fee"].sum()))
+
+
+def test_a_venue_restart_mid_run_is_reconciled_without_resending(harness: BrokerHarness,
+                                                                  start_venue: StartHarnessVenue,
+                                                                  tmp_path: Path) -> None:
+    venue = start_venue()
+    venue.injector.update({"partial_fill_ratio": 0.5})  # the orders rest half filled when the venue goes away
+    config = harness.config(venue, "restart")
+    with closing(Journal(tmp_path / "journal.sqlite")) as journal:
+        executor = _executor(harness, venue, journal, "restart")
+        try:
+            first = run_live_rebalance(TARGETS, dict(harness.symbols), config, executor, journal, "k", timeout=2)
+        finally:
+            executor.close()
+        assert not first.complete
+        venue.restart()
+        venue.injector.update({"partial_fill_ratio": None})
+        for s, p in harness.symbols.items():  # the next quote fills the rest
+            venue.set_quote(s, p - 0.01, p + 0.01, p)
+        executor = _executor(harness, venue, journal, "restart")
+        try:
+            done = run_live_rebalance(TARGETS, dict(harness.symbols), config, executor, journal, "k", timeout=10)
+        finally:
+            executor.close()
+        assert done.complete
+        assert journal.positions_from_fills("restart").to_dict() == pytest.approx(TARGETS)
+    assert harness.held(venue) == TARGETS
+    assert set(venue.stats()["order_attempts"].values()) == {1}  # reconciled, never placed again

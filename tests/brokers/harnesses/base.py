@@ -1,0 +1,88 @@
+"""``BrokerHarness``: what the conformance suite needs from a broker (KIT_SPEC.md section C)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import execlab as xl
+from execlab._brokers.contract import BrokerAdapter
+from execlab.venues._base.account import VenueAccount
+from execlab.venues._base.faults import FaultInjector, FaultKnobs
+
+
+class VenueHandle(Protocol):
+    """A started local venue, as the suite drives it."""
+
+    injector: FaultInjector
+
+    @property
+    def faults(self) -> FaultKnobs: ...
+    @property
+    def account(self) -> VenueAccount: ...
+    def set_quote(self, symbol: str, bid: float | None, ask: float | None, last: float | None = None,
+                  volume: float | None = None) -> None: ...
+    def stats(self) -> dict[str, Any]: ...
+    def restart(self) -> Any: ...
+    def drop_streams(self, timeout: float = 10.0) -> int: ...
+    def stop(self) -> None: ...
+
+
+class BrokerHarness(ABC):
+    """One broker under the suite. ``symbols`` are a small universe with prices; ``order_match`` is the
+    ``"METHOD /path"`` prefix of order placements (for the fault knobs' ``*_match``)."""
+
+    name: str
+    key: str
+    secret: str
+    symbols: Mapping[str, float]
+    order_match: str
+
+    @abstractmethod
+    def start_venue(self, **opts: Any) -> VenueHandle:
+        """A started venue quoting :attr:`symbols` one cent either side. ``opts``: ``rate_limit``, ``rate_window``,
+        ``venue_config``, ``cash`` (in the account currency)."""
+
+    @abstractmethod
+    def make_adapter(self, venue: VenueHandle, *, timeout: float = 5.0) -> BrokerAdapter:
+        """The real adapter over the unmodified SDK, pointed at ``venue``."""
+
+    @abstractmethod
+    def config(self, venue: VenueHandle, run_id: str, **broker: Any) -> xl.Config:
+        """A paper config of ``run_id`` trading on ``venue`` (``broker`` keys merged in)."""
+
+    @abstractmethod
+    def venue_command(self, port: int, *, rate_limit: int, rate_window: float) -> tuple[list[str], dict[str, str]]:
+        """The command line (and extra environment) serving the venue in a process of its own on ``port``."""
+
+    @abstractmethod
+    def config_yaml(self, url: str, run_id: str) -> tuple[str, dict[str, str]]:
+        """The config file of ``execlab rebalance`` against the venue at ``url`` (and the environment it reads)."""
+
+    @abstractmethod
+    def harness_headers(self) -> dict[str, str]:
+        """Headers the harness routes accept (a process-run venue's)."""
+
+    def held(self, venue: VenueHandle) -> dict[str, float]:
+        """The venue's non-zero positions, read through the adapter."""
+        adapter = self.make_adapter(venue)
+        try:
+            return {s: q for s, q in adapter._positions().items() if q}
+        finally:
+            adapter.close()
+
+    def held_at(self, url: str) -> dict[str, float]:
+        """The non-zero positions of a process-run venue at ``url``."""
+        raise NotImplementedError
+
+    def journal_secrets(self) -> list[str]:
+        """Secrets that must never reach the journal."""
+        return [self.secret]
+
+    def tmp_config_file(self, folder: Path, url: str, run_id: str) -> dict[str, str]:
+        """Write ``config.yaml`` into ``folder``; returns the environment it needs."""
+        text, env = self.config_yaml(url, run_id)
+        (folder / "config.yaml").write_text(text)
+        return env
