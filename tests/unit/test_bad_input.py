@@ -91,7 +91,7 @@ def assert_nothing_sent(spy: Spy) -> None:
 def backtest_error(spy: Spy, error: type[Exception], targets: Any, bars: Any,
                    config: Config | None = None) -> str:
     with pytest.raises(error) as info:
-        run_backtest(targets, bars, config)
+        run_backtest(targets, bars, config, engine="steps")  # the path the spy sees (the compiled loop has no hooks)
     assert_nothing_sent(spy)
     return str(info.value)
 
@@ -100,7 +100,7 @@ def backtest_error(spy: Spy, error: type[Exception], targets: Any, bars: Any,
 
 
 def test_valid_backtest_sends_orders_through_the_spy(spy: Spy) -> None:
-    result = run_backtest(share_targets(), make_bars())
+    result = run_backtest(share_targets(), make_bars(), engine="steps")
     assert spy.added > 0
     assert spy.submitted > 0
     assert result.final_positions.to_dict() == {"AAA": 50.0, "BBB": 5.0, "CCC": 5.0}

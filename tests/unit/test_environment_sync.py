@@ -91,7 +91,8 @@ def test_runtime_dependencies_cover_what_the_core_imports() -> None:
     from execlab._core.extras import EXTRAS
 
     package = Path(execlab.__file__).parent
-    distribution = {"yaml": "pyyaml", "pyrate_limiter": "pyrate-limiter", "bokeh_sampledata": "bokeh-sampledata"}
+    distribution = {"yaml": "pyyaml", "pyrate_limiter": "pyrate-limiter", "bokeh_sampledata": "bokeh-sampledata",
+                    "pydantic_core": "pydantic", "distributed": "dask"}  # dask[distributed] brings distributed
     optional = set(EXTRAS) | {"requests", "tornado", "websockets"}  # the extras' SDKs and what they bring
     runtime = _pyproject_requirements()["runtime"]
     missing = set()

@@ -58,13 +58,31 @@ def _without(module: str, code: str) -> subprocess.CompletedProcess[str]:
 
 def test_alpaca_adapter_without_alpaca_py() -> None:
     proc = _without("alpaca", """
+        from execlab.adapters.alpaca import AlpacaConfig  # the config model needs no SDK
+        print("config", AlpacaConfig.__name__)
         try:
-            import execlab.adapters.alpaca
+            from execlab.adapters.alpaca import AlpacaAdapter
         except ImportError as exc:
             print(type(exc).__name__, exc)
     """)
+    assert "config AlpacaConfig" in proc.stdout, proc.stderr
     assert 'MissingExtraError The Alpaca adapter needs the \'alpaca\' package' in proc.stdout, proc.stderr
     assert 'pip install "execlab[alpaca]"' in proc.stdout
+
+
+def test_ib_adapter_without_ib_async() -> None:
+    proc = _without("ib_async", """
+        import execlab
+        cfg = execlab.load_config({"mode": "paper", "broker": {"name": "ibkr"}})  # validates without the SDK
+        print("config", type(cfg.broker).__name__)
+        try:
+            from execlab.adapters.ibkr import IBAdapter
+        except ImportError as exc:
+            print(type(exc).__name__, exc)
+    """)
+    assert "config IBConfig" in proc.stdout, proc.stderr
+    assert "MissingExtraError The Interactive Brokers adapter needs the 'ib_async' package" in proc.stdout, proc.stderr
+    assert 'pip install "execlab[ibkr]"' in proc.stdout
 
 
 def test_cli_notebook_run_without_papermill() -> None:
