@@ -1,16 +1,25 @@
 # One command sets up and runs the main job; one sets up and runs the tests.
-PY ?= $(shell command -v python3.11 || command -v python3)
-VENV := .venv
+PY ?= $(shell .ci/find-python 3.11 | grep . || command -v python3)
+VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make test` also runs OTHER_PYTHONS_TESTS (the unit tests and the CLI demo end to end, slow ones included) on these
+# interpreters, each in its own .venv-X.Y (skipped, and said so, when the machine has none); the full suite runs on
+# 3.11 only (about 18 minutes), so the whole of `make test` stays under 40 minutes.
+OTHER_PYTHONS ?= 3.12 3.13
+OTHER_PYTHONS_TESTS := tests/unit tests/e2e/test_cli_demo.py
+FAST_TIER := -m "not slow and not browser and not notebook"
 
-.PHONY: setup browser demo test test-fast soak lint bench lock clean
+.PHONY: setup browser demo test test-fast test-other-pythons docs soak lint bench lock clean
 
+# Bytecode is compiled at install: with PYTHONDONTWRITEBYTECODE set (as on this machine) every start would
+# otherwise compile pandas, numba and the rest again (seconds per `import execlab`).
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv 2>&1 | grep -v "is ignored" || true
-	$(BIN)/uv pip sync --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip sync --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	@$(BIN)/python -m compileall -q execlab >/dev/null || true
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -25,11 +34,27 @@ browser:
 test: setup browser
 	$(BIN)/ruff check execlab tests benchmarks
 	$(BIN)/mypy
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir .site
 	$(BIN)/python -m pytest
+	$(MAKE) --no-print-directory test-other-pythons
+
+# OTHER_PYTHONS_TESTS on each other interpreter, in its own venv synced from the same universal lock.
+test-other-pythons:
+	@for v in $(OTHER_PYTHONS); do \
+		py=$$(.ci/find-python $$v); \
+		if [ -z "$$py" ]; then echo "Python $$v: SKIPPED (no python$$v on this machine)"; continue; fi; \
+		echo "Python $$v ($$py): $(OTHER_PYTHONS_TESTS) in .venv-$$v"; \
+		$(MAKE) --no-print-directory VENV=.venv-$$v PY=$$py setup || exit 1; \
+		.venv-$$v/bin/python -m pytest $(OTHER_PYTHONS_TESTS) -q || exit 1; \
+	done
+
+# The documentation site (MkDocs + Material + mkdocstrings), warnings as errors; `make docs` serves nothing, it builds.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir .site
 
 # The fast tier (under two minutes): everything but the slow, browser and notebook tests; no ruff or mypy.
 test-fast: setup
-	$(BIN)/python -m pytest -m "not slow and not browser and not notebook"
+	$(BIN)/python -m pytest $(FAST_TIER)
 
 # The long runs: many more SIGKILL crash trials and fuzzed bad inputs than `make test` does (counts by variable).
 SOAK_CRASH_TRIALS ?= 200
@@ -41,8 +66,9 @@ soak: setup
 bench: setup
 	$(BIN)/python benchmarks/bench_backtest_vs_vectorbt.py
 
+# One universal lock (markers where versions differ) for Python 3.11, 3.12 and 3.13.
 lock:
-	$(BIN)/uv pip compile requirements.in --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile requirements.in --universal --python-version 3.11 -o requirements.lock
 
 clean:
-	rm -rf $(VENV) data/*.parquet reports
+	rm -rf .venv .venv-3.* .site data/*.parquet reports

@@ -5,6 +5,7 @@ Unknown keys are errors, secrets come only from the environment, and ``mode: liv
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -255,6 +256,15 @@ class SimBrokerConfig(BrokerConfig):
 
 _BROKER_MODELS: dict[str, Callable[[], type[BrokerConfig]]] = {"sim": lambda: SimBrokerConfig}
 
+#: The module whose import registers the built-in brokers (``sim``, ``alpaca``, ``ibkr``). ``import execlab`` loads
+#: nothing, so it is imported by name (no SDK comes with it) the first time a config's broker is looked up.
+_BROKER_REGISTRY: Final = "execlab._brokers.registry"
+
+
+def _register_built_in_brokers() -> None:
+    """Import the broker registry once (idempotent: a module is imported once)."""
+    importlib.import_module(_BROKER_REGISTRY)
+
 
 def register_broker_config(name: str, load: Callable[[], type[BrokerConfig]]) -> None:
     """Make ``broker.name: <name>`` valid; ``load`` returns its config model (called at the first config that
@@ -264,6 +274,7 @@ def register_broker_config(name: str, load: Callable[[], type[BrokerConfig]]) ->
 
 def registered_broker_names() -> tuple[str, ...]:
     """Broker names a config may give, sorted."""
+    _register_built_in_brokers()
     return tuple(sorted(_BROKER_MODELS))
 
 
@@ -274,6 +285,9 @@ def broker_config_model(name: str) -> type[BrokerConfig]:
         ValueError: ``name`` is not registered (the message lists the registered ones).
     """
     load = _BROKER_MODELS.get(name)
+    if load is None:
+        _register_built_in_brokers()
+        load = _BROKER_MODELS.get(name)
     if load is None:
         raise ValueError(f"{name!r} is not a registered broker (registered: {', '.join(registered_broker_names())})")
     model = load()

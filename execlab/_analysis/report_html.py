@@ -1,7 +1,9 @@
 """A backtest report as one self-contained static HTML file (BokehJS inlined, so it opens offline).
 
-Sections: headline figures, equity and drawdown, costs by kind, turnover, final positions, the last orders and
-fills, the run's configuration and what the simulation does not model.
+Sections: the settings a newcomer should not mistake for realistic, headline figures (the tear sheet: returns,
+risk, drawdown with its dates, costs in bps, exposure, versus a benchmark), equity and drawdown, monthly returns,
+rolling Sharpe and exposure, costs by kind, turnover, final positions, the last orders and fills, what the
+simulation does not model, the run's configuration and its symbols.
 """
 
 from __future__ import annotations
@@ -21,10 +23,14 @@ from bokeh.models import ColumnDataSource, HoverTool, NumeralTickFormatter
 from bokeh.plotting import figure
 from bokeh.resources import Resources
 
+from execlab._analysis.report import default_settings
+from execlab._runs.performance import ROLLING_WINDOW
+
 if TYPE_CHECKING:
     from bokeh.models import Model
 
     from execlab._runs.backtest import BacktestResult
+    from execlab._runs.performance import TearSheet
 
 __all__ = ["write_report"]
 
@@ -43,7 +49,8 @@ class OfflineResources(Resources):
         return []
 
 _TAIL: Final = 50
-_BARS_PER_YEAR_FALLBACK: Final = 252.0
+_SYMBOLS_SHOWN: Final = 8
+_BY_SYMBOL_SHOWN: Final = 25
 
 NOT_MODELLED: Final = (
     "Corporate actions beyond the back-adjusted sample prices: splits and dividends are folded into the "
@@ -70,6 +77,9 @@ PAGE_STYLE: Final = """<style>
   td:first-child, th:first-child { text-align: left; }
   .scroll { overflow-x: auto; }
   .note { background: #fff8e6; border-left: 4px solid #e0a800; padding: 8px 16px; }
+  .headline { display: flex; flex-wrap: wrap; gap: 8px 28px; align-items: flex-start; }
+  .headline table { min-width: 300px; }
+  .monthly td.neg { color: #b02a1e; }
   pre { background: #f4f6f9; padding: 12px; overflow-x: auto; }
 </style>
 """
@@ -83,6 +93,10 @@ _TEMPLATE: Final = """
 {{ header }}
 <h2>Equity and drawdown</h2>
 {{ embed(roots[0]) }}
+<h2>Monthly returns</h2>
+{{ monthly }}
+<h2>Rolling Sharpe and exposure</h2>
+{{ embed(roots[2]) }}
 {{ costs }}
 <h2>Turnover</h2>
 {{ turnover }}
@@ -94,23 +108,26 @@ _TEMPLATE: Final = """
 """
 
 
-def write_report(result: BacktestResult, path: str | Path, title: str = "execlab backtest") -> Path:
+def write_report(result: BacktestResult, path: str | Path, title: str = "execlab backtest",
+                 benchmark: pd.Series | str | None = None, benchmark_name: str = "benchmark") -> Path:
     """Write ``result`` as a static HTML report to ``path`` (parent folders are created); return the path.
 
-    The file needs no network: BokehJS is inlined. The raw :meth:`BacktestResult.summary` is also embedded as
-    JSON in ``<script id="execlab-summary">`` for tools that read reports.
+    ``benchmark``: its prices (or a symbol of the run), for beta, alpha, tracking error and information ratio.
+    The file needs no network: BokehJS is inlined. The raw :meth:`BacktestResult.summary` (with the benchmark's
+    figures when given) is also embedded as JSON in ``<script id="execlab-summary">`` for tools that read reports.
     """
-    equity = result.equity
-    drawdown = equity / equity.cummax() - 1.0
-    summary = result.summary()
+    sheet = result.tear_sheet(benchmark)
+    summary = result.summary(benchmark)
     variables = {
-        "header": _header(result, title, summary, drawdown),
+        "header": _header(result, title, summary, sheet, benchmark_name),
+        "monthly": _monthly(sheet),
         "costs": _costs(result, summary),
         "turnover": _turnover_text(result),
         "tables": _tables(result),
         "summary_json": json.dumps(summary).replace("</", "<\\/"),
     }
-    roots: list[Model] = [_equity_plot(equity, drawdown), _turnover_plot(result.turnover)]
+    roots: list[Model] = [_equity_plot(result.equity, sheet, benchmark_name), _turnover_plot(result.turnover),
+                          _rolling_plot(sheet)]
     page = file_html(roots, OfflineResources(), title, template=_TEMPLATE, template_variables=variables)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -121,12 +138,22 @@ def write_report(result: BacktestResult, path: str | Path, title: str = "execlab
 # ---------------------------------------------------------------------------------------------------- figures
 
 
-def _equity_plot(equity: pd.Series, drawdown: pd.Series) -> Model:
-    source = ColumnDataSource({"t": equity.index.to_numpy(), "equity": equity.to_numpy(),
-                               "drawdown": drawdown.to_numpy()})
+def _equity_plot(equity: pd.Series, sheet: TearSheet, benchmark_name: str) -> Model:
+    drawdown = equity / equity.cummax() - 1.0
+    data: dict[str, Any] = {"t": equity.index.to_numpy(), "equity": equity.to_numpy(),
+                            "drawdown": drawdown.to_numpy()}
+    bench = sheet.benchmark_returns
+    if bench is not None:  # the benchmark grown from the equity at the start of the measured span
+        start = float(equity.loc[sheet.start])
+        level = pd.concat([pd.Series([start], index=[sheet.start]), (1.0 + bench).cumprod() * start])
+        data["benchmark"] = level.reindex(equity.index).to_numpy(dtype=np.float64)
+    source = ColumnDataSource(data)
     top = figure(name="equity-curve", height=320, x_axis_type="datetime", sizing_mode="stretch_width",
                  title="Equity", tools="pan,xwheel_zoom,box_zoom,reset,save")
-    top.line("t", "equity", source=source, line_width=1.5, color="#1f5fa8")
+    top.line("t", "equity", source=source, line_width=1.5, color="#1f5fa8", legend_label="equity")
+    if bench is not None:
+        top.line("t", "benchmark", source=source, line_width=1.2, color="#7f8c8d", legend_label=benchmark_name)
+    top.legend.location = "top_left"
     top.yaxis.formatter = NumeralTickFormatter(format="0,0")
     top.add_tools(HoverTool(tooltips=[("date", "@t{%F}"), ("equity", "@equity{0,0.00}"),
                                       ("drawdown", "@drawdown{0.00%}")], formatters={"@t": "datetime"},
@@ -135,6 +162,26 @@ def _equity_plot(equity: pd.Series, drawdown: pd.Series) -> Model:
                     title="Drawdown", x_range=top.x_range, tools="pan,xwheel_zoom,box_zoom,reset")
     bottom.varea(x="t", y1=0.0, y2="drawdown", source=source, color="#c0392b", alpha=0.35)
     bottom.line("t", "drawdown", source=source, color="#c0392b", line_width=1)
+    bottom.yaxis.formatter = NumeralTickFormatter(format="0%")
+    return column(top, bottom, sizing_mode="stretch_width")
+
+
+def _rolling_plot(sheet: TearSheet) -> Model:
+    rolling = sheet.rolling_sharpe
+    source = ColumnDataSource({"t": rolling.index.to_numpy(), "sharpe": rolling.to_numpy()})
+    top = figure(name="rolling-sharpe", height=220, x_axis_type="datetime", sizing_mode="stretch_width",
+                 title=f"Rolling Sharpe ratio ({ROLLING_WINDOW} bars)",
+                 tools="pan,xwheel_zoom,box_zoom,reset")
+    top.line("t", "sharpe", source=source, color="#1f5fa8", line_width=1.2)
+    exposure = sheet.exposure
+    ex = ColumnDataSource({"t": exposure.index.to_numpy(), "gross": exposure["gross"].to_numpy(),
+                           "net": exposure["net"].to_numpy()})
+    bottom = figure(name="exposure", height=200, x_axis_type="datetime", sizing_mode="stretch_width",
+                    title="Exposure (position value / equity)", x_range=top.x_range,
+                    tools="pan,xwheel_zoom,box_zoom,reset")
+    bottom.line("t", "gross", source=ex, color="#1f5fa8", legend_label="gross")
+    bottom.line("t", "net", source=ex, color="#e67e22", legend_label="net", line_dash="dashed")
+    bottom.legend.location = "top_left"
     bottom.yaxis.formatter = NumeralTickFormatter(format="0%")
     return column(top, bottom, sizing_mode="stretch_width")
 
@@ -199,37 +246,101 @@ def _frame(frame: pd.DataFrame, money: Iterable[str] = (), pct: Iterable[str] = 
     return f'<div class="scroll">{body}</div>'
 
 
-def _header(result: BacktestResult, title: str, summary: dict[str, float], drawdown: pd.Series) -> str:
+def _ratio(value: float) -> str:
+    return "n/a" if not math.isfinite(value) else f"{value:.2f}"
+
+
+def _symbols(symbols: tuple[str, ...]) -> str:
+    """The universe in a few words: all names when few, else the count and the first names."""
+    if len(symbols) <= _SYMBOLS_SHOWN:
+        return ", ".join(symbols)
+    return f"{len(symbols):,}: {', '.join(symbols[:_SYMBOLS_SHOWN])} … (all in Symbols below)"
+
+
+def _header(result: BacktestResult, title: str, summary: dict[str, float], sheet: TearSheet,
+            benchmark_name: str) -> str:
     equity = result.equity
     start, end = equity.index[0], equity.index[-1]
-    years = (end - start).days / 365.25
-    bars_per_year = len(equity) / years if years > 0 else _BARS_PER_YEAR_FALLBACK
-    returns = equity.pct_change().dropna()
-    growth = summary["final_value"] / summary["initial_value"]
-    cagr = growth ** (1.0 / years) - 1.0 if years > 0 and growth > 0 else math.nan
-    vol = float(returns.std()) * math.sqrt(bars_per_year) if len(returns) > 1 else math.nan
-    cfg = result.config
-    rows = [
+    s = summary
+    dd = sheet.drawdown
+    recovered = f"{dd.recovery:%Y-%m-%d}" if dd.recovery is not None else "not yet"
+    returns = [
         ("Period", f"{start:%Y-%m-%d} .. {end:%Y-%m-%d} ({len(equity):,} bars)"),
-        ("Symbols", ", ".join(result.market.symbols)),
-        ("Initial value", _money(summary["initial_value"])),
-        ("Final value", _money(summary["final_value"])),
-        ("Total return", _pct(summary["total_return"])),
-        ("CAGR", _pct(cagr)),
-        ("Annualised volatility", _pct(vol)),
-        ("Max drawdown", _pct(float(drawdown.min()))),
-        ("Turnover (sum of traded notional / equity)", f"{summary['turnover']:.2f}"),
-        ("Fees", _money(summary["fees"])),
-        ("Slippage", _money(summary["slippage"])),
-        ("Orders", f"{int(summary['orders']):,}"),
-        ("Orders filled", f"{int(summary['orders_filled']):,}"),
-        ("Orders denied", f"{int(summary['orders_denied']):,}"),
-        ("Fills", f"{int(summary['fills']):,}"),
+        ("Measured from", f"{sheet.start:%Y-%m-%d} (first rebalance)"),
+        ("Symbols", _symbols(result.market.symbols)),
+        ("Initial value", _money(s["initial_value"])),
+        ("Final value", _money(s["final_value"])),
+        ("Total return", _pct(s["total_return"])),
+        ("CAGR", _pct(s["cagr"])),
+        ("Hit rate (bars up / bars that moved)", _pct(s["hit_rate"])),
+        ("Best / worst bar", f"{_pct(s['best_bar'])} / {_pct(s['worst_bar'])}"),
     ]
+    risk = [
+        ("Annualised volatility", _pct(s["volatility"])),
+        ("Sharpe ratio", _ratio(s["sharpe"])),
+        ("Sortino ratio", _ratio(s["sortino"])),
+        ("Max drawdown", _pct(s["max_drawdown"])),
+        ("  peak → trough", f"{dd.peak:%Y-%m-%d} → {dd.trough:%Y-%m-%d}"),
+        ("  recovered", f"{recovered} ({dd.days:,} days)"),
+        ("Calmar ratio", _ratio(s["calmar"])),
+        ("Gross / net exposure (mean)", f"{_pct(s['gross_exposure'])} / {_pct(s['net_exposure'])}"),
+        ("Time in market", _pct(s["time_in_market"])),
+    ]
+    trading = [
+        ("Turnover (sum of traded notional / equity)", f"{s['turnover']:.2f}"),
+        ("Turnover per year", _ratio(s["turnover_per_year"])),
+        ("Costs, bps of traded notional", f"{s['cost_bps']:.2f}"),
+        ("  fees / slippage, bps", f"{s['fee_bps']:.2f} / {s['slippage_bps']:.2f}"),
+        ("Fees", _money(s["fees"])),
+        ("Slippage", _money(s["slippage"])),
+        ("Orders", f"{int(s['orders']):,}"),
+        ("Orders filled", f"{int(s['orders_filled']):,}"),
+        ("Orders denied", f"{int(s['orders_denied']):,}"),
+        ("Fills", f"{int(s['fills']):,}"),
+    ]
+    tables = [_table(returns, ("Returns", "Value")), _table(risk, ("Risk", "Value")),
+              _table(trading, ("Trading and costs", "Value"))]
+    if "beta" in s:
+        versus = [
+            (f"{benchmark_name.capitalize()} total return", _pct(s["benchmark_return"])),
+            (f"{benchmark_name.capitalize()} CAGR", _pct(s["benchmark_cagr"])),
+            ("Beta", _ratio(s["beta"])),
+            ("Alpha (annualised)", _pct(s["alpha"])),
+            ("Correlation", _ratio(s["correlation"])),
+            ("Tracking error", _pct(s["tracking_error"])),
+            ("Information ratio", _ratio(s["information_ratio"])),
+        ]
+        tables.append(_table(versus, (f"Versus {benchmark_name}", "Value")))
+    cfg = result.config
     sub = (f"run <b>{html.escape(cfg.run_id)}</b> · strategy {html.escape(cfg.strategy_id)} · "
            f"mode {cfg.mode} · fill price {cfg.venue.fill_price} · slippage {cfg.venue.slippage.model} · "
-           f"fees {cfg.venue.fees.model} · currency {html.escape(cfg.currency)}")
-    return f"<h1>{html.escape(title)}</h1>\n<p class=\"sub\">{sub}</p>\n{_table(rows, ('Headline', 'Value'))}"
+           f"fees {cfg.venue.fees.model} · currency {html.escape(cfg.currency)} · "
+           f"{s['bars_per_year']:g} bars a year, risk-free rate 0")
+    defaults = default_settings(cfg)
+    note = ""
+    if defaults:
+        items = "".join(f"<li>{html.escape(d)}</li>" for d in defaults)
+        note = (f'<div class="note" id="execlab-defaults"><p><b>Not realistic:</b> this run trades with</p>'
+                f"<ul>{items}</ul><p>so its returns are better than any account could get. Set them in the "
+                "config's <code>venue</code> section.</p></div>")
+    return (f"<h1>{html.escape(title)}</h1>\n<p class=\"sub\">{sub}</p>\n{note}\n"
+            f'<div class="headline" id="execlab-headline">{"".join(tables)}</div>')
+
+
+def _month_cell(value: float) -> str:
+    if math.isnan(value):
+        return "<td></td>"
+    return f'<td class="neg">{value:.1%}</td>' if value < 0 else f"<td>{value:.1%}</td>"
+
+
+def _monthly(sheet: TearSheet) -> str:
+    table = sheet.monthly_returns
+    out = ['<div class="scroll"><table class="monthly"><tr><th>year</th>',
+           *(f"<th>{html.escape(str(c))}</th>" for c in table.columns), "</tr>"]
+    for year, row in table.iterrows():
+        cells = "".join(_month_cell(float(v)) for v in row.to_numpy(dtype=np.float64))
+        out.append(f"<tr><td>{year}</td>{cells}</tr>")
+    return "".join([*out, "</table></div>"])
 
 
 def _costs(result: BacktestResult, summary: dict[str, float]) -> str:
@@ -247,8 +358,12 @@ def _costs(result: BacktestResult, summary: dict[str, float]) -> str:
     note = f"<p>Traded notional: {_money(traded)} {html.escape(result.config.currency)}.</p>"
     by_symbol = ""
     if len(fills):
-        grouped = fills.groupby("symbol")[["fee", "slippage_cost"]].sum().reset_index()
-        by_symbol = "<h3>By symbol</h3>" + _frame(grouped, money=["fee", "slippage_cost"])
+        grouped = fills.groupby("symbol")[["fee", "slippage_cost"]].sum()
+        grouped = grouped.assign(total=grouped.sum(axis=1)).sort_values("total", ascending=False)
+        shown = grouped.head(_BY_SYMBOL_SHOWN).reset_index()
+        more = (f"<p>The {_BY_SYMBOL_SHOWN} costliest of {len(grouped):,} symbols.</p>"
+                if len(grouped) > _BY_SYMBOL_SHOWN else "")
+        by_symbol = "<h3>By symbol</h3>" + more + _frame(shown, money=["fee", "slippage_cost", "total"])
     table = _frame(frame, money=["amount"], pct=["share of initial value"])
     return "<h2>Costs by kind</h2>" + table + note + by_symbol
 
@@ -302,6 +417,8 @@ def _tables(result: BacktestResult) -> str:
         "prices, net of the modelled fees and slippage only.</p></div>",
         "<h2>Configuration</h2>",
         f"<pre>{html.escape(json.dumps(config, indent=2))}</pre>",
+        "<h2>Symbols</h2>",
+        f"<p>{html.escape(', '.join(result.market.symbols))}</p>",
     ])
 
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
-import pandas as pd
 import typer
 from rich.table import Table
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 import execlab as xl
-from execlab._brokers.contract import BrokerError
 from execlab._cli.common import (
     ExitCode,
     broker_executor,
@@ -27,6 +28,7 @@ from execlab._cli.common import (
     read_symbol_values,
     set_sim_market,
 )
+from execlab._core.extras import require_extra
 
 __all__ = ["parse_parameters", "register"]
 
@@ -66,6 +68,8 @@ def plan(
         if cfg.mode == "backtest":
             raise _fail(f"positions: give --positions, or a config with a broker (mode paper or live); {config} "
                         "says mode 'backtest'")
+        import pandas as pd
+
         executor, book = broker_executor(cfg, journal, read_only=True)
         try:
             set_sim_market(executor, px, pd.Timestamp.now(tz="UTC"))  # broker: sim lists what it has a price for
@@ -73,7 +77,7 @@ def plan(
             account = executor.account()
             available, broker_equity = account.cash, account.equity
             listed = executor.tradable(sorted(set(tgt.index) | set(held.index)))
-        except BrokerError as exc:
+        except xl.BrokerError as exc:
             raise _fail(f"broker: {exc}", ExitCode.HALTED) from None
         finally:
             book.close()
@@ -123,7 +127,7 @@ def reconcile_command(
     executor, book = broker_executor(cfg, journal)
     try:
         report = reconcile(executor, book, cfg.run_id)
-    except BrokerError as exc:
+    except xl.BrokerError as exc:
         raise _fail(f"broker: {exc}", ExitCode.HALTED) from None
     finally:
         executor.close()  # release the broker's connection (IB: its client id) before the command returns
@@ -212,6 +216,8 @@ _BY_KEYS: Final = ("symbol", "day", "side", "venue", "mode", "strategy_id")
 
 def _label(value: object) -> str:
     """A group key as a table cell: days as dates, anything else as text."""
+    import pandas as pd
+
     return f"{value:%Y-%m-%d}" if isinstance(value, pd.Timestamp) else str(value)
 
 
@@ -244,7 +250,7 @@ def notebook_run(
     progress: Annotated[bool, typer.Option(help="Show a progress bar over cells.")] = True,
 ) -> None:
     """Run a notebook top to bottom with parameters (papermill). A failing cell fails the command (exit 1)."""
-    import papermill  # type: ignore[import-untyped]
+    papermill = require_extra("papermill", "execlab notebook run")
     from papermill.exceptions import PapermillExecutionError  # type: ignore[import-untyped]
 
     path = Path(name)
@@ -274,6 +280,7 @@ def register(app: typer.Typer) -> None:
     app.command()(plan)
     app.command("reconcile")(reconcile_command)
     app.command()(tca)
-    notebook_app = typer.Typer(help="The notebooks of notebooks/, run with parameters.", no_args_is_help=True)
+    notebook_app = typer.Typer(help="The notebooks of notebooks/, run with parameters.", no_args_is_help=True,
+                               rich_markup_mode=None)
     notebook_app.command("run")(notebook_run)
     app.add_typer(notebook_app, name="notebook")

@@ -6,19 +6,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.text import Text
 
 import execlab as xl
-from execlab._brokers.errors import BrokerError
-from execlab._brokers.executor import BrokerExecutor
-from execlab._brokers.sim_adapter import sim_account_path
-from execlab._data.symbols import read_symbol_values
-from execlab._oms.journal import Journal
+
+if TYPE_CHECKING:  # imported where used: `execlab --help` loads no pandas, numba or broker machinery
+    import pandas as pd
+
+    from execlab._brokers.executor import BrokerExecutor
+    from execlab._oms.journal import Journal
 
 __all__ = ["ExitCode", "InputError", "bad_input", "broker_executor", "err", "one_line", "out", "print_error",
            "read_symbol_values", "read_table", "read_targets", "set_sim_market",
@@ -56,11 +56,27 @@ def print_error(message: str | BaseException, label: str = "error") -> None:
     err.print(Text(f"{label}: {one_line(message)}", style="bold red"), soft_wrap=True)
 
 
+def read_symbol_values(path: Path, what: str) -> pd.Series:
+    """:func:`execlab.read_symbol_values` (imported when first used)."""
+    from execlab._data.symbols import read_symbol_values as read
+
+    return read(path, what)
+
+
+def sim_account_path(journal: Path) -> Path:
+    """Where ``broker: sim`` keeps the simulated account of ``journal`` (imported when first used)."""
+    from execlab._brokers.sim_adapter import sim_account_path as where
+
+    return where(journal)
+
+
 def read_table(path: Path, what: str) -> pd.DataFrame:
     """Read a ``.parquet`` or ``.csv`` file; unreadable files raise :class:`InputError` naming the file."""
     suffix = path.suffix.lower()
     if suffix not in (".parquet", ".csv"):
         raise InputError(f"{what}: {path} must be a .parquet or .csv file")
+    import pandas as pd
+
     try:
         return pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path)
     except (OSError, ValueError) as exc:
@@ -102,7 +118,9 @@ def broker_executor(cfg: xl.Config, journal: Path | None,
     journal (:func:`sim_account_path`), so a re-run resumes it; ``read_only`` leaves that file as it is. Raises
     ``typer.Exit(2)`` naming the config key when the broker is not one this command line can reach.
     """
+    from execlab._brokers.errors import BrokerError
     from execlab._brokers.registry import make_broker_executor
+    from execlab._oms.journal import Journal
 
     try:
         book = Journal(journal if journal is not None else ":memory:", secrets=cfg.broker.secrets())

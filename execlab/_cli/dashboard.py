@@ -12,13 +12,16 @@ import socket
 import threading
 import webbrowser
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
 import execlab as xl
 from execlab._cli.common import ExitCode, broker_executor, print_error
+from execlab._core.extras import require_extra
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["dashboard", "register"]
 
@@ -36,6 +39,8 @@ def _read_bars(path: Path) -> pd.DataFrame:
     suffix = path.suffix.lower()
     if suffix not in (".parquet", ".csv"):
         raise ValueError(f"bars: {path} must be a .parquet or .csv file")
+    import pandas as pd
+
     return pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path)
 
 
@@ -58,8 +63,7 @@ def dashboard(
         help="The login user name (default: the user running this command); journaled with the kill switch.")] = None,
 ) -> None:
     """Serve the dashboard of one run (fills, slippage, positions, equity, costs, risk, kill switch) on loopback."""
-    import panel as pn
-
+    pn = require_extra("panel", "execlab dashboard")
     serve: Any = pn.serve  # untyped (``param`` keyword arguments)
     from execlab._oms.journal import Journal
     from execlab.dashboard import dashboard as build
@@ -86,7 +90,7 @@ def dashboard(
         raise typer.Exit(ExitCode.BAD_INPUT) from None
     read_only = executor is None and not allow_halt
 
-    def app() -> pn.Column:
+    def app() -> Any:  # a Panel layout
         operator = pn.state.user  # the logged-in user of this session (Panel's signed cookie)
         return build(book, run_id, executor=executor, bars=frame, refresh_seconds=refresh, read_only=read_only,
                      operator=operator)

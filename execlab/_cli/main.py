@@ -9,23 +9,28 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Final
+from typing import TYPE_CHECKING, Annotated, Final
 
-import pandas as pd
 import typer
 from rich.table import Table
 from rich.text import Text
 
 import execlab as xl
+from execlab._analysis.report import default_settings
 from execlab._cli.analysis import register as register_analysis_commands
-from execlab._cli.common import bad_input, out, read_table, read_targets
+from execlab._cli.common import bad_input, out, print_error, read_table, read_targets
 from execlab._cli.dashboard import register as register_dashboard_command
 from execlab._cli.trading import register as register_trading_commands
-from execlab.strategies import momentum_targets
+from execlab._core.extras import MissingExtraError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["app", "main"]
 
-DEFAULT_CONFIG: Final = Path(__file__).resolve().parents[2] / "examples" / "demo.yaml"
+DEFAULT_CONFIG: Final = Path(__file__).resolve().parents[1] / "strategies" / "demo.yaml"
+"""Shipped in the package (``examples/demo.yaml`` in the repository links to it), so ``execlab demo`` runs from a
+plain ``pip install``."""
 DEFAULT_REPORT: Final = Path("reports/demo.html")
 DEFAULT_DATA: Final = Path("data/sample_daily.parquet")
 
@@ -34,8 +39,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,  # plain help: rendering it with rich costs more than the 1.5 s `execlab --help` may take
 )
-data_app = typer.Typer(help="The project's sample data.", no_args_is_help=True)
+data_app = typer.Typer(help="The project's sample data.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(data_app, name="data")
 
 def _load_config(path: Path) -> xl.Config:
@@ -46,9 +52,9 @@ def _load_config(path: Path) -> xl.Config:
     return config
 
 
-def _print_summary(result: xl.BacktestResult, title: str) -> None:
+def _print_summary(result: xl.BacktestResult, title: str, benchmark: pd.Series | None = None) -> None:
     """The headline figures as a small table."""
-    s = result.summary()
+    s = result.summary(benchmark)
     currency = result.config.currency
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column(style="bold")
@@ -58,7 +64,13 @@ def _print_summary(result: xl.BacktestResult, title: str) -> None:
         ("Initial value", f"{s['initial_value']:,.2f} {currency}"),
         ("Final value", f"{s['final_value']:,.2f} {currency}"),
         ("Total return", f"{s['total_return']:.2%}"),
+        ("CAGR", f"{s['cagr']:.2%}"),
+        ("Volatility", f"{s['volatility']:.2%}"),
+        ("Sharpe / Sortino", f"{s['sharpe']:.2f} / {s['sortino']:.2f}"),
+        ("Max drawdown", f"{s['max_drawdown']:.2%}"),
+        *([("Beta / alpha vs benchmark", f"{s['beta']:.2f} / {s['alpha']:.2%}")] if "beta" in s else []),
         ("Turnover", f"{s['turnover']:.2f}x equity"),
+        ("Costs", f"{s['cost_bps']:.2f} bps of traded notional"),
         ("Fees", f"{s['fees']:,.2f} {currency}"),
         ("Slippage", f"{s['slippage']:,.2f} {currency}"),
         ("Orders", f"{int(s['orders']):,}"),
@@ -71,10 +83,13 @@ def _print_summary(result: xl.BacktestResult, title: str) -> None:
     out.print(table)
 
 
-def _finish(result: xl.BacktestResult, report: Path | None, title: str) -> None:
-    _print_summary(result, title)
+def _finish(result: xl.BacktestResult, report: Path | None, title: str, benchmark: pd.Series | None = None,
+            benchmark_name: str = "benchmark") -> None:
+    _print_summary(result, title, benchmark)
+    for setting in default_settings(result.config):
+        out.print(Text(f"Note: {setting}", style="yellow"), soft_wrap=True)
     if report is not None:
-        written = xl.write_report(result, report, title=title)
+        written = xl.write_report(result, report, title=title, benchmark=benchmark, benchmark_name=benchmark_name)
         out.print(f"Report: {written.resolve()}", soft_wrap=True)
 
 
@@ -117,10 +132,13 @@ def demo(
     venue, then the same strategy in paper mode on the local simulated venue, fed the bars as a price feed."""
     with bad_input():
         cfg = _load_demo_config(config)
+        from execlab.strategies import equal_weight_index, momentum_targets
+
         bars = xl.sample_bars()
         targets = momentum_targets(bars)
         result = xl.run_backtest(targets, bars, cfg.model_copy(update={"mode": "backtest"}))
-    _finish(result, report, f"execlab demo: momentum, run {cfg.run_id}")
+    _finish(result, report, f"execlab demo: momentum, run {cfg.run_id}", equal_weight_index(bars),
+            "equal-weight universe")
     with bad_input():
         _paper_demo(targets, bars, cfg, result)
 
@@ -163,8 +181,12 @@ register_dashboard_command(app)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point. A missing optional dependency is one red line naming its extra (exit 2)."""
+    try:
+        app()
+    except MissingExtraError as exc:
+        print_error(exc)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

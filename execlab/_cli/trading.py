@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 import execlab as xl
-from execlab._brokers.contract import BrokerError
 from execlab._cli.common import (
     ExitCode,
     InputError,
@@ -22,7 +21,9 @@ from execlab._cli.common import (
     read_table,
     set_sim_market,
 )
-from execlab._runs.live import LiveRebalance, TradingHaltedError, rebalance_time, run_live_rebalance
+
+if TYPE_CHECKING:
+    from execlab._runs.live import LiveRebalance
 
 __all__ = ["register"]
 
@@ -65,16 +66,18 @@ def rebalance(
     executor, book = broker_executor(cfg, journal, progress=bar.advance if bar is not None else
                                      _print_sending if progress else None)
     try:
+        from execlab._runs.live import rebalance_time
+
         set_sim_market(executor, px, rebalance_time(as_of), history)  # broker: sim trades at these prices
-        done = run_live_rebalance(tgt, px, cfg, executor, book, as_of, timeout=timeout, bars=history,
+        done = xl.run_live_rebalance(tgt, px, cfg, executor, book, as_of, timeout=timeout, bars=history,
                                   supersede=supersede)
-    except TradingHaltedError as exc:
+    except xl.TradingHaltedError as exc:
         print_error(exc, "halted")
         raise typer.Exit(ExitCode.HALTED) from None
     except (xl.TargetError, xl.ConfigError, xl.BarsError) as exc:
         print_error(exc)
         raise typer.Exit(ExitCode.BAD_INPUT) from None
-    except BrokerError as exc:
+    except xl.BrokerError as exc:
         print_error(exc, "broker")
         raise typer.Exit(ExitCode.HALTED) from None
     finally:
@@ -289,7 +292,7 @@ def venue_okx(
 def register(app: typer.Typer) -> None:
     """Add the trading commands to the ``execlab`` app."""
     app.command()(rebalance)
-    venue_app = typer.Typer(help="Local broker venues on loopback.", no_args_is_help=True)
+    venue_app = typer.Typer(help="Local broker venues on loopback.", no_args_is_help=True, rich_markup_mode=None)
     venue_app.command("alpaca")(venue_alpaca)
     venue_app.command("ibkr")(venue_ibkr)
     venue_app.command("oanda")(venue_oanda)

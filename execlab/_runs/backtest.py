@@ -36,6 +36,7 @@ from execlab._execution.rebalancer import RebalanceContext, Rebalancer
 from execlab._execution.session import build_session
 from execlab._oms.book import OrderBook
 from execlab._risk.engine import RiskReason
+from execlab._runs.performance import TearSheet, tear_sheet
 from execlab._sim import SimulatedVenue, margin
 from execlab._sim.costs import CostModel
 from execlab._sim.estimators import ADV_RISK_WINDOW, adv_before
@@ -310,9 +311,36 @@ class BacktestResult:
         slip = float(np.sum(np.abs(f.price - f.reference_price) * np.abs(f.quantity)))
         return pd.Series({"fees": float(f.fee.sum()), "slippage": slip}, name="cost")
 
-    def summary(self) -> dict[str, float]:
+    def tear_sheet(self, benchmark: pd.Series | str | None = None, *, periods_per_year: float | None = None,
+                   risk_free: float = 0.0) -> TearSheet:
+        """Performance from the first rebalance to the end: headline figures, drawdown and its dates, monthly
+        returns, rolling Sharpe, exposure, and versus ``benchmark`` (its prices, or a symbol of the run) when given.
+
+        ``periods_per_year`` defaults to what the bars' spacing says (252 for daily bars); ``risk_free`` is an
+        annual rate. See :func:`execlab._runs.performance.tear_sheet` for each figure's definition.
+        """
+        first = int(self.rebalance_bars[0]) if self.rebalance_bars.size else 0
+        equity = self.equity.iloc[first:]
+        values = np.nan_to_num(self._positions[first:] * self._marks[first:])
+        eq = equity.to_numpy()
+        gross = pd.Series(np.abs(values).sum(axis=1) / eq, index=equity.index)
+        net = pd.Series(values.sum(axis=1) / eq, index=equity.index)
+        fills = self.book.fills()
+        traded = float(np.sum(np.abs(fills.quantity * fills.price)))
+        if isinstance(benchmark, str):
+            if benchmark not in self.market.symbols:
+                raise ValueError(f"benchmark: {benchmark!r} is not a symbol of this run; pass its prices instead")
+            benchmark = pd.Series(self._marks[:, self.market.symbols.index(benchmark)], index=self.timestamps)
+        return tear_sheet(equity, turnover=self.turnover.iloc[first:], gross=gross, net=net, traded=traded,
+                          fees=float(self.costs["fees"]), slippage=float(self.costs["slippage"]),
+                          benchmark=benchmark, periods_per_year=periods_per_year, risk_free=risk_free)
+
+    def summary(self, benchmark: pd.Series | str | None = None, *, periods_per_year: float | None = None,
+                risk_free: float = 0.0) -> dict[str, float]:
         """Headline figures: values, return, turnover, costs by kind, order and fill counts (with the orders still
-        working when the data ended)."""
+        working when the data ended), then the tear sheet's (:meth:`tear_sheet`: CAGR, volatility, Sharpe,
+        Sortino, max drawdown, Calmar, costs in bps, hit rate, exposure and, with ``benchmark``, beta, alpha,
+        tracking error and information ratio)."""
         status = self.book.column("status")
         start = self.config.initial_cash
         f = self.book.fills()
@@ -323,6 +351,7 @@ class BacktestResult:
         final = float(equity[-1])
         traded = np.bincount(f.bar, weights=np.abs(f.quantity * f.price), minlength=equity.size)
         counts = np.bincount(status, minlength=len(STATUS_NAMES))
+        sheet = self.tear_sheet(benchmark, periods_per_year=periods_per_year, risk_free=risk_free)
         return {
             "initial_value": start,
             "final_value": final,
@@ -335,6 +364,7 @@ class BacktestResult:
             "orders_denied": float(counts[DENIED]),
             "orders_working_at_end": float(counts[list(_WORKING_CODES)].sum()),
             "fills": float(len(f.oid)),
+            **sheet.headline,
         }
 
     def __repr__(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from execlab._core.extras import require_extra
 from execlab.dashboard._data import DashboardData, RiskStatus, load_dashboard_data, risk_status
 
 if TYPE_CHECKING:
@@ -31,6 +32,8 @@ def dashboard(journal: Journal | str | Path, run_id: str, *, executor: BrokerExe
 
     See :func:`execlab.dashboard._app.dashboard` for the arguments.
     """
+    require_extra("panel", "The dashboard")
+    require_extra("hvplot", "The dashboard")
     from execlab.dashboard._app import dashboard as build
 
     return build(journal, run_id, executor=executor, bars=bars, refresh_seconds=refresh_seconds, **kwargs)

@@ -18,7 +18,7 @@ import execlab._analysis.report_html as report
 import execlab._cli.main as cli
 from execlab._analysis.report_html import write_report
 from execlab._cli.main import app
-from execlab.strategies import momentum_targets
+from execlab.strategies import equal_weight_index, momentum_targets
 
 from helpers.paths import EXAMPLES
 
@@ -68,9 +68,15 @@ def test_demo_config_loads() -> None:
     venue = config.venue
     assert venue.fill_price == "next_open"
     assert (venue.slippage.model, venue.slippage.impact_coefficient) == ("sqrt_impact", 0.1)
-    assert (venue.fees.model, venue.fees.per_share, venue.fees.minimum, venue.fees.maximum_pct) == (
-        "per_share", 0.005, 1.0, 0.01)
+    assert (venue.fees.model, venue.fees.bps) == ("bps", 1.0)  # fees on notional: the sample is back-adjusted
     assert venue.participation_cap == 0.05
+
+
+def test_demo_config_ships_in_the_package() -> None:
+    """``execlab demo`` finds its config after a plain ``pip install`` (no repository around it)."""
+    package = Path(xl.__file__).resolve().parent
+    assert cli.DEFAULT_CONFIG.is_file() and package in cli.DEFAULT_CONFIG.parents
+    assert DEMO_CONFIG.resolve() == cli.DEFAULT_CONFIG  # examples/demo.yaml is a link to it
 
 
 def test_public_surface() -> None:
@@ -133,10 +139,10 @@ def test_demo_refuses_a_broker_config(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_demo_report(demo_run: tuple[Result, Path], demo_result: xl.BacktestResult) -> None:
+def test_demo_report(demo_run: tuple[Result, Path], demo_result: xl.BacktestResult, bars: pd.DataFrame) -> None:
     _, path = demo_run
     page = path.read_text(encoding="utf-8")
-    s = demo_result.summary()
+    s = demo_result.summary(equal_weight_index(bars))
     for key in ("initial_value", "final_value", "fees", "slippage"):
         assert _money(s[key]) in page, key
     assert f"{s['total_return']:.2%}" in page
@@ -156,6 +162,28 @@ def test_demo_report(demo_run: tuple[Result, Path], demo_result: xl.BacktestResu
         assert client_order_id in page
     assert demo_result.orders["client_order_id"].iloc[-51] not in page.split("Last 50 fills")[0]
     assert "Borrow costs" in page and "Queue position" in page
+    for label, value in (("Sharpe ratio", f"{s['sharpe']:.2f}"), ("Max drawdown", f"{s['max_drawdown']:.2%}"),
+                         ("Beta", f"{s['beta']:.2f}"), ("Information ratio", f"{s['information_ratio']:.2f}")):
+        assert f"<td>{label}</td><td>{value}</td>" in page, label
+    assert 'id="execlab-defaults"' not in page  # the demo config sets fills, costs and a volume cap
+
+
+@pytest.mark.slow
+def test_demo_tear_sheet_equals_empyrical(demo_result: xl.BacktestResult, bars: pd.DataFrame) -> None:
+    """Sharpe, Sortino and max drawdown of the demo's equity curve equal empyrical's (test-only dependency) to
+    1e-9; so do volatility, beta, alpha and the information ratio against the equal-weight universe."""
+    import empyrical as ep
+
+    sheet = demo_result.tear_sheet(equal_weight_index(bars))
+    r, b, h = sheet.returns, sheet.benchmark_returns, sheet.headline
+    assert len(r) > 2500 and h["sharpe"] > 0
+    assert h["sharpe"] == pytest.approx(ep.sharpe_ratio(r), abs=1e-9)
+    assert h["sortino"] == pytest.approx(ep.sortino_ratio(r), abs=1e-9)
+    assert h["max_drawdown"] == pytest.approx(ep.max_drawdown(r), abs=1e-9)
+    assert h["volatility"] == pytest.approx(ep.annual_volatility(r), abs=1e-9)
+    assert h["beta"] == pytest.approx(ep.beta(r, b), abs=1e-9)
+    assert h["alpha"] == pytest.approx(ep.alpha(r, b), abs=1e-9)
+    assert h["information_ratio"] == pytest.approx(ep.excess_sharpe(r, b) * 252**0.5, abs=1e-9)
 
 
 @pytest.mark.slow

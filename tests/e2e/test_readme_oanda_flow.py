@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.local_venue, pytest.mark.slow]
 
 
 def test_the_readme_fx_commands_run_as_written(tmp_path: Path) -> None:
-    commands = readme_commands("### FX through OANDA (oandapyV20)")
+    commands = readme_commands("# OANDA (FX through oandapyV20)", "docs/brokers/oanda.md")
     assert any(c.startswith("execlab rebalance") for c in commands)
     done = run_commands(commands, tmp_path, str(free_port()), "8766", ("OANDA_", "EXECLAB_"))
     assert done.returncode == 0, done.stdout + done.stderr + (tmp_path / "venue.log").read_text()

@@ -1,8 +1,8 @@
-"""The README's paper flow, run as written: a local Alpaca venue, plan, rebalance, reconcile.
+"""The documented paper flow, run as written: a local Alpaca venue, plan, rebalance, reconcile.
 
-The commands are read from README.md. Two things differ from a person at a terminal, both mechanical: the venue's
-port is a free one instead of 8765, and where the README says to wait for the venue's "listening" line the test
-waits for it.
+The commands are read from the how-to page docs/how-to/paper-local-venue.md. Two things differ from a person at a
+terminal, both mechanical: the venue's port is a free one instead of 8765, and where the page says to wait for the
+venue's "listening" line the test waits for it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ pytestmark = [pytest.mark.local_venue, pytest.mark.slow]
 
 
 def test_the_readme_paper_commands_run_as_written(tmp_path: Path) -> None:
-    commands = readme_commands("### Paper and live: journaled, resumable, never sending twice")
+    commands = readme_commands("**A local Alpaca**", "docs/how-to/paper-local-venue.md")
     assert any(c.startswith("execlab rebalance") for c in commands)
     done = run_commands(commands, tmp_path, str(free_port()), "8765", ("APCA_", "EXECLAB_"))
     assert done.returncode == 0, done.stdout + done.stderr + (tmp_path / "venue.log").read_text()

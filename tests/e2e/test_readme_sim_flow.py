@@ -1,4 +1,5 @@
-"""The README's ``broker: sim`` commands run as written, twice: the second run resumes and sends nothing again."""
+"""The documented ``broker: sim`` commands (docs/how-to/paper-local-venue.md) run as written, twice: the second run
+resumes and sends nothing again."""
 
 from __future__ import annotations
 
@@ -19,10 +20,10 @@ while not (ROOT / "README.md").exists():  # the tests may live one folder deeper
 
 
 def _blocks() -> tuple[list[str], list[str]]:
-    text = (ROOT / "README.md").read_text()
-    start = text.index("### Paper and live: journaled, resumable, never sending twice")
+    text = (ROOT / "docs" / "how-to" / "paper-local-venue.md").read_text()
+    start = text.index("**A local Alpaca**")
     first = text.index("```bash\n", start)
-    second = text.index("```bash\n", text.index("Without any venue process, `broker: sim`", first))
+    second = text.index("```bash\n", text.index("**`broker: sim`, without any venue process**", first))
 
     def lines(at: int) -> list[str]:
         block = text[at + len("```bash\n"):]

@@ -11,9 +11,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def readme_commands(heading: str) -> list[str]:
-    """The lines of the first ```bash block after ``heading`` in README.md (continuations joined)."""
-    text = (ROOT / "README.md").read_text()
+def readme_commands(heading: str, page: str = "README.md") -> list[str]:
+    """The lines of the first ```bash block after ``heading`` in ``page`` (README.md or a docs page; continuations
+    joined)."""
+    text = (ROOT / page).read_text()
     start = text.index(heading)
     block = text[text.index("```bash\n", start) + len("```bash\n"):]
     block = block[:block.index("```")]

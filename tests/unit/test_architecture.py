@@ -37,6 +37,12 @@ RANK: Final = {
     "dashboard": 10,
     "_cli": 11,
     "__init__": 12,
+    # The public namespaces: like ``__init__``, lazy re-exports of the layers.
+    "brokers": 12,
+    "config": 12,
+    "oms": 12,
+    "sim": 12,
+    "testing": 12,
 }
 
 #: Layers that must never reach a broker, an SDK adapter or a local venue.

@@ -43,7 +43,7 @@ def largest_holding(w: pd.DataFrame) -> tuple[pd.Timestamp, str]:
 
 
 def test_public_surface() -> None:
-    assert strategies.__all__ == ["momentum_targets"]
+    assert strategies.__all__ == ["equal_weight_index", "momentum_targets"]
 
 
 def test_shape_and_types(bars: pd.DataFrame, weights: pd.DataFrame) -> None:

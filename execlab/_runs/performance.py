@@ -1,0 +1,238 @@
+"""Performance of an equity curve: the tear sheet's figures (returns, risk, drawdown, costs, exposure, benchmark).
+
+Conventions (those of empyrical and quantstats, so figures can be checked against them): simple returns per bar,
+risk-free rate 0 unless given (an annual rate, compounded down to one bar), sample standard deviation (ddof 1),
+annualised by the bars per year. The measured span starts at the first rebalance (the warm-up before it holds
+cash and would only dilute the figures).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Drawdown", "TearSheet", "bars_per_year", "benchmark_levels", "tear_sheet"]
+
+#: Bars in a year of daily trading sessions (the usual annualisation of daily returns).
+TRADING_DAYS: Final = 252.0
+#: The rolling Sharpe ratio's window, in bars (six months of daily bars).
+ROLLING_WINDOW: Final = 126
+_MONTHS: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+@dataclass(frozen=True)
+class Drawdown:
+    """The deepest fall of equity from a previous high: its depth (a negative fraction) and its dates."""
+
+    depth: float
+    peak: pd.Timestamp
+    trough: pd.Timestamp
+    recovery: pd.Timestamp | None
+    """The first bar back at the peak's value; None while it has not recovered."""
+
+    @property
+    def days(self) -> int:
+        """Calendar days from the peak to the recovery (to the last bar when it has not recovered)."""
+        end = self.recovery if self.recovery is not None else self.trough
+        return int((end - self.peak).days)
+
+
+@dataclass(frozen=True)
+class TearSheet:
+    """The figures of one run over its measured span: headline numbers and the series behind the report."""
+
+    headline: dict[str, float]
+    """CAGR, volatility, Sharpe, Sortino, max drawdown, Calmar, turnover, costs in bps, hit rate, exposure and,
+    with a benchmark, its return, beta, alpha, tracking error and information ratio (see :func:`tear_sheet`)."""
+    drawdown: Drawdown
+    returns: pd.Series
+    """Simple returns per bar over the measured span."""
+    drawdowns: pd.Series
+    """Equity over its running maximum, minus 1, per bar."""
+    monthly_returns: pd.DataFrame
+    """Compounded returns by year (rows) and month (columns ``Jan`` .. ``Dec``), with the year's in ``Year``."""
+    rolling_sharpe: pd.Series
+    exposure: pd.DataFrame
+    """``gross`` (sum of absolute position values) and ``net`` exposure over equity, per bar."""
+    benchmark_returns: pd.Series | None = field(default=None)
+
+    @property
+    def start(self) -> pd.Timestamp:
+        """The first bar of the measured span."""
+        return pd.Timestamp(self.drawdowns.index[0])
+
+    @property
+    def end(self) -> pd.Timestamp:
+        """The last bar of the measured span."""
+        return pd.Timestamp(self.drawdowns.index[-1])
+
+
+def bars_per_year(index: pd.DatetimeIndex) -> float:
+    """Bars per year for annualising: 252 for daily bars, 52 weekly, 12 monthly; intraday, 252 × bars per day."""
+    if len(index) < 2:
+        return TRADING_DAYS
+    days = float(np.median(np.diff(index.to_numpy()) / np.timedelta64(1, "D")))
+    if days < 0.75:  # intraday: sessions a year × bars in a session
+        per_day = float(pd.Series(1, index=index).groupby(index.normalize()).size().median())
+        return TRADING_DAYS * per_day
+    if days < 4.0:
+        return TRADING_DAYS
+    if days < 10.0:
+        return 52.0
+    if days < 45.0:
+        return 12.0
+    if days < 120.0:
+        return 4.0
+    return max(1.0, round(365.25 / days))
+
+
+def benchmark_levels(benchmark: pd.Series, index: pd.DatetimeIndex) -> pd.Series:
+    """A benchmark's prices (or any level series) on ``index``, carried forward over missing bars.
+
+    Raises ``ValueError`` when the benchmark starts after ``index`` does or has non-positive levels.
+    """
+    levels = pd.Series(benchmark, dtype=np.float64).sort_index()
+    levels.index = pd.DatetimeIndex(levels.index)
+    levels = levels.dropna()
+    if levels.empty or levels.index[0] > index[0]:
+        first = "nothing" if levels.empty else f"{levels.index[0]}"
+        raise ValueError(f"benchmark: it must start by {index[0]} (the first rebalance); it starts at {first}")
+    if (levels <= 0).any():
+        bad = levels.index[(levels <= 0).to_numpy()][0]
+        raise ValueError(f"benchmark: levels must be positive prices; {levels[bad]} at {bad}")
+    return levels.reindex(levels.index.union(index)).ffill().reindex(index)
+
+
+def tear_sheet(equity: pd.Series, *, turnover: pd.Series, gross: pd.Series, net: pd.Series, traded: float,
+               fees: float, slippage: float, benchmark: pd.Series | None = None,
+               periods_per_year: float | None = None, risk_free: float = 0.0,
+               rolling_window: int = ROLLING_WINDOW) -> TearSheet:
+    """The tear sheet of ``equity`` (per bar, the measured span), with the run's turnover, gross and net exposure
+    (fractions of equity per bar), traded notional, fees and slippage.
+
+    Headline keys: ``cagr`` (calendar years of 365.25 days), ``volatility``, ``sharpe``, ``sortino`` (downside
+    deviation over every bar, as empyrical), ``max_drawdown``, ``max_drawdown_days``, ``calmar`` (CAGR over the
+    drawdown's depth), ``turnover_per_year``, ``cost_bps`` / ``fee_bps`` / ``slippage_bps`` (of traded notional),
+    ``hit_rate`` (bars up over bars that moved), ``best_bar``, ``worst_bar``, ``gross_exposure`` and
+    ``net_exposure`` (means), ``time_in_market``, ``bars_per_year``; with ``benchmark`` (prices):
+    ``benchmark_return``, ``benchmark_cagr``, ``beta``, ``alpha`` (annualised, empyrical's), ``tracking_error``,
+    ``information_ratio`` (annualised active return over tracking error), ``correlation``.
+    """
+    ppy = float(periods_per_year) if periods_per_year is not None else bars_per_year(pd.DatetimeIndex(equity.index))
+    values = equity.to_numpy(dtype=np.float64)
+    returns = equity.pct_change().iloc[1:].rename("returns")
+    r = returns.to_numpy()
+    rf = (1.0 + risk_free) ** (1.0 / ppy) - 1.0
+    excess = r - rf
+    years = (equity.index[-1] - equity.index[0]).days / 365.25
+    growth = float(values[-1] / values[0])
+    cagr = growth ** (1.0 / years) - 1.0 if years > 0 and growth > 0 else math.nan
+    dd = _drawdown(equity)
+    drawdowns = equity / equity.cummax() - 1.0
+    moved = r[r != 0.0]
+    headline: dict[str, float] = {
+        "cagr": cagr,
+        "volatility": _std(r) * math.sqrt(ppy),
+        "sharpe": _ratio(float(np.mean(excess)) if r.size else math.nan, _std(excess)) * math.sqrt(ppy),
+        "sortino": _sortino(excess, ppy),
+        "max_drawdown": dd.depth,
+        "max_drawdown_days": float(dd.days),
+        "calmar": cagr / -dd.depth if dd.depth < 0 else math.nan,
+        "turnover_per_year": float(turnover.sum()) / years if years > 0 else math.nan,
+        "cost_bps": (fees + slippage) / traded * 1e4 if traded > 0 else 0.0,
+        "fee_bps": fees / traded * 1e4 if traded > 0 else 0.0,
+        "slippage_bps": slippage / traded * 1e4 if traded > 0 else 0.0,
+        "hit_rate": float(np.mean(moved > 0)) if moved.size else math.nan,
+        "best_bar": float(r.max()) if r.size else math.nan,
+        "worst_bar": float(r.min()) if r.size else math.nan,
+        "gross_exposure": float(gross.mean()),
+        "net_exposure": float(net.mean()),
+        "time_in_market": float((gross > 0).mean()),
+        "bars_per_year": ppy,
+    }
+    bench_returns = None
+    if benchmark is not None:
+        levels = benchmark_levels(benchmark, pd.DatetimeIndex(equity.index))
+        bench_returns = levels.pct_change().iloc[1:].rename("benchmark")
+        headline.update(_versus(r, bench_returns.to_numpy(), rf, ppy, levels, years))
+    roll = returns.rolling(rolling_window, min_periods=rolling_window)
+    rolling = (roll.mean() / roll.std(ddof=1) * math.sqrt(ppy)).rename("rolling_sharpe")
+    exposure = pd.DataFrame({"gross": gross, "net": net})
+    return TearSheet(headline, dd, returns, drawdowns.rename("drawdown"), monthly_returns(equity), rolling,
+                     exposure, bench_returns)
+
+
+def monthly_returns(equity: pd.Series) -> pd.DataFrame:
+    """Compounded returns per calendar month (columns ``Jan`` .. ``Dec``) and year (``Year``), one row a year."""
+    index = pd.DatetimeIndex(equity.index)
+    month_end = equity.groupby(index.to_period("M")).last()
+    previous = month_end.shift(1)
+    previous.iloc[0] = float(equity.iloc[0])
+    monthly = month_end / previous - 1.0
+    months = pd.PeriodIndex(monthly.index)
+    table = pd.DataFrame({"year": months.year, "month": months.month, "r": monthly.to_numpy()})
+    wide = table.pivot(index="year", columns="month", values="r").reindex(columns=range(1, 13))
+    wide.columns = list(_MONTHS)
+    year_end = equity.groupby(index.year).last()
+    year_start = year_end.shift(1)
+    year_start.iloc[0] = float(equity.iloc[0])
+    wide["Year"] = (year_end / year_start - 1.0).to_numpy()
+    wide.index.name = "year"
+    return wide
+
+
+def _std(x: np.ndarray) -> float:
+    return float(np.std(x, ddof=1)) if x.size > 1 else math.nan
+
+
+def _ratio(num: float, den: float) -> float:
+    if math.isnan(num) or math.isnan(den):
+        return math.nan
+    if den == 0.0:
+        return math.nan if num == 0.0 else math.copysign(math.inf, num)
+    return num / den
+
+
+def _sortino(excess: np.ndarray, ppy: float) -> float:
+    if not excess.size:
+        return math.nan
+    downside = math.sqrt(float(np.mean(np.minimum(excess, 0.0) ** 2)))
+    return _ratio(float(np.mean(excess)), downside) * math.sqrt(ppy)
+
+
+def _drawdown(equity: pd.Series) -> Drawdown:
+    values = equity.to_numpy(dtype=np.float64)
+    peaks = np.maximum.accumulate(values)
+    depth = values / peaks - 1.0
+    trough = int(np.argmin(depth))
+    peak = int(np.flatnonzero(values[: trough + 1] == peaks[trough])[0]) if depth[trough] < 0 else trough
+    after = np.flatnonzero(values[trough:] >= peaks[trough]) + trough if depth[trough] < 0 else np.array([trough])
+    index = equity.index
+    recovery = pd.Timestamp(index[after[0]]) if after.size else None
+    return Drawdown(float(depth[trough]), pd.Timestamp(index[peak]), pd.Timestamp(index[trough]), recovery)
+
+
+def _versus(r: np.ndarray, b: np.ndarray, rf: float, ppy: float, levels: pd.Series,
+            years: float) -> dict[str, float]:
+    """Beta, alpha, tracking error, information ratio and correlation of returns ``r`` against ``b``."""
+    ar, ab = r - rf, b - rf
+    centred = ab - ab.mean()
+    beta = _ratio(float(np.mean(centred * ar)), float(np.mean(centred**2)))
+    alpha = (float(np.mean(ar - beta * ab)) + 1.0) ** ppy - 1.0 if math.isfinite(beta) else math.nan
+    active = r - b
+    te = _std(active)
+    growth = float(levels.iloc[-1] / levels.iloc[0])
+    corr = float(np.corrcoef(r, b)[0, 1]) if r.size > 1 and np.std(r) > 0 and np.std(b) > 0 else math.nan
+    return {
+        "benchmark_return": growth - 1.0,
+        "benchmark_cagr": growth ** (1.0 / years) - 1.0 if years > 0 else math.nan,
+        "beta": beta,
+        "alpha": alpha,
+        "tracking_error": te * math.sqrt(ppy),
+        "information_ratio": _ratio(float(np.mean(active)) if active.size else math.nan, te) * math.sqrt(ppy),
+        "correlation": corr,
+    }
