@@ -3,6 +3,8 @@ neutral orders and fills it reports, and the errors it raises (from :mod:`execla
 
 from __future__ import annotations
 
+import math
+
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -77,7 +79,7 @@ class BrokerFill:
     quantity: float
     price: float
     fee: float = 0.0
-    """What the broker charged for this execution, >= 0, in ``fee_currency``."""
+    """What the broker charged for this execution, in ``fee_currency``; negative is a rebate (a maker rebate)."""
     fee_currency: str | None = None
     liquidity: Literal["maker", "taker"] | None = None
     timestamp: datetime | None = None
@@ -87,8 +89,8 @@ class BrokerFill:
     def __post_init__(self) -> None:
         if not self.quantity > 0:
             raise ValueError(f"fill {self.execution_id}: quantity must be > 0, got {self.quantity!r}")
-        if not self.fee >= 0:
-            raise ValueError(f"fill {self.execution_id}: fee must be >= 0, got {self.fee!r}")
+        if not math.isfinite(self.fee):
+            raise ValueError(f"fill {self.execution_id}: fee must be finite, got {self.fee!r}")
 
 
 @dataclass(frozen=True, slots=True)
