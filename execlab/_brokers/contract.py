@@ -4,7 +4,6 @@ neutral orders and fills it reports, and the errors it raises (from :mod:`execla
 from __future__ import annotations
 
 import math
-
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field

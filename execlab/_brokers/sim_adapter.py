@@ -9,8 +9,9 @@ The account lives in the process; with a ``state_path`` it is also written there
 every change, and a new :class:`SimAdapter` on the same file starts from it: cash, positions, the last prices, the
 trading day and its starting equity, every order it received with its fills, every execution it reported (id, fee
 from the venue config's fee model, maker or taker, time: :meth:`SimAdapter._fills`, so the journal holds the fees
-the simulated broker charged), and the orders still working (sent to the venue again with what is left of them). A process killed before the file was replaced loses only the
-request in flight, which the venue then never received: the driver looks the order up before sending it again.
+the simulated broker charged), and the orders still working (sent to the venue again with what is left of them).
+A process killed before the file was replaced loses only the request in flight, which the venue then never
+received: the driver looks the order up before sending it again.
 
 Prices come from the caller, one market step at a time (:meth:`SimAdapter.set_market`): the command line sets the
 ``--prices`` of the rebalance (and the volume of the last ``--bars`` row at or before the as-of, for the
