@@ -165,9 +165,6 @@ def test_sigkill_and_restart_loses_nothing_and_sends_nothing_twice(served: tuple
     _trial(harness, url, tmp_path, BASE_SEED + trial, f"C{trial:02d}")
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "kit-adapter: AlpacaAdapter._fills looks up unknown orders (GET /v2/orders/{id}) inside one paced call; after a "
-    "restart that burst can still meet a 429 (measured: 1 of 474 requests in one trial, seed 20262122)"))
 @pytest.mark.parametrize("trial", range(TRIALS))
 def test_a_restarted_client_meets_no_429_from_a_binding_rate_limit(served_paced: tuple[BrokerHarness, str],
                                                                    tmp_path: Path, trial: int) -> None:
