@@ -3,9 +3,7 @@ fills during a stream drop journaled once after the reconnect, and reconciliatio
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
@@ -19,6 +17,8 @@ from execlab._brokers.contract import BrokerError, BrokerRejectedError, Duplicat
 from execlab._brokers.executor import BrokerExecutor
 from execlab._oms.journal import Journal
 from execlab._runs.live import run_live_rebalance
+
+from helpers.waiting import wait_until
 
 TARGETS = {"AAA": 10.0, "BBB": 20.0}
 FEE_BPS = 25.0
@@ -106,15 +106,6 @@ def test_a_venue_restart_mid_run_is_reconciled_without_resending(harness: Broker
     assert set(venue.stats()["order_attempts"].values()) == {1}  # reconciled, never placed again
 
 
-def _until(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    """Wait for ``condition`` (a bound on the wait, not an assertion about time)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"gave up waiting for {what}")
-        time.sleep(0.02)
-
-
 def test_fills_during_a_stream_drop_are_journaled_once_with_ids_and_fees_after_the_reconnect(
         harness: BrokerHarness, start_venue: StartHarnessVenue, journal: Journal) -> None:
     venue = start_venue(venue_config=xl.VenueConfig(fees={"model": "bps", "bps": FEE_BPS}))
@@ -128,7 +119,7 @@ def test_fills_during_a_stream_drop_are_journaled_once_with_ids_and_fees_after_t
                   for i, (s, q) in enumerate(TARGETS.items())]
         for order in orders:
             assert executor.place(order) is not None
-        _until(lambda: venue.stats()["streams"]["messages"] >= len(orders), "the stream to report the new orders")
+        wait_until(lambda: venue.stats()["streams"]["messages"] >= len(orders), "the stream to report the new orders")
         executor.refresh()
         assert journal.fills("gap").empty
         before = venue.stats()["streams"]
@@ -142,8 +133,8 @@ def test_fills_during_a_stream_drop_are_journaled_once_with_ids_and_fees_after_t
         assert gap["messages"] == before["messages"]  # no client heard of these fills: they happened in the gap
         assert gap["drops"] > before["drops"]
         assert executor.wait(timeout=30)
-        _until(lambda: venue.stats()["streams"]["authorized"] > before["authorized"], "the stream to reconnect")
-        _until(lambda: executor.streaming, "the executor's stream to be live again")
+        wait_until(lambda: venue.stats()["streams"]["authorized"] > before["authorized"], "the stream to reconnect")
+        wait_until(lambda: executor.streaming, "the executor's stream to be live again")
         executor.refresh()
         executor.sync_fills()
     finally:
