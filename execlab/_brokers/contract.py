@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -147,6 +148,11 @@ class BrokerAdapter(ABC):
     def supports(self, capability: Capability) -> bool:
         """Whether this adapter declared ``capability``."""
         return capability in self.capabilities
+
+    def _another_request(self) -> AbstractContextManager[None]:
+        """Wrap each request after the first that one hook call sends (the next page of a listing): the executor
+        paced the call as one request, so every further one takes its own slot of the pacer."""
+        return self.pacer.request() if self.pacer is not None else nullcontext()
 
     @abstractmethod
     def _submit(self, order: Order) -> BrokerOrder:

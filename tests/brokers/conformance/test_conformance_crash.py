@@ -166,10 +166,6 @@ def test_sigkill_and_restart_loses_nothing_and_sends_nothing_twice(served: tuple
     _trial(harness, url, tmp_path, BASE_SEED + trial, f"C{trial:02d}")
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "kit-finish: with the client told the venue's 2 s window (the limit now binds) one 429 in ~550 requests remains "
-    "per trial, seeds 20262122..; not the adapter's order lookups (gone since b6203fe, and test_conformance_pacing's "
-    "restart case passes), not the stream (not rate-limited), not the pacer's ms rounding (tried); cause open"))
 @pytest.mark.parametrize("trial", range(TRIALS))
 def test_a_restarted_client_meets_no_429_from_a_binding_rate_limit(served_paced: tuple[BrokerHarness, str],
                                                                    tmp_path: Path, trial: int) -> None:
