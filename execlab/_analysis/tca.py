@@ -6,7 +6,7 @@ and −1 for a sell, arrival price ``P_a`` and end price ``P_end``, in currency,
 
 * delay       = s · q · (P_a − P_d)          the price moved between the decision and the order's arrival
 * execution   = s · q · (P_f − P_a)          impact and spread paid while working the order
-* fees        = Σ fee
+* fees        = Σ fee, in the account currency (see below)
 * opportunity = s · (Q − q) · (P_end − P_d)  what the part never filled would have made or lost
 
 and ``shortfall`` is their sum, also given in bps of the decision notional ``Q · P_d``.
@@ -16,6 +16,12 @@ fill, of its ``end_timestamp`` when the orders carry one, else of its decision) 
 symbol it is the last fill price, and for an order never filled, the arrival price. ``end_price_source`` says which.
 Slippage in bps against a benchmark ``B`` (arrival, interval VWAP, decision-day close) is ``s · (P_f − B) / B``:
 positive means the fills were worse than the benchmark for that side.
+
+A fill's fee counts as charged when its ``fee_currency`` is missing, the account currency or the quote currency of
+a pair ``BASE/QUOTE`` (the currency of its price); in the pair's base asset (a crypto fee taken from the asset
+received) it is valued at the fill price. A fee in any other currency is not added to the costs: it is listed per
+currency in ``TcaResult.other_fees`` and named in ``notes``. ``fee_value`` in ``TcaResult.fills`` is each fill's
+fee in the account currency (NaN for those).
 """
 
 from __future__ import annotations
@@ -84,6 +90,9 @@ class TcaResult:
     orders: pd.DataFrame
     fills: pd.DataFrame
     notes: tuple[str, ...] = field(default=())
+    other_fees: pd.DataFrame = field(default_factory=lambda: _no_other_fees())
+    """Fees charged in a currency that is neither the account's nor the instrument's (``currency, fee, fills``):
+    not in ``fees``/``fee_cost``, which have no rate to convert them at."""
 
     def by(self, *keys: str) -> pd.DataFrame:
         """Costs summed and bps weighted by notional, per group of ``keys`` (none: one row for everything).
@@ -343,6 +352,7 @@ def transaction_costs(
     *,
     mode: str | None = None,
     venue: str | None = None,
+    account_currency: str = "USD",
 ) -> TcaResult:
     """Cost every order and fill: decision, arrival, interval VWAP and close benchmarks, and Perold's shortfall.
 
@@ -350,7 +360,8 @@ def transaction_costs(
     decision time) and ``status``; optional ``arrival_price`` (missing or NaN: the decision price is used and
     ``arrival_source`` says ``decision_price``), ``arrival_source``, ``mode``, ``venue``, ``strategy_id``,
     ``run_id``, ``filled_quantity`` (checked against the fills) and ``end_timestamp`` (when the order stopped
-    working). ``fills``: ``client_order_id, timestamp, quantity, price`` and optional ``fee``; other columns are
+    working). ``fills``: ``client_order_id, timestamp, quantity, price`` and optional ``fee`` and ``fee_currency``
+    (valued in ``account_currency`` as the module docstring says); other columns are
     carried into ``TcaResult.fills``. ``bars`` (long OHLCV or :class:`MarketData`) give the interval VWAP, the
     decision-day close, participation and the end price. ``mode``/``venue`` label every order when given.
 
@@ -366,6 +377,8 @@ def transaction_costs(
     """
     o = _prepare_orders(_to_pandas(orders, "orders"), mode, venue)
     f, pos = _prepare_fills(_to_pandas(fills, "fills"), o)
+    f["fee_value"] = _fee_values(f, o["symbol"].to_numpy().astype(str)[pos], account_currency)
+    unvalued = _other_fees(f)
     n = len(o)
     Q = o["quantity"].to_numpy(dtype=np.float64)
     Pd = o["decision_price"].to_numpy(dtype=np.float64)
@@ -375,7 +388,7 @@ def transaction_costs(
     fp = f["price"].to_numpy(dtype=np.float64)
     q = np.bincount(pos, weights=fq, minlength=n)
     value = np.bincount(pos, weights=fq * fp, minlength=n)
-    fees = np.bincount(pos, weights=f["fee"].to_numpy(dtype=np.float64), minlength=n)
+    fees = np.bincount(pos, weights=np.nan_to_num(f["fee_value"].to_numpy(dtype=np.float64), nan=0.0), minlength=n)
     count = np.bincount(pos, minlength=n).astype(np.float64)
     ids = o["client_order_id"]
     over = q > Q * (1.0 + _QTY_TOL) + _QTY_TOL
@@ -463,8 +476,44 @@ def transaction_costs(
     if (o["arrival_source"] == "decision_price").any():
         k = int((o["arrival_source"] == "decision_price").sum())
         notes.append(f"{k} orders have no arrival price: their decision price stands in (no delay cost)")
+    if len(unvalued):
+        charged = ", ".join(f"{r.fee:g} {r.currency}" for r in unvalued.itertuples())
+        notes.append(f"{int(unvalued['fills'].sum())} fills paid fees in other currencies than {account_currency} "
+                     f"({charged}): not in the fee cost (other_fees)")
     return TcaResult(table[_ORDER_OUTPUT + [c for c in table.columns if c not in _ORDER_OUTPUT]],
-                     fills_out, tuple(notes))
+                     fills_out, tuple(notes), unvalued)
+
+
+def _fee_values(f: pd.DataFrame, symbols: npt.NDArray[np.str_], account_currency: str) -> FloatArray:
+    """Each fill's fee in the account currency (see the module docstring); NaN where it has no rate."""
+    fee = f["fee"].to_numpy(dtype=np.float64)
+    if "fee_currency" not in f.columns:
+        return fee
+    currency = np.array([str(c).strip().upper() if isinstance(c, str) else "" for c in f["fee_currency"]],
+                        dtype=object)
+    base = np.array([s.partition("/")[0].upper() if "/" in s else "" for s in symbols], dtype=object)
+    quote = np.array([s.partition("/")[2].upper() if "/" in s else "" for s in symbols], dtype=object)
+    as_charged = (currency == "") | (currency == account_currency.strip().upper()) | (currency == quote)
+    in_base = ~as_charged & (currency == base)
+    price = f["price"].to_numpy(dtype=np.float64)
+    out: FloatArray = np.where(as_charged, fee, np.where(in_base, fee * price, np.nan))
+    return out
+
+
+def _no_other_fees() -> pd.DataFrame:
+    return pd.DataFrame({"currency": pd.Series(dtype=object), "fee": pd.Series(dtype=np.float64),
+                         "fills": pd.Series(dtype=np.int64)})
+
+
+def _other_fees(f: pd.DataFrame) -> pd.DataFrame:
+    """The fees :func:`_fee_values` could not value, summed per currency."""
+    left = f[np.isnan(f["fee_value"].to_numpy(dtype=np.float64))]
+    if left.empty:
+        return _no_other_fees()
+    grouped = left.assign(currency=left["fee_currency"].astype(str).str.strip().str.upper()).groupby(
+        "currency", sort=True)["fee"]
+    return pd.DataFrame({"currency": grouped.sum().index.astype(object), "fee": grouped.sum().to_numpy(),
+                         "fills": grouped.size().to_numpy(dtype=np.int64)})
 
 
 _ORDER_OUTPUT: Final = [
@@ -581,7 +630,8 @@ def _journal_times(values: list[Any]) -> pd.DatetimeIndex:
 
 
 def tca_from_journal(journal: Journal, run_id: str, bars: pd.DataFrame | MarketData | None = None, *,
-                     mode: str | None = None, venue: str | None = None) -> TcaResult:
+                     mode: str | None = None, venue: str | None = None,
+                     account_currency: str = "USD") -> TcaResult:
     """:func:`transaction_costs` of one paper or live run from its journal.
 
     The decision price is the plan's. The decision time is the market time the order was sent at when the executor
@@ -591,7 +641,8 @@ def tca_from_journal(journal: Journal, run_id: str, bars: pd.DataFrame | MarketD
     submission); without one the decision price stands in. An unfilled order's end is its last journaled final
     state when its decision time is on the journal's clock. Fills of orders the run did not decide (adopted
     external orders) are left out and counted in ``notes``. ``mode``, ``venue`` and ``strategy_id`` come from the
-    run's journaled ``run`` event (``unknown`` without one); ``mode`` and ``venue`` given here override them.
+    run's journaled ``run`` event (``unknown`` without one); ``mode`` and ``venue`` given here override them. Fees
+    are valued in ``account_currency`` from each fill's journaled ``fee_currency`` (None: the account's).
     """
     intents = journal.orders(run_id)
     fills = journal.fills(run_id)
@@ -615,5 +666,5 @@ def tca_from_journal(journal: Journal, run_id: str, bars: pd.DataFrame | MarketD
     fills["timestamp"] = _journal_times(fills["timestamp"].tolist())
     for name, value in journal.run_labels(run_id).items():  # what the run journaled it is; arguments override
         orders[name] = value
-    result = transaction_costs(orders, fills, bars, mode=mode, venue=venue)
-    return TcaResult(result.orders, result.fills, (*notes, *result.notes))
+    result = transaction_costs(orders, fills, bars, mode=mode, venue=venue, account_currency=account_currency)
+    return TcaResult(result.orders, result.fills, (*notes, *result.notes), result.other_fees)

@@ -3,8 +3,10 @@ neutral orders and fills it reports, and the errors it raises (from :mod:`execla
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -77,7 +79,7 @@ class BrokerFill:
     quantity: float
     price: float
     fee: float = 0.0
-    """What the broker charged for this execution, >= 0, in ``fee_currency``."""
+    """What the broker charged for this execution, in ``fee_currency``; negative is a rebate (a maker rebate)."""
     fee_currency: str | None = None
     liquidity: Literal["maker", "taker"] | None = None
     timestamp: datetime | None = None
@@ -87,8 +89,8 @@ class BrokerFill:
     def __post_init__(self) -> None:
         if not self.quantity > 0:
             raise ValueError(f"fill {self.execution_id}: quantity must be > 0, got {self.quantity!r}")
-        if not self.fee >= 0:
-            raise ValueError(f"fill {self.execution_id}: fee must be >= 0, got {self.fee!r}")
+        if not math.isfinite(self.fee):
+            raise ValueError(f"fill {self.execution_id}: fee must be finite, got {self.fee!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +148,11 @@ class BrokerAdapter(ABC):
     def supports(self, capability: Capability) -> bool:
         """Whether this adapter declared ``capability``."""
         return capability in self.capabilities
+
+    def _another_request(self) -> AbstractContextManager[None]:
+        """Wrap each request after the first that one hook call sends (the next page of a listing): the executor
+        paced the call as one request, so every further one takes its own slot of the pacer."""
+        return self.pacer.request() if self.pacer is not None else nullcontext()
 
     @abstractmethod
     def _submit(self, order: Order) -> BrokerOrder:

@@ -7,9 +7,11 @@ sim`` paper rebalance runs through the same :class:`BrokerExecutor` and the same
 
 The account lives in the process; with a ``state_path`` it is also written there (JSON, replaced atomically) after
 every change, and a new :class:`SimAdapter` on the same file starts from it: cash, positions, the last prices, the
-trading day and its starting equity, every order it received with its fills, and the orders still working (sent
-to the venue again with what is left of them). A process killed before the file was replaced loses only the
-request in flight, which the venue then never received: the driver looks the order up before sending it again.
+trading day and its starting equity, every order it received with its fills, every execution it reported (id, fee
+from the venue config's fee model, maker or taker, time: :meth:`SimAdapter._fills`, so the journal holds the fees
+the simulated broker charged), and the orders still working (sent to the venue again with what is left of them).
+A process killed before the file was replaced loses only the request in flight, which the venue then never
+received: the driver looks the order up before sending it again.
 
 Prices come from the caller, one market step at a time (:meth:`SimAdapter.set_market`): the command line sets the
 ``--prices`` of the rebalance (and the volume of the last ``--bars`` row at or before the as-of, for the
@@ -29,6 +31,7 @@ from typing import Final
 
 from execlab._brokers.contract import (
     BrokerAdapter,
+    BrokerFill,
     BrokerOrder,
     BrokerRejectedError,
     Capability,
@@ -75,6 +78,29 @@ class _Record:
                             "reason": self.reason})
 
 
+@dataclass(frozen=True)
+class _Execution:
+    """One execution as the simulated broker reports it (and writes it to the state file)."""
+
+    execution_id: str
+    client_order_id: str
+    broker_order_id: str
+    symbol: str
+    side: str
+    quantity: float
+    price: float
+    fee: float
+    liquidity: str
+    timestamp: str
+    """ISO 8601, UTC: the market time of the step that matched it."""
+
+    def fill(self) -> BrokerFill:
+        return BrokerFill(self.execution_id, self.client_order_id, self.broker_order_id, self.symbol, Side(self.side),
+                          self.quantity, self.price, self.fee, None,
+                          "maker" if self.liquidity == "maker" else "taker", datetime.fromisoformat(self.timestamp),
+                          asdict(self))
+
+
 class SimAdapter(BrokerAdapter):
     """The local simulated venue as a broker (``broker: sim``), optionally persisted to ``state_path``.
 
@@ -83,7 +109,7 @@ class SimAdapter(BrokerAdapter):
     """
 
     name = "sim"
-    capabilities = frozenset({Capability.TRADABLE, Capability.BULK_REFRESH})
+    capabilities = frozenset({Capability.TRADABLE, Capability.BULK_REFRESH, Capability.FILLS})
 
     def __init__(self, venue: VenueConfig | None = None, initial_cash: float = 100_000.0, allow_short: bool = False,
                  *, state_path: str | Path | None = None, read_only: bool = False) -> None:
@@ -97,6 +123,7 @@ class SimAdapter(BrokerAdapter):
         self._by_oid: dict[int, _Record] = {}
         self._by_broker_id: dict[str, _Record] = {}
         self._received: dict[str, int] = {}
+        self._executions: list[_Execution] = []
         self._next = 1
         self._day: int | None = None
         self._day_start_equity: float | None = None
@@ -199,6 +226,13 @@ class SimAdapter(BrokerAdapter):
     def _tradable(self, symbols: Sequence[str]) -> set[str] | None:
         return {s for s in symbols if self._venue.quote(s) is not None}
 
+    def _fills(self, since: datetime | None) -> list[BrokerFill]:
+        """Every execution (``since`` None), or those at or after ``since``, oldest first; the fee is in the account
+        currency (``fee_currency`` None)."""
+        cut = None if since is None else since.astimezone(UTC)
+        return [e.fill() for e in self._executions
+                if cut is None or datetime.fromisoformat(e.timestamp) >= cut]
+
     # -- matching --------------------------------------------------------------------------------------------
     def _today(self) -> int:
         if self._day is None:
@@ -222,12 +256,16 @@ class SimAdapter(BrokerAdapter):
         return oid
 
     def _apply(self, fills: list[EngineFill], events: list[EngineEvent]) -> None:
+        at = (self._time or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="microseconds")
         for f in fills:
             record = self._by_oid[f.oid]
             record.filled += abs(f.qty)
             record.filled_value += abs(f.qty) * f.price
             record.fees += f.fee
             record.status = OrderStatus.PARTIALLY_FILLED.value
+            self._executions.append(_Execution(
+                f"sim-x{len(self._executions) + 1}", record.client_order_id, record.broker_order_id, record.symbol,
+                record.side, abs(f.qty), f.price, f.fee, "maker" if f.maker else "taker", at))
         ended = {e.oid: e for e in events}
         for oid in [o for o in self._by_oid if o in ended or not self._venue.is_working(o)]:
             record = self._by_oid.pop(oid)
@@ -262,6 +300,7 @@ class SimAdapter(BrokerAdapter):
                        | {"remaining": v.remaining(r.oid) if r.oid >= 0 else 0.0}
                        for r in self._orders.values()],
             "received": self._received,
+            "executions": [asdict(e) for e in self._executions],
         }
         tmp = self.state_path.with_name(self.state_path.name + ".tmp")
         tmp.write_text(json.dumps(state))
@@ -285,6 +324,7 @@ class SimAdapter(BrokerAdapter):
         self._day_start_equity = state["day_start_equity"]
         self._time = None if state["time"] is None else datetime.fromisoformat(state["time"])
         self._received = {str(k): int(n) for k, n in state["received"].items()}
+        self._executions = [_Execution(**row) for row in state.get("executions", [])]  # none in older files
         for row in state["orders"]:
             remaining = float(row.pop("remaining"))
             record = _Record(**row)

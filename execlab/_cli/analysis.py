@@ -188,6 +188,9 @@ def tca(
               f"execution {s['execution_cost']:,.2f}, fees {s['fee_cost']:,.2f}, "
               f"opportunity {s['opportunity_cost']:,.2f}; slippage vs arrival {s['slippage_arrival_bps']:.2f} bps")
     out.print(labels, soft_wrap=True, markup=False)
+    if len(result.other_fees):
+        listed = ", ".join(f"{r.fee:,.8g} {r.currency} ({r.fills} fills)" for r in result.other_fees.itertuples())
+        out.print(f"fees in other currencies, not in the fee cost: {listed}", soft_wrap=True, markup=False)
     grouped = result.by(*keys)
     columns = [c for c in ("orders", "filled_notional", "shortfall", "shortfall_bps", "slippage_arrival_bps",
                            "slippage_vwap_bps", "slippage_close_bps") if c in grouped.columns]

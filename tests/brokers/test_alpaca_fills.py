@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,19 +19,13 @@ from execlab.adapters.alpaca import AlpacaAdapter, AlpacaTradeStream, TradeUpdat
 from execlab.venues import AlpacaVenue
 
 from helpers.alpaca import StartVenue, broker_executor, paper_config
+from helpers.waiting import wait_until
 
 KEY, SECRET = "PKFILLSKEY000001", "fills-secret-do-not-log-01"
 PRICES = {"AAA": 10.0, "BBB": 20.0}
 TARGETS = {"AAA": 10.0, "BBB": 20.0}
 FEE_BPS = 25.0
 
-
-def wait_until(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from execlab._core.models import OrderStatus, Side
 from execlab.adapters.alpaca._stream import AlpacaTradeStream, StreamAuthError, TradeUpdateEvent
 from execlab.venues import AlpacaVenue
 
+from helpers import waiting
 from helpers.alpaca import StartVenue
 
 KEY, SECRET = "PKSTREAM000000000000", "stream-test-secret-0000"
@@ -35,12 +36,8 @@ WAIT = 15.0
 
 
 def wait_until(predicate: Callable[[], bool], what: str, timeout: float = WAIT) -> None:
-    """Poll ``predicate`` until it holds; fail naming ``what`` after a generous ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
+    waiting.wait_until(predicate, what, timeout)
+
 
 
 def stream_counts(venue: AlpacaVenue, *names: str) -> dict[str, int]:

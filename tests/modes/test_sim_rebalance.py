@@ -246,3 +246,27 @@ def test_cli_sim_sigkill_mid_rebalance_then_rerun_places_every_order_exactly_onc
         orders = Journal(journal).orders("crash")
         assert len(orders) == len(symbols) and set(orders["status"]) == {"filled"}
     assert mid_way == CRASH_TRIALS  # every kill landed before the last order reached the venue
+
+
+def test_cli_sim_journals_the_venue_fee_models_fees_per_execution_and_tca_counts_them(tmp_path: Path) -> None:
+    config = _config(tmp_path, "fees", "venue:\n  fees:\n    model: bps\n    bps: 10\n")
+    journal = tmp_path / "j.sqlite"
+    assert _rebalance(tmp_path, config, {"AAA": 100, "BBB": 50}, "2024-01-02")[0] == 0
+    first = _state(journal)["executions"]
+    assert len(first) == 2 and all(e["fee"] > 0 for e in first)
+    code, out = _rebalance(tmp_path, config, {"AAA": 40, "BBB": 50, "CCC": 10}, "2024-01-03")  # a new process
+    assert code == 0, out
+    executions = _state(journal)["executions"]
+    assert executions[:2] == first  # the restart kept the first day's executions
+    assert len(executions) == 4 and len({e["execution_id"] for e in executions}) == 4
+    fills = Journal(journal).fills("fees")
+    assert sorted(fills["fill_id"]) == sorted(e["execution_id"] for e in executions)  # each once, by its id
+    by_id = {e["execution_id"]: e for e in executions}
+    for row in fills.itertuples():
+        expected = by_id[row.fill_id]
+        assert row.fee == pytest.approx(expected["fee"]) and row.liquidity == expected["liquidity"]
+        assert row.fee == pytest.approx(row.quantity * row.price * 10 / 1e4)  # the config's 10 bps of notional
+    assert fills["fee"].sum() == pytest.approx((100 * 10 + 50 * 20 + 60 * 10 + 10 * 50) * 10 / 1e4)
+    shown = CliRunner().invoke(app, ["tca", "--journal", str(journal), "--run-id", "fees"])
+    assert shown.exit_code == 0, shown.output
+    assert f"fees {fills['fee'].sum():,.2f}" in shown.output and "fees 0.00" not in shown.output

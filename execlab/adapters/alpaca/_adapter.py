@@ -207,7 +207,11 @@ class AlpacaAdapter(BrokerAdapter):
         rows: list[dict[str, Any]] = []
         oldest_wanted: datetime | None = None
         while True:
-            page = self.client.get("/account/activities", dict(params))
+            if "page_token" in params:  # a further page: a request of its own for the pacer
+                with self._another_request():
+                    page = self.client.get("/account/activities", dict(params))
+            else:
+                page = self.client.get("/account/activities", dict(params))
             batch = [r for r in page if isinstance(r, dict)] if isinstance(page, list) else []
             rows.extend(batch)
             if since is None and batch:

@@ -1,5 +1,5 @@
 """Orders and fills, per broker: a duplicate client id, a refusal, fills with fees reaching the journal and TCA,
-and reconciliation after the venue restarts mid-run."""
+fills during a stream drop journaled once after the reconnect, and reconciliation after the venue restarts mid-run."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from execlab._brokers.contract import BrokerError, BrokerRejectedError, Duplicat
 from execlab._brokers.executor import BrokerExecutor
 from execlab._oms.journal import Journal
 from execlab._runs.live import run_live_rebalance
+
+from helpers.waiting import wait_until
 
 TARGETS = {"AAA": 10.0, "BBB": 20.0}
 FEE_BPS = 25.0
@@ -102,3 +104,48 @@ def test_a_venue_restart_mid_run_is_reconciled_without_resending(harness: Broker
         assert journal.positions_from_fills("restart").to_dict() == pytest.approx(TARGETS)
     assert harness.held(venue) == TARGETS
     assert set(venue.stats()["order_attempts"].values()) == {1}  # reconciled, never placed again
+
+
+def test_fills_during_a_stream_drop_are_journaled_once_with_ids_and_fees_after_the_reconnect(
+        harness: BrokerHarness, start_venue: StartHarnessVenue, journal: Journal) -> None:
+    venue = start_venue(venue_config=xl.VenueConfig(fees={"model": "bps", "bps": FEE_BPS}))
+    venue.injector.update({"partial_fill_ratio": 0.5})  # each order fills in two executions, one per quote
+    executor = _executor(harness, venue, journal, "gap")
+    try:
+        assert executor.start_stream()
+        resting = {s: harness.symbols[s] - 1.0 for s in TARGETS}
+        orders = [xl.Order(symbol=s, side=xl.Side.BUY, quantity=q, order_type=xl.OrderType.LIMIT,
+                           limit_price=resting[s], client_order_id=f"xl-{i:032x}")
+                  for i, (s, q) in enumerate(TARGETS.items())]
+        for order in orders:
+            assert executor.place(order) is not None
+        wait_until(lambda: venue.stats()["streams"]["messages"] >= len(orders), "the stream to report the new orders")
+        executor.refresh()
+        assert journal.fills("gap").empty
+        before = venue.stats()["streams"]
+        assert venue.drop_streams() >= 1
+        for step in (0.0, 0.01):  # the quotes cross the limits twice: half of each order, then the rest
+            for s, limit in resting.items():
+                venue.set_quote(s, limit - 0.02 - step, limit - 0.01 - step, limit - 0.015 - step)
+        executions = venue.account.executions()
+        assert len(executions) == 2 * len(orders)
+        gap = venue.stats()["streams"]
+        assert gap["messages"] == before["messages"]  # no client heard of these fills: they happened in the gap
+        assert gap["drops"] > before["drops"]
+        assert executor.wait(timeout=30)
+        wait_until(lambda: venue.stats()["streams"]["authorized"] > before["authorized"], "the stream to reconnect")
+        wait_until(lambda: executor.streaming, "the executor's stream to be live again")
+        executor.refresh()
+        executor.sync_fills()
+    finally:
+        executor.close()
+    fills = journal.fills("gap")
+    by_id = {e.id: e for e in executions}
+    assert sorted(fills["fill_id"]) == sorted(by_id)  # every execution once, by its own id (nothing derived)
+    for row in fills.itertuples():
+        ex = by_id[row.fill_id]
+        assert row.fee == pytest.approx(ex.fee) and row.fee > 0 and row.fee_currency == ex.fee_currency
+        assert row.quantity == pytest.approx(ex.qty) and row.price == pytest.approx(ex.price)
+    assert journal.positions_from_fills("gap").to_dict() == pytest.approx(TARGETS)
+    assert harness.held(venue) == TARGETS
+    assert set(venue.stats()["order_attempts"].values()) == {1}

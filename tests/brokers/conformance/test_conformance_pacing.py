@@ -54,9 +54,6 @@ def test_a_rebalance_is_paced_to_the_limit_with_no_429(harness: BrokerHarness, s
     assert {s: q for s, q in harness.held(venue).items() if s in targets} == targets
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "kit-adapter: AlpacaAdapter._fills looks up every order it does not know with one GET /v2/orders/{id} inside a "
-    "single paced call: the second process lists the first one's 30 fills and sends 30 unpaced requests (429s)"))
 def test_a_restarted_client_continues_its_window_with_no_429(harness: BrokerHarness,
                                                              start_venue: StartHarnessVenue, tmp_path: Path) -> None:
     venue = start_venue(rate_limit=LIMIT, rate_window=WINDOW, cash=1e9)

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+import yaml
+
 import execlab as xl
 from execlab._brokers.contract import BrokerAdapter
 from execlab.venues._base.account import VenueAccount
@@ -81,8 +83,13 @@ class BrokerHarness(ABC):
         """Secrets that must never reach the journal."""
         return [self.secret]
 
-    def tmp_config_file(self, folder: Path, url: str, run_id: str) -> dict[str, str]:
-        """Write ``config.yaml`` into ``folder``; returns the environment it needs."""
+    def tmp_config_file(self, folder: Path, url: str, run_id: str, **broker: Any) -> dict[str, str]:
+        """Write ``config.yaml`` into ``folder`` (``broker`` keys merged into its ``broker:`` block, e.g. the
+        venue's scaled ``rate_limit_per_minute`` and ``rate_window_seconds``); returns the environment it needs."""
         text, env = self.config_yaml(url, run_id)
+        if broker:
+            data = yaml.safe_load(text)
+            data["broker"] = {**data["broker"], **broker}
+            text = yaml.safe_dump(data, sort_keys=False)
         (folder / "config.yaml").write_text(text)
         return env

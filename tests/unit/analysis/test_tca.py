@@ -389,3 +389,57 @@ def test_journal_adapter_uses_the_executors_market_clock() -> None:
     assert row["end_price"] == pytest.approx(10.5)
     assert row["opportunity_cost"] == pytest.approx(2.0)
     assert row["delay_cost"] == pytest.approx(0.3) and row["execution_cost"] == pytest.approx(0.3)
+
+
+def test_journal_fees_in_the_base_asset_are_valued_at_the_fill_price_and_others_listed_per_currency(
+        tmp_path) -> None:  # type: ignore[no-untyped-def]
+    journal = Journal(tmp_path / "fees.sqlite")
+    journal.record_intents([
+        Intent("b1", "c1", "k", "BTC/USD", "buy", 0.5, decision_price=40_000.0),
+        Intent("b2", "c1", "k", "BTC/USD", "sell", 0.2, decision_price=40_000.0),
+        Intent("e1", "c1", "k", "ETH/USDT", "buy", 2.0, decision_price=2_000.0),
+    ])
+    journal.record_fills("c1", [
+        # a crypto buy pays its fee in the asset it receives: 0.0005 BTC at the fill's 40,100 = 20.05 USD
+        JournalFill("x1", "b1", "BTC/USD", "buy", 0.5, 40_100.0, 0.0005, fee_currency="BTC", liquidity="taker"),
+        JournalFill("x2", "b2", "BTC/USD", "sell", 0.2, 39_900.0, 7.98, fee_currency="USD"),  # as charged
+        JournalFill("x3", "e1", "ETH/USDT", "buy", 1.0, 2_001.0, 0.8, fee_currency="USDT"),  # the price's currency
+        JournalFill("x4", "e1", "ETH/USDT", "buy", 1.0, 2_002.0, 3.0, fee_currency="BNB"),  # no rate: listed
+    ])
+    journal.record_states("c1", [("b1", "filled", "submitted"), ("b2", "filled", "submitted"),
+                                 ("e1", "filled", "submitted")])
+    tca = tca_from_journal(journal, "c1")
+    b1, b2, e1 = _row(tca, "b1"), _row(tca, "b2"), _row(tca, "e1")
+    assert b1["fees"] == pytest.approx(0.0005 * 40_100.0) and b1["fee_cost"] == b1["fees"]  # not 0.0005 "USD"
+    assert b2["fees"] == pytest.approx(7.98)
+    assert e1["fees"] == pytest.approx(0.8)  # the BNB fee is not added as if it were dollars
+    assert tca.summary()["fee_cost"] == pytest.approx(20.05 + 7.98 + 0.8)
+    assert tca.other_fees.to_dict("records") == [{"currency": "BNB", "fee": 3.0, "fills": 1}]
+    assert any("BNB" in note for note in tca.notes)
+    values = dict(zip(tca.fills["fill_id"], tca.fills["fee_value"], strict=True))
+    assert values["x1"] == pytest.approx(20.05) and np.isnan(values["x4"])
+    # a EUR account: BTC/USD's USD fee is in the currency its costs are priced in; a stock's USD fee is not the EUR
+    journal.record_intents([Intent("s1", "c1", "k", "SAP", "buy", 10.0, decision_price=150.0)])
+    journal.record_fills("c1", [JournalFill("x5", "s1", "SAP", "buy", 10.0, 150.0, 1.5, fee_currency="USD")])
+    eur = tca_from_journal(journal, "c1", account_currency="EUR")
+    assert _row(eur, "b2")["fees"] == pytest.approx(7.98) and _row(eur, "b1")["fees"] == pytest.approx(20.05)
+    assert _row(eur, "s1")["fees"] == 0.0
+    assert eur.other_fees.set_index("currency")["fee"].to_dict() == {"BNB": 3.0, "USD": 1.5}
+    assert _row(tca_from_journal(journal, "c1"), "s1")["fees"] == pytest.approx(1.5)  # on a USD account: counted
+
+
+def test_cli_tca_lists_fees_it_cannot_value(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from typer.testing import CliRunner
+
+    from execlab._cli.main import app
+
+    path = tmp_path / "cli.sqlite"
+    journal = Journal(path)
+    journal.record_intents([Intent("e1", "c2", "k", "ETH/USDT", "buy", 2.0, decision_price=2_000.0)])
+    journal.record_fills("c2", [JournalFill("y1", "e1", "ETH/USDT", "buy", 1.0, 2_000.0, 0.01, fee_currency="ETH"),
+                                JournalFill("y2", "e1", "ETH/USDT", "buy", 1.0, 2_000.0, 0.25, fee_currency="BNB")])
+    journal.close()
+    shown = CliRunner().invoke(app, ["tca", "--journal", str(path), "--run-id", "c2"])
+    assert shown.exit_code == 0, shown.output
+    assert "fees 20.00" in shown.output  # 0.01 ETH at 2,000
+    assert "fees in other currencies, not in the fee cost: 0.25 BNB (1 fills)" in shown.output
