@@ -89,7 +89,7 @@ def test_a_filled_trade_and_its_fill() -> None:
     ib = _ib()
     eurusd = CATALOGUE.by_key("EUR.USD")
     assert eurusd is not None
-    ex = m.WireExecution("e-1", 4, 7, 5004, "20261130 14:30:05 UTC", "DU1", "IDEALPRO", "SLD", 10000.0, 1.08,
+    ex = m.WireExecution("e-1", 4, 7, 5004, "20240102 14:30:05 UTC", "DU1", "IDEALPRO", "SLD", 10000.0, 1.08,
                          10000.0, 1.08, CID, last_liquidity=1)
     _feed(ib, m.open_order(_wire_order(), eurusd.contract, "Submitted", 178),
           m.order_status(4, "Submitted", 10000.0, 15000.0, 1.08, 5004, 1.08, 7),
@@ -107,7 +107,8 @@ def test_a_filled_trade_and_its_fill() -> None:
                                                                                            "EUR/USD")
     assert (fill.side, fill.quantity, fill.price, fill.fee, fill.fee_currency, fill.liquidity) == (
         Side.SELL, 10000.0, 1.08, 2.0, "USD", "maker")
-    assert fill.timestamp == datetime(2026, 11, 30, 14, 30, 5, tzinfo=UTC)
+    # IB writes whole seconds and ib_async stamped its arrival (now, later): the latest time within that second
+    assert fill.timestamp == datetime(2024, 1, 2, 14, 30, 5, 999999, tzinfo=UTC)
     _feed(ib, m.order_status(4, "Filled", 25000.0, 0.0, 1.08, 5004, 1.08, 7))
     assert order_status(trade) is OrderStatus.FILLED
 
