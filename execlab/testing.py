@@ -18,11 +18,20 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each name i
     from execlab.venues.alpaca import (
         AlpacaVenue as AlpacaVenue,
     )
+    from execlab.venues.binance import (
+        BinanceVenue as BinanceVenue,
+    )
     from execlab.venues.ibkr import (
         IBFaults as IBFaults,
     )
     from execlab.venues.ibkr import (
         IBVenue as IBVenue,
+    )
+    from execlab.venues.oanda import (
+        OandaVenue as OandaVenue,
+    )
+    from execlab.venues.okx import (
+        OkxVenue as OkxVenue,
     )
 
 #: Each public name and the module it is defined in. Adding a name is one line here.
@@ -31,6 +40,9 @@ _EXPORTS: dict[str, str] = {
     "IBVenue": "execlab.venues.ibkr",
     "AlpacaFaults": "execlab.venues.alpaca",
     "AlpacaVenue": "execlab.venues.alpaca",
+    "BinanceVenue": "execlab.venues.binance",
+    "OkxVenue": "execlab.venues.okx",
+    "OandaVenue": "execlab.venues.oanda",
 }
 
 __all__, __getattr__, __dir__ = lazy_exports('execlab.testing', _EXPORTS)

@@ -58,7 +58,7 @@ NAMESPACES = {
         "PlanConfig", "RiskConfig", "SlippageConfig", "VenueConfig", "LIVE_ENDPOINTS", "LIVE_OPT_IN_PHRASE",
         "SweepConfig",
     },
-    "execlab.testing": {"AlpacaVenue", "AlpacaFaults", "IBVenue", "IBFaults"},
+    "execlab.testing": {"AlpacaVenue", "AlpacaFaults", "IBVenue", "IBFaults", "BinanceVenue", "OkxVenue", "OandaVenue"},
 }
 
 #: Names that were at the top before the namespaces: still importable (old code and notebooks keep working).
