@@ -44,3 +44,7 @@ class VenueReason(IntEnum):
     CANCELLED_BY_CLIENT = 6
     SESSION_PRICE_MISSING = 7
     INVALID_ORDER = 8
+    ONE_CANCELS_OTHER = 9
+    """Another leg of its one-cancels-other group filled (or was cancelled)."""
+    PARENT_ENDED = 10
+    """A held leg whose entry ended without a fill."""

@@ -29,12 +29,13 @@ import numpy as np
 
 from execlab._config import VenueConfig
 from execlab._core.arrays import FloatArray
-from execlab._core.codes import CLS, FOK, IOC, OPG, TRAILING_STOP, VenueReason
+from execlab._core.codes import CLS, FOK, IOC, OPG, STOP, STOP_LIMIT, TRAILING_STOP, VenueReason
 from execlab._sim import kernel, margin
+from execlab._sim.contingent import Contingent, HeldLeg, Settlement
 from execlab._sim.costs import CostModel
 from execlab._sim.working_orders import WorkingOrders
 
-__all__ = ["EngineEvent", "EngineFill", "QuoteVenue"]
+__all__ = ["ACTIVATED", "EngineEvent", "EngineFill", "QuoteVenue"]
 
 
 _NEVER = np.iinfo(np.int64).max // 2
@@ -43,6 +44,8 @@ _WARM = False
 
 #: Kernel status codes of the events :meth:`QuoteVenue.match` reports.
 FILLED, CANCELLED, REJECTED, EXPIRED = 3, 4, 5, 6
+#: A held leg began working (its entry is done): the one event that is not an order leaving the book.
+ACTIVATED = 7
 
 
 @dataclass(frozen=True)
@@ -60,7 +63,8 @@ class EngineFill:
 
 @dataclass(frozen=True)
 class EngineEvent:
-    """An order left the book: ``status`` is FILLED, CANCELLED, REJECTED or EXPIRED; ``reason`` a VenueReason."""
+    """An order left the book: ``status`` is FILLED, CANCELLED, REJECTED or EXPIRED; ``reason`` a VenueReason.
+    (``ACTIVATED``: a held leg of a bracket or OTO began working.)"""
 
     oid: int
     status: int
@@ -141,6 +145,9 @@ class QuoteVenue:
         half_spread = self._costs.slip_model == kernel.SLIP_HALF_SPREAD
         self._quote_slip_model = kernel.SLIP_NONE if half_spread else self._costs.slip_model
         self._cap = float(self.config.participation_cap or 0.0)
+        self._contingent = Contingent()
+        self._queued: list[EngineEvent] = []  # contingent events of a client cancel, reported by the next match
+        self._last_day = 0
 
     @staticmethod
     def warm_up() -> None:
@@ -301,17 +308,23 @@ class QuoteVenue:
     def submit(self, oid: int, symbol: str, qty: float, order_type: int, tif: int, *, day: int,
                limit: float = math.nan, stop: float = math.nan, trail_amount: float = 0.0,
                trail_percent: float = 0.0, notional: float | None = None,
-               partial_ratio: float | None = None, after_close: bool = False) -> None:
+               partial_ratio: float | None = None, after_close: bool = False, held_by: int | None = None) -> None:
         """Add a working order: ``qty`` is signed (buy > 0); a notional order passes ``qty`` = ±0 and ``notional``.
 
         ``day`` is the session number (DAY orders expire when it changes). ``partial_ratio`` caps the order's first
         fill at that fraction of its quantity; the rest waits for the next quote of the symbol (an IOC cancels it).
         ``after_close``: the order arrives after the current bar closed (see :meth:`set_bars`), so only that bar's
         close is left for it to trade in this step, and a ``cls`` order joins this bar's close.
+        ``held_by``: the order is a leg held until the entry with that key is done (see
+        :mod:`execlab._sim.contingent`); it then works for the quantity the entry filled.
         """
-        if oid in self._meta:
+        if oid in self._meta or self._contingent.is_held(oid):
             raise ValueError(f"oid {oid} is already used")
         s = self.symbol_index(symbol)
+        if held_by is not None:
+            self._contingent.hold(held_by, HeldLeg(oid, symbol, 1.0 if qty > 0 else -1.0, order_type, tif, limit,
+                                                   stop))
+            return
         self._compact()
         w = self._orders
         buy = notional > 0 if notional is not None else qty > 0
@@ -327,20 +340,67 @@ class QuoteVenue:
                                 parked=(w.qty[r] if auction else 0.0))
 
     def cancel(self, oid: int) -> bool:
-        """Stop a working order; False when it is unknown or no longer working."""
+        """Stop a working (or held) order; False when it is unknown or no longer working.
+
+        The legs it holds, and the other members of its one-cancels-other group, follow (see
+        :mod:`execlab._sim.contingent`): their events come from :meth:`take_events` or the next match.
+        """
+        held = self._contingent.is_held(oid)
         meta = self._meta.get(oid)
-        if meta is None or meta.done:
+        if not held and (meta is None or meta.done):
             return False
-        meta.done = True
-        meta.parked = 0.0
-        self._live.pop(oid, None)
-        self._orders.active[meta.row] = False
+        if meta is not None:
+            meta.done = True
+            meta.parked = 0.0
+            self._live.pop(oid, None)
+            self._orders.active[meta.row] = False
+        if self._contingent:
+            self._queued += self._settle(self._contingent.cancelled(oid, self.filled(oid), self._live),
+                                         self._last_day)
         return True
 
+    def link(self, oids: Sequence[int]) -> None:
+        """Make the orders ``oids`` (working or held) one one-cancels-other group; stop-type members are matched first
+        when a step reaches several of them (see :mod:`execlab._sim.contingent`)."""
+        types = {leg.oid: leg.order_type for legs in self._contingent.held.values() for leg in legs}
+        for oid in oids:
+            if oid not in types:
+                types[oid] = int(self._orders.type[self._meta[oid].row])
+        self._contingent.link((oid, types[oid] in (STOP, STOP_LIMIT, TRAILING_STOP)) for oid in oids)
+
+    def take_events(self) -> list[EngineEvent]:
+        """Events a client cancel caused (legs cancelled or activated with it), not yet reported."""
+        out, self._queued = self._queued, []
+        return out
+
     def is_working(self, oid: int) -> bool:
-        """True while the order can still fill."""
+        """True while the order can still fill (a held leg included)."""
         meta = self._meta.get(oid)
-        return meta is not None and not meta.done
+        return (meta is not None and not meta.done) or self._contingent.is_held(oid)
+
+    def _settle(self, todo: Settlement, day: int) -> list[EngineEvent]:
+        """Apply what the contingent links decided: activate legs (from the next step on), cancel others."""
+        events: list[EngineEvent] = []
+        w = self._orders
+        for oid, why in todo.cancel:
+            meta = self._meta.get(oid)
+            if meta is not None:
+                if meta.done:
+                    continue
+                meta.done = True
+                meta.parked = 0.0
+                self._live.pop(oid, None)
+                w.active[meta.row] = False
+            reason = VenueReason.ONE_CANCELS_OTHER if why == "one_cancels_other" else VenueReason.PARENT_ENDED
+            events.append(EngineEvent(oid, CANCELLED, int(reason)))
+        for leg, qty in todo.activate:
+            s = self.symbol_index(leg.symbol)
+            r = w.add(leg.oid, s, leg.sign * qty, leg.order_type, leg.tif, limit=leg.limit, stop=leg.stop,
+                      trail_amount=0.0, trail_percent=0.0, extreme=self.touch(leg.symbol, leg.sign > 0),
+                      eligible=self._step + 1, day=day, submit=self._step)
+            self._meta[leg.oid] = self._live[leg.oid] = _Meta(r, s, leg.sign * qty, None, None)
+            events.append(EngineEvent(leg.oid, ACTIVATED, 0))
+        return events
 
     def filled(self, oid: int) -> float:
         """Unsigned quantity filled so far."""
@@ -385,7 +445,7 @@ class QuoteVenue:
 
     def _match(self, day: int, run: _Runner) -> tuple[list[EngineFill], list[EngineEvent]]:
         if self._orders.n == 0 or not self._live:
-            return [], []
+            return [], self.take_events()
         w = self._orders
         # Price notional orders not filled yet; apply first-fill caps.
         capped: dict[int, float] = {}
@@ -413,8 +473,18 @@ class QuoteVenue:
                     meta.ratio = None  # too small to split
         marks = self._marks()
         equity = self.cash + float(self.position @ marks)
-        fills, events = run(marks, day, margin.cash_floor(self.config.margin, equity),
-                            margin.max_gross(self.config.margin, equity))
+        floor, max_gross = margin.cash_floor(self.config.margin, equity), margin.max_gross(self.config.margin, equity)
+        deferred = self._contingent.deferred(self._live) if self._contingent else set()
+        if not deferred:
+            fills, events = run(marks, day, floor, max_gross)
+        else:  # the stop first: the limit legs of a group wait while its stops match
+            fills, events = self._run_masked(run, [self._meta[o].row for o in deferred], False, marks, day, floor,
+                                             max_gross)
+            traded = {f.oid for f in fills}
+            second = [self._meta[o].row for o in deferred if not self._contingent.group_filled(o, traded)]
+            if second:
+                more_fills, more_events = self._run_masked(run, second, True, marks, day, floor, max_gross)
+                fills, events = fills + more_fills, events + more_events
         # Release the first-fill caps: a capped order that traded parks its rest for the next quote.
         out_events = [e for e in events if not (e.oid in capped and e.status == FILLED)]
         terminal = {e.oid for e in out_events}
@@ -441,7 +511,30 @@ class QuoteVenue:
                 ended.done = True
                 ended.parked = 0.0
                 self._live.pop(e.oid, None)
+        self._last_day = day
+        out_events = self.take_events() + out_events
+        if self._contingent:
+            out_events += self._settle(self._contingent.settle(
+                filled_now, [(e.oid, float(w.filled[self._meta[e.oid].row])) for e in out_events
+                             if e.oid in self._meta and e.status != ACTIVATED], self._live), day)
         return fills, out_events
+
+    def _run_masked(self, run: _Runner, rows: list[int], only: bool, marks: FloatArray, day: int, floor: float,
+                    max_gross: float) -> tuple[list[EngineFill], list[EngineEvent]]:
+        """``run`` with the working orders at ``rows`` left out (``only``: with only those)."""
+        act = self._orders.active[: self._orders.n]
+        if only:
+            chosen = np.zeros(act.shape[0], dtype=np.bool_)
+            chosen[rows] = True
+            off = act & ~chosen
+        else:
+            off = np.zeros(act.shape[0], dtype=np.bool_)
+            off[rows] = act[rows]
+        act[off] = False
+        try:
+            return run(marks, day, floor, max_gross)
+        finally:
+            act[off] = True
 
     def _match_quotes(self, marks: FloatArray, day: int, floor: float,
                       max_gross: float) -> tuple[list[EngineFill], list[EngineEvent]]:
