@@ -35,10 +35,20 @@ from execlab._config import VenueConfig
 from execlab._core.codes import TIF, TYPE, VenueReason
 from execlab._core.models import OrderType, TimeInForce
 from execlab._data.bars import MarketData
-from execlab._sim.quote_venue import CANCELLED, EXPIRED, FILLED, REJECTED, EngineEvent, EngineFill, QuoteVenue
+from execlab._sim.quote_venue import (
+    ACTIVATED,
+    CANCELLED,
+    EXPIRED,
+    FILLED,
+    REJECTED,
+    EngineEvent,
+    EngineFill,
+    QuoteVenue,
+)
 
 __all__ = [
     "EVENT_KINDS",
+    "GROUP_CLASSES",
     "OPEN_STATUSES",
     "Balance",
     "VenueAccount",
@@ -54,8 +64,10 @@ __all__ = [
 
 #: The kinds of :class:`VenueEvent`.
 EVENT_KINDS: Final = ("new", "partial_fill", "fill", "canceled", "expired", "rejected")
-#: Neutral order statuses that can still fill or be canceled.
-OPEN_STATUSES: Final = frozenset({"new", "partially_filled"})
+#: Neutral order statuses that can still fill or be canceled (``held``: a leg waiting for its entry).
+OPEN_STATUSES: Final = frozenset({"new", "partially_filled", "held"})
+#: Order classes :meth:`VenueAccount.place_group` accepts; bracket and OTO legs are held until the entry is done.
+GROUP_CLASSES: Final = ("bracket", "oco", "oto")
 _REASONS: Final = ("insufficient_funds", "unknown_symbol", "duplicate_client_id", "filter", "invalid")
 
 
@@ -400,44 +412,87 @@ class VenueAccount:
               partial_ratio: float | None = None) -> VenueOrder:
         """Accept ``request`` (checks: symbol, duplicate client id, filters, funds), then match it. ``reject``
         creates the order and rejects it at once (a fault knob); ``partial_ratio`` caps its first fill."""
+        return self.place_group(request, "simple", (), reject=reject, partial_ratio=partial_ratio)
+
+    def place_group(self, request: VenueOrderRequest, order_class: str, legs: Iterable[VenueOrderRequest], *,
+                    reject: bool = False, partial_ratio: float | None = None) -> VenueOrder:
+        """Accept ``request`` with its ``legs`` as one ``order_class`` group (see :data:`GROUP_CLASSES` and
+        :mod:`execlab._sim.contingent`), then match; returns the parent.
+
+        A bracket's or OTO's legs are ``held`` until the entry is done, then work for what it filled; an OCO's legs
+        work at once. The members of a bracket's exits, or of an OCO, cancel each other. Each order carries
+        ``extra["order_class"]``; the parent lists its legs' ids in ``extra["legs"]``, a leg names its parent in
+        ``extra["parent_id"]``. Legs are not checked for funds (they close what the entry opens).
+        """
+        legs = tuple(legs)
+        if order_class not in ("simple", *GROUP_CLASSES) or (order_class == "simple") != (not legs):
+            raise VenueReject("invalid", f"order class {order_class!r} with {len(legs)} legs")
         with self.lock:
             self._roll()
-            r = request
-            inst = self.instrument(r.symbol)
-            if r.client_id and r.client_id in self._by_client:
-                raise VenueReject("duplicate_client_id", "client order id must be unique", client_id=r.client_id)
-            if (r.qty is None) == (r.notional is None):
-                raise VenueReject("invalid", "give exactly one of qty or notional")
-            self._check_filters(inst, r)
-            self._check_funds(inst, r)
-            now = self.now()
-            o = VenueOrder(
-                oid=len(self.orders) + 1, id=self.new_id(), client_id=r.client_id or self.new_id(), symbol=r.symbol,
-                side=r.side, type=r.type, tif=r.tif, qty=r.qty, notional=r.notional, limit=r.limit, stop=r.stop,
-                trail_price=r.trail_price, trail_percent=r.trail_percent, created_at=now, extra=dict(r.extra),
-                expires_at=r.expires_at,
-                fee_currency=self._fee_currency(inst, r.side),
-            )
-            self.orders.append(o)
-            self._by_id[o.id] = self._by_client[o.client_id] = self._by_oid[o.oid] = self._open[o.oid] = o
+            inst = self.instrument(request.symbol)
+            for r in (request, *legs):
+                if r.client_id and r.client_id in self._by_client:
+                    raise VenueReject("duplicate_client_id", "client order id must be unique", client_id=r.client_id)
+                if (r.qty is None) == (r.notional is None):
+                    raise VenueReject("invalid", "give exactly one of qty or notional")
+                self._check_filters(inst, r)
+            self._check_funds(inst, request)
+            o = self._new_order(inst, request)
+            held = order_class in ("bracket", "oto")
+            children = [self._new_order(inst, leg) for leg in legs]
+            if legs:
+                o.extra.update(order_class=order_class, legs=[c.id for c in children])
+                for c in children:
+                    c.extra.update(order_class=order_class, parent_id=o.id)
+                    c.status = "held" if held else "new"
             self._publish("new", o)
             if reject:
-                o.status, o.failed_at, o.updated_at, o.reason = "rejected", now, now, "rejected"
-                self._open.pop(o.oid, None)
-                self._publish("rejected", o)
+                now = self.now()
+                for x in (o, *children):
+                    x.status, x.failed_at, x.updated_at, x.reason = "rejected", now, now, "rejected"
+                    self._open.pop(x.oid, None)
+                    self._publish("rejected", x)
                 return o
-            sign = 1.0 if r.side == "buy" else -1.0
-            nan = math.nan
-            self.engine.submit(
-                o.oid, o.symbol, sign * (o.qty or 0.0), TYPE[OrderType(o.type)], TIF[TimeInForce(o.tif)],
-                day=self._day, limit=nan if o.limit is None else o.limit, stop=nan if o.stop is None else o.stop,
-                trail_amount=o.trail_price or 0.0, trail_percent=o.trail_percent or 0.0,
-                notional=None if o.notional is None else sign * o.notional, partial_ratio=partial_ratio,
-            )
+            self._submit(o, partial_ratio)
+            for c in children:
+                if not held:
+                    self._publish("new", c)
+                self._submit(c, None, held_by=o.oid if held else None)
+            if order_class == "bracket":
+                self.engine.link([c.oid for c in children])
+            elif order_class == "oco":
+                self.engine.link([o.oid, *(c.oid for c in children)])
             if inst.lot > 0:
                 self.engine.set_lot_size(o.symbol, inst.lot)
             self._match()
             return o
+
+    def _new_order(self, inst: VenueInstrument, r: VenueOrderRequest) -> VenueOrder:
+        o = VenueOrder(
+            oid=len(self.orders) + 1, id=self.new_id(), client_id=r.client_id or self.new_id(), symbol=r.symbol,
+            side=r.side, type=r.type, tif=r.tif, qty=r.qty, notional=r.notional, limit=r.limit, stop=r.stop,
+            trail_price=r.trail_price, trail_percent=r.trail_percent, created_at=self.now(), extra=dict(r.extra),
+            expires_at=r.expires_at,
+            fee_currency=self._fee_currency(inst, r.side),
+        )
+        self.orders.append(o)
+        self._by_id[o.id] = self._by_client[o.client_id] = self._by_oid[o.oid] = self._open[o.oid] = o
+        return o
+
+    def _submit(self, o: VenueOrder, partial_ratio: float | None, held_by: int | None = None) -> None:
+        sign = 1.0 if o.side == "buy" else -1.0
+        nan = math.nan
+        self.engine.submit(
+            o.oid, o.symbol, sign * (o.qty or 0.0), TYPE[OrderType(o.type)], TIF[TimeInForce(o.tif)],
+            day=self._day, limit=nan if o.limit is None else o.limit, stop=nan if o.stop is None else o.stop,
+            trail_amount=o.trail_price or 0.0, trail_percent=o.trail_percent or 0.0,
+            notional=None if o.notional is None else sign * o.notional, partial_ratio=partial_ratio, held_by=held_by,
+        )
+
+    def legs_of(self, o: VenueOrder) -> list[VenueOrder]:
+        """The legs of a group's parent (empty for any other order)."""
+        with self.lock:
+            return [self._by_id[i] for i in o.extra.get("legs", ())]
 
     def _check_filters(self, inst: VenueInstrument, r: VenueOrderRequest) -> None:
         if r.qty is not None:
@@ -470,6 +525,7 @@ class VenueAccount:
             o.status, o.canceled_at, o.updated_at = "canceled", now, now
             self._open.pop(o.oid, None)
             self._publish("canceled", o)
+            self._apply([], self.engine.take_events())  # the legs and siblings that follow it
             return o
 
     def order(self, order_id: str) -> VenueOrder | None:
@@ -499,7 +555,7 @@ class VenueAccount:
 
     def _apply(self, fills: list[EngineFill], events: list[EngineEvent]) -> None:
         now = self.now()
-        ended = {e.oid for e in events if e.status != FILLED}
+        ended = {e.oid for e in events if e.status not in (FILLED, ACTIVATED)}
         for f in fills:
             o = self._by_oid[f.oid]
             inst = self.instrument(o.symbol)
@@ -524,6 +580,10 @@ class VenueAccount:
                 continue
             o = self._by_oid[e.oid]
             o.updated_at = now
+            if e.status == ACTIVATED:  # a held leg: its entry is done, it works for what the entry filled
+                o.status, o.qty = "new", self.engine.remaining(o.oid)
+                self._publish("new", o)
+                continue
             o.reason = VenueReason(e.reason).name.lower()
             if e.status == EXPIRED:
                 o.status, o.expired_at, kind = "expired", now, "expired"

@@ -74,8 +74,9 @@ def error_body(code: int, message: str, **extra: Any) -> dict[str, Any]:
     return {"code": code, "message": message, **extra}
 
 
-def order_json(o: VenueOrder) -> dict[str, Any]:
-    """The order object of ``POST/GET /v2/orders`` and of trade updates."""
+def order_json(o: VenueOrder, legs: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The order object of ``POST/GET /v2/orders`` and of trade updates; ``legs``: the legs' objects of a bracket,
+    OCO or OTO parent (rendered nested, as Alpaca does for one order and for ``nested=true`` listings)."""
     avg = o.avg_price
     return {
         "id": o.id,
@@ -97,7 +98,7 @@ def order_json(o: VenueOrder) -> dict[str, Any]:
         "qty": num(o.qty),
         "filled_qty": num(o.filled_qty),
         "filled_avg_price": num(avg),
-        "order_class": "",
+        "order_class": o.extra.get("order_class", ""),
         "order_type": o.type,
         "type": o.type,
         "side": o.side,
@@ -107,7 +108,7 @@ def order_json(o: VenueOrder) -> dict[str, Any]:
         "stop_price": num(o.stop),
         "status": o.status,
         "extended_hours": bool(o.extra.get("extended_hours", False)),
-        "legs": None,
+        "legs": legs,
         "trail_percent": num(o.trail_percent),
         "trail_price": num(o.trail_price),
         "hwm": num(o.hwm),

@@ -12,11 +12,18 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from execlab._config import VenueConfig
 from execlab._core.models import OrderType, TimeInForce
-from execlab.venues._base.account import VenueAccount, VenueEvent, VenueInstrument, VenueOrderRequest, VenueReject
+from execlab.venues._base.account import (
+    VenueAccount,
+    VenueEvent,
+    VenueInstrument,
+    VenueOrder,
+    VenueOrderRequest,
+    VenueReject,
+)
 from execlab.venues._base.faults import FaultInjector
 from execlab.venues.alpaca._mapping import (
     NEW_YORK,
@@ -42,6 +49,7 @@ _SYMBOL: Final = re.compile(r"^[A-Z0-9][A-Z0-9./-]{0,31}$")
 _CODE_INVALID: Final = 40010001
 _CODE_FORBIDDEN: Final = 40310000
 _CODE_NOT_FOUND: Final = 40410000
+_ORDER_CLASSES: Final = ("simple", "bracket", "oco", "oto")
 
 
 class AlpacaError(Exception):
@@ -186,7 +194,7 @@ class AlpacaState:
     # -- events --------------------------------------------------------------------------------------------
     def _on_event(self, event: VenueEvent) -> None:
         """One account event → one ``trade_updates`` message (and the FILL/fee activities of an execution)."""
-        update: dict[str, Any] = {"event": event.kind, "order": order_json(event.order),
+        update: dict[str, Any] = {"event": event.kind, "order": self._json(event.order),
                                   "timestamp": ts(event.timestamp)}
         ex = event.execution
         if ex is not None:
@@ -200,15 +208,26 @@ class AlpacaState:
         for listener in list(self.listeners):
             listener(update)
 
+    def _json(self, o: VenueOrder) -> dict[str, Any]:
+        """An order's object, a group's parent with its legs nested."""
+        legs = self.account_.legs_of(o)
+        return order_json(o, [order_json(leg) for leg in legs] if legs else None)
+
     # -- orders --------------------------------------------------------------------------------------------
     def submit(self, body: Any) -> dict[str, Any]:
-        """``POST /v2/orders``: validate, accept, then match; returns the order as accepted (status ``new``)."""
+        """``POST /v2/orders``: validate, accept, then match; returns the order as accepted (status ``new``).
+
+        ``order_class`` ``bracket`` / ``oco`` / ``oto`` with ``take_profit`` (``limit_price``) and ``stop_loss``
+        (``stop_price``, optional ``limit_price``) places the legs too (Alpaca gives them their own ids and client
+        ids); they are returned under ``legs``, ``held`` until a bracket's or OTO's entry is done."""
         with self.lock:
             self.account_.sync()
+            order_class, legs, body = self._group(body)
             request = self._request(body)
             try:
-                o = self.account_.place(request, reject=self.injector.take_reject(),
-                                        partial_ratio=self.injector.faults.partial_fill_ratio)
+                o = self.account_.place_group(request, order_class, legs(request),
+                                              reject=self.injector.take_reject(),
+                                              partial_ratio=self.injector.faults.partial_fill_ratio)
             except VenueReject as exc:
                 raise _alpaca_error(exc) from None
             # the answer is the order as accepted, before this call's matching
@@ -234,9 +253,6 @@ class AlpacaState:
         limit, stop = _number(body, "limit_price"), _number(body, "stop_price")
         trail_price, trail_percent = _number(body, "trail_price"), _number(body, "trail_percent")
         extended = _flag(body.get("extended_hours"), "extended_hours")
-        order_class = body.get("order_class") or "simple"
-        if order_class != "simple":
-            raise _invalid(f"order_class {order_class!r} is not supported by this venue (only simple orders)")
         if qty is None and notional is None:
             raise _invalid("qty or notional is required")
         if qty is not None and notional is not None:
@@ -287,13 +303,80 @@ class AlpacaState:
             expires_at=session_close(now) if tif == "day" else None,
             extra={"extended_hours": extended, "position_intent": intent})
 
+    def _group(self, body: Any) -> tuple[str, Callable[[VenueOrderRequest], list[VenueOrderRequest]], Any]:
+        """The order class of a ``POST /v2/orders`` body, a maker of its legs' requests from the parent's, and the
+        body to parse as the parent (an OCO's parent takes ``take_profit.limit_price`` when it has no limit)."""
+        if not isinstance(body, dict):
+            return "simple", lambda r: [], body
+        order_class = body.get("order_class") or "simple"
+        if order_class not in _ORDER_CLASSES:
+            raise _invalid(f"order_class must be one of {', '.join(_ORDER_CLASSES)}, got {order_class!r}")
+        take_profit, stop_loss = body.get("take_profit"), body.get("stop_loss")
+        if order_class == "simple":
+            if take_profit is not None or stop_loss is not None:
+                raise _invalid("take_profit and stop_loss are only accepted for bracket, oco and oto orders")
+            return "simple", lambda r: [], body
+        for key, value in (("take_profit", take_profit), ("stop_loss", stop_loss)):
+            if value is not None and not isinstance(value, dict):
+                raise _invalid(f"{key} must be an object, got {value!r}")
+        tp = _number(take_profit, "limit_price") if take_profit else None
+        sl = _number(stop_loss, "stop_price") if stop_loss else None
+        sl_limit = _number(stop_loss, "limit_price") if stop_loss else None
+        if take_profit is not None and tp is None:
+            raise _invalid("take_profit.limit_price is required")
+        if stop_loss is not None and sl is None:
+            raise _invalid("stop_loss.stop_price is required")
+        if order_class in ("bracket", "oco") and (tp is None or sl is None):
+            raise _invalid(f"{order_class} orders require take_profit.limit_price and stop_loss.stop_price")
+        if order_class == "oto" and (tp is None) == (sl is None):
+            raise _invalid("oto orders require either take_profit or stop_loss")
+        kind = str(body.get("type", "")).lower()
+        if order_class == "oco" and kind != "limit":
+            raise _invalid("oco orders must be limit orders")
+        if order_class != "oco" and kind not in ("market", "limit"):
+            raise _invalid(f"{order_class} orders must be market or limit orders (type {kind})")
+        if str(body.get("time_in_force", "")).lower() not in ("day", "gtc"):
+            raise _invalid(f"{order_class} orders must be day or gtc orders")
+        if body.get("notional") is not None:
+            raise _invalid(f"{order_class} orders do not accept notional")
+        for key, price in (("take_profit.limit_price", tp), ("stop_loss.stop_price", sl),
+                           ("stop_loss.limit_price", sl_limit)):
+            _check_increment(key, price, False)
+        if order_class == "oco" and body.get("limit_price") is None:
+            body = {**body, "limit_price": tp}
+
+        def legs(parent: VenueOrderRequest) -> list[VenueOrderRequest]:
+            if "/" in parent.symbol:
+                raise _invalid(f"{order_class} orders are not accepted for crypto")
+            buy = parent.side == "buy"
+            exit_side: Literal["buy", "sell"] = ("sell" if buy else "buy") if order_class != "oco" else parent.side
+            exit_buys = exit_side == "buy"
+            base = parent.limit if order_class != "oco" else None
+            if tp is not None and sl is not None and not (sl > tp if exit_buys else sl < tp):
+                raise _invalid(f"stop_loss.stop_price must be {'above' if exit_buys else 'below'} "
+                               "take_profit.limit_price")
+            if base is not None and tp is not None and not (tp < base if exit_buys else tp > base):
+                raise _invalid(f"take_profit.limit_price must be {'<' if exit_buys else '>'} limit_price")
+            common: dict[str, Any] = {"symbol": parent.symbol, "side": exit_side, "tif": parent.tif, "qty": parent.qty,
+                      "expires_at": parent.expires_at, "extra": {"position_intent":
+                                                                 "buy_to_close" if exit_buys else "sell_to_close"}}
+            out = []
+            if tp is not None and order_class != "oco":
+                out.append(VenueOrderRequest(type="limit", limit=tp, **common))
+            if sl is not None:
+                out.append(VenueOrderRequest(type="stop" if sl_limit is None else "stop_limit", stop=sl,
+                                             limit=sl_limit, **common))
+            return out
+
+        return order_class, legs, body
+
     # -- order queries and cancels ------------------------------------------------------------------------
     def order(self, order_id: str) -> dict[str, Any]:
         """``GET /v2/orders/{order_id}``."""
         o = self.account_.order(order_id)
         if o is None:
             raise AlpacaError(404, _CODE_NOT_FOUND, "order not found")
-        return order_json(o)
+        return self._json(o)
 
     def order_by_client_id(self, client_order_id: str | None) -> dict[str, Any]:
         """``GET /v2/orders:by_client_order_id``."""
@@ -302,12 +385,13 @@ class AlpacaState:
         o = self.account_.order_by_client_id(client_order_id)
         if o is None:
             raise AlpacaError(404, _CODE_NOT_FOUND, "order not found")
-        return order_json(o)
+        return self._json(o)
 
     def list_orders(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
         """``GET /v2/orders`` with ``status``, ``limit``, ``after``, ``until``, ``direction``, ``side``,
         ``symbols``."""
         status = params.get("status", "open").lower()
+        nested = str(params.get("nested", "false")).lower() == "true"
         if status not in ("open", "closed", "all"):
             raise _invalid(f"status must be one of open, closed, all, got {status!r}")
         limit = _limit(params, 50, 500)
@@ -328,8 +412,10 @@ class AlpacaState:
                 and (symbols is None or o.symbol in symbols)
                 and (side is None or o.side == side.lower())
             ]
+            if nested:  # legs rolled up under their parents
+                chosen = [o for o in chosen if "parent_id" not in o.extra]
             chosen.sort(key=lambda o: (o.created_at, o.oid), reverse=direction == "desc")
-            return [order_json(o) for o in chosen[:limit]]
+            return [self._json(o) if nested else order_json(o) for o in chosen[:limit]]
 
     def cancel(self, order_id: str) -> None:
         """``DELETE /v2/orders/{order_id}``: 422 when the order is no longer open."""
@@ -344,8 +430,9 @@ class AlpacaState:
     def cancel_all(self) -> list[dict[str, Any]]:
         """``DELETE /v2/orders``: one ``{"id", "status", "body"}`` per open order (HTTP 207)."""
         with self.lock:
+            # a leg's sibling is cancelled with it: skip what an earlier cancel of this call ended
             return [{"id": o.id, "status": 200, "body": order_json(self.account_.cancel(o.id))}
-                    for o in self.account_.open_orders()]
+                    for o in self.account_.open_orders() if o.is_open]
 
     # -- positions -----------------------------------------------------------------------------------------
     def _position(self, symbol: str, qty: float, avg: float, price: float) -> dict[str, Any]:
