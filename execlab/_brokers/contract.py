@@ -27,6 +27,7 @@ from execlab._brokers.pacing import RequestPacer
 from execlab._brokers.symbols import IdentityMap, SymbolMap
 from execlab._core.instruments import Instrument
 from execlab._core.models import AccountSnapshot, Order, OrderStatus, Side
+from execlab._core.order_classes import OrderGroup
 
 __all__ = [
     "BrokerAdapter",
@@ -63,6 +64,9 @@ class Capability(StrEnum):
     """``_recent_orders()`` lists recent orders of any status in one request."""
     MODIFY = "modify"
     """The broker can amend a working order (declared only; no hook yet)."""
+    NATIVE_BRACKET = "native_bracket"
+    """``_submit_group`` places bracket, OCO and OTO groups as the broker's own order classes; without it the OMS
+    emulates them (:class:`execlab._brokers.order_groups.GroupRouter`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +181,12 @@ class BrokerAdapter(ABC):
     @abstractmethod
     def _account(self) -> AccountSnapshot:
         """Cash, equity, buying power and, where the broker has several, the balance of each currency."""
+
+    def _submit_group(self, group: OrderGroup) -> list[BrokerOrder]:
+        """:attr:`Capability.NATIVE_BRACKET`: send a bracket, OCO or OTO group as one request; returns the parent's
+        view then its legs' (each under execlab's id of that leg, :func:`execlab._core.order_classes.leg_client_id`,
+        whatever client ids the broker gave them)."""
+        raise NotImplementedError(f"{self.name}: no native order groups (Capability.NATIVE_BRACKET not declared)")
 
     def _fills(self, since: datetime | None) -> list[BrokerFill]:
         """:attr:`Capability.FILLS`: the account's executions after ``since``, oldest first, with their fees; with

@@ -121,8 +121,8 @@ class OrderGroup:
         qty = o.quantity if quantity is None else quantity
         held = self.order_class in (OrderClass.BRACKET, OrderClass.OTO)
         exit_side = (Side.SELL if o.side is Side.BUY else Side.BUY) if held else o.side
-        common: dict[str, Any] = {"symbol": o.symbol, "side": exit_side, "quantity": qty, "time_in_force": o.time_in_force,
-                  "strategy_id": o.strategy_id, "run_id": o.run_id}
+        common: dict[str, Any] = {"symbol": o.symbol, "side": exit_side, "quantity": qty,
+                                  "time_in_force": o.time_in_force, "strategy_id": o.strategy_id, "run_id": o.run_id}
         out = [Leg(LegRole.TAKE_PROFIT if self.order_class is OrderClass.OCO else LegRole.ENTRY, o, False)]
         if self.take_profit is not None and self.order_class is not OrderClass.OCO:
             out.append(Leg(LegRole.TAKE_PROFIT, Order(

@@ -26,6 +26,9 @@ class EventKind(StrEnum):
     """The order-update stream started."""
     ADOPTED = "adopted"
     """An order found at the broker that the journal did not know, taken into the book by reconciliation."""
+    ORDER_GROUP = "order_group"
+    """A bracket, OCO or OTO group (journaled once, before any of its legs is sent): the payload holds the group and
+    its legs' client order ids (:mod:`execlab._oms.order_groups`)."""
     RECONCILE = "reconcile"
     """The outcome of a reconciliation with the broker: the trading state it set."""
     KILL_SWITCH = "kill_switch"

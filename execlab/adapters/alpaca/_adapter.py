@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, Final
 
@@ -27,13 +28,16 @@ from execlab._brokers.http import mount_timeout
 from execlab._core.endpoints import Mode, check_endpoint
 from execlab._core.instruments import Instrument
 from execlab._core.models import AccountSnapshot, Order
+from execlab._core.order_classes import OrderGroup
 from execlab.adapters.alpaca._mapping import (
     ERRORS,
     WIRE_IDS,
     activity_time,
     fills_from_activities,
+    leg_aliases,
     rate_limit_headers,
     to_broker_order,
+    to_group_request,
     to_instrument,
     to_request,
 )
@@ -67,7 +71,7 @@ class AlpacaAdapter(BrokerAdapter):
 
     name = "alpaca"
     capabilities = frozenset({Capability.ORDER_STREAM, Capability.FILLS, Capability.INSTRUMENTS,
-                              Capability.TRADABLE, Capability.BULK_REFRESH})
+                              Capability.TRADABLE, Capability.BULK_REFRESH, Capability.NATIVE_BRACKET})
     client_ids: ClassVar[ClientIdStyle] = WIRE_IDS
 
     def __init__(self, api_key: str, secret_key: str, base_url: str | None = None, paper: bool = True,
@@ -87,6 +91,10 @@ class AlpacaAdapter(BrokerAdapter):
         mount_timeout(self.client._session, timeout)  # alpaca-py sets none
         self.client._session.hooks["response"].append(self._rate_limit_hook)
         self._orders_by_id: dict[str, BrokerOrder] = {}
+        self._leg_aliases: dict[str, str] = {}
+        """Wire client id of a group's leg (Alpaca's own) → execlab's id of the leg."""
+        self._leg_ids: dict[str, str] = {}
+        """execlab's id of a group's leg → Alpaca's order id of it."""
         self._orders_lock = threading.Lock()
         self._streams: list[AlpacaTradeStream] = []
 
@@ -98,11 +106,23 @@ class AlpacaAdapter(BrokerAdapter):
             pacer.observe(limit, remaining, reset_at)
 
     def _order_view(self, order: AlpacaOrder) -> BrokerOrder:
-        """The neutral view of an alpaca-py order, remembered by broker id (fills name only that id)."""
-        return self._remember(to_broker_order(order, self.client_ids))
+        """The neutral view of an alpaca-py order, remembered by broker id (fills name only that id); a group's
+        parent teaches the adapter its legs' ids (and its nested legs are remembered too)."""
+        aliases = leg_aliases(order, self.client_ids)
+        if aliases:
+            with self._orders_lock:
+                self._leg_aliases.update(aliases)
+                for leg in order.legs or ():
+                    self._leg_ids[aliases[str(leg.client_order_id)]] = str(leg.id)
+            for leg in order.legs or ():
+                self._remember(to_broker_order(leg, self.client_ids, self._leg_aliases))
+        return self._remember(to_broker_order(order, self.client_ids, self._leg_aliases))
 
     def _remember(self, view: BrokerOrder) -> BrokerOrder:
         with self._orders_lock:
+            alias = self._leg_aliases.get(view.client_order_id)
+            if alias is not None:
+                view = replace(view, client_order_id=alias)
             self._orders_by_id[view.broker_order_id] = view
         return view
 
@@ -114,11 +134,20 @@ class AlpacaAdapter(BrokerAdapter):
         Raises StreamAuthError (a :class:`BrokerAuthError`) when the keys are refused, BrokerUnavailableError when
         it cannot connect in time.
         """
-        stream = AlpacaTradeStream(*self._keys, lambda update: on_order(self._remember(update.order)),
+        stream = AlpacaTradeStream(*self._keys, lambda update: self._forward(update.order, on_order),
                                    url=self.stream_url, paper=self._paper, on_reconnect=on_gap, ids=self.client_ids)
         stream.start(timeout)
         self._streams.append(stream)
         return stream
+
+    def _forward(self, view: BrokerOrder, on_order: Callable[[BrokerOrder], None]) -> None:
+        """Hand a streamed order on, under execlab's id; a group leg not known yet is left to the next poll (its
+        id is Alpaca's until the parent's answer names it)."""
+        view = self._remember(view)
+        order_class = view.raw.get("order_class") or "simple"
+        if order_class != "simple" and self.client_ids.parse(view.client_order_id) is None:
+            return
+        on_order(view)
 
     def close(self) -> None:
         """Stop the streams this adapter started and close the HTTP session."""
@@ -134,13 +163,26 @@ class AlpacaAdapter(BrokerAdapter):
         return self._order_view(placed)
 
     @ERRORS
+    def _submit_group(self, group: OrderGroup) -> list[BrokerOrder]:
+        placed = self.client.submit_order(to_group_request(group, self.client_ids))
+        assert isinstance(placed, AlpacaOrder)
+        parent = self._order_view(placed)
+        legs = [self._remember(to_broker_order(leg, self.client_ids, self._leg_aliases)) for leg in placed.legs or ()]
+        return [parent, *legs]
+
+    @ERRORS
     def _cancel(self, broker_order_id: str) -> None:
         self.client.cancel_order_by_id(broker_order_id)
 
     @ERRORS
     def _order(self, client_order_id: str) -> BrokerOrder | None:
+        with self._orders_lock:
+            leg_id = self._leg_ids.get(client_order_id)
         try:
-            found = self.client.get_order_by_client_id(self.client_ids.render(client_order_id))
+            if leg_id is not None:  # a group's leg: Alpaca knows it by its own ids
+                found = self.client.get_order_by_id(leg_id)
+            else:
+                found = self.client.get_order_by_client_id(self.client_ids.render(client_order_id))
         except APIError as exc:
             if exc.status_code == 404:  # an answer, not a failure: Alpaca has no such order
                 return None

@@ -10,7 +10,7 @@ from typing import Any, Final
 
 import requests
 from alpaca.common.exceptions import APIError
-from alpaca.trading.enums import OrderSide
+from alpaca.trading.enums import OrderClass, OrderSide
 from alpaca.trading.enums import TimeInForce as AlpacaTif
 from alpaca.trading.models import Asset
 from alpaca.trading.models import Order as AlpacaOrder
@@ -19,7 +19,9 @@ from alpaca.trading.requests import (
     MarketOrderRequest,
     OrderRequest,
     StopLimitOrderRequest,
+    StopLossRequest,
     StopOrderRequest,
+    TakeProfitRequest,
     TrailingStopOrderRequest,
 )
 
@@ -37,9 +39,23 @@ from execlab._brokers.errors import (
 from execlab._brokers.http import number, parse_time
 from execlab._core.instruments import Instrument
 from execlab._core.models import Order, OrderStatus, OrderType, Side
+from execlab._core.order_classes import LegRole, OrderGroup, leg_client_id
+from execlab._core.order_classes import OrderClass as GroupClass
 
-__all__ = ["ERRORS", "WIRE_IDS", "activity_time", "execution_id", "fills_from_activities", "rate_limit_headers",
-           "to_broker_order", "to_error", "to_instrument", "to_request"]
+__all__ = [
+    "ERRORS",
+    "WIRE_IDS",
+    "activity_time",
+    "execution_id",
+    "fills_from_activities",
+    "leg_aliases",
+    "rate_limit_headers",
+    "to_broker_order",
+    "to_error",
+    "to_group_request",
+    "to_instrument",
+    "to_request",
+]
 
 WIRE_IDS: Final = ClientIdStyle(max_length=128)
 """Alpaca's ``client_order_id``: up to 128 characters; execlab's ``xl-<32 hex>`` as it is."""
@@ -74,12 +90,42 @@ def to_request(order: Order, ids: ClientIdStyle = WIRE_IDS) -> OrderRequest:
     return TrailingStopOrderRequest(**common, trail_price=order.trail_amount, trail_percent=order.trail_percent)
 
 
-def to_broker_order(order: AlpacaOrder, ids: ClientIdStyle = WIRE_IDS) -> BrokerOrder:
-    """The neutral view of an alpaca-py order (an id that is not execlab's is kept as Alpaca has it)."""
+def to_group_request(group: OrderGroup, ids: ClientIdStyle = WIRE_IDS) -> OrderRequest:
+    """The alpaca-py request of a bracket, OCO or OTO group: the parent's request with ``order_class``,
+    ``take_profit`` and ``stop_loss`` (an OCO's take-profit is its parent's limit)."""
+    request = to_request(group.order, ids)
+    tp = group.order.limit_price if group.order_class is GroupClass.OCO else group.take_profit
+    extra: dict[str, Any] = {"order_class": OrderClass(group.order_class.value)}
+    if tp is not None:
+        extra["take_profit"] = TakeProfitRequest(limit_price=tp)
+    if group.stop_loss is not None:
+        extra["stop_loss"] = StopLossRequest(stop_price=group.stop_loss, limit_price=group.stop_loss_limit)
+    return type(request)(**request.model_dump(exclude_none=True), **extra)
+
+
+def leg_aliases(order: AlpacaOrder, ids: ClientIdStyle = WIRE_IDS) -> dict[str, str]:
+    """The wire client id of each leg of a bracket / OCO / OTO parent → execlab's id of that leg (derived from the
+    parent's: Alpaca gives legs client ids of its own). A limit leg is the take-profit, a stop leg the stop-loss."""
+    parent = ids.parse(order.client_order_id) if order.client_order_id else None
+    if parent is None or not order.legs:
+        return {}
+    out = {}
+    for leg in order.legs:
+        kind = str(getattr(leg.type, "value", leg.type) or getattr(leg.order_type, "value", leg.order_type))
+        role = LegRole.TAKE_PROFIT if kind == "limit" else LegRole.STOP_LOSS
+        out[str(leg.client_order_id)] = leg_client_id(parent, role)
+    return out
+
+
+def to_broker_order(order: AlpacaOrder, ids: ClientIdStyle = WIRE_IDS,
+                    aliases: Mapping[str, str] | None = None) -> BrokerOrder:
+    """The neutral view of an alpaca-py order (an id that is not execlab's is kept as Alpaca has it, unless
+    ``aliases`` names the group leg it is)."""
     status = order.status.value if hasattr(order.status, "value") else str(order.status)
     side = order.side.value if order.side is not None and hasattr(order.side, "value") else str(order.side)
     return BrokerOrder(
-        client_order_id=ids.parse(order.client_order_id) or order.client_order_id,
+        client_order_id=ids.parse(order.client_order_id) or (aliases or {}).get(order.client_order_id)
+        or order.client_order_id,
         broker_order_id=str(order.id),
         symbol=str(order.symbol),
         side=Side.BUY if side == "buy" else Side.SELL,
