@@ -31,7 +31,8 @@ class HeldLeg:
     prices (NaN where the type has none)."""
 
     oid: int
-    symbol: str
+    symbol: str | int
+    """The symbol (a quote venue's name, a bar venue's column)."""
     sign: float
     order_type: int
     tif: int

@@ -394,9 +394,10 @@ class QuoteVenue:
             reason = VenueReason.ONE_CANCELS_OTHER if why == "one_cancels_other" else VenueReason.PARENT_ENDED
             events.append(EngineEvent(oid, CANCELLED, int(reason)))
         for leg, qty in todo.activate:
-            s = self.symbol_index(leg.symbol)
+            symbol = str(leg.symbol)
+            s = self.symbol_index(symbol)
             r = w.add(leg.oid, s, leg.sign * qty, leg.order_type, leg.tif, limit=leg.limit, stop=leg.stop,
-                      trail_amount=0.0, trail_percent=0.0, extreme=self.touch(leg.symbol, leg.sign > 0),
+                      trail_amount=0.0, trail_percent=0.0, extreme=self.touch(symbol, leg.sign > 0),
                       eligible=self._step + 1, day=day, submit=self._step)
             self._meta[leg.oid] = self._live[leg.oid] = _Meta(r, s, leg.sign * qty, None, None)
             events.append(EngineEvent(leg.oid, ACTIVATED, 0))

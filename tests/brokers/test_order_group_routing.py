@@ -53,7 +53,7 @@ def _in_sim_venue(moves: list[float]) -> Outcome:
     for step, price in enumerate([None, *moves]):
         if price is not None:
             v.set_quotes([("SPY", price, price, price, math.inf)])
-        fills, events = v.match(step)
+        _fills, events = v.match(step)
         for e in events:
             status[e.oid] = {FILLED: "filled", CANCELLED: "cancelled", ACTIVATED: "submitted"}[e.status]
     return tuple((status[k], v.filled(k)) for k in (1, 2, 3))

@@ -63,7 +63,7 @@ def _ids() -> tuple[str, str, str]:
 
 def test_emulation_sends_the_entry_then_exits_sized_to_its_fill() -> None:
     group = _bracket()
-    entry, tp, sl = _ids()
+    entry = _ids()[0]
     first = next_actions(group, {})
     assert [type(a) for a in first] == [SendLeg] and first[0].order.client_order_id == entry
     assert next_actions(group, {entry: LegState(OrderStatus.PARTIALLY_FILLED, 40.0, True)}) == []
