@@ -60,6 +60,9 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each name i
     from execlab._brokers.kill_switch import (
         resume_trading as resume_trading,
     )
+    from execlab._brokers.order_groups import (
+        GroupRouter as GroupRouter,
+    )
     from execlab._brokers.reconcile import (
         ReconcileReport as ReconcileReport,
     )
@@ -115,6 +118,7 @@ _EXPORTS: dict[str, str] = {
     "BrokerRejectedError": "execlab._brokers.contract",
     "BrokerUnavailableError": "execlab._brokers.contract",
     "DuplicateClientOrderIdError": "execlab._brokers.contract",
+    "GroupRouter": "execlab._brokers.order_groups",
     "BrokerExecutor": "execlab._brokers.executor",
     "KillSwitchReport": "execlab._brokers.kill_switch",
     "engage_kill_switch": "execlab._brokers.kill_switch",

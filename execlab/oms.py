@@ -57,6 +57,18 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each name i
     from execlab._core.models import (
         order_json_schema as order_json_schema,
     )
+    from execlab._core.order_classes import (
+        LegRole as LegRole,
+    )
+    from execlab._core.order_classes import (
+        OrderClass as OrderClass,
+    )
+    from execlab._core.order_classes import (
+        OrderGroup as OrderGroup,
+    )
+    from execlab._core.order_classes import (
+        leg_client_id as leg_client_id,
+    )
     from execlab._data.symbols import (
         normalise_symbol as normalise_symbol,
     )
@@ -118,6 +130,10 @@ _EXPORTS: dict[str, str] = {
     "Side": "execlab._core.models",
     "TimeInForce": "execlab._core.models",
     "order_json_schema": "execlab._core.models",
+    "LegRole": "execlab._core.order_classes",
+    "OrderClass": "execlab._core.order_classes",
+    "OrderGroup": "execlab._core.order_classes",
+    "leg_client_id": "execlab._core.order_classes",
     "normalise_symbol": "execlab._data.symbols",
     "read_symbol_values": "execlab._data.symbols",
     "symbol_values": "execlab._data.symbols",

@@ -11,7 +11,7 @@ The rules (the same as :mod:`execlab._core.order_classes` states for every venue
 - **Intrabar assumption: the stop first.** When one step (a bar) reaches both a group's stop-loss and its take-profit,
   the stop is assumed to have traded first: stop-type legs are matched before the limit legs of their group, and a
   limit leg is matched only when no stop of its group filled in that step. This is the conservative choice (the loss,
-  not the profit), as backtrader's and LEAN's bar simulations make it.
+  not the profit); backtrader's ``buy_bracket`` submits the stop leg first and lands on the same side.
 
 :class:`Contingent` keeps the links and decides; the fronts (:class:`execlab.venues.QuoteVenue`,
 :class:`execlab.SimulatedVenue`) apply what it decides to their working orders.

@@ -40,7 +40,7 @@ NAMESPACES = {
         "DuplicateClientOrderIdError", "TradingHaltedError", "TargetsChangedError", "MissingExtraError",
         "EndpointError", "reconcile", "ReconcileReport", "engage_kill_switch", "halt_trading", "resume_trading",
         "KillSwitchReport", "BrokerAuthError", "BrokerTimeoutError", "BrokerFill", "Capability", "Balance",
-        "BrokerSpec", "register_broker", "registered_brokers",
+        "BrokerSpec", "register_broker", "registered_brokers", "GroupRouter",
     },
     "execlab.sim": {
         "SimulatedVenue", "QuoteVenue", "BacktestExecutor", "PaperExecutor", "PriceFeed", "FeedEvent", "ReplayFeed",
@@ -51,7 +51,7 @@ NAMESPACES = {
         "OrderBatch", "FillBatch", "OrderEvents", "OrderBook", "TRANSITIONS", "allowed_transition", "Journal",
         "client_order_id", "order_json_schema", "plan_orders", "Plan", "PlanReason", "PlanSettings", "CostEstimate",
         "RiskEngine", "RiskReason", "Instrument", "InstrumentTable", "DEFAULT_INSTRUMENTS", "symbol_values",
-        "read_symbol_values", "normalise_symbol",
+        "read_symbol_values", "normalise_symbol", "OrderGroup", "OrderClass", "LegRole", "leg_client_id",
     },
     "execlab.config": {
         "Config", "load_config", "ConfigError", "BrokerConfig", "DataConfig", "FeeConfig", "MarginConfig",
