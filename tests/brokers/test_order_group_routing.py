@@ -161,3 +161,21 @@ def test_emulation_resumes_after_a_crash_without_sending_a_leg_twice(tmp_path: P
         router.step()
         assert _outcome(router, _group()) == (("filled", 100.0), ("cancelled", 0.0), ("filled", 100.0))
         assert adapter.received == dict.fromkeys(sent_before, 1)
+
+
+def test_native_group_resumes_after_a_restart_without_sending_it_again(local_venue: StartVenue,
+                                                                      tmp_path: Path) -> None:
+    venue = local_venue("PKGROUPS", "groups-secret")
+    venue.set_quote("SPY", 100.0, 100.0, 100.0)
+    with closing(Journal(tmp_path / "j.sqlite")) as journal, broker_executor(venue, journal, "r1") as ex:
+        GroupRouter(ex).place(_group())
+    # a new process: the journal names the group; Alpaca's leg ids are learnt again from the parent
+    with closing(Journal(tmp_path / "j.sqlite")) as journal, broker_executor(venue, journal, "r1") as ex:
+        router = GroupRouter(ex)
+        router.place(_group())
+        assert {leg.order.client_order_id for leg in _group().legs()} <= set(ex.known_orders())
+        venue.set_quote("SPY", 94.5, 94.5, 94.5)
+        assert router.wait(10.0)
+        assert _outcome(router, _group()) == (("filled", 100.0), ("cancelled", 0.0), ("filled", 100.0))
+        assert journal.orders("r1")["status"].tolist() == ["filled", "cancelled", "filled"]
+    assert venue.stats()["order_attempts"] == {PARENT: 1}
