@@ -15,12 +15,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Final
+from typing import Any
 
 from execlab._core.ids import PREFIX
 from execlab._core.models import Order, OrderType, Side
 
-__all__ = ["LEG_ROLES", "Leg", "LegRole", "OrderClass", "OrderGroup", "leg_client_id"]
+__all__ = ["Leg", "LegRole", "OrderClass", "OrderGroup", "leg_client_id"]
 
 
 class OrderClass(StrEnum):
@@ -38,9 +38,6 @@ class LegRole(StrEnum):
     ENTRY = "entry"
     TAKE_PROFIT = "take_profit"
     STOP_LOSS = "stop_loss"
-
-
-LEG_ROLES: Final = tuple(LegRole)
 
 
 def leg_client_id(parent_id: str, role: LegRole | str) -> str:
