@@ -35,3 +35,6 @@ class EventKind(StrEnum):
     RUN = "run"
     """What the run is: its ``mode``, ``venue`` (the broker's name, ``sim`` for the local simulated venue) and
     ``strategy_id``; written by :meth:`execlab.Journal.record_run` when a run starts and they are not yet known."""
+    PARENT = "parent"
+    """A parent order an execution algorithm works with child orders (journaled once, never sent itself): the
+    payload holds its client id, symbol, side, quantity, arrival price, start and algorithm parameters."""

@@ -50,14 +50,14 @@ class BarSteps:
         new = [s for s in symbols if s not in self._index]
         if not new:
             return
-        if self._symbols:  # σ and ADV need a fixed universe: give every symbol in the first event
-            raise ValueError(f"bar replay: symbols {new[:5]} appeared after the first event; a replay's first "
-                             "event must list every symbol it will carry (NaN rows are fine)")
+        if self._symbols and self._needs_impact:  # σ and ADV are kept over a fixed universe
+            raise ValueError(f"bar replay: symbols {new[:5]} appeared after the first event; with square-root "
+                             "impact the first event must list every symbol the replay carries (NaN rows are fine)")
         for s in new:
             self._index[s] = len(self._symbols)
             self._symbols.append(s)
         self._stats = RollingStats(len(self._symbols), self._vol_window, (self._adv_window,))
-        self._marks = np.full(len(self._symbols), np.nan)
+        self._marks = np.concatenate([self._marks, np.full(len(new), np.nan)])
 
     def step(self, venue: QuoteVenue, event: FeedEvent) -> None:
         """Make ``event`` (a bar event) the venue's next market step."""
