@@ -546,6 +546,11 @@ class BrokerExecutor(OrderExecutor):
         """Which of ``symbols`` the broker lists as tradable (None: the broker cannot say)."""
         return self._call("assets", lambda: self.adapter._tradable(symbols))
 
+    def clock(self) -> datetime:
+        """The broker's time now (paced, retried), or the machine's (UTC) when the broker has no clock to read."""
+        found = self._call("clock", self.adapter._clock)
+        return found if found is not None else datetime.now(UTC)
+
     def open_orders(self) -> list[BrokerOrder]:
         """Orders still working at the broker."""
         return self._call("open orders", self.adapter._open_orders)

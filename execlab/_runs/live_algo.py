@@ -22,8 +22,16 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 import pandas as pd
 
-from execlab._algos import ChildOrder, MarketSlice, ParentOrder, ParentProgress, SkipReason, algo_params
-from execlab._algos import is_finished, next_children
+from execlab._algos import (
+    ChildOrder,
+    MarketSlice,
+    ParentOrder,
+    ParentProgress,
+    SkipReason,
+    algo_params,
+    is_finished,
+    next_children,
+)
 from execlab._brokers.contract import BrokerOrder
 from execlab._brokers.executor import BrokerExecutor
 from execlab._config import Config
@@ -37,7 +45,8 @@ from execlab._runs.minute_market import MinuteMarket
 if TYPE_CHECKING:
     from execlab._plan.diff import Plan
 
-__all__ = ["AlgoTick", "BrokerSchedule", "child_table", "journaled_parents", "open_schedule", "parents_from_plan"]
+__all__ = ["AlgoRebalance", "AlgoTick", "BrokerSchedule", "child_table", "journaled_parents", "open_schedule",
+           "parents_from_plan", "run_live_algo_rebalance"]
 
 _ACTIVE: Final = (OrderStatus.PENDING, OrderStatus.SUBMITTED, OrderStatus.PARTIALLY_FILLED)
 _WORKING: Final = tuple(s.value for s in _ACTIVE)
@@ -151,8 +160,59 @@ def open_schedule(targets: Mapping[str, float] | pd.Series, prices: Mapping[str,
         digest, payload = _targets_record(inputs, config)
         journal.record_targets(run_id, as_of, digest, payload)
     plan: Plan = plan_table(inputs, config, instruments, timestamp=start)
-    schedule.journal_parents(parents_from_plan(plan.table, config, run_id, as_of, start))
+    schedule.journal_parents(parents_from_plan(plan.table, config, run_id, as_of, start,
+                                               _profiles(plan.table, config, market, start)))
     return schedule
+
+
+def _profiles(plan: pd.DataFrame, config: Config, market: MinuteMarket,
+              start: pd.Timestamp) -> dict[str, tuple[float, ...]]:
+    """VWAP volume curves from each symbol's own minute history before ``start`` (where the config gives none)."""
+    from execlab._algos import volume_profile
+
+    out: dict[str, tuple[float, ...]] = {}
+    for symbol in plan.index[plan["sequence"] >= 0]:
+        cfg = config.execution.for_symbol(str(symbol))
+        if cfg.algo != "vwap" or cfg.profile is not None:
+            continue
+        found = volume_profile(market.long_volume(), str(symbol), start, pd.Timedelta(cfg.horizon), cfg.slices)
+        if found is not None:
+            out[str(symbol)] = found
+    return out
+
+
+@dataclass(frozen=True)
+class AlgoRebalance:
+    """What a scheduled rebalance at a broker did: its parents, its children (:func:`child_table`), whether every
+    parent is done, and whether this run resumed one an earlier process had started."""
+
+    parents: tuple[ParentOrder, ...]
+    children: pd.DataFrame
+    finished: bool
+    resumed: bool
+
+
+def run_live_algo_rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, float] | pd.Series,
+                            config: Config, executor: BrokerExecutor, journal: Journal, as_of: str, bars: Any, *,
+                            instruments: InstrumentTable | None = None, poll_seconds: float = 0.05,
+                            idle_timeout: float = 60.0,
+                            on_tick: Callable[[AlgoTick], None] | None = None) -> AlgoRebalance:
+    """Work the rebalance ``as_of`` with ``config.execution``'s algorithm at the broker, ticking at every new time of
+    the broker's clock until every parent is done (or the clock stands still for ``idle_timeout`` seconds).
+
+    ``bars`` are the minute bars the schedule sees (a long table or :class:`MinuteMarket`; only bars stamped at or
+    before the broker's time are read). A re-run of ``as_of`` (after a crash) resumes the journaled schedule.
+    """
+    market = bars if isinstance(bars, MinuteMarket) else MinuteMarket(bars)
+    resumed = bool(journaled_parents(journal, config.run_id, as_of))
+    try:
+        start = pd.Timestamp(executor.clock())
+        schedule = open_schedule(targets, prices, config, executor, journal, as_of, market, start, instruments)
+        finished = schedule.run(executor.clock, poll_seconds=poll_seconds, idle_timeout=idle_timeout,
+                                on_tick=on_tick)
+    finally:
+        executor.stop_stream()
+    return AlgoRebalance(tuple(schedule.parents), child_table(schedule.children()), finished, resumed)
 
 
 # -- the schedule at a broker --------------------------------------------------------------------------------

@@ -32,6 +32,17 @@ class MinuteMarket:
         self._cum_volume = np.vstack([np.zeros((1, close.shape[1])),
                                       np.nancumsum(np.nan_to_num(self.data.volume, nan=0.0), axis=0)])
         self._col = {s: k for k, s in enumerate(self.data.symbols)}
+        self._long: pd.DataFrame | None = None
+
+    def long_volume(self) -> pd.DataFrame:
+        """The bars' volume as a long table (``ts``, ``symbol``, ``volume``), as :func:`execlab._algos.volume_profile`
+        reads it."""
+        if self._long is None:
+            frame = pd.DataFrame(self.data.volume, index=self._stamps, columns=list(self.data.symbols))
+            frame.index.name = "ts"
+            self._long = frame.stack(future_stack=True).rename("volume").reset_index().rename(
+                columns={"level_1": "symbol"}).dropna(subset=["volume"])
+        return self._long
 
     @property
     def timestamps(self) -> pd.DatetimeIndex:
