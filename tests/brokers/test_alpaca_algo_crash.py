@@ -110,9 +110,10 @@ def _trial(folder: Path, events: list[FeedEvent], minutes: Path, seed: int) -> J
         for event in events[:START_AT + 1]:
             venue.step_bars(event)
         cursor = START_AT
+        as_of = "algo-" + events[START_AT].timestamp.isoformat()  # the in-process reference run's key
         while True:
             kind, n = kills.pop(0) if kills else ("never", 0)
-            proc, lines = _spawn(folder, minutes, "algo-" + events[START_AT].timestamp.isoformat())
+            proc, lines = _spawn(folder, minutes, as_of)
             if kind == "start":
                 time.sleep(n / 1000)
                 proc.send_signal(signal.SIGKILL)
