@@ -281,18 +281,18 @@ class BrokerSchedule:
                         market: Mapping[str, MarketSlice]) -> float:
         """The broker's cash less what working buy children will spend (at their limit, else the ask or last)."""
         cash = float(self.executor.account().cash)
-        for row in children[children["side"] == "buy"].itertuples():
-            coid = str(row.client_order_id)
+        for row in children[children["side"] == "buy"].to_dict("records"):
+            coid = str(row["client_order_id"])
             found = known.get(coid)
-            status = found.status.value if found is not None else str(row.status)
+            status = found.status.value if found is not None else str(row["status"])
             if status not in _WORKING:
                 continue
-            filled = found.filled_quantity if found is not None else float(row.filled_quantity)
-            left = float(row.quantity) - filled
-            m = market.get(str(row.symbol))
-            price = row.limit_price if row.limit_price == row.limit_price and row.limit_price is not None \
-                else ((m.ask or m.last) if m is not None else 0.0)
-            cash -= max(left, 0.0) * float(price)
+            filled = found.filled_quantity if found is not None else float(row["filled_quantity"])
+            left = float(row["quantity"]) - filled
+            m = market.get(str(row["symbol"]))
+            limit = _optional(row["limit_price"])
+            price = limit if limit is not None else ((m.ask or m.last) if m is not None else 0.0)
+            cash -= max(left, 0.0) * price
         return cash
 
     # -- sending -------------------------------------------------------------------------------------------
@@ -310,14 +310,12 @@ class BrokerSchedule:
         (the executor asks the broker first when a request for one was journaled)."""
         known = self.executor.known_orders()
         unsent = children["status"].isin([OrderStatus.PENDING.value, OrderStatus.SUBMITTED.value])
-        for row in children[unsent].itertuples():
-            coid = str(row.client_order_id)
+        for row in children[unsent].to_dict("records"):
+            coid = str(row["client_order_id"])
             if coid in known:
                 continue
-            limit = float(row.limit_price) if row.limit_price == row.limit_price and row.limit_price is not None \
-                else None
-            self._place(coid, str(row.symbol), str(row.side), float(row.quantity), limit,
-                        pending=row.status == OrderStatus.PENDING.value)
+            self._place(coid, str(row["symbol"]), str(row["side"]), float(row["quantity"]),
+                        _optional(row["limit_price"]), pending=row["status"] == OrderStatus.PENDING.value)
 
     def _place(self, coid: str, symbol: str, side: str, quantity: float, limit: float | None,
                pending: bool = True) -> None:
@@ -335,11 +333,11 @@ class BrokerSchedule:
         """Journal the broker's status of every child whose journaled status it changed."""
         known = self.executor.known_orders()
         rows: list[tuple[EventKind, str | None, str | None, dict[str, object] | None]] = []
-        for row in children.itertuples():
-            coid = str(row.client_order_id)
+        for row in children.to_dict("records"):
+            coid, was = str(row["client_order_id"]), str(row["status"])
             found = known.get(coid)
-            if found is not None and found.status.value != row.status and row.status in _WORKING:
-                rows.append((EventKind.STATE, coid, found.status.value, {"from": row.status, "by": "broker"}))
+            if found is not None and found.status.value != was and was in _WORKING:
+                rows.append((EventKind.STATE, coid, found.status.value, {"from": was, "by": "broker"}))
         if rows:
             self.journal.record_many(self.run_id, rows)
 
@@ -366,14 +364,18 @@ class BrokerSchedule:
 
 def _progress(children: pd.DataFrame, known: Mapping[str, BrokerOrder]) -> ParentProgress:
     filled = working = 0.0
-    for row in children.itertuples():
-        found = known.get(str(row.client_order_id))
-        done = max(float(row.filled_quantity), found.filled_quantity if found is not None else 0.0)
-        status = found.status if found is not None else OrderStatus(str(row.status))
+    for row in children.to_dict("records"):
+        found = known.get(str(row["client_order_id"]))
+        done = max(float(row["filled_quantity"]), found.filled_quantity if found is not None else 0.0)
+        status = found.status if found is not None else OrderStatus(str(row["status"]))
         filled += done
         if status in _ACTIVE:
-            working += max(float(row.quantity) - done, 0.0)
+            working += max(float(row["quantity"]) - done, 0.0)
     return ParentProgress(filled, working, len(children))
+
+
+def _optional(value: Any) -> float | None:
+    return None if value is None or value != value else float(value)
 
 
 def child_table(children: pd.DataFrame | Sequence[tuple[pd.Timestamp, ChildOrder]]) -> pd.DataFrame:

@@ -38,10 +38,12 @@ class MinuteMarket:
         """The bars' volume as a long table (``ts``, ``symbol``, ``volume``), as :func:`execlab._algos.volume_profile`
         reads it."""
         if self._long is None:
-            frame = pd.DataFrame(self.data.volume, index=self._stamps, columns=list(self.data.symbols))
-            frame.index.name = "ts"
-            self._long = frame.stack(future_stack=True).rename("volume").reset_index().rename(
-                columns={"level_1": "symbol"}).dropna(subset=["volume"])
+            n_t, n_s = self.data.volume.shape
+            self._long = pd.DataFrame({"ts": np.repeat(self._stamps.to_numpy(), n_s),
+                                       "symbol": np.tile(np.array(self.data.symbols, dtype=object), n_t),
+                                       "volume": self.data.volume.reshape(-1)}).dropna(subset=["volume"])
+            self._long["ts"] = pd.DatetimeIndex(self._long["ts"]).tz_localize("UTC") \
+                if pd.DatetimeIndex(self._long["ts"]).tz is None else self._long["ts"]
         return self._long
 
     @property

@@ -83,7 +83,8 @@ def _lines(stream: IO[str], out: queue.Queue[str | None]) -> None:
 
 def _spawn(folder: Path, minutes: Path, as_of: str) -> tuple[subprocess.Popen[str], queue.Queue[str | None]]:
     cmd = [*EXECLAB, "rebalance", "--config", str(folder / "config.yaml"), "--targets", str(folder / "targets.csv"),
-           "--prices", str(folder / "prices.csv"), "--journal", str(folder / "journal.sqlite"), "--as-of", as_of, "--minute-bars", str(minutes), "--timeout", "60", "--progress"]
+           "--prices", str(folder / "prices.csv"), "--journal", str(folder / "journal.sqlite"), "--as-of", as_of,
+           "--minute-bars", str(minutes), "--timeout", "60", "--progress"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "ALGO_KEY": KEY, "ALGO_SECRET": SECRET})
     lines: queue.Queue[str | None] = queue.Queue()
