@@ -38,7 +38,9 @@ CREATE TABLE IF NOT EXISTS intents (
     decision_price REAL,
     leg INTEGER NOT NULL,
     risk_reason TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    parent_id TEXT,
+    algo TEXT
 );
 CREATE INDEX IF NOT EXISTS intents_run ON intents(run_id, rebalance_key);
 CREATE TABLE IF NOT EXISTS events (
@@ -120,6 +122,11 @@ class Intent:
     decision_price: float | None = None
     leg: int = 0
     risk_reason: str = ""
+    parent_id: str | None = None
+    """For a child order of an execution algorithm: its parent's client order id (the parent is journaled once, as
+    a ``parent`` event, and never sent)."""
+    algo: str | None = None
+    """For a child order: the algorithm that sent it (``twap``, ``vwap``, ``pov``, ``iceberg``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +174,10 @@ class Journal:
             for name in ("fee_currency", "liquidity", "executed_at"):
                 if name not in have:
                     self._db.execute(f"ALTER TABLE fills ADD COLUMN {name} TEXT")
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(intents)")}
+            for name in ("parent_id", "algo"):
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE intents ADD COLUMN {name} TEXT")
 
     def close(self) -> None:
         """Close the database file."""
@@ -197,9 +208,10 @@ class Journal:
         at = _now()
         with self._tx() as db:
             db.executemany(
-                "INSERT INTO intents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO intents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(i.client_order_id, i.run_id, i.rebalance_key, i.symbol, i.side, float(i.quantity), i.order_type,
-                  i.time_in_force, i.limit_price, i.stop_price, i.decision_price, int(i.leg), i.risk_reason, at)
+                  i.time_in_force, i.limit_price, i.stop_price, i.decision_price, int(i.leg), i.risk_reason, at,
+                  i.parent_id, i.algo)
                  for i in intents],
             )
 
