@@ -38,7 +38,9 @@ CREATE TABLE IF NOT EXISTS intents (
     decision_price REAL,
     leg INTEGER NOT NULL,
     risk_reason TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    parent_id TEXT,
+    algo TEXT
 );
 CREATE INDEX IF NOT EXISTS intents_run ON intents(run_id, rebalance_key);
 CREATE TABLE IF NOT EXISTS events (
@@ -121,13 +123,14 @@ class Intent:
     leg: int = 0
     risk_reason: str = ""
     parent_id: str | None = None
-    """A child order's parent (an execution algorithm works the parent with children); None for other orders."""
+    """For a child order of an execution algorithm: its parent's client order id (the parent is journaled once, as
+    a ``parent`` event, and never sent)."""
     algo: str | None = None
-    """The algorithm that sent a child (``twap``, ``vwap``, ``pov``, ``iceberg``)."""
+    """For a child order: the algorithm that sent it (``twap``, ``vwap``, ``pov``, ``iceberg``)."""
     reason: str | None = None
-    """Why the scheduler sent a child (``schedule``, ``catch-up``, ``sweep``, ...)."""
+    """For a child order: why the scheduler sent it (``schedule``, ``catch-up``, ``sweep``, ...)."""
     decided_at: str | None = None
-    """When the scheduler decided a child, by the run's clock (ISO 8601)."""
+    """For a child order: when the scheduler decided it, by the run's clock (ISO 8601)."""
 
 
 _INTENT_EXTRA: Final = ("parent_id", "algo", "reason", "decided_at")

@@ -70,7 +70,8 @@ def _parent_payload(parent: ParentOrder, key: str) -> dict[str, Any]:
     p = parent.params
     return {"rebalance_key": key, "client_id": parent.client_id, "symbol": parent.symbol, "side": parent.side,
             "quantity": parent.quantity, "arrival_price": parent.arrival_price, "start": parent.start.isoformat(),
-            "params": {"algo": p.algo, "horizon": str(p.horizon), "slices": p.slices,
+            "algo": p.algo, "horizon": str(p.horizon), "slices": p.slices, "participation": p.participation,
+            "at_end": p.at_end, "params": {"algo": p.algo, "horizon": str(p.horizon), "slices": p.slices,
                        "participation": p.participation, "display_size": p.display_size, "min_child": p.min_child,
                        "limit_bps": p.limit_bps, "max_spread_bps": p.max_spread_bps, "at_end": p.at_end,
                        "profile": list(p.profile) if p.profile is not None else None}}
@@ -273,13 +274,15 @@ class BrokerSchedule:
         if quote is None:
             return None
         mine = children[children["parent_id"] == parent.client_id]
-        since = pd.Timestamp(mine["decided_at"].iloc[-1]) if len(mine) else parent.start
+        # Volume printed after the previous child's bar; for the first child, from the start bar on (inclusive).
+        since = pd.Timestamp(mine["decided_at"].iloc[-1]) if len(mine) else parent.start - pd.Timedelta(1, "ns")
         last, bid, ask = quote
         return MarketSlice(last, bid, ask, self.market.volume_between(parent.symbol, since, now), now)
 
     def _cash_available(self, children: pd.DataFrame, known: Mapping[str, BrokerOrder],
                         market: Mapping[str, MarketSlice]) -> float:
-        """The broker's cash less what working buy children will spend (at their limit, else the ask or last)."""
+        """The broker's cash less what working buy children will spend, at the last trade price (as the backtest's
+        worker reserves it)."""
         cash = float(self.executor.account().cash)
         for row in children[children["side"] == "buy"].to_dict("records"):
             coid = str(row["client_order_id"])
@@ -290,9 +293,7 @@ class BrokerSchedule:
             filled = found.filled_quantity if found is not None else float(row["filled_quantity"])
             left = float(row["quantity"]) - filled
             m = market.get(str(row["symbol"]))
-            limit = _optional(row["limit_price"])
-            price = limit if limit is not None else ((m.ask or m.last) if m is not None else 0.0)
-            cash -= max(left, 0.0) * price
+            cash -= max(left, 0.0) * (m.last if m is not None else 0.0)
         return cash
 
     # -- sending -------------------------------------------------------------------------------------------
