@@ -94,7 +94,7 @@ def journaled_parents(journal: Journal, run_id: str, key: str) -> list[ParentOrd
     out = []
     for text in events["payload"]:
         payload = json.loads(str(text))
-        if payload.get("rebalance_key") == key:
+        if payload.get("rebalance_key") == key and "params" in payload:  # a broker schedule's parent
             out.append(_parent_from(payload))
     return out
 
@@ -275,9 +275,10 @@ class BrokerSchedule:
             return None
         mine = children[children["parent_id"] == parent.client_id]
         # Volume printed after the previous child's bar; for the first child, from the start bar on (inclusive).
-        since = pd.Timestamp(mine["decided_at"].iloc[-1]) if len(mine) else parent.start - pd.Timedelta(1, "ns")
+        since = pd.Timestamp(mine["decided_at"].iloc[-1]) if len(mine) else parent.start
         last, bid, ask = quote
-        return MarketSlice(last, bid, ask, self.market.volume_between(parent.symbol, since, now), now)
+        volume = self.market.volume_between(parent.symbol, since, now, from_after=mine.empty)
+        return MarketSlice(last, bid, ask, volume, now)
 
     def _cash_available(self, children: pd.DataFrame, known: Mapping[str, BrokerOrder],
                         market: Mapping[str, MarketSlice]) -> float:

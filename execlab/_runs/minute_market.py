@@ -72,12 +72,15 @@ class MinuteMarket:
             ask = None if math.isnan(a) else a
         return last, bid, ask
 
-    def volume_between(self, symbol: str, after: pd.Timestamp, upto: pd.Timestamp) -> float:
-        """Volume of ``symbol``'s bars stamped after ``after`` and at or before ``upto``."""
+    def volume_between(self, symbol: str, after: pd.Timestamp, upto: pd.Timestamp, *,
+                       from_after: bool = False) -> float:
+        """Volume of ``symbol``'s bars stamped after ``after`` (at or after it with ``from_after``) and at or before
+        ``upto``."""
         k = self._col.get(symbol)
         if k is None:
             return 0.0
-        lo, hi = self._row(after), self._row(upto)
+        lo = int(self._stamps.searchsorted(_utc(after), side="left")) if from_after else self._row(after)
+        hi = self._row(upto)
         return float(self._cum_volume[hi, k] - self._cum_volume[lo, k]) if hi > lo else 0.0
 
 

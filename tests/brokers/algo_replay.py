@@ -68,12 +68,12 @@ def _schedule(config: xl.Config, venue: AlpacaVenue, journal: Journal, targets: 
 
 def run_schedule(venue: AlpacaVenue, config: xl.Config, journal_path: Path, targets: dict[str, float],
                  events: Sequence[FeedEvent], market: MinuteMarket, start_at: int, *,
-                 restarts: Sequence[int] = ()) -> ReplayRun:
+                 restarts: Sequence[int] = (), as_of: str | None = None) -> ReplayRun:
     """Step the venue through ``events``; the schedule starts after event ``start_at`` and ticks after every later
     one until it is done; before the ticks numbered in ``restarts`` the client is thrown away and a new one (new
     executor, new journal connection, same file) resumes from the journal."""
     journal = Journal(journal_path)
-    as_of = "algo-" + events[start_at].timestamp.isoformat()
+    as_of = as_of or "algo-" + events[start_at].timestamp.isoformat()
     schedule = executor = None
     ticks: list[AlgoTick] = []
     for i, event in enumerate(events):
