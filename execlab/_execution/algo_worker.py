@@ -118,7 +118,7 @@ class AlgoWorker:
                 "symbol": symbol, "side": parent.order.side, "quantity": abs(q), "arrival_price": float(px),
                 "algo": params.algo, "start": when.isoformat(), "horizon": str(params.horizon),
                 "slices": params.slices, "participation": params.participation, "at_end": params.at_end,
-                "rebalance_key": key}))
+                "profile": None if params.profile is None else list(params.profile), "rebalance_key": key}))
         if self.journal is not None and events:
             self.journal.record_many(self.run_id, events)
         return taken
@@ -250,7 +250,8 @@ class AlgoWorker:
             value = float(np.abs(col("fill_value")[p.children]).sum()) if p.children else 0.0
             rows.append({"parent_id": o.client_id, "symbol": o.symbol, "side": o.side, "quantity": o.quantity,
                          "arrival_price": o.arrival_price, "algo": o.params.algo, "start": o.start, "end": o.end,
-                         "participation_cap": o.params.participation, "children": len(p.children),
+                         "participation_cap": o.params.participation, "slices": o.params.slices,
+                         "profile": o.params.profile, "children": len(p.children),
                          "filled_quantity": filled, "avg_fill_price": value / filled if filled else math.nan,
                          "left": o.quantity - filled})
         return pd.DataFrame(rows)
