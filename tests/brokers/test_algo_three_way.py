@@ -1,6 +1,7 @@
 """Done-when of issue 16: on the real minute bars (SPY, IBM, AIG, BAC, LEAN demo data in ``../shared/data``), a
-TWAP, VWAP and POV rebalance gives the same child order table in the backtest and through alpaca-py against the local
-Alpaca venue replaying the same bars on its own clock (the schedule ticks at the broker after each bar).
+TWAP, VWAP and POV rebalance gives the same child order table in the backtest, in paper trading on the replayed feed,
+and through alpaca-py against the local Alpaca venue replaying the same bars on its own clock (the schedule ticks at
+the broker after each bar).
 
 The table compared: each child's client id, decision time, parent, symbol, side, quantity, order type, limit price,
 algorithm, and what it filled (quantity and average price) — so the fills agree too, not only the decisions.
@@ -20,7 +21,7 @@ from execlab._core.ids import rebalance_key
 from execlab._oms.journal import Journal
 from execlab._runs.minute_market import MinuteMarket
 
-pytestmark = [pytest.mark.local_venue, pytest.mark.shared_data,
+pytestmark = [pytest.mark.local_venue, pytest.mark.shared_data, pytest.mark.slow,
               pytest.mark.skipif(not MINUTES.exists(), reason="../shared/data is absent")]
 
 START = pd.Timestamp("2013-10-10 14:00", tz="UTC")
@@ -54,11 +55,19 @@ def _config(mode: str, execution: dict[str, Any], **more: Any) -> xl.Config:
                            "execution": {"horizon": "30min", **execution}, **more})
 
 
-def _backtest(bars: pd.DataFrame, execution: dict[str, Any]) -> pd.DataFrame:
-    result = xl.run_backtest(pd.DataFrame(TARGETS, index=[START]), bars, _config("backtest", execution))
-    orders = result.orders
+def _table(orders: pd.DataFrame) -> pd.DataFrame:
     children = orders[orders["parent_id"].notna()]
     return children[COLUMNS].sort_values(["timestamp", "parent_id", "client_order_id"]).reset_index(drop=True)
+
+
+def _backtest(bars: pd.DataFrame, execution: dict[str, Any]) -> pd.DataFrame:
+    return _table(xl.run_backtest(pd.DataFrame(TARGETS, index=[START]), bars, _config("backtest", execution)).orders)
+
+
+def _paper(bars: pd.DataFrame, execution: dict[str, Any]) -> pd.DataFrame:
+    result = xl.run_paper(pd.DataFrame(TARGETS, index=[START]), bars, _config("paper", execution),
+                          journal=Journal(":memory:"))
+    return _table(result.orders)
 
 
 def _broker(bars: pd.DataFrame, execution: dict[str, Any], folder: Path) -> pd.DataFrame:
@@ -80,8 +89,12 @@ def _broker(bars: pd.DataFrame, execution: dict[str, Any], folder: Path) -> pd.D
 
 
 @pytest.mark.parametrize("name", list(ALGOS))
-def test_backtest_and_alpaca_venue_send_the_same_children(bars: pd.DataFrame, tmp_path: Path, name: str) -> None:
+def test_backtest_paper_and_alpaca_venue_send_the_same_children(bars: pd.DataFrame, tmp_path: Path,
+                                                                name: str) -> None:
     backtest = _backtest(bars, ALGOS[name])
+    paper = _paper(bars, ALGOS[name])
     broker = _broker(bars, ALGOS[name], tmp_path)
     assert len(backtest) > 2 * len(TARGETS) and (backtest["algo"] == name).all()
+    assert (backtest["filled_quantity"] > 0).all()
+    pd.testing.assert_frame_equal(paper, backtest, check_dtype=False)
     pd.testing.assert_frame_equal(broker, backtest, check_dtype=False)
