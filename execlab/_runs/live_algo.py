@@ -266,7 +266,7 @@ class BrokerSchedule:
         due, skips = next_children(self.parents, progress, slices, now, cash_available=cash,
                                    instruments=self.instruments)
         if due:
-            self._send(due, now)
+            self._send(due, now, {s: m.last for s, m in slices.items()})
         return AlgoTick(now, tuple(due), tuple(skips), False)
 
     def _slice(self, parent: ParentOrder, children: pd.DataFrame, now: pd.Timestamp) -> MarketSlice | None:
@@ -298,11 +298,13 @@ class BrokerSchedule:
         return cash
 
     # -- sending -------------------------------------------------------------------------------------------
-    def _send(self, due: Sequence[ChildOrder], now: pd.Timestamp) -> None:
+    def _send(self, due: Sequence[ChildOrder], now: pd.Timestamp, last: Mapping[str, float]) -> None:
         at = now.isoformat()
+        # The decision price of a child is the last trade when it was decided (as in the backtest and paper).
         intents = [Intent(c.client_id, self.run_id, self.key, c.symbol, c.side, c.quantity,
                           "limit" if c.limit_price is not None else "market", self.time_in_force.value,
-                          c.limit_price, None, None, c.seq, "", c.parent_id, c.algo, c.reason, at) for c in due]
+                          c.limit_price, None, last.get(c.symbol), c.seq, "", c.parent_id, c.algo, c.reason, at)
+                   for c in due]
         self.journal.record_intents(intents)  # all of the tick's children, or none, before anything is sent
         for c in due:
             self._place(c.client_id, c.symbol, c.side, c.quantity, c.limit_price)

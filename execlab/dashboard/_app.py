@@ -94,6 +94,13 @@ class _Dashboard:
             titles={"slippage_decision_bps": "slip vs decision (bps)", "slippage_arrival_bps": "slip vs arrival (bps)",
                     "decision_price": "decision px", "order_status": "order status", "at": "time (UTC)"},
         )
+        self.parents = _widgets.Tabulator(
+            pd.DataFrame(), disabled=True, show_index=False, sizing_mode="stretch_width", layout="fit_data_stretch",
+            formatters={k: _QTY for k in ("quantity", "filled", "open", "scheduled", "left")},
+            titles={"parent_id": "parent", "open": "open (working)", "scheduled": "scheduled by now"})
+        self.parents_title = _pane.Markdown("### Parent orders (execution algorithms)", margin=(0, 10),
+                                            visible=False)
+        self.parents.visible = False
         self.plots = {name: pn.Column(sizing_mode="stretch_width") for name in
                       ("histogram", "size", "participation", "positions", "equity", "costs")}
         self.kill.on_click(self._on_kill)
@@ -111,6 +118,7 @@ class _Dashboard:
         note = [_pane.HTML('<div class="xl-read-only">Read-only: start the dashboard with <code>--config</code> '
                            "(the broker config) to use the kill switch.</div>")] if self.read_only else []
         return pn.Column(self.header, *note, controls, confirmation, self.message, self.kpis,
+                         self.parents_title, self.parents,
                          _pane.Markdown("### Fills (newest first)", margin=(0, 10)), self.table,
                          grid, sizing_mode="stretch_width", name=f"execlab dashboard {self.run_id}")
 
@@ -120,6 +128,7 @@ class _Dashboard:
         data = load_dashboard_data(self.journal, self.run_id, self.bars)
         self._show_risk(data)
         self._show_kpis(data)
+        self._show_parents(data)
         signature = (len(data.fills), len(data.orders), tuple(data.orders["status"]),
                      float(data.orders["filled_quantity"].sum()) if len(data.orders) else 0.0,
                      tuple(data.positions["position"]), tuple(data.positions["target"]))
@@ -128,6 +137,15 @@ class _Dashboard:
         self._signature = signature
         self.table.value = _table_frame(data.fills)
         self._draw(data)
+
+    def _show_parents(self, data: DashboardData) -> None:
+        """A working parent's progress: filled, open (working children) and scheduled by now, per parent."""
+        shown = not data.parents.empty
+        self.parents_title.visible = self.parents.visible = shown
+        if shown:
+            table = data.parents.drop(columns=["end"]).copy()
+            table["start"] = table["start"].astype(str)
+            self.parents.value = table
 
     def _show_risk(self, data: DashboardData) -> None:
         r = data.risk

@@ -68,10 +68,11 @@ def _schedule(config: xl.Config, venue: AlpacaVenue, journal: Journal, targets: 
 
 def run_schedule(venue: AlpacaVenue, config: xl.Config, journal_path: Path, targets: dict[str, float],
                  events: Sequence[FeedEvent], market: MinuteMarket, start_at: int, *,
-                 restarts: Sequence[int] = (), as_of: str | None = None) -> ReplayRun:
+                 restarts: Sequence[int] = (), as_of: str | None = None,
+                 stop_after: int | None = None) -> ReplayRun:
     """Step the venue through ``events``; the schedule starts after event ``start_at`` and ticks after every later
-    one until it is done; before the ticks numbered in ``restarts`` the client is thrown away and a new one (new
-    executor, new journal connection, same file) resumes from the journal."""
+    one until it is done (or ``stop_after`` ticks); before the ticks numbered in ``restarts`` the client is thrown
+    away and a new one (new executor, new journal connection, same file) resumes from the journal."""
     journal = Journal(journal_path)
     as_of = as_of or "algo-" + events[start_at].timestamp.isoformat()
     schedule = executor = None
@@ -89,7 +90,7 @@ def run_schedule(venue: AlpacaVenue, config: xl.Config, journal_path: Path, targ
                                            events[start_at].timestamp)
         tick = schedule.tick(event.timestamp)
         ticks.append(tick)
-        if tick.finished:
+        if tick.finished or (stop_after is not None and len(ticks) >= stop_after):
             break
     assert schedule is not None and executor is not None
     children = child_table(schedule.children())
