@@ -79,3 +79,23 @@ def test_algo_none_is_the_compiled_loop_as_before() -> None:
     assert "parent_id" not in plain.orders.columns and plain.parents.empty
     with pytest.raises(ValueError, match="compiled"):
         xl.run_backtest(targets, bars(), xl.load_config({"execution": {"algo": "twap"}}), engine="compiled")
+
+
+def test_the_dashboard_shows_a_working_parents_progress() -> None:
+    from execlab.dashboard import load_dashboard_data
+
+    journal = Journal(":memory:")
+    cfg = xl.load_config({"mode": "paper", "venue": {"fill_price": "next_open"},
+                          "execution": {"algo": "twap", "horizon": "10min", "slices": 5}})
+    # the feed stops 4 minutes into the 10-minute horizon: the parent is still working
+    feed = bars(("AAA",))
+    feed = feed[feed["ts"] <= START + pd.Timedelta(minutes=4)]
+    xl.run_paper(pd.DataFrame({"AAA": [500.0]}, index=[START]), feed, cfg, journal=journal)
+    row = load_dashboard_data(journal, "run").parents.iloc[0]
+    assert (row["algo"], row["symbol"], row["state"], row["children"]) == ("twap", "AAA", "working", 3)
+    assert row["filled_quantity"] == 200.0 and row["working_quantity"] == 100.0  # the third child is not filled yet
+    assert row["done_pct"] == pytest.approx(40.0) and row["scheduled_pct"] == pytest.approx(60.0)
+    plain = Journal(":memory:")
+    xl.run_paper(pd.DataFrame({"AAA": [500.0]}, index=[START]), feed, xl.load_config({"mode": "paper"}),
+                 journal=plain)
+    assert load_dashboard_data(plain, "run").parents.empty
