@@ -26,7 +26,7 @@ from execlab._analysis.tca import TcaResult, _Bars, _utc_ns
 from execlab._data.bars import MarketData
 from execlab._oms.journal import Journal
 
-__all__ = ["AlgoTca", "algo_tca", "parents_from_journal"]
+__all__ = ["AlgoTca", "algo_tca", "parent_progress", "parents_from_journal"]
 
 _PARENT_COLUMNS = ["parent_id", "symbol", "side", "quantity", "arrival_price", "algo", "start", "end",
                    "participation_cap", "slices", "profile"]
@@ -137,3 +137,46 @@ def parents_from_journal(journal: Journal, run_id: str) -> pd.DataFrame:
                      "participation_cap": data.get("participation"), "slices": data.get("slices"),
                      "profile": data.get("profile")})
     return pd.DataFrame(rows, columns=_PARENT_COLUMNS)
+
+
+_WORKING = ("pending", "submitted", "partially_filled")
+
+
+def parent_progress(parents: pd.DataFrame, orders: pd.DataFrame, now: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Where each parent stands: children sent, filled and working quantity, percent done against percent its
+    schedule wants done at ``now`` (default: its latest child's time), and ``state`` (working, done, or ``left`` when
+    the horizon is over with quantity unfilled). ``orders`` are order rows with ``parent_id``, ``quantity``,
+    ``filled_quantity``, ``status`` and ``timestamp`` (a TCA or a result's orders table)."""
+    columns = ["parent_id", "algo", "symbol", "side", "quantity", "children", "filled_quantity", "working_quantity",
+               "done_pct", "scheduled_pct", "state", "end"]
+    if parents.empty:
+        return pd.DataFrame(columns=columns)
+    has_parent = "parent_id" in orders.columns
+    rows = []
+    for _, p in parents.iterrows():
+        kids = orders[orders["parent_id"] == p["parent_id"]] if has_parent else orders.iloc[:0]
+        filled = float(kids["filled_quantity"].sum())
+        working = kids[kids["status"].isin(_WORKING)]
+        open_qty = float((working["quantity"] - working["filled_quantity"]).sum())
+        at = now if now is not None else (pd.Timestamp(kids["timestamp"].max()) if len(kids) else pd.Timestamp(
+            p["start"]))
+        start, end = pd.Timestamp(p["start"]), pd.Timestamp(p["end"])
+        if at.tzinfo is None and start.tzinfo is not None:
+            at = at.tz_localize("UTC")
+        profile = p.get("profile")
+        slices = int(p.get("slices") or 1)
+        cap = p.get("participation_cap")
+        params = AlgoParams(p["algo"], max(end - start, pd.Timedelta(1, "ns")), slices,
+                            participation=float(cap) if cap is not None and cap == cap else (
+                                0.1 if p["algo"] == "pov" else None),
+                            profile=tuple(profile) if isinstance(profile, list | tuple) and len(profile) == slices
+                            else None)
+        parent = ParentOrder(str(p["parent_id"]), str(p["symbol"]), str(p["side"]), float(p["quantity"]),
+                             float(p["arrival_price"]), params, start)
+        quantity = float(p["quantity"])
+        state = "done" if filled >= quantity - 1e-9 else ("left" if at >= end and open_qty <= 0 else "working")
+        rows.append({"parent_id": p["parent_id"], "algo": p["algo"], "symbol": p["symbol"], "side": p["side"],
+                     "quantity": quantity, "children": len(kids), "filled_quantity": filled,
+                     "working_quantity": open_qty, "done_pct": filled / quantity * 100,
+                     "scheduled_pct": scheduled_fraction(parent, at) * 100, "state": state, "end": end})
+    return pd.DataFrame(rows, columns=columns)

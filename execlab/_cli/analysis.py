@@ -257,7 +257,9 @@ def _number(value: object) -> str:
     """A table cell for a figure (blank for a missing one)."""
     if value is None or (isinstance(value, float) and value != value):
         return "–"
-    return f"{value:,.4g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1_000 else f"{value:.4g}"
+    return str(value)
 
 
 def _label(value: object) -> str:

@@ -266,7 +266,7 @@ class BrokerSchedule:
         due, skips = next_children(self.parents, progress, slices, now, cash_available=cash,
                                    instruments=self.instruments)
         if due:
-            self._send(due, now, {s: m.last for s, m in slices.items()})
+            self._send(due, now, slices)
         return AlgoTick(now, tuple(due), tuple(skips), False)
 
     def _slice(self, parent: ParentOrder, children: pd.DataFrame, now: pd.Timestamp) -> MarketSlice | None:
@@ -298,15 +298,20 @@ class BrokerSchedule:
         return cash
 
     # -- sending -------------------------------------------------------------------------------------------
-    def _send(self, due: Sequence[ChildOrder], now: pd.Timestamp, last: Mapping[str, float]) -> None:
+    def _send(self, due: Sequence[ChildOrder], now: pd.Timestamp, market: Mapping[str, MarketSlice]) -> None:
         at = now.isoformat()
         # The decision price of a child is the last trade when it was decided (as in the backtest and paper).
         intents = [Intent(c.client_id, self.run_id, self.key, c.symbol, c.side, c.quantity,
                           "limit" if c.limit_price is not None else "market", self.time_in_force.value,
-                          c.limit_price, None, last.get(c.symbol), c.seq, "", c.parent_id, c.algo, c.reason, at)
+                          c.limit_price, None, market[c.symbol].last, c.seq, "", c.parent_id, c.algo, c.reason, at)
                    for c in due]
         self.journal.record_intents(intents)  # all of the tick's children, or none, before anything is sent
         for c in due:
+            m = market[c.symbol]
+            mid = (m.bid + m.ask) / 2 if m.bid is not None and m.ask is not None else m.last
+            # On the broker's clock, with the arrival price (the mid) TCA measures against, as paper journals it.
+            self.journal.record(self.run_id, EventKind.REQUEST, c.client_id, None,
+                                {"op": "submit", "at": at, "arrival_price": mid, "parent_id": c.parent_id})
             self._place(c.client_id, c.symbol, c.side, c.quantity, c.limit_price)
 
     def _send_unsent(self, children: pd.DataFrame) -> None:

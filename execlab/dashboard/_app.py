@@ -94,13 +94,13 @@ class _Dashboard:
             titles={"slippage_decision_bps": "slip vs decision (bps)", "slippage_arrival_bps": "slip vs arrival (bps)",
                     "decision_price": "decision px", "order_status": "order status", "at": "time (UTC)"},
         )
+        self.parents_title = _pane.Markdown("### Execution algorithms: parents", margin=(0, 10), visible=False)
         self.parents = _widgets.Tabulator(
             pd.DataFrame(), disabled=True, show_index=False, sizing_mode="stretch_width", layout="fit_data_stretch",
-            formatters={k: _QTY for k in ("quantity", "filled", "open", "scheduled", "left")},
-            titles={"parent_id": "parent", "open": "open (working)", "scheduled": "scheduled by now"})
-        self.parents_title = _pane.Markdown("### Parent orders (execution algorithms)", margin=(0, 10),
-                                            visible=False)
-        self.parents.visible = False
+            visible=False, hidden_columns=["parent_id"],
+            formatters={"quantity": _QTY, "filled_quantity": _QTY, "working_quantity": _QTY},
+            titles={"done_pct": "done (%)", "scheduled_pct": "scheduled (%)", "working_quantity": "working",
+                    "filled_quantity": "filled", "end": "horizon ends (UTC)"})
         self.plots = {name: pn.Column(sizing_mode="stretch_width") for name in
                       ("histogram", "size", "participation", "positions", "equity", "costs")}
         self.kill.on_click(self._on_kill)
@@ -128,7 +128,6 @@ class _Dashboard:
         data = load_dashboard_data(self.journal, self.run_id, self.bars)
         self._show_risk(data)
         self._show_kpis(data)
-        self._show_parents(data)
         signature = (len(data.fills), len(data.orders), tuple(data.orders["status"]),
                      float(data.orders["filled_quantity"].sum()) if len(data.orders) else 0.0,
                      tuple(data.positions["position"]), tuple(data.positions["target"]))
@@ -136,16 +135,11 @@ class _Dashboard:
             return
         self._signature = signature
         self.table.value = _table_frame(data.fills)
-        self._draw(data)
-
-    def _show_parents(self, data: DashboardData) -> None:
-        """A working parent's progress: filled, open (working children) and scheduled by now, per parent."""
         shown = not data.parents.empty
         self.parents_title.visible = self.parents.visible = shown
         if shown:
-            table = data.parents.drop(columns=["end"]).copy()
-            table["start"] = table["start"].astype(str)
-            self.parents.value = table
+            self.parents.value = data.parents.round({"done_pct": 1, "scheduled_pct": 1})
+        self._draw(data)
 
     def _show_risk(self, data: DashboardData) -> None:
         r = data.risk

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from dataclasses import field as dataclass_field
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal, cast
 
 import numpy as np
 import pandas as pd
 
-from execlab._algos import AlgoParams, ParentOrder, ParentProgress, is_finished, scheduled_quantity
+from execlab._analysis.algo_tca import parent_progress, parents_from_journal
 from execlab._analysis.tca import TcaResult, tca_from_journal
 from execlab._brokers.kill_switch import journaled_halt
 from execlab._data.bars import MarketData
@@ -39,7 +38,6 @@ __all__ = [
     "equity_over_time",
     "fills_table",
     "load_dashboard_data",
-    "parent_progress",
     "positions_against_targets",
     "risk_status",
 ]
@@ -52,10 +50,6 @@ FILL_COLUMNS: Final = ("at", "rebalance", "symbol", "side", "quantity", "price",
 """The fills table's columns, in display order."""
 
 _STATES: Final = ("active", "reducing_only", "halted")
-PARENT_COLUMNS: Final = ("parent_id", "symbol", "side", "algo", "quantity", "filled", "open", "scheduled", "left",
-                         "children", "state", "start", "end")
-"""The parents table's columns, in display order."""
-_WORKING_STATUSES: Final = ("pending", "submitted", "partially_filled")
 
 
 @dataclass(frozen=True)
@@ -87,8 +81,9 @@ class DashboardData:
     risk: RiskStatus
     working_orders: int
     """Orders the journal still has pending, submitted or partially filled."""
-    parents: pd.DataFrame = dataclass_field(default_factory=lambda: pd.DataFrame(columns=list(PARENT_COLUMNS)))
-    """Parent orders of execution algorithms and their progress (:func:`parent_progress`); empty without any."""
+    parents: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The execution algorithms' parents and how far each is worked
+    (:func:`execlab._analysis.algo_tca.parent_progress`); empty when the run sends every order at once."""
 
 
 def _utc(values: pd.Series) -> pd.Series:
@@ -258,52 +253,6 @@ def costs_over_time(orders: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def _parent_order(pid: str, p: Mapping[str, Any]) -> ParentOrder:
-    """A journaled parent (a backtest/paper worker's or a broker schedule's ``parent`` event) as a ParentOrder."""
-    given = p.get("params")
-    nested: Mapping[str, Any] = given if isinstance(given, dict) else {}
-    slices = int(p.get("slices") or nested.get("slices") or 1)
-    profile = nested.get("profile")
-    params = AlgoParams(algo=p.get("algo") or nested.get("algo") or "twap",
-                        horizon=pd.Timedelta(p.get("horizon") or nested.get("horizon") or "30min"), slices=slices,
-                        participation=p.get("participation", nested.get("participation")),
-                        at_end=p.get("at_end") or nested.get("at_end") or "sweep",
-                        profile=tuple(profile) if profile and len(profile) == slices else None)
-    return ParentOrder(pid, str(p["symbol"]), str(p["side"]), float(p["quantity"]),
-                       float(p.get("arrival_price") or 1.0), params, pd.Timestamp(p["start"]))
-
-
-def parent_progress(journal: Journal, run_id: str, intents: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Per parent order of an execution algorithm: quantity, ``filled``, ``open`` (working children), ``scheduled``
-    (what the schedule wants done by the run's clock: the latest child decision time the journal holds), ``left``,
-    the number of children and whether it is ``working`` or ``done``; columns :data:`PARENT_COLUMNS`."""
-    events = journal.events(run_id, EventKind.PARENT.value)
-    if events.empty:
-        return pd.DataFrame(columns=list(PARENT_COLUMNS))
-    intents = journal.orders(run_id) if intents is None else intents
-    children = intents[intents["parent_id"].notna()] if "parent_id" in intents else intents.iloc[:0]
-    decided = children["decided_at"].dropna() if "decided_at" in children else pd.Series(dtype=object)
-    clock = _utc(decided).max() if len(decided) else None
-    rows = []
-    for coid, text in zip(events["client_order_id"], events["payload"], strict=True):
-        payload = _payload(text)
-        pid = str(payload.get("client_id") or coid)
-        parent = _parent_order(pid, payload)
-        mine = children[children["parent_id"] == pid]
-        filled = float(mine["filled_quantity"].fillna(0.0).sum())
-        working = mine[mine["status"].isin(_WORKING_STATUSES)]
-        open_qty = float((working["quantity"] - working["filled_quantity"].fillna(0.0)).clip(lower=0.0).sum())
-        now = clock if clock is not None and clock >= parent.start else parent.start
-        left = parent.quantity - filled
-        rows.append({"parent_id": pid, "symbol": parent.symbol, "side": parent.side, "algo": parent.params.algo,
-                     "quantity": parent.quantity, "filled": filled, "open": open_qty,
-                     "scheduled": scheduled_quantity(parent, now), "left": left, "children": len(mine),
-                     "state": "done" if is_finished(parent, ParentProgress(filled, open_qty, len(mine)), now)
-                     else "working",
-                     "start": parent.start, "end": parent.end})
-    return pd.DataFrame(rows, columns=list(PARENT_COLUMNS))
-
-
 def load_dashboard_data(journal: Journal, run_id: str, bars: pd.DataFrame | MarketData | None = None
                         ) -> DashboardData:
     """Read one run's journal into the dashboard's frames. ``bars`` (long OHLCV) let TCA measure participation
@@ -320,5 +269,5 @@ def load_dashboard_data(journal: Journal, run_id: str, bars: pd.DataFrame | Mark
         costs=costs_over_time(tca.orders),
         risk=risk_status(journal, run_id),
         working_orders=working,
-        parents=parent_progress(journal, run_id, intents),
+        parents=parent_progress(parents_from_journal(journal, run_id), tca.orders),
     )
