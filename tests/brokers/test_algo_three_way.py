@@ -81,11 +81,11 @@ def _broker(bars: pd.DataFrame, execution: dict[str, Any], folder: Path) -> pd.D
     assert set(run.attempts.values()) == {1}
     journal = Journal(folder / "journal.sqlite")
     orders = journal.orders(RUN_ID)
-    children = orders[orders["parent_id"].notna()].rename(columns={"decided_at": "timestamp"})
-    children["timestamp"] = pd.to_datetime(children["timestamp"], utc=True)
+    orders = orders.drop(columns=["timestamp"], errors="ignore").rename(columns={"decided_at": "timestamp"})
+    orders["timestamp"] = pd.to_datetime(orders["timestamp"], utc=True)
     for name in ("filled_quantity", "limit_price", "avg_fill_price"):
-        children[name] = children[name].astype(float)
-    return children[COLUMNS].sort_values(["timestamp", "parent_id", "client_order_id"]).reset_index(drop=True)
+        orders[name] = orders[name].astype(float)
+    return _table(orders)
 
 
 @pytest.mark.parametrize("name", list(ALGOS))
