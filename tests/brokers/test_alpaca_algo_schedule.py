@@ -47,9 +47,9 @@ def test_a_schedule_at_the_broker_ends_at_the_targets_sending_each_child_once(tm
     if execution["algo"] == "pov":  # each child within ρ × the volume printed since the one before
         for parent in run.parents:
             mine = children[(children["parent_id"] == parent.client_id) & (children["reason"] != "sweep")]
-            since = [parent.start, *mine["decided_at"].iloc[:-1]]
-            for (_, child), after in zip(mine.iterrows(), since, strict=True):
-                volume = market.volume_between(parent.symbol, after, child["decided_at"])
+            since = [parent.start, *mine["decided_at"].iloc[:-1]]  # the first child counts the start bar too
+            for k, ((_, child), after) in enumerate(zip(mine.iterrows(), since, strict=True)):
+                volume = market.volume_between(parent.symbol, after, child["decided_at"], from_after=k == 0)
                 assert child["quantity"] <= 0.02 * volume + 1e-9
 
 def test_a_client_restarted_mid_schedule_sends_the_same_children(tmp_path: Path) -> None:
@@ -66,3 +66,21 @@ def test_a_client_restarted_mid_schedule_sends_the_same_children(tmp_path: Path)
     assert restarted.held == straight.held == TARGETS
     assert restarted.children.equals(straight.children)
     assert set(restarted.attempts.values()) == {1}
+
+
+def test_the_send_at_once_rebalance_refuses_an_algorithm_config(tmp_path: Path) -> None:
+    from execlab._brokers.executor import BrokerExecutor
+    from execlab._config import ConfigError
+    from execlab._oms.journal import Journal
+    from execlab._runs.live import run_live_rebalance
+    from execlab.adapters.alpaca import AlpacaAdapter
+
+    with start_venue(VENUE) as venue:
+        config = algo_config("algo-refused", venue, {"algo": "twap"}, VENUE)
+        journal = Journal(tmp_path / "journal.sqlite")
+        executor = BrokerExecutor(AlpacaAdapter(venue.api_key, venue.secret_key, base_url=venue.base_url), journal,
+                                  config.run_id, ())
+        with pytest.raises(ConfigError, match=r"execution\.algo"):
+            run_live_rebalance(TARGETS, dict.fromkeys(TARGETS, 100.0), config, executor, journal, "2013-10-07")
+        executor.close()
+        assert venue.stats()["order_attempts"] == {} and journal.orders(config.run_id).empty
