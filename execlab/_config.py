@@ -36,6 +36,8 @@ __all__ = [
     "Config",
     "ConfigError",
     "DataConfig",
+    "ExecutionConfig",
+    "ExecutionOverride",
     "FeeConfig",
     "MarginConfig",
     "PlanConfig",
@@ -326,6 +328,110 @@ class SweepConfig(BaseModel):
     """Threads per worker process of that ``LocalCluster``."""
 
 
+_ALGOS: Final = ("none", "twap", "vwap", "pov", "iceberg")
+
+
+def _horizon(value: Any) -> str:
+    """A horizon as a pandas Timedelta text (``30min``, ``1h``, ``90s``), positive and at most a week."""
+    import pandas as pd  # loaded only when a config sets an execution horizon
+
+    try:
+        delta = pd.Timedelta(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a duration (write it like '30min', '1h', '90s')") from None
+    if pd.isna(delta) or not pd.Timedelta(0) < delta <= pd.Timedelta(days=7):
+        raise ValueError(f"{value!r} must be a positive duration of at most 7 days")
+    return str(value)
+
+
+class ExecutionOverride(BaseModel):
+    """One symbol's changes to ``execution:`` (any key but ``per_symbol``; unset keys keep the run's value)."""
+
+    model_config = _STRICT
+
+    algo: Literal["none", "twap", "vwap", "pov", "iceberg"] | None = None
+    horizon: str | None = None
+    slices: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    participation: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
+    display_size: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)] | None = None
+    min_child: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)] | None = None
+    limit_bps: Annotated[float, Field(ge=0, le=_MAX_BPS, allow_inf_nan=False)] | None = None
+    max_spread_bps: Annotated[float, Field(ge=0, le=_MAX_BPS, allow_inf_nan=False)] | None = None
+    at_end: Literal["sweep", "leave"] | None = None
+    profile: tuple[Annotated[float, Field(ge=0, allow_inf_nan=False)], ...] | None = None
+
+    @field_validator("horizon")
+    @classmethod
+    def _check_horizon(cls, value: str | None) -> str | None:
+        return None if value is None else _horizon(value)
+
+
+class ExecutionConfig(BaseModel):
+    """How each order of a rebalance is worked: at once (``algo: none``, the default) or by an execution algorithm
+    sending child orders over ``horizon``.
+
+    ``twap`` and ``vwap`` split the order into ``slices`` (``vwap`` by the symbol's own minute-volume profile, or
+    ``profile`` when given); ``pov`` sends at most ``participation`` × the volume traded since its previous child;
+    ``iceberg`` shows ``display_size`` at a time. ``participation`` caps every algorithm's children when set;
+    ``limit_bps`` prices children at the arrival price ± that many bps and holds them while the market is beyond;
+    ``max_spread_bps`` holds them while the quoted spread is wider; ``at_end`` sweeps what is left when the horizon
+    ends or leaves it (reported). ``per_symbol`` overrides any key for one symbol.
+    """
+
+    model_config = _STRICT
+
+    algo: Literal["none", "twap", "vwap", "pov", "iceberg"] = "none"
+    horizon: str = "30min"
+    """The schedule's length, as a pandas duration (``30min``, ``1h``; up to 7 days)."""
+    slices: Annotated[int, Field(ge=1, le=10_000)] = 10
+    """Child intervals of ``twap`` and ``vwap`` (1 .. 10,000)."""
+    participation: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] | None = None
+    """POV's rate ρ, and a cap for every algorithm when set: a child is at most ρ × the volume since the previous
+    child (0 .. 1)."""
+    display_size: Annotated[float, Field(gt=0, le=1e12, allow_inf_nan=False)] = 100.0
+    """``iceberg``: quantity shown at a time (re-posted when it fills)."""
+    min_child: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)] = 1.0
+    """Smallest child, in shares or units; a smaller one is carried into the next child."""
+    limit_bps: Annotated[float, Field(ge=0, le=_MAX_BPS, allow_inf_nan=False)] | None = None
+    """Guard: children are limit orders at the arrival price ± this many bps (0 .. 5,000)."""
+    max_spread_bps: Annotated[float, Field(ge=0, le=_MAX_BPS, allow_inf_nan=False)] | None = None
+    """Guard: no child while the quoted spread is wider than this many bps of the mid (0 .. 5,000)."""
+    at_end: Literal["sweep", "leave"] = "sweep"
+    """When the horizon ends: ``sweep`` sends what is left, ``leave`` leaves it (and reports it)."""
+    profile: tuple[Annotated[float, Field(ge=0, allow_inf_nan=False)], ...] | None = None
+    """``vwap``: the volume weight of each slice (``slices`` of them); unset, it comes from the symbol's minute
+    history."""
+    per_symbol: dict[str, ExecutionOverride] = {}
+    """Per-symbol changes to any key above (``{SPY: {participation: 0.05}}``)."""
+
+    @field_validator("horizon")
+    @classmethod
+    def _check_horizon(cls, value: str) -> str:
+        return _horizon(value)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExecutionConfig:
+        for where, resolved in [("execution", self), *((f"execution.per_symbol.{sym}", self.for_symbol(sym))
+                                                        for sym in self.per_symbol)]:
+            if resolved.algo == "pov" and resolved.participation is None:
+                raise ValueError(f"{where}.participation: algo 'pov' needs a participation rate")
+            if resolved.profile is not None and len(resolved.profile) != resolved.slices:
+                raise ValueError(f"{where}.profile: {len(resolved.profile)} weights for {resolved.slices} slices")
+            if resolved.profile is not None and sum(resolved.profile) <= 0:
+                raise ValueError(f"{where}.profile: the weights must have a positive sum")
+        return self
+
+    def for_symbol(self, symbol: str) -> ExecutionConfig:
+        """This section with ``symbol``'s overrides applied (and no ``per_symbol``)."""
+        override = self.per_symbol.get(symbol)
+        changes = override.model_dump(exclude_none=True) if override is not None else {}
+        return self.model_construct(**{**self.model_dump(exclude={"per_symbol"}), **changes, "per_symbol": {}})
+
+    def algos(self) -> tuple[str, ...]:
+        """Every algorithm this section uses (the default and the overrides'), sorted."""
+        return tuple(sorted({self.algo, *(o.algo for o in self.per_symbol.values() if o.algo is not None)}))
+
+
 class LiveConfig(BaseModel):
     """The explicit opt-in that live trading requires."""
 
@@ -352,6 +458,7 @@ class Config(BaseModel):
     live: LiveConfig = LiveConfig()
     data: DataConfig = DataConfig()
     sweep: SweepConfig = SweepConfig()
+    execution: ExecutionConfig = ExecutionConfig()
 
     @property
     def real_money(self) -> bool:

@@ -27,6 +27,12 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time each name i
         DataConfig as DataConfig,
     )
     from execlab._config import (
+        ExecutionConfig as ExecutionConfig,
+    )
+    from execlab._config import (
+        ExecutionOverride as ExecutionOverride,
+    )
+    from execlab._config import (
         FeeConfig as FeeConfig,
     )
     from execlab._config import (
@@ -58,6 +64,8 @@ _EXPORTS: dict[str, str] = {
     "Config": "execlab._config",
     "ConfigError": "execlab._config",
     "DataConfig": "execlab._config",
+    "ExecutionConfig": "execlab._config",
+    "ExecutionOverride": "execlab._config",
     "FeeConfig": "execlab._config",
     "LIVE_ENDPOINTS": "execlab._config",
     "LIVE_OPT_IN_PHRASE": "execlab._config",

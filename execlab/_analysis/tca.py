@@ -648,6 +648,8 @@ def tca_from_journal(journal: Journal, run_id: str, bars: pd.DataFrame | MarketD
     fills = journal.fills(run_id)
     events = journal.events(run_id)
     orders = intents.drop(columns=["avg_fill_price", "created_at"])
+    if "algo" in orders.columns:  # child orders of execution algorithms name theirs; every other order is "none"
+        orders["algo"] = orders["algo"].astype(object).where(orders["algo"].notna(), "none")
     ids = orders["client_order_id"].tolist()
     arrivals = _payloads(events, "arrival_price")
     sent_at = _payloads(events[events["kind"] == "request"], "at")

@@ -202,6 +202,11 @@ class BrokerAdapter(ABC):
         """:attr:`Capability.TRADABLE`: which of ``symbols`` the broker lists as tradable now."""
         return None
 
+    def _clock(self) -> datetime | None:
+        """The broker's time now (UTC), where it says (a local venue replaying history answers its replay time);
+        None: the broker has no clock to read and the machine's clock stands in."""
+        return None
+
     def _recent_orders(self) -> list[BrokerOrder]:
         """:attr:`Capability.BULK_REFRESH`: the broker's most recent orders of any status, as many as one request
         returns (the executor refreshes a batch with one request instead of one lookup per order)."""

@@ -369,13 +369,14 @@ class BrokerExecutor(OrderExecutor):
             else:
                 self._observe(update)
 
-    def refresh(self) -> None:
+    def refresh(self, rest: bool = False) -> None:
         """Take in the stream's updates; ask the broker (REST) about every order still working when there is no
-        live stream, after a gap in it, or every ``fallback_poll_seconds`` as a safety net; then list the broker's
-        executions once if an order filled more than the journal has (one request for the whole batch)."""
+        live stream, after a gap in it, every ``fallback_poll_seconds`` as a safety net, or when ``rest`` asks for
+        the broker's view now (a schedule's tick); then list the broker's executions once if an order filled more
+        than the journal has (one request for the whole batch)."""
         self._drain()
         now = time.monotonic()
-        if not self.streaming or self._gap or now - self._last_rest >= self._fallback_poll:
+        if rest or not self.streaming or self._gap or now - self._last_rest >= self._fallback_poll:
             self._gap = False
             self._poll_rest()
             self._last_rest = now
@@ -544,6 +545,11 @@ class BrokerExecutor(OrderExecutor):
     def tradable(self, symbols: Sequence[str]) -> set[str] | None:
         """Which of ``symbols`` the broker lists as tradable (None: the broker cannot say)."""
         return self._call("assets", lambda: self.adapter._tradable(symbols))
+
+    def clock(self) -> datetime:
+        """The broker's time now (paced, retried), or the machine's (UTC) when the broker has no clock to read."""
+        found = self._call("clock", self.adapter._clock)
+        return found if found is not None else datetime.now(UTC)
 
     def open_orders(self) -> list[BrokerOrder]:
         """Orders still working at the broker."""

@@ -18,6 +18,8 @@ from rich.table import Table
 if TYPE_CHECKING:
     import pandas as pd
 
+    from execlab._analysis.tca import TcaResult
+
 import execlab as xl
 from execlab._cli.common import (
     ExitCode,
@@ -154,8 +156,10 @@ def tca(
     run_id: Annotated[str, typer.Option(help="The run to analyse.")],
     bars: Annotated[Path | None, typer.Option(help="Long OHLCV bars (.parquet/.csv): interval VWAP, close and "
                                                    "participation benchmarks.", exists=True, dir_okay=False)] = None,
-    by: Annotated[list[str] | None, typer.Option(help="Group by: symbol, day, side, venue, mode, strategy_id "
-                                                      "(repeatable).")] = None,
+    by: Annotated[list[str] | None, typer.Option(help="Group by: symbol, day, side, venue, mode, strategy_id, algo, "
+                                                      "parent_id (repeatable). With algo, also each execution "
+                                                      "algorithm's parents against arrival and interval VWAP, "
+                                                      "schedule deviation and participation.")] = None,
     report: Annotated[Path | None, typer.Option(help="Write a static HTML TCA report here.", dir_okay=False)] = None,
     out_csv: Annotated[Path | None, typer.Option("--out", help="Write the per-order TCA table here (CSV).",
                                                  dir_okay=False)] = None,
@@ -171,9 +175,14 @@ def tca(
     if unknown:
         raise _fail(f"by: unknown grouping {unknown[0]!r} ({', '.join(_BY_KEYS[:-1])} or {_BY_KEYS[-1]})")
     book = Journal(journal)
+    parents = None
     try:
         frame = read_table(bars, "bars") if bars is not None else None
         result = tca_from_journal(book, run_id, frame)
+        if "algo" in keys:
+            from execlab._analysis.algo_tca import parents_from_journal
+
+            parents = parents_from_journal(book, run_id)
     except (TcaError, ValueError, OSError) as exc:
         raise _fail(str(exc)) from None
     finally:
@@ -203,6 +212,8 @@ def tca(
     for i, (_, row) in enumerate(grouped.iterrows()):
         table.add_row(*(cells[k][i] for k in keys), *(f"{row[c]:,.2f}" for c in columns))
     out.print(table)
+    if parents is not None:
+        _print_algo_tca(result, parents, frame)
     if out_csv is not None:
         out_csv.parent.mkdir(parents=True, exist_ok=True)
         result.orders.to_csv(out_csv, index=False)
@@ -214,7 +225,41 @@ def tca(
         out.print(f"Report: {written.resolve()}", soft_wrap=True)
 
 
-_BY_KEYS: Final = ("symbol", "day", "side", "venue", "mode", "strategy_id")
+_BY_KEYS: Final = ("symbol", "day", "side", "venue", "mode", "strategy_id", "algo", "parent_id")
+
+
+def _print_algo_tca(result: TcaResult, parents: pd.DataFrame, bars: pd.DataFrame | None) -> None:
+    """The execution algorithms' parents: per parent and per algorithm, against arrival and interval VWAP."""
+    from execlab._analysis.algo_tca import algo_tca
+
+    if parents.empty:
+        out.print("No execution-algorithm parents in this run (execution.algo: none).")
+        return
+    costs = algo_tca(result, parents, bars)
+    columns = ("children", "filled_quantity", "slippage_arrival_bps", "slippage_vwap_bps", "participation",
+               "participation_cap", "schedule_deviation_mean_pct")
+    table = Table(title="parents", title_justify="left")
+    for name in ("algo", "symbol", "side", *columns):
+        table.add_column(name, justify="left" if name in ("algo", "symbol", "side") else "right")
+    for _, row in costs.parents.iterrows():
+        table.add_row(str(row["algo"]), str(row["symbol"]), str(row["side"]), *(_number(row[c]) for c in columns))
+    out.print(table)
+    per_algo = costs.by_algo()
+    table = Table(title="by algorithm", title_justify="left")
+    for name in per_algo.columns:
+        table.add_column(name, justify="left" if name == "algo" else "right")
+    for _, row in per_algo.iterrows():
+        table.add_row(*(str(v) if k == "algo" else _number(v) for k, v in row.items()))
+    out.print(table)
+
+
+def _number(value: object) -> str:
+    """A table cell for a figure (blank for a missing one)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "–"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if abs(value) >= 1_000 else f"{value:.4g}"
+    return str(value)
 
 
 def _label(value: object) -> str:

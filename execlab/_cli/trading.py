@@ -23,6 +23,8 @@ from execlab._cli.common import (
 )
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from execlab._runs.live import LiveRebalance
 
 __all__ = ["register"]
@@ -43,6 +45,9 @@ def rebalance(
                                                  "working and plan these instead.")] = False,
     progress: Annotated[bool, typer.Option(help="Show the orders being sent: a progress bar on a terminal, "
                                                 "else one 'sending <id>' line per order.")] = False,
+    minute_bars: Annotated[Path | None, typer.Option(help="With execution.algo: the minute bars (.parquet/.csv) "
+                                                          "the schedule reads as of the broker's clock.",
+                                                     exists=True, dir_okay=False)] = None,
 ) -> None:
     """Move a broker account to the targets. Safe to re-run: the same --as-of never sends an order twice.
 
@@ -62,6 +67,8 @@ def rebalance(
     except (xl.ConfigError, xl.TargetError, xl.BarsError, InputError, OSError, ValueError) as exc:
         print_error(exc)
         raise typer.Exit(ExitCode.BAD_INPUT) from None
+    if cfg.execution.algo != "none":
+        raise typer.Exit(_rebalance_with_algo(cfg, tgt, px, journal, as_of, minute_bars, timeout, progress))
     bar = _OrderProgress() if progress and sys.stdout.isatty() else None
     executor, book = broker_executor(cfg, journal, progress=bar.advance if bar is not None else
                                      _print_sending if progress else None)
@@ -85,6 +92,47 @@ def rebalance(
         if bar is not None:
             bar.close()
     raise typer.Exit(report_rebalance(done, as_of))
+
+
+def _rebalance_with_algo(cfg: xl.Config, targets: pd.Series, prices: pd.Series, journal: Path, as_of: str,
+                         minute_bars: Path | None, timeout: float, progress: bool) -> ExitCode:
+    """Work the rebalance with ``execution.algo`` on the broker's clock until every parent is done (a re-run
+    resumes it); ``timeout`` is how long the broker's clock may stand still."""
+    from execlab._runs.live_algo import AlgoTick, run_live_algo_rebalance
+
+    if minute_bars is None:
+        print_error(f"--minute-bars: execution.algo {cfg.execution.algo!r} needs the minute bars the schedule reads")
+        return ExitCode.BAD_INPUT
+    try:
+        bars = read_table(minute_bars, "minute bars")
+    except (InputError, OSError, ValueError) as exc:
+        print_error(exc)
+        return ExitCode.BAD_INPUT
+
+    def ticked(tick: AlgoTick) -> None:
+        if progress:
+            sys.stdout.write(f"tick {tick.now.isoformat()} children {len(tick.children)}\n")
+            sys.stdout.flush()
+
+    executor, book = broker_executor(cfg, journal, progress=_print_sending if progress else None)
+    try:
+        done = run_live_algo_rebalance(targets, prices, cfg, executor, book, as_of, bars, idle_timeout=timeout,
+                                       on_tick=ticked)
+    except xl.TradingHaltedError as exc:
+        print_error(exc, "halted")
+        return ExitCode.HALTED
+    except (xl.TargetError, xl.ConfigError, xl.BarsError) as exc:
+        print_error(exc)
+        return ExitCode.BAD_INPUT
+    except xl.BrokerError as exc:
+        print_error(exc, "broker")
+        return ExitCode.HALTED
+    finally:
+        executor.close()
+    children = done.children
+    out.print(f"rebalance {as_of}: {len(done.parents)} parents ({cfg.execution.algo}), {len(children)} children"
+              + (" (resumed)" if done.resumed else "") + ("" if done.finished else "; not finished"), soft_wrap=True)
+    return ExitCode.SUCCESS if done.finished else ExitCode.PARTIALLY_FILLED
 
 
 def report_rebalance(done: LiveRebalance, as_of: str) -> ExitCode:

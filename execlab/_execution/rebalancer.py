@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -20,7 +21,7 @@ from execlab._plan.diff import CostEstimate, PlanSettings, plan_orders
 from execlab._risk.engine import RiskContext, RiskEngine
 from execlab._sim.valuation import exposures
 
-__all__ = ["RebalanceContext", "RebalanceOutcome", "Rebalancer"]
+__all__ = ["ParentSink", "RebalanceContext", "RebalanceOutcome", "Rebalancer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,12 @@ class RebalanceOutcome:
     plan_reason: npt.NDArray[np.int64] | None = None
 
 
+ParentSink = Callable[["npt.NDArray[np.int64]", FloatArray, FloatArray, "npt.NDArray[np.int8]", "RebalanceContext"],
+                      "npt.NDArray[np.bool_]"]
+"""Takes a rebalance's checked order table (symbol, signed quantity, decision price, risk reason per row) and
+returns which rows it works itself as parent orders of an execution algorithm (those are not sent at once)."""
+
+
 class Rebalancer:
     """Turns one row of targets into orders and routes them through an :class:`OrderExecutor`."""
 
@@ -79,6 +86,18 @@ class Rebalancer:
         self._needs_exposure = risk.config.max_gross_exposure is not None or risk.config.max_net_exposure is not None
         self._day: int | None = None
         self._orders_today = 0
+        self.parent_sink: ParentSink | None = None
+        """Set by an execution algorithm's worker (``execution.algo`` other than ``none``); ``None`` sends every
+        order at once."""
+
+    def count_sent(self, n: int) -> None:
+        """Count ``n`` orders sent outside :meth:`rebalance` (child orders) toward today's order count."""
+        self._orders_today += int(n)
+
+    @property
+    def orders_today(self) -> int:
+        """Orders sent on the current trading day."""
+        return self._orders_today
 
     def _limit_prices(self, seq: npt.NDArray[np.int64], q: FloatArray, px: FloatArray) -> FloatArray:
         off = self.plan_config.limit_offset_bps * 1e-4
@@ -154,6 +173,23 @@ class Rebalancer:
             costs=estimates[-1] if estimates else None, gross_exposure=gross, net_exposure=net,
             orders_today=self._orders_today, day_start_equity=day_start_equity, trading_day=day,
             timestamp=timestamp))
+        if self.parent_sink is not None:
+            worked = self.parent_sink(seq, q, px, reason, ctx) & (reason == 0)
+            if worked.any():
+                rest = ~worked
+                n_rest = int(rest.sum())
+                if n_rest == 0:
+                    return RebalanceOutcome(bar, planned, 0, 0, shares, qty, plan_reason)
+                seq, q, px, limit, reason = seq[rest], q[rest], px[rest], limit[rest], reason[rest]
+                out = self._book_and_send(bar, seq, q, px, limit, reason, n_rest, nan[:n_rest])
+                return RebalanceOutcome(bar, planned, out.denied, out.sent, shares, qty, plan_reason)
+        out = self._book_and_send(bar, seq, q, px, limit, reason, planned, nan)
+        return RebalanceOutcome(bar, planned, out.denied, out.sent, shares, qty, plan_reason)
+
+    def _book_and_send(self, bar: int, seq: npt.NDArray[np.int64], q: FloatArray, px: FloatArray, limit: FloatArray,
+                       reason: npt.NDArray[np.int8], planned: int, nan: FloatArray) -> RebalanceOutcome:
+        """Book checked orders, mark the denied ones and send the rest."""
+        ex, book = self.executor, self.book
         oids = book.add({"bar": bar, "symbol": seq, "quantity": q, "order_type": self._type,
                          "time_in_force": self._tif, "decision_price": px, "risk_reason": reason,
                          "limit_price": limit})
@@ -171,4 +207,4 @@ class Rebalancer:
             self._orders_today += n_ok
             ex.submit(batch)
             self.sync()
-        return RebalanceOutcome(bar, planned, planned - n_ok, n_ok, shares, qty, plan_reason)
+        return RebalanceOutcome(bar, planned, planned - n_ok, n_ok)

@@ -5,7 +5,7 @@ The backtest keeps its journal here in memory; paper and live put the same trans
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -131,6 +131,8 @@ class OrderBook:
         self.cols: dict[str, np.ndarray] = {k: _blank(k, capacity) for k in _COLUMNS}
         self._fills: list[FillBatch] = []
         self.refused: list[RejectedTransition] = []
+        self.children: dict[int, tuple[str, str, str]] = {}
+        """Child orders of execution algorithms by id: ``(client order id, parent id, algo)``."""
 
     def __len__(self) -> int:
         return self._n
@@ -151,8 +153,13 @@ class OrderBook:
         """A column's live values (a view)."""
         return self.cols[name][: self._n]
 
-    def add(self, values: dict[str, np.ndarray | float | int]) -> IntArray:
-        """Append orders; columns not given keep their blank value (NaN prices, zero else). Returns their ids."""
+    def add(self, values: dict[str, np.ndarray | float | int],
+            children: Sequence[tuple[str, str, str]] | None = None) -> IntArray:
+        """Append orders; columns not given keep their blank value (NaN prices, zero else). Returns their ids.
+
+        ``children`` marks them as child orders of execution algorithms: per order ``(client order id, parent id,
+        algo)``; the client id is the one given (not derived from the rebalance) and the journal records the parent.
+        """
         m = len(np.asarray(values["symbol"]))
         need = self._n + m
         if need > self.cols["bar"].size:
@@ -165,6 +172,10 @@ class OrderBook:
         for key, value in values.items():
             self.cols[key][sl] = value
         oids = np.arange(sl.start, need, dtype=np.int64)
+        if children is not None:
+            if len(children) != m:
+                raise ValueError(f"order book: {len(children)} child tags for {m} orders")
+            self.children.update(zip(oids.tolist(), children, strict=True))
         if self.journal is not None:
             self._journal_intents(oids)
         self._n = need
@@ -186,11 +197,13 @@ class OrderBook:
         decision = c["decision_price"][sl].tolist()
         reasons = [_RISK_NAMES[r] for r in c["risk_reason"][sl].tolist()]
         run = bj.run_id
+        tags = [self.children.get(o) for o in oids.tolist()] if self.children else [None] * len(keys)
         intents = [
-            Intent(client_order_id(run, key, sym, leg), run, key, sym, "buy" if q > 0 else "sell", abs(q), ot, tif,
-                   lim, stp, dp, leg, rr)
-            for key, sym, leg, q, ot, tif, lim, stp, dp, rr in zip(keys, symbols, legs, qty, types, tifs, limits, stops,
-                                                                  decision, reasons, strict=True)
+            Intent(client_order_id(run, key, sym, leg) if tag is None else tag[0], run, key, sym,
+                   "buy" if q > 0 else "sell", abs(q), ot, tif, lim, stp, dp, leg, rr,
+                   None if tag is None else tag[1], None if tag is None else tag[2])
+            for key, sym, leg, q, ot, tif, lim, stp, dp, rr, tag in zip(keys, symbols, legs, qty, types, tifs, limits,
+                                                                       stops, decision, reasons, tags, strict=True)
         ]
         bj.journal.record_intents(intents)
         self.client_ids.extend(i.client_order_id for i in intents)

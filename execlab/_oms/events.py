@@ -38,3 +38,6 @@ class EventKind(StrEnum):
     RUN = "run"
     """What the run is: its ``mode``, ``venue`` (the broker's name, ``sim`` for the local simulated venue) and
     ``strategy_id``; written by :meth:`execlab.Journal.record_run` when a run starts and they are not yet known."""
+    PARENT = "parent"
+    """A parent order of an execution algorithm (``client_order_id`` is the parent's id, the payload its symbol, side,
+    quantity, arrival price and parameters): journaled once, never sent; its children are intents naming it."""

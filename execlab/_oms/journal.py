@@ -38,7 +38,9 @@ CREATE TABLE IF NOT EXISTS intents (
     decision_price REAL,
     leg INTEGER NOT NULL,
     risk_reason TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL
+    created_at TEXT NOT NULL,
+    parent_id TEXT,
+    algo TEXT
 );
 CREATE INDEX IF NOT EXISTS intents_run ON intents(run_id, rebalance_key);
 CREATE TABLE IF NOT EXISTS events (
@@ -120,6 +122,19 @@ class Intent:
     decision_price: float | None = None
     leg: int = 0
     risk_reason: str = ""
+    parent_id: str | None = None
+    """For a child order of an execution algorithm: its parent's client order id (the parent is journaled once, as
+    a ``parent`` event, and never sent)."""
+    algo: str | None = None
+    """For a child order: the algorithm that sent it (``twap``, ``vwap``, ``pov``, ``iceberg``)."""
+    reason: str | None = None
+    """For a child order: why the scheduler sent it (``schedule``, ``catch-up``, ``sweep``, ...)."""
+    decided_at: str | None = None
+    """For a child order: when the scheduler decided it, by the run's clock (ISO 8601)."""
+
+
+_INTENT_EXTRA: Final = ("parent_id", "algo", "reason", "decided_at")
+"""Intent columns added after the first journals were written (children of execution algorithms)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +182,10 @@ class Journal:
             for name in ("fee_currency", "liquidity", "executed_at"):
                 if name not in have:
                     self._db.execute(f"ALTER TABLE fills ADD COLUMN {name} TEXT")
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(intents)")}
+            for name in _INTENT_EXTRA:
+                if name not in have:
+                    self._db.execute(f"ALTER TABLE intents ADD COLUMN {name} TEXT")
 
     def close(self) -> None:
         """Close the database file."""
@@ -197,9 +216,12 @@ class Journal:
         at = _now()
         with self._tx() as db:
             db.executemany(
-                "INSERT INTO intents VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO intents (client_order_id, run_id, rebalance_key, symbol, side, quantity, order_type, "
+                "time_in_force, limit_price, stop_price, decision_price, leg, risk_reason, created_at, parent_id, "
+                "algo, reason, decided_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(i.client_order_id, i.run_id, i.rebalance_key, i.symbol, i.side, float(i.quantity), i.order_type,
-                  i.time_in_force, i.limit_price, i.stop_price, i.decision_price, int(i.leg), i.risk_reason, at)
+                  i.time_in_force, i.limit_price, i.stop_price, i.decision_price, int(i.leg), i.risk_reason, at,
+                  i.parent_id, i.algo, i.reason, i.decided_at)
                  for i in intents],
             )
 

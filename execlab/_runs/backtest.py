@@ -30,6 +30,7 @@ from execlab._core.instruments import InstrumentTable
 from execlab._data.bars import MarketData
 from execlab._data.gaps import check_open_gaps, check_rebalance_prices, open_use
 from execlab._data.targets import TargetMatrix, align_targets
+from execlab._execution.algo_worker import AlgoWorker, uses_algorithms
 from execlab._execution.backtest_executor import BacktestExecutor
 from execlab._execution.compiled_backtest import compiled_inputs, run_compiled
 from execlab._execution.rebalancer import RebalanceContext, Rebalancer
@@ -72,7 +73,9 @@ def run_backtest(
     the same kernels without Python between them) and goes step by step when a rebalance meets a data gap (the
     data-gap policy runs per step); ``compiled`` insists on the compiled loop (``ValueError`` at a data gap);
     ``steps`` runs plan → risk → OMS → executor step by step, as paper and live do. Both give the same orders,
-    fills, positions and cash.
+    fills, positions and cash. With an execution algorithm (``execution.algo`` other than ``none``) the run goes
+    step by step: each rebalance's orders become parents worked by child orders bar by bar
+    (:attr:`BacktestResult.parents`).
     """
     cfg = config or Config()
     if cfg.mode != "backtest":
@@ -102,7 +105,11 @@ def run_aligned(tm: TargetMatrix, all_bars: MarketData, cfg: Config, table: Inst
     if why is not None:
         check_open_gaps(policy, market.symbols, market.timestamps, market.open_from_close, start + 1, why)
     gap_rows: npt.NDArray[np.bool_] = np.asarray((~tradable[tm.bars]).any(axis=1), dtype=np.bool_)
-    if engine != "steps":
+    algos = uses_algorithms(cfg.execution)
+    if algos and engine == "compiled":
+        raise ValueError("engine: the compiled loop sends each rebalance's orders at once; execution algorithms "
+                         "(execution.algo) run on the per-step path: use engine='auto' or 'steps'")
+    if engine != "steps" and not algos:
         restricted = np.isin(np.asarray(tm.symbols, dtype=object), list(cfg.risk.restricted))
         run = run_compiled(compiled_inputs(market), cfg, CostModel.from_config(cfg.venue, market), tm.values,
                            tm.bars, start, table.arrays(tm.symbols), restricted, adv, gap_rows)
@@ -127,6 +134,11 @@ def run_aligned(tm: TargetMatrix, all_bars: MarketData, cfg: Config, table: Inst
     rebalance_at = np.full(n_t, -1, dtype=np.int64)
     rebalance_at[tm.bars] = np.arange(tm.bars.size)
     cash[:start] = cfg.initial_cash
+    worker = None
+    if algos:
+        worker = AlgoWorker(cfg.execution, rebalancer, table, run_id=cfg.run_id)
+        for i in range(start):  # the history before the first rebalance (VWAP profiles)
+            worker.observe(i, market.timestamps[i], marks[i], market.volume[i])
 
     def on_gap(r: int, i: int) -> None:
         check_rebalance_prices(policy, market.symbols, market.timestamps[i], tradable[i], tm.values[r],
@@ -134,9 +146,9 @@ def run_aligned(tm: TargetMatrix, all_bars: MarketData, cfg: Config, table: Inst
 
     with _no_cyclic_gc():
         _loop(start, n_t, executor, rebalancer, venue, tm.values, rebalance_at, marks, tradable, days, adv,
-              positions, cash, market.timestamps, cfg.initial_cash, gap_rows, on_gap)
+              positions, cash, market.timestamps, cfg.initial_cash, gap_rows, on_gap, worker)
     rebalancer.sync()
-    return BacktestResult(cfg, market, book, positions, cash, tm.bars)
+    return BacktestResult(cfg, market, book, positions, cash, tm.bars, worker)
 
 
 @contextmanager
@@ -155,12 +167,16 @@ def _loop(start: int, n_t: int, executor: BacktestExecutor, rebalancer: Rebalanc
           targets: FloatArray, rebalance_at: npt.NDArray[np.int64], marks: FloatArray,
           tradable: npt.NDArray[np.bool_], days: npt.NDArray[np.int64], adv: FloatArray | None,
           positions: FloatArray, cash: FloatArray, timestamps: pd.DatetimeIndex, initial_cash: float,
-          gap_rows: npt.NDArray[np.bool_], on_gap: Callable[[int, int], None]) -> None:
+          gap_rows: npt.NDArray[np.bool_], on_gap: Callable[[int, int], None],
+          worker: AlgoWorker | None = None) -> None:
     day_start_equity = initial_cash
+    m = executor.market
     for i in range(start, n_t):
         executor.on_bar(i)
         if i > start and days[i] != days[i - 1]:  # a day starts from the previous day's closing equity
             day_start_equity = cash[i - 1] + held_value(positions[i - 1], marks[i - 1])
+        if worker is not None:
+            worker.observe(i, timestamps[i], marks[i], m.volume[i])
         r = rebalance_at[i]
         if r >= 0:
             if gap_rows[r]:  # some symbol has no price now: the data-gap policy decides
@@ -170,6 +186,9 @@ def _loop(start: int, n_t: int, executor: BacktestExecutor, rebalancer: Rebalanc
             ctx = RebalanceContext(i, marks[i], tradable[i], int(days[i]), day_start_equity,
                                    None if adv is None else adv[i], timestamps[i])
             rebalancer.rebalance(targets[r], ctx, c, equity)
+        if worker is not None and worker.active:
+            worker.on_step(None if m.bid is None else m.bid[i], None if m.ask is None else m.ask[i], day=int(days[i]),
+                           day_start_equity=day_start_equity)
         positions[i] = venue.position
         cash[i] = venue.cash
 
@@ -178,8 +197,10 @@ class BacktestResult:
     """Orders, fills, positions, cash, equity, turnover and costs of one backtest, as DataFrames."""
 
     def __init__(self, config: Config, market: MarketData, book: OrderBook, positions: FloatArray,
-                 cash: FloatArray, rebalance_bars: npt.NDArray[np.int64]):
+                 cash: FloatArray, rebalance_bars: npt.NDArray[np.int64], algo_worker: AlgoWorker | None = None):
         self.config = config
+        self.algo_worker = algo_worker
+        """The execution algorithms' worker of the run (``None`` when every order was sent at once)."""
         self.market = market
         self.book = book
         self._positions = positions
@@ -248,6 +269,12 @@ class BacktestResult:
         reason = np.where(reason == "none", "", reason)
         keys = self._rebalance_keys(bars)
         ids = client_order_ids(self.config.run_id, zip(keys, syms, col("leg").tolist(), strict=True))
+        children = self.book.children
+        for oid, (child_id, _, _) in children.items():
+            ids[oid] = child_id
+        algo_columns: dict[str, Any] = {} if not children else {
+            "parent_id": [children[o][1] if o in children else None for o in range(len(ids))],
+            "algo": [children[o][2] if o in children else None for o in range(len(ids))]}
         return {
             "client_order_id": ids,
             "timestamp": ts,
@@ -266,7 +293,19 @@ class BacktestResult:
             "reason": reason,
             "strategy_id": self.config.strategy_id,
             "run_id": self.config.run_id,
+            **algo_columns,
         }
+
+    @cached_property
+    def parents(self) -> pd.DataFrame:
+        """The parent orders execution algorithms worked (empty when none): one row each, with its children's fill
+        totals; the children are the rows of :attr:`orders` whose ``parent_id`` names it."""
+        return pd.DataFrame() if self.algo_worker is None else self.algo_worker.parents()
+
+    @cached_property
+    def algo_skips(self) -> pd.DataFrame:
+        """Why execution algorithms held children back (participation cap, guards, cash, minimum, left at end)."""
+        return pd.DataFrame() if self.algo_worker is None else self.algo_worker.skip_table()
 
     @cached_property
     def working_at_end(self) -> pd.DataFrame:

@@ -28,7 +28,7 @@ from execlab._brokers.contract import BrokerOrder
 from execlab._brokers.executor import BrokerExecutor
 from execlab._brokers.kill_switch import journaled_halt
 from execlab._brokers.reconcile import ReconcileReport, reconcile
-from execlab._config import Config
+from execlab._config import Config, ConfigError
 from execlab._core.instruments import InstrumentTable
 from execlab._core.models import AccountSnapshot, Order, OrderStatus, OrderType, Side, TimeInForce
 from execlab._data.bars import MarketData
@@ -103,6 +103,10 @@ def run_live_rebalance(
     ``supersede``. Fills arrive by the broker's order-update stream while the rebalance runs (polling when there is
     none); the stream is stopped on return.
     """
+    if config.execution.algos() != ("none",):
+        raise ConfigError(f"execution.algo: {config.execution.algo!r} works orders over a horizon on the broker's "
+                          "clock: use execlab._runs.live_algo.run_live_algo_rebalance (execlab rebalance "
+                          "--minute-bars), which needs the minute bars the schedule reads; nothing was sent")
     try:
         return _rebalance(targets, prices, config, executor, journal, as_of, instruments, timeout, bars, supersede)
     finally:

@@ -18,6 +18,7 @@ from execlab._data.bars import MarketData
 from execlab._data.feeds import FeedError, FeedEvent, PriceFeed, ReplayFeed
 from execlab._data.gaps import check_event_open, check_rebalance_prices, open_use
 from execlab._data.targets import TargetError, check_unit, checked_target_values
+from execlab._execution.algo_worker import AlgoWorker, uses_algorithms
 from execlab._execution.paper_executor import PaperExecutor
 from execlab._execution.rebalancer import RebalanceContext, Rebalancer
 from execlab._execution.session import build_session
@@ -86,12 +87,21 @@ def run_paper(
     keys: dict[int, str] = {}
     if journal is not None:
         journal.record_run(cfg.run_id, cfg.mode, cfg.broker.name, cfg.strategy_id)
-    journaled = None if journal is None else BookJournal(journal, cfg.run_id, tg.symbols, keys.__getitem__)
+    clock: list[pd.Timestamp] = []
+
+    def key_of(step: int) -> str:
+        """A rebalance's key; a child order sent at a later step is keyed by that step's time."""
+        return keys[step] if step in keys else rebalance_key(clock[-1])
+
+    journaled = None if journal is None else BookJournal(journal, cfg.run_id, tg.symbols, key_of)
     session = build_session(cfg, tg.symbols, journal=journal, instruments=instruments, book_journal=journaled)
     executor, book, rebalancer = session.executor, session.book, session.rebalancer
     if not isinstance(executor, PaperExecutor):
         raise TypeError(f"run_paper: the config chose {type(executor).__name__}, not the paper executor")
-    loop = _Loop(executor, rebalancer, tg, keys, cfg)
+    worker = None
+    if uses_algorithms(cfg.execution):
+        worker = AlgoWorker(cfg.execution, rebalancer, instruments, run_id=cfg.run_id, journal=journal)
+    loop = _Loop(executor, rebalancer, tg, keys, cfg, worker, clock)
     for event in source:
         loop.step(event)
     rebalancer.sync()
@@ -111,9 +121,11 @@ class _Loop:
     """One pass over the feed: step the executor, rebalance when a target row is due, record the account."""
 
     def __init__(self, executor: PaperExecutor, rebalancer: Rebalancer, targets: _Targets, keys: dict[int, str],
-                 config: Config):
+                 config: Config, worker: AlgoWorker | None = None, clock: list[pd.Timestamp] | None = None):
         self.executor, self.rebalancer, self.targets, self.keys, self.config = (executor, rebalancer, targets, keys,
                                                                                  config)
+        self.worker = worker
+        self.clock = clock if clock is not None else []
         self.next_row = 0
         self.times: list[pd.Timestamp] = []
         self.positions: list[FloatArray] = []
@@ -142,9 +154,15 @@ class _Loop:
             was = self.positions[-1] != 0.0
             marks = self.last_marks
             self.day_start_equity = self.cash[-1] + float(self.positions[-1][was] @ marks[was])
+        self.clock.append(ts)
+        worker = self.worker
+        if worker is not None:
+            worker.observe(i, ts, ex.marks, ex.last_bar.get("volume", np.zeros(len(ex.symbols))))
         row = self._due(ts)
         if row is not None:
             self._rebalance(row, i, ts)
+        if worker is not None and worker.active:
+            worker.on_step(ex.bid, ex.ask, day=ex.day, day_start_equity=self.day_start_equity)
         self.times.append(ts)
         self.positions.append(ex.positions().copy())
         self.cash.append(ex.cash())
@@ -201,7 +219,7 @@ class _Loop:
         market = MarketData(index, self.targets.symbols, b["open"], b["high"], b["low"], b["close"], b["volume"])
         return PaperResult(self.config, market, book, stack(self.positions), np.array(self.cash),
                            np.array(self.rebalance_bars, dtype=np.int64), self.executor, self.keys, journal,
-                           self.skipped)
+                           self.skipped, self.worker)
 
 
 class PaperResult(BacktestResult):
@@ -210,8 +228,8 @@ class PaperResult(BacktestResult):
 
     def __init__(self, config: Config, market: MarketData, book: OrderBook, positions: FloatArray, cash: FloatArray,
                  rebalance_bars: IntArray, executor: PaperExecutor, keys: dict[int, str], journal: Journal | None,
-                 skipped: Sequence[pd.Timestamp] = ()):
-        super().__init__(config, market, book, positions, cash, rebalance_bars)
+                 skipped: Sequence[pd.Timestamp] = (), algo_worker: AlgoWorker | None = None):
+        super().__init__(config, market, book, positions, cash, rebalance_bars, algo_worker)
         self.executor = executor
         self.journal = journal
         self.skipped_rebalances = list(skipped)
@@ -219,7 +237,10 @@ class PaperResult(BacktestResult):
         self._keys = keys
 
     def _rebalance_keys(self, bars: IntArray) -> Sequence[str]:
-        return [self._keys[b] for b in bars.tolist()]
+        if not self.book.children:
+            return [self._keys[b] for b in bars.tolist()]
+        times = self.timestamps
+        return [self._keys[b] if b in self._keys else rebalance_key(times[b]) for b in bars.tolist()]
 
     def _order_columns(self) -> dict[str, Any]:
         cols = super()._order_columns()

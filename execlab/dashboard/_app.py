@@ -94,6 +94,13 @@ class _Dashboard:
             titles={"slippage_decision_bps": "slip vs decision (bps)", "slippage_arrival_bps": "slip vs arrival (bps)",
                     "decision_price": "decision px", "order_status": "order status", "at": "time (UTC)"},
         )
+        self.parents_title = _pane.Markdown("### Execution algorithms: parents", margin=(0, 10), visible=False)
+        self.parents = _widgets.Tabulator(
+            pd.DataFrame(), disabled=True, show_index=False, sizing_mode="stretch_width", layout="fit_data_stretch",
+            visible=False, hidden_columns=["parent_id"],
+            formatters={"quantity": _QTY, "filled_quantity": _QTY, "working_quantity": _QTY},
+            titles={"done_pct": "done (%)", "scheduled_pct": "scheduled (%)", "working_quantity": "working",
+                    "filled_quantity": "filled", "end": "horizon ends (UTC)"})
         self.plots = {name: pn.Column(sizing_mode="stretch_width") for name in
                       ("histogram", "size", "participation", "positions", "equity", "costs")}
         self.kill.on_click(self._on_kill)
@@ -111,6 +118,7 @@ class _Dashboard:
         note = [_pane.HTML('<div class="xl-read-only">Read-only: start the dashboard with <code>--config</code> '
                            "(the broker config) to use the kill switch.</div>")] if self.read_only else []
         return pn.Column(self.header, *note, controls, confirmation, self.message, self.kpis,
+                         self.parents_title, self.parents,
                          _pane.Markdown("### Fills (newest first)", margin=(0, 10)), self.table,
                          grid, sizing_mode="stretch_width", name=f"execlab dashboard {self.run_id}")
 
@@ -127,6 +135,10 @@ class _Dashboard:
             return
         self._signature = signature
         self.table.value = _table_frame(data.fills)
+        shown = not data.parents.empty
+        self.parents_title.visible = self.parents.visible = shown
+        if shown:
+            self.parents.value = data.parents.round({"done_pct": 1, "scheduled_pct": 1})
         self._draw(data)
 
     def _show_risk(self, data: DashboardData) -> None:

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, Literal, cast
 
 import numpy as np
 import pandas as pd
 
+from execlab._analysis.algo_tca import parent_progress, parents_from_journal
 from execlab._analysis.tca import TcaResult, tca_from_journal
 from execlab._brokers.kill_switch import journaled_halt
 from execlab._data.bars import MarketData
@@ -80,6 +81,9 @@ class DashboardData:
     risk: RiskStatus
     working_orders: int
     """Orders the journal still has pending, submitted or partially filled."""
+    parents: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """The execution algorithms' parents and how far each is worked
+    (:func:`execlab._analysis.algo_tca.parent_progress`); empty when the run sends every order at once."""
 
 
 def _utc(values: pd.Series) -> pd.Series:
@@ -265,4 +269,5 @@ def load_dashboard_data(journal: Journal, run_id: str, bars: pd.DataFrame | Mark
         costs=costs_over_time(tca.orders),
         risk=risk_status(journal, run_id),
         working_orders=working,
+        parents=parent_progress(parents_from_journal(journal, run_id), tca.orders),
     )

@@ -28,6 +28,7 @@ RANK: Final = {
     # The executor interface and its implementations; the broker machinery implements that interface; the local
     # venues put the simulated venue behind a broker's wire protocol; adapters map a broker's SDK.
     "_execution": 7,
+    "_algos": 7,  # the execution algorithms' scheduler: pure, beside the executors it feeds
     "_brokers": 7,
     "adapters": 7,
     "venues": 7,
@@ -46,7 +47,7 @@ RANK: Final = {
 }
 
 #: Layers that must never reach a broker, an SDK adapter or a local venue.
-BROKER_FREE: Final = ("_core", "_data", "_plan", "_risk", "_oms", "_sim")
+BROKER_FREE: Final = ("_core", "_data", "_plan", "_risk", "_oms", "_sim", "_algos")
 BROKER_SIDE: Final = ("_brokers", "adapters", "venues")
 
 #: The only places that may branch on ``config.mode`` or the broker's name.

@@ -56,7 +56,7 @@ NAMESPACES = {
     "execlab.config": {
         "Config", "load_config", "ConfigError", "BrokerConfig", "DataConfig", "FeeConfig", "MarginConfig",
         "PlanConfig", "RiskConfig", "SlippageConfig", "VenueConfig", "LIVE_ENDPOINTS", "LIVE_OPT_IN_PHRASE",
-        "SweepConfig",
+        "SweepConfig", "ExecutionConfig", "ExecutionOverride",
     },
     "execlab.testing": {"AlpacaVenue", "AlpacaFaults", "IBVenue", "IBFaults", "BinanceVenue", "OkxVenue", "OandaVenue"},
 }

@@ -196,6 +196,12 @@ class AlpacaAdapter(BrokerAdapter):
         return [self._order_view(o) for o in orders if isinstance(o, AlpacaOrder)]
 
     @ERRORS
+    def _clock(self) -> datetime | None:
+        """``GET /v2/clock``'s timestamp, in UTC (a local venue replaying bars answers its replay time)."""
+        when = self.client.get_clock().timestamp  # type: ignore[union-attr]
+        return when.astimezone(UTC) if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+    @ERRORS
     def _recent_orders(self) -> list[BrokerOrder]:
         orders = self.client.get_orders(GetOrdersRequest(status=QueryOrderStatus.ALL, limit=500,
                                                          direction=Sort.DESC))

@@ -35,6 +35,8 @@ from execlab._config import VenueConfig
 from execlab._core.codes import TIF, TYPE, VenueReason
 from execlab._core.models import OrderType, TimeInForce
 from execlab._data.bars import MarketData
+from execlab._data.feeds import FeedEvent, ReplayFeed
+from execlab._sim.bar_steps import BarSteps
 from execlab._sim.quote_venue import (
     ACTIVATED,
     CANCELLED,
@@ -292,6 +294,8 @@ class VenueAccount:
         self._day = self._session_of(self.created_at)
         self.last_equity = self.equity()
         self.lastday: dict[str, float] = {}
+        self._bar_steps: BarSteps | None = None
+        """Set once bars are stepped (:meth:`step_bars`): orders then match as the backtest matches bars."""
 
     # -- time ----------------------------------------------------------------------------------------------
     def now(self) -> datetime:
@@ -389,6 +393,33 @@ class VenueAccount:
             self.set_quotes(batch)
             yield stamp
 
+    def step_bars(self, event: FeedEvent) -> None:
+        """Make one bar event the next market step, matched as the backtest matches a bar.
+
+        The clock freezes at the event's time; every working order is matched by the kernel against the bars with the
+        configured fill price (open, high, low and close for limits and stops, σ and ADV of the earlier bars for
+        square-root impact). From the first call on, an order placed between two steps trades from the next bar
+        (``next_open``, ``vwap``) or at the close of the bar it came after (``close``), as in the backtest and in
+        paper on the same bars; the first step's events must list every symbol the replay will carry.
+        """
+        with self.lock:
+            if self._bar_steps is None:
+                self._bar_steps = BarSteps(self.engine.config)
+            self.set_time(event.timestamp.to_pydatetime())
+            self._bar_steps.step(self.engine, event)
+            for symbol in event.symbols:
+                mark = self.engine.mark(symbol)
+                if not math.isnan(mark):
+                    self.lastday.setdefault(symbol, mark)
+            self._apply(*self.engine.match_bars(self._day))
+
+    def replay_bar_steps(self, bars: Any) -> Iterator[Any]:
+        """Step through long OHLCV bars (as for the backtest and :class:`execlab.ReplayFeed`) one timestamp per
+        ``next`` with :meth:`step_bars`; yields the timestamp, so the caller can trade between bars."""
+        for event in ReplayFeed.from_bars(bars):
+            self.step_bars(event)
+            yield event.timestamp
+
     # -- listeners -----------------------------------------------------------------------------------------
     def subscribe(self, listener: VenueListener) -> None:
         """Call ``listener(event)`` for every new event (under the lock: hand off, do not block)."""
@@ -453,17 +484,20 @@ class VenueAccount:
                     self._open.pop(x.oid, None)
                     self._publish("rejected", x)
                 return o
-            self._submit(o, partial_ratio)
+            at_close = self._bar_steps is not None and self._bar_steps.delay == 0
+            self._submit(o, partial_ratio, after_close=at_close)
             for c in children:
                 if not held:
                     self._publish("new", c)
-                self._submit(c, None, held_by=o.oid if held else None)
+                self._submit(c, None, held_by=o.oid if held else None, after_close=at_close)
             if order_class == "bracket":
                 self.engine.link([c.oid for c in children])
             elif order_class == "oco":
                 self.engine.link([o.oid, *(c.oid for c in children)])
             if inst.lot > 0:
                 self.engine.set_lot_size(o.symbol, inst.lot)
+            if at_close:  # fill_price close: it trades at the close of the bar it came after, as in the backtest
+                self._apply(*self.engine.match_bars(self._day))
             self._match()
             return o
 
@@ -479,7 +513,8 @@ class VenueAccount:
         self._by_id[o.id] = self._by_client[o.client_id] = self._by_oid[o.oid] = self._open[o.oid] = o
         return o
 
-    def _submit(self, o: VenueOrder, partial_ratio: float | None, held_by: int | None = None) -> None:
+    def _submit(self, o: VenueOrder, partial_ratio: float | None, held_by: int | None = None, *,
+                after_close: bool = False) -> None:
         sign = 1.0 if o.side == "buy" else -1.0
         nan = math.nan
         self.engine.submit(
@@ -487,6 +522,7 @@ class VenueAccount:
             day=self._day, limit=nan if o.limit is None else o.limit, stop=nan if o.stop is None else o.stop,
             trail_amount=o.trail_price or 0.0, trail_percent=o.trail_percent or 0.0,
             notional=None if o.notional is None else sign * o.notional, partial_ratio=partial_ratio, held_by=held_by,
+            after_close=after_close,
         )
 
     def legs_of(self, o: VenueOrder) -> list[VenueOrder]:
@@ -550,6 +586,8 @@ class VenueAccount:
 
     # -- matching ------------------------------------------------------------------------------------------
     def _match(self) -> None:
+        if self._bar_steps is not None:
+            return  # bar replay: orders match at the next bar step (or at once, at the close: see place)
         fills, events = self.engine.match(self._day)
         self._apply(fills, events)
 

@@ -11,6 +11,7 @@ import pandas as pd
 from aiohttp import web
 
 from execlab._config import VenueConfig
+from execlab._data.feeds import FeedEvent
 from execlab.venues._base.account import VenueAccount
 from execlab.venues._base.faults import FaultInjector
 from execlab.venues._base.rate_limit import RateLimiter
@@ -172,6 +173,16 @@ class AlpacaVenue(VenueServer):
         volume. Orders are matched after each step; the timestamp is yielded so the caller can trade between bars.
         """
         return self.state.account_.replay_bars(bars)
+
+    def step_bars(self, event: FeedEvent) -> None:
+        """Make one bar event (:class:`execlab.FeedEvent`) the venue's next market step, matched as the backtest
+        matches a bar; the clock freezes at its time (:meth:`VenueAccount.step_bars`)."""
+        self.state.account_.step_bars(event)
+
+    def replay_bar_steps(self, bars: Any) -> Iterator[pd.Timestamp]:
+        """Step through bars one timestamp per ``next``, matched as the backtest matches them (unlike
+        :meth:`replay_bars`, which quotes each bar's close): a test trades between bars on a clock it controls."""
+        return self.state.account_.replay_bar_steps(bars)
 
     # -- introspection -------------------------------------------------------------------------------------
     def trade_updates(self, since: int = 0) -> list[dict[str, Any]]:

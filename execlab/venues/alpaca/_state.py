@@ -577,8 +577,9 @@ class AlpacaState:
         return chosen[:size]
 
     def clock(self) -> dict[str, Any]:
-        """``GET /v2/clock``."""
-        return clock_json(self.now(), self.always_open)
+        """``GET /v2/clock`` (under the lock: a bar step in progress is answered once its orders are matched)."""
+        with self.lock:
+            return clock_json(self.now(), self.always_open)
 
     def assets(self, status: str | None = None) -> list[dict[str, Any]]:
         """``GET /v2/assets``: the venue's symbol list when it has one, else every symbol it has quoted or traded
