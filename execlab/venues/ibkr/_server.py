@@ -110,6 +110,8 @@ class IBVenue(VenueServer):
                                     instruments=[instrument_of(s) for s in self.catalogue],
                                     symbols_closed=not any_stock, clock=clock, seed=seed)
         self.account.subscribe(self._on_event)
+        # The API connection is the stream: its connections, startApi's, drops and pushed order updates.
+        self.account.count_stream(connections=0, open=0, authorized=0, auth_failures=0, drops=0, messages=0)
         self.injector = FaultInjector(faults if faults is not None else IBFaults())
         self.guard = HarnessGuard.for_bind(harness_token or new_harness_token(), host, allowed_hosts)
         self.sessions: set[IBSession] = set()
