@@ -79,6 +79,8 @@ class BrokerHarness(ABC):
         """The non-zero positions of a process-run venue at ``url``."""
         raise NotImplementedError
 
+    crash_orders: int = 200
+    """Orders of one crash trial (each trial rebalances this many fresh symbols)."""
     duplicate_attempts: int = 2
     """Placements of a repeated client order id that reach the venue: 2 where the venue refuses the second, 1 where
     the broker has no unique client id and the adapter refuses it before sending (IB's ``orderRef``)."""

@@ -51,6 +51,9 @@ class IBHarness(BrokerHarness):
     symbols: ClassVar[dict[str, float]] = {"AAA": 10.0, "BBB": 20.0, "CCC": 50.0, "DDD": 5.0}
     order_match = "API placeOrder"
     duplicate_attempts = 1
+    crash_orders = 60
+    """IB paces every message (50 a second, two per new symbol: contract details, then the order): 60 orders keep a
+    crash trial near 15 s on an idle machine, so the six trials of ``make test`` stay within about three minutes."""
     requests_per_connection = 7
     """startApi, then ib_async's startup sync: positions, open orders, completed orders, account updates, account
     updates multi, executions."""
