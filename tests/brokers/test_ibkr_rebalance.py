@@ -131,3 +131,19 @@ def test_a_client_id_in_use_is_refused_with_326_and_the_first_client_keeps_tradi
         first.adapter.close()
     done = _run(venue, journal, {"AAPL": 3.0}, "after-clash", client_id=7)  # the id is free again
     assert done.complete and held(venue) == {"AAPL": 3.0}
+
+
+def test_a_request_in_flight_when_the_socket_drops_is_reported_unavailable(venue: IBVenue) -> None:
+    """ib_async fails the pending request with ConnectionError; the executor needs the kit's error (it looks the
+    order up before any resend)."""
+    client = adapter(venue, client_id=3)
+    try:
+        assert client._positions() == {}  # connected
+        venue.injector.update({"next_hangs": 1, "hang_seconds": 3.0, "hang_match": "API reqExecutions"})
+        timer = threading.Timer(0.5, venue.drop_connections)
+        timer.start()
+        with pytest.raises(BrokerUnavailableError, match="connection dropped during the request"):
+            client._fills(None)
+        timer.join()
+    finally:
+        client.close()

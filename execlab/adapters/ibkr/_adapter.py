@@ -105,7 +105,11 @@ class IBAdapter(BrokerAdapter):
 
     # -- the loop ------------------------------------------------------------------------------------------------
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        return self._loop.run(coro, self.timeout * 3 if timeout is None else timeout)
+        try:
+            return self._loop.run(coro, self.timeout * 3 if timeout is None else timeout)
+        except OSError as exc:  # ib_async fails a request in flight with ConnectionError when the socket drops
+            raise BrokerUnavailableError(f"ibkr: the connection dropped during the request: {exc!r} (it may have "
+                                         "taken effect)") from exc
 
     async def ensure_connected(self) -> IB:
         """Connect (with ib_async's full startup sync) unless connected; after a restart, bump the order ids past
