@@ -231,12 +231,15 @@ def venue_ibkr(
     rate_limit: Annotated[int | None, typer.Option(help="Messages per second per client (IB: 50).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of ids and fault draws.")] = 0,
     allow_short: Annotated[bool, typer.Option(help="Let sells beyond the position open shorts.")] = False,
+    any_stock: Annotated[bool, typer.Option(help="Also list any other US stock a client asks for.")] = False,
+    secret_file: Annotated[Path | None, typer.Option(help="Accepted for the kit's common options and not used: TWS "
+                                                          "has no API secret.")] = None,
 ) -> None:
     """Serve a local TWS / IB Gateway (the socket protocol ib_async speaks) backed by the simulated venue.
 
-    A paper account with cash and AAPL, MSFT, SPY, EUR.USD, GBP.USD, EUR.GBP, USD.JPY and ESZ6: connect with
-    IB().connect("127.0.0.1", PORT, clientId=1). Quotes from --quote, --prices or --bars, or later from
-    POST /_quotes on the harness port with the printed harness token.
+    A paper account with cash and AAPL, MSFT, SPY, EUR.USD, GBP.USD, EUR.GBP, USD.JPY and ESZ6, quoted out of the
+    box: connect with IB().connect("127.0.0.1", PORT, clientId=1). Other quotes from --quote, --prices or --bars,
+    or later from POST /_quotes on the harness port with the printed harness token.
     """
     from execlab.venues.ibkr import serve
 
@@ -251,6 +254,7 @@ def venue_ibkr(
     for q in quote or []:
         argv += ["--quote", q]
     argv += ["--allow-short"] if allow_short else []
+    argv += ["--any-stock"] if any_stock else []
     raise typer.Exit(serve(argv))
 
 

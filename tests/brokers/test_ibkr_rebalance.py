@@ -9,11 +9,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from execlab._brokers.contract import BrokerUnavailableError
 from execlab._oms.journal import Journal
 from execlab._runs.live import LiveRebalance, run_live_rebalance
 from execlab.venues.ibkr import IBVenue
 
-from helpers.ibkr import QUOTES, broker_executor, held, ib_venue, paper_config
+from helpers.ibkr import QUOTES, adapter, broker_executor, held, ib_venue, paper_config
 
 PRICES = {s: (b + a) / 2 for s, (b, a) in QUOTES.items()}
 
@@ -98,3 +99,51 @@ def test_resting_orders_filled_while_disconnected_are_journaled_after_reconnect(
     assert list(fills["quantity"]) == [5.0] and fills["fee"].iloc[0] > 0 and list(fills["price"]) == [400.2]
     assert venue.stats()["gateway"]["drops"] == 1 and venue.stats()["order_attempts"] == {
         fills["client_order_id"].iloc[0]: 1}
+
+
+def test_orders_refused_over_the_message_rate_are_sent_again_once(venue: IBVenue, journal: Journal) -> None:
+    """The gateway drops the next two placeOrder messages with error 100 (over IB's message rate): the adapter
+    reports them rate-limited, the executor waits and sends them again, and every orderRef is placed once."""
+    venue.faults.next_pacing_errors = 2
+    targets = {"AAPL": 10.0, "MSFT": 5.0, "EUR.USD": 20_000.0}
+    done = _run(venue, journal, targets, "paced")
+    assert done.complete
+    assert held(venue) == targets
+    stats = venue.stats()
+    assert stats["rate_limited"] == 2 and stats["responses"] == {"100": 2}
+    assert sorted(stats["order_attempts"].values()) == [1, 1, 1]
+    events = journal.events("ib-test")
+    assert sum("rate_limited" in str(p) for p in events["payload"]) == 2  # the refusals reached the journal
+
+
+def test_a_client_id_in_use_is_refused_with_326_and_the_first_client_keeps_trading(venue: IBVenue,
+                                                                                    journal: Journal) -> None:
+    first = broker_executor(venue, journal, "first", client_id=7)
+    second = adapter(venue, client_id=7)
+    try:
+        assert first.adapter._positions() == {}  # connected as client 7
+        with pytest.raises(BrokerUnavailableError, match="as client 7"):
+            second._positions()
+        assert venue.stats()["gateway"]["client_id_clashes"] == 1
+        assert venue.stats()["clients"] == [7]
+    finally:
+        second.close()
+        first.adapter.close()
+    done = _run(venue, journal, {"AAPL": 3.0}, "after-clash", client_id=7)  # the id is free again
+    assert done.complete and held(venue) == {"AAPL": 3.0}
+
+
+def test_a_request_in_flight_when_the_socket_drops_is_reported_unavailable(venue: IBVenue) -> None:
+    """ib_async fails the pending request with ConnectionError; the executor needs the kit's error (it looks the
+    order up before any resend)."""
+    client = adapter(venue, client_id=3)
+    try:
+        assert client._positions() == {}  # connected
+        venue.injector.update({"next_hangs": 1, "hang_seconds": 3.0, "hang_match": "API reqExecutions"})
+        timer = threading.Timer(0.5, venue.drop_connections)
+        timer.start()
+        with pytest.raises(BrokerUnavailableError, match="connection dropped during the request"):
+            client._fills(None)
+        timer.join()
+    finally:
+        client.close()

@@ -25,6 +25,7 @@ from execlab._brokers.contract import (
     BrokerAdapter,
     BrokerFill,
     BrokerOrder,
+    BrokerRateLimitedError,
     BrokerRejectedError,
     BrokerTimeoutError,
     BrokerUnavailableError,
@@ -38,6 +39,7 @@ from execlab.adapters.ibkr._mapping import (
     ORDER_REF,
     IBSymbols,
     instrument_of,
+    never_placed,
     to_broker_fill,
     to_broker_order,
     to_ib_order,
@@ -52,6 +54,7 @@ T = TypeVar("T")
 #: Errors that refuse an order for good (the trade ends; nothing was placed).
 _FINAL_ERRORS: Final = frozenset({110, 200, 201, 203, 321, 382, 383, 387, 10147, 10148})
 _DUPLICATE_ID: Final = 103
+_PACING: Final = 100
 
 
 class IBAdapter(BrokerAdapter):
@@ -102,7 +105,11 @@ class IBAdapter(BrokerAdapter):
 
     # -- the loop ------------------------------------------------------------------------------------------------
     def _run(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
-        return self._loop.run(coro, self.timeout * 3 if timeout is None else timeout)
+        try:
+            return self._loop.run(coro, self.timeout * 3 if timeout is None else timeout)
+        except OSError as exc:  # ib_async fails a request in flight with ConnectionError when the socket drops
+            raise BrokerUnavailableError(f"ibkr: the connection dropped during the request: {exc!r} (it may have "
+                                         "taken effect)") from exc
 
     async def ensure_connected(self) -> IB:
         """Connect (with ib_async's full startup sync) unless connected; after a restart, bump the order ids past
@@ -157,7 +164,7 @@ class IBAdapter(BrokerAdapter):
         wire = self.client_ids.render(order.client_order_id)
         # IB keeps no unique client order id: an orderRef this connection already knows (placed, or synced at
         # connect from open and completed orders) is refused here, before a second order could exist.
-        if any(t.order.orderRef == wire and t.log[-1].errorCode != _DUPLICATE_ID for t in ib.trades()):
+        if any(t.order.orderRef == wire and not never_placed(t) for t in ib.trades()):
             raise DuplicateClientOrderIdError(f"ibkr: an order with orderRef {wire} exists already")
         for _attempt in range(5):
             trade = ib.placeOrder(contract, to_ib_order(order, wire, self.account))
@@ -166,6 +173,8 @@ class IBAdapter(BrokerAdapter):
             if code == _DUPLICATE_ID:  # the gateway rolled its ids back: jump past the refused one
                 ib.client.updateReqId(trade.order.orderId + 1)  # type: ignore[no-untyped-call]
                 continue
+            if code == _PACING:  # dropped over IB's message rate: not placed, send again after a second
+                raise BrokerRateLimitedError(f"ibkr: order {wire}: {trade.log[-1].message}", retry_after=1.0)
             if code in _FINAL_ERRORS or (code and trade.orderStatus.status in ("Cancelled", "Inactive")):
                 raise BrokerRejectedError(f"ibkr: order {wire} refused: {trade.log[-1].message}")
             return trade
@@ -200,11 +209,11 @@ class IBAdapter(BrokerAdapter):
     async def _lookup(self, client_order_id: str) -> BrokerOrder | None:
         await self.ensure_connected()
         wire = self.client_ids.render(client_order_id)
-        trade = self._find(lambda t: t.order.orderRef == wire)
+        trade = self._find(lambda t: t.order.orderRef == wire and not never_placed(t))
         if trade is None:  # placed by another client id or an earlier session: ask the gateway
             await asyncio.wait_for(self.ib.reqCompletedOrdersAsync(False), self.timeout)
             await asyncio.wait_for(self.ib.reqAllOpenOrdersAsync(), self.timeout)
-            trade = self._find(lambda t: t.order.orderRef == wire)
+            trade = self._find(lambda t: t.order.orderRef == wire and not never_placed(t))
         return None if trade is None else to_broker_order(trade, self.symbols)
 
     def _order(self, client_order_id: str) -> BrokerOrder | None:

@@ -26,10 +26,12 @@ from execlab._core.models import Order, OrderStatus, OrderType, Side, TimeInForc
 
 __all__ = [
     "CURRENCIES",
+    "NOT_PLACED_ERRORS",
     "ORDER_REF",
     "IBSymbols",
     "broker_order_id",
     "instrument_of",
+    "never_placed",
     "order_status",
     "to_broker_fill",
     "to_broker_order",
@@ -175,10 +177,21 @@ def broker_order_id(trade: Trade) -> str:
     return str(perm) if perm else f"{trade.order.clientId}:{trade.order.orderId}"
 
 
+#: Errors after which an order never existed at the gateway: a duplicate order id (103), a message dropped over the
+#: message rate (100).
+NOT_PLACED_ERRORS: Final = frozenset({100, 103})
+
+
+def never_placed(trade: Trade) -> bool:
+    """Whether the gateway refused the order's message itself (ib_async still keeps it, as cancelled)."""
+    return bool(trade.log) and trade.log[-1].errorCode in NOT_PLACED_ERRORS and not trade.order.permId
+
+
 def to_broker_order(trade: Trade, symbols: IBSymbols) -> BrokerOrder | None:
-    """The neutral order of an ib_async trade, or None when its ``orderRef`` is not one of execlab's ids."""
+    """The neutral order of an ib_async trade, or None when its ``orderRef`` is not one of execlab's ids or the
+    gateway never took it (:func:`never_placed`)."""
     client_id = ORDER_REF.parse(trade.order.orderRef)
-    if client_id is None:
+    if client_id is None or never_placed(trade):
         return None
     st = trade.orderStatus
     fills = [f for f in trade.fills if f.execution.shares > 0]

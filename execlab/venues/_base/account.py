@@ -16,6 +16,10 @@ balances in other currencies are valued through quotes of their pairs (``EUR.USD
 the account's instruments). Fees come from the ``VenueConfig`` fee model, in the quote currency, or (``fee_in=
 "received"``, as Binance) in the asset received.
 
+A *future* (``asset_class="future"``) is margined: a fill moves no notional, the quote currency moves by the realized
+P&L (price change × quantity × ``multiplier``) and the fee; equity counts the open P&L, gross exposure and the funds
+check the notional (price × quantity × ``multiplier``).
+
 Thread safety: every public method takes :attr:`lock`; listeners are called under it (hand work off, do not block).
 """
 
@@ -104,6 +108,16 @@ class VenueInstrument:
     asset_class: str = "equity"
     spot: bool = False
     fee_in: Literal["quote", "received"] = "quote"
+
+    @property
+    def margined(self) -> bool:
+        """A future: cash moves by P&L × ``multiplier``, not by the notional."""
+        return self.asset_class == "future"
+
+    @property
+    def unit_value(self) -> float:
+        """Quote currency per unit of price per unit of quantity: the multiplier of a future, else 1."""
+        return self.multiplier if self.margined else 1.0
 
 
 @dataclass(frozen=True)
@@ -233,6 +247,19 @@ class VenueStats:
     streams: Counter[str] = field(default_factory=Counter)
 
 
+def _futures_fill(held: float, avg: float, qty: float, price: float) -> tuple[float, float, float]:
+    """A signed fill of ``qty`` at ``price`` on a futures position ``held`` at ``avg``: ``(realized P&L per unit of
+    multiplier, new position, new average price)``."""
+    after = held + qty
+    if held == 0.0 or (held > 0) == (qty > 0):  # opening or adding
+        return 0.0, after, (held * avg + qty * price) / after if after else 0.0
+    closed = min(abs(qty), abs(held)) * (1.0 if held > 0 else -1.0)
+    realized = closed * (price - avg)
+    if after == 0.0:
+        return realized, 0.0, 0.0
+    return realized, after, avg if (after > 0) == (held > 0) else price
+
+
 def _utc(dt: datetime) -> datetime:
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=UTC)
 
@@ -288,6 +315,8 @@ class VenueAccount:
         self._by_oid: dict[int, VenueOrder] = {}
         self._open: dict[int, VenueOrder] = {}
         self._executions: list[VenueExecution] = []
+        self._futures: dict[str, tuple[float, float]] = {}
+        """``symbol → (quantity, average price)`` of futures (their realized P&L settles in cash)."""
         self.events: list[VenueEvent] = []
         self._listeners: list[VenueListener] = []
         self.created_at = self.now()
@@ -644,8 +673,14 @@ class VenueAccount:
 
     def _settle(self, inst: VenueInstrument, f: EngineFill) -> tuple[float, str]:
         """Move balances for one fill; returns its fee and fee currency."""
-        cost = f.qty * f.price  # signed: a buy spends quote
         led = self._ledger
+        if inst.margined:  # a future: only the P&L it realizes moves cash
+            held, avg = self._futures.get(inst.symbol, (0.0, 0.0))
+            realized, held, avg = _futures_fill(held, avg, f.qty, f.price)
+            self._futures[inst.symbol] = (held, avg)
+            cost = -realized * inst.multiplier
+        else:
+            cost = f.qty * f.price  # signed: a buy spends quote
         led[inst.quote] = led.get(inst.quote, 0.0) - cost
         if inst.spot:
             led[inst.base] = led.get(inst.base, 0.0) + f.qty
@@ -677,7 +712,7 @@ class VenueAccount:
         if o.notional is not None and o.filled_qty == 0.0:
             return o.notional
         px = self._estimate(o.symbol, True, o.type, o.limit, o.stop)
-        return self.open_qty(o) * (px if px > 0 else 0.0)
+        return self.open_qty(o) * (px if px > 0 else 0.0) * self.instrument(o.symbol).unit_value
 
     def locked(self, currency: str) -> float:
         """Money of ``currency`` held by open orders: quote for buys, base for sells of spot instruments."""
@@ -761,8 +796,13 @@ class VenueAccount:
                 if amount and not math.isnan(r):
                     total += amount * r
             for s, qty, _avg, mark in self.positions():
-                r = self.rate(self.instrument(s).quote)
-                if not math.isnan(r):
+                inst = self.instrument(s)
+                r = self.rate(inst.quote)
+                if math.isnan(r):
+                    continue
+                if inst.margined:  # the open P&L; the cash already holds what was realized
+                    total += qty * (mark - self._futures.get(s, (0.0, mark))[1]) * inst.multiplier * r
+                else:
                     total += qty * mark * r
             return total
 
@@ -771,8 +811,9 @@ class VenueAccount:
         with self.lock:
             total = 0.0
             for s, q, _avg, m in self.positions():
-                r = self.rate(self.instrument(s).quote)
-                total += 0.0 if math.isnan(r) else abs(q) * m * r
+                inst = self.instrument(s)
+                r = self.rate(inst.quote)
+                total += 0.0 if math.isnan(r) else abs(q) * m * inst.unit_value * r
             return total
 
     def leverage(self) -> float:
@@ -813,7 +854,7 @@ class VenueAccount:
                                   requested=qty, available=max(available, 0.0), held=held,
                                   held_for_orders=for_orders, symbol=r.symbol)
             cost = max(short, 0.0) * (px if px > 0 else 0.0)
-        cost *= self.rate(inst.quote) if inst.quote != self.currency else 1.0
+        cost *= inst.unit_value * (self.rate(inst.quote) if inst.quote != self.currency else 1.0)
         if cost <= 0.0:
             return
         bp = self.buying_power()

@@ -68,6 +68,7 @@ def make_venue(options: VenueOptions) -> object:
 
 def serve(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, start the venue and block until SIGINT or SIGTERM; returns the exit status."""
+    from execlab.venues.ibkr._contracts import DEFAULT_QUOTES
     from execlab.venues.ibkr._server import IBVenue
 
     parser = _parser()
@@ -93,6 +94,10 @@ def serve(argv: Sequence[str] | None = None) -> int:
         if unknown:
             parser.error(f"--quote/--prices: unknown contracts {unknown}; listed: "
                          f"{[s.key for s in venue.catalogue]}")
+        if not quotes and options.bars is None:  # out of the box: every default contract quoted
+            quotes = {k: (bid, ask, None, None) for k, (bid, ask) in DEFAULT_QUOTES.items()
+                      if venue.catalogue.by_key(k) is not None}
+            print(f"  default quotes: {', '.join(f'{k} {b:g}/{a:g}' for k, (b, a, _l, _v) in quotes.items())}")
         if quotes:
             venue.set_quotes(quotes)
         print(f"IB venue (TWS API, server version {venue.server_version}) listening on {venue.host}:{venue.port}  "

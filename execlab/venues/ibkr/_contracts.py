@@ -146,6 +146,11 @@ DEFAULT_CONTRACTS: Final = (
     future("ES", 637533641, "20261218", "ESZ6", "50", "CME", 0.25, "E-mini S&P 500"),
 )
 
+#: Quotes ``{key: (bid, ask)}`` the command-line venue starts with when given none, so a script can trade at once.
+DEFAULT_QUOTES: Final = {"AAPL": (189.99, 190.01), "MSFT": (399.98, 400.02), "SPY": (549.99, 550.01),
+                         "EUR.USD": (1.08300, 1.08320), "GBP.USD": (1.27000, 1.27020), "EUR.GBP": (0.85270, 0.85290),
+                         "USD.JPY": (149.995, 150.005), "ESZ6": (5500.00, 5500.25)}
+
 
 _STOCK_SYMBOL: Final = re.compile(r"[A-Z][A-Z0-9]{0,11}(?: [A-Z])?")
 

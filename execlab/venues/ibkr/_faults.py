@@ -26,6 +26,9 @@ class IBFaults(FaultKnobs):
     hang_match: str = "API placeOrder"
     max_messages_per_second: int = 50
     """IB's pacing limit per connection: a message beyond it is refused with error 100 (0: no limit)."""
+    next_pacing_errors: int = 0
+    """The next N ``placeOrder`` messages are refused with error 100 as if over the limit (a gateway counting
+    differently from the client's throttle); the order is not placed."""
     disconnect_on_pacing: bool = False
     """Also drop the connection on a pacing violation (as older gateways did)."""
     drop_after_messages: int = 0
@@ -36,7 +39,7 @@ class IBFaults(FaultKnobs):
     def check(self) -> None:
         """Raise ValueError naming the first invalid knob."""
         super().check()
-        for name in ("max_messages_per_second", "drop_after_messages", "next_cancels"):
+        for name in ("max_messages_per_second", "next_pacing_errors", "drop_after_messages", "next_cancels"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name}: must be a non-negative integer, got {value!r}")

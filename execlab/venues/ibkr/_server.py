@@ -68,6 +68,11 @@ def _parse_filter_time(text: str) -> datetime | None:
         return None
 
 
+def _multiplier(spec: ContractSpec) -> float:
+    """A contract's multiplier (1 when it has none): IB's average costs of futures include it."""
+    return float(spec.contract.multiplier) if spec.contract.multiplier else 1.0
+
+
 class IBVenue(VenueServer):
     """A local server speaking the TWS API (server version 178 by default; 157 and 176 selectable) on
     ``host:port``, in front of a kit :class:`VenueAccount`.
@@ -110,6 +115,8 @@ class IBVenue(VenueServer):
                                     instruments=[instrument_of(s) for s in self.catalogue],
                                     symbols_closed=not any_stock, clock=clock, seed=seed)
         self.account.subscribe(self._on_event)
+        # The API connection is the stream: its connections, startApi's, drops and pushed order updates.
+        self.account.count_stream(connections=0, open=0, authorized=0, auth_failures=0, drops=0, messages=0)
         self.injector = FaultInjector(faults if faults is not None else IBFaults())
         self.guard = HarnessGuard.for_bind(harness_token or new_harness_token(), host, allowed_hosts)
         self.sessions: set[IBSession] = set()
@@ -320,7 +327,7 @@ class IBVenue(VenueServer):
                 continue
             qty, avg, mark = positions.get(spec.key, (0.0, 0.0, 0.0))
             if s.subscribed_positions:
-                s.send(m.position(self.account_id, spec.contract, qty, avg))
+                s.send(m.position(self.account_id, spec.contract, qty, avg * _multiplier(spec)))
             if s.subscribed_account:
                 s.send(self._portfolio(spec, qty, avg, mark))
                 for fields in self._values_messages():
@@ -351,13 +358,13 @@ class IBVenue(VenueServer):
         for key, qty, avg, _mark in self._holdings():
             spec = self.catalogue.by_key(key) or self.catalogue.stock_on_demand(key)
             if spec is not None:
-                out.append(m.position(self.account_id, spec.contract, qty, avg))
+                out.append(m.position(self.account_id, spec.contract, qty, avg * _multiplier(spec)))
         return out
 
     def _portfolio(self, spec: ContractSpec, qty: float, avg: float, mark: float) -> Fields:
-        mult = float(spec.contract.multiplier) if spec.contract.multiplier else 1.0
-        return m.portfolio_value(spec.contract, qty, mark, qty * mark * mult, avg, (mark - avg) * qty * mult, 0.0,
-                                 self.account_id)
+        mult = _multiplier(spec)
+        return m.portfolio_value(spec.contract, qty, mark, qty * mark * mult, avg * mult, (mark - avg) * qty * mult,
+                                 0.0, self.account_id)
 
     def account_values(self) -> list[tuple[str, str, str]]:
         """``(tag, value, currency)`` rows of the account, as ``updateAccountValue`` reports them."""

@@ -80,10 +80,13 @@ class IBSession(asyncio.Protocol):
             return
         self.venue.sessions.add(self)
         self.venue.counters["connections"] += 1
+        self.venue.account.count_stream(connections=1, open=1)
         self._worker = asyncio.get_running_loop().create_task(self._work())
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self in self.venue.sessions:
+            self.venue.account.count_stream(open=-1)
         self.venue.sessions.discard(self)
         if self._worker is not None:
             self._worker.cancel()
@@ -97,8 +100,10 @@ class IBSession(asyncio.Protocol):
             self.transport.abort()
 
     def pushed_update(self) -> None:
-        """Count one pushed order update; drop the socket when ``stream_drop_after`` says so."""
+        """Count one pushed order update (the stream's ``messages``); drop the socket when ``stream_drop_after``
+        says so."""
         self.updates += 1
+        self.venue.account.count_stream(messages=1)
         after = self.venue.faults.stream_drop_after
         if after and self.updates >= after:
             self.venue.counters["fault_drops"] += 1
@@ -128,27 +133,35 @@ class IBSession(asyncio.Protocol):
             return
         for fields in messages:
             self.received += 1
-            if self.client_id is not None:
-                self.venue.account.count_request()
+            self.venue.account.count_request()  # every message after the handshake, startApi included
             if not self._paced(fields):
                 continue
             self._inbox.put_nowait(fields)
 
     def _paced(self, fields: list[str]) -> bool:
-        """False (and error 100) when this message exceeds the connection's messages-per-second limit."""
-        limit = self.venue.faults.max_messages_per_second
-        if not limit or self.client_id is None:
+        """False (and error 100) when this message exceeds the connection's messages-per-second limit, or is an
+        order the ``next_pacing_errors`` knob refuses."""
+        knobs = self.venue.faults
+        limit = knobs.max_messages_per_second
+        if self.client_id is None:
             return True
-        if self._pacing is None or self._pacing.limit != limit:
-            self._pacing = RateLimiter(limit, 1.0)
-        decision = self._pacing.hit("messages")
-        if decision.allowed:
+        place = bool(fields) and fields[0] == "3"
+        if place and knobs.next_pacing_errors > 0:
+            knobs.next_pacing_errors -= 1
+            used = limit + 1
+        elif not limit:
             return True
+        else:
+            if self._pacing is None or self._pacing.limit != limit:
+                self._pacing = RateLimiter(limit, 1.0)
+            decision = self._pacing.hit("messages")
+            if decision.allowed:
+                return True
+            used = decision.used + 1
         self.venue.counters["pacing_violations"] += 1
         self.venue.account.count_status(100, rate_limited=True)
-        req_id = int(fields[1]) if fields and fields[0] == "3" and len(fields) > 1 and fields[1].isdigit() else -1
-        self.error(req_id, 100, f"Max rate of messages per second has been exceeded:max={decision.limit} "
-                                f"rec={decision.used + 1} (1)")
+        req_id = int(fields[1]) if place and len(fields) > 1 and fields[1].isdigit() else -1
+        self.error(req_id, 100, f"Max rate of messages per second has been exceeded:max={limit} rec={used} (1)")
         if self.venue.faults.disconnect_on_pacing:
             self.drop()
         return False
@@ -296,6 +309,7 @@ class IBSession(asyncio.Protocol):
             return
         if any(s is not self and s.client_id == client_id and not s.closed for s in venue.sessions):
             venue.counters["client_id_clashes"] += 1
+            venue.account.count_stream(auth_failures=1)
             self.error(-1, 326, "Unable to connect as the client id is already in use. Retry with a unique client "
                                 "id.")
             if self.transport is not None:
@@ -303,6 +317,7 @@ class IBSession(asyncio.Protocol):
             self.closed = True
             return
         self.client_id = client_id
+        venue.account.count_stream(authorized=1)
         self.send(m.managed_accounts([venue.account_id]))
         self.send(m.next_valid_id(venue.next_id(client_id)))
         for code, text in FARM_NOTICES:

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from brokers.harnesses.alpaca import HARNESS as ALPACA
 from brokers.harnesses.base import BrokerHarness, VenueHandle
+from brokers.harnesses.ibkr import HARNESS as IBKR
 from brokers.harnesses.oanda import HARNESS as OANDA
 
-HARNESSES: list[BrokerHarness] = [ALPACA, OANDA]
+HARNESSES: list[BrokerHarness] = [ALPACA, OANDA, IBKR]
 """Each broker adds its harness here. The Binance and OKX harnesses (``brokers.harnesses.binance``/``okx``) join
 once their open cases pass (fill ids from trade ids, the 429 fault, crash and pacing trials: issue 14)."""
 

@@ -7,7 +7,8 @@ it finishes, then checks: the venue holds exactly the targets, no client order i
 journal agrees with the venue. The rate-limited trials run against a venue whose rolling window binds: the restarted
 client must meet no 429 (its pacer remembers the window of the process it replaced).
 
-``EXECLAB_CRASH_TRIALS`` trials of each kind (3 by default; ``make soak`` runs many).
+``EXECLAB_CRASH_TRIALS`` trials of each kind (3 by default; ``make soak`` runs many) of the harness's
+``crash_orders`` orders (200 unless it says otherwise).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from execlab._oms.journal import Journal
 
 pytestmark = [pytest.mark.local_venue, pytest.mark.slow]  # the venue runs in a process of its own
 
-ORDERS_PER_TRIAL = 200
 TRIALS = int(os.environ.get("EXECLAB_CRASH_TRIALS", "3"))
 BASE_SEED = int(os.environ.get("EXECLAB_CRASH_SEED", "20261122"))
 EXECLAB = [sys.executable, "-m", "execlab._cli.main"]
@@ -84,7 +84,7 @@ def served_paced(request: pytest.FixtureRequest) -> Iterator[tuple[BrokerHarness
 
 def _write_inputs(harness: BrokerHarness, folder: Path, url: str, run_id: str, rng: random.Random,
                   tag: str, **broker: Any) -> tuple[dict[str, float], dict[str, str]]:
-    symbols = [f"{tag}X{i:03d}" for i in range(ORDERS_PER_TRIAL)]
+    symbols = [f"{tag}X{i:03d}" for i in range(harness.crash_orders)]
     prices = {s: round(rng.uniform(5, 200), 2) for s in symbols}
     targets = {s: float(rng.randint(1, 300)) for s in symbols}
     quotes = {"quotes": [{"symbol": s, "bid": p - 0.01, "ask": p + 0.01, "last": p} for s, p in prices.items()]}
@@ -134,7 +134,7 @@ def _trial(harness: BrokerHarness, url: str, tmp_path: Path, seed: int, tag: str
     run_id = f"crash-{tag}-{seed}"
     targets, env = _write_inputs(harness, tmp_path, url, run_id, rng, tag, **broker)
     # A kill point is a number of orders sent, or (≤ 0) milliseconds after start, before anything is sent.
-    kills = [rng.randint(1, ORDERS_PER_TRIAL) if rng.random() < 0.8 else -rng.randint(500, 6000)
+    kills = [rng.randint(1, harness.crash_orders) if rng.random() < 0.8 else -rng.randint(500, 6000)
              for _ in range(rng.randint(1, 3))]
     print(f"crash trial {tag}: kill points {kills}")
     for kill_after in kills:  # each restart resumes the same run and is killed again, later or earlier
@@ -145,7 +145,7 @@ def _trial(harness: BrokerHarness, url: str, tmp_path: Path, seed: int, tag: str
     assert held == targets, f"seed {seed}: venue positions differ from targets"
     journal = Journal(tmp_path / "journal.sqlite")
     orders = journal.orders(run_id)
-    assert len(orders) == ORDERS_PER_TRIAL, f"seed {seed}: {len(orders)} intents"
+    assert len(orders) == harness.crash_orders, f"seed {seed}: {len(orders)} intents"
     attempts = requests.get(f"{url}/_stats", timeout=30, headers=harness.harness_headers()).json()["order_attempts"]
     mine = {coid: attempts.get(coid, 0) for coid in orders["client_order_id"]}
     wrong = [c for c, n in mine.items() if n != 1]

@@ -17,7 +17,6 @@ import pytest
 from brokers.conformance.conftest import StartHarnessVenue
 from brokers.harnesses.base import BrokerHarness, VenueHandle
 
-from execlab._brokers.contract import BrokerError
 from execlab._brokers.executor import BrokerExecutor
 from execlab._oms.journal import Journal
 from execlab._runs.live import run_live_rebalance
@@ -55,16 +54,6 @@ CASES = [
 ]
 
 
-def _burn_rate_limit(harness: BrokerHarness, venue: VenueHandle) -> None:
-    other = harness.make_adapter(venue, timeout=5.0)
-    for _ in range(40):
-        try:
-            other._account()
-        except BrokerError:
-            break
-    other.close()
-
-
 def _requote(harness: BrokerHarness, venue: VenueHandle, stop: threading.Event) -> Callable[[], None]:
     def run() -> None:
         while not stop.wait(0.2):
@@ -80,7 +69,7 @@ def test_fault_ends_with_the_right_positions_and_no_duplicate(case: Case, harnes
     knobs = {k: harness.order_match if v == ORDERS else v for k, v in case.knobs.items()}
     venue.injector.update(knobs)
     if case.burn:
-        _burn_rate_limit(harness, venue)
+        harness.burn_rate_limit(venue)
     prices = dict(harness.symbols)
     journal = Journal(tmp_path / "journal.sqlite", secrets=harness.journal_secrets())
     config = harness.config(venue, f"fault-{case.name}")

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 import yaml
 
 import execlab as xl
-from execlab._brokers.contract import BrokerAdapter
+from execlab._brokers.contract import BrokerAdapter, BrokerError
 from execlab.venues._base.account import VenueAccount
 from execlab.venues._base.faults import FaultInjector, FaultKnobs
 
@@ -78,6 +78,31 @@ class BrokerHarness(ABC):
     def held_at(self, url: str) -> dict[str, float]:
         """The non-zero positions of a process-run venue at ``url``."""
         raise NotImplementedError
+
+    crash_orders: int = 200
+    """Orders of one crash trial (each trial rebalances this many fresh symbols)."""
+    duplicate_attempts: int = 2
+    """Placements of a repeated client order id that reach the venue: 2 where the venue refuses the second, 1 where
+    the broker has no unique client id and the adapter refuses it before sending (IB's ``orderRef``)."""
+    requests_per_connection: int = 0
+    """Requests the venue counts when an adapter connects (0 for HTTP; IB: ib_async's startup sync)."""
+
+    def burn_rate_limit(self, venue: VenueHandle) -> None:
+        """Make the venue's rate limit bind on the next client (the ``rate_limited_429`` fault): by default another
+        client on the same key spends the rolling window."""
+        other = self.make_adapter(venue, timeout=5.0)
+        try:
+            for _ in range(40):
+                try:
+                    other._account()
+                except BrokerError:
+                    break
+        finally:
+            other.close()
+
+    def poll(self, adapter: BrokerAdapter) -> None:
+        """One request the venue counts, as a client polling the broker sends it (default: the account)."""
+        adapter._account()
 
     def journal_secrets(self) -> list[str]:
         """Secrets that must never reach the journal."""

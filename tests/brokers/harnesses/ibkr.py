@@ -1,23 +1,27 @@
 """The IB harness: the local IB venue in process (or ``python -m execlab.venues.ibkr``), ib_async through
 :class:`execlab.adapters.ibkr.IBAdapter`.
 
-IB differs from the HTTP brokers in three ways the harness absorbs: the venue's harness routes live on an HTTP side
-port (a process-run venue serves them on the suite's port and the TWS API on another, remembered here); every adapter
-connects with a client id of its own (two connections with one id are refused with 326); the rate limit is IB's
-messages per second, so the suite's ``rate_limit`` per ``rate_window`` becomes the venue's per-second pacing limit.
+IB differs from the HTTP brokers in ways the harness absorbs and declares:
 
-Not yet in ``conformance/conftest.py``'s ``HARNESSES`` (so ``make test`` stays green). Run against the suite on
-2026-11-30 (kit-adapter 9d69d4f): passing — the fault matrix (no fault, 5xx before/after apply as socket drops,
-hangs before/after apply, reject, partial fills, dropped stream), fills with fees into the journal and TCA, restart
-mid-run, paced rebalance, SIGKILL crash trial. Failing, because the cases assume HTTP: ``rate_limited_429`` (the
-burning client's ``_account()`` reads pushed values, no message is sent), two clients polling (same reason: no
-requests to count), a duplicate client id expected to reach the venue twice (IB has no unique client order id: the
-adapter refuses a known ``orderRef`` before sending), and two strict xfails written for Alpaca that pass for IB
-(the 403 mapping, the restarted client's window). Adding IB needs per-harness expectations in the suite.
+- the venue's harness routes live on an HTTP side port (a process-run venue serves them on the suite's port and the
+  TWS API on another, remembered here);
+- every adapter connects with a client id of its own: two connections with one id are refused with 326, so "two
+  clients on one key" are two client ids on one account;
+- the rate limit is IB's messages per second *per connection* (error 100 above it, not 429): the suite's
+  ``rate_limit`` per ``rate_window`` becomes the venue's per-second limit, and ib_async's throttle is set to 90 % of
+  it. Another client cannot spend this connection's budget, so the ``rate_limited_429`` fault is a burst from a
+  second connection (refused with 100) plus the gateway refusing the rebalance's next order messages with 100
+  (``next_pacing_errors``): the adapter sends them again after a second;
+- the venue counts every message after the handshake as a request; a connection costs ib_async's startup sync
+  (:attr:`IBHarness.requests_per_connection`), and polling is ``reqExecutions`` (account values are pushed, reading
+  them sends nothing);
+- IB keeps no unique client order id: the adapter refuses an ``orderRef`` it knows before sending, so a repeated id
+  reaches the venue once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import socket
 import sys
@@ -46,6 +50,13 @@ class IBHarness(BrokerHarness):
     secret = "ib-conformance-harness-token-0001"
     symbols: ClassVar[dict[str, float]] = {"AAA": 10.0, "BBB": 20.0, "CCC": 50.0, "DDD": 5.0}
     order_match = "API placeOrder"
+    duplicate_attempts = 1
+    crash_orders = 60
+    """IB paces every message (50 a second, two per new symbol: contract details, then the order): 60 orders keep a
+    crash trial near 15 s on an idle machine, so the six trials of ``make test`` stay within about three minutes."""
+    requests_per_connection = 7
+    """startApi, then ib_async's startup sync: positions, open orders, completed orders, account updates, account
+    updates multi, executions."""
 
     def __init__(self) -> None:
         self._client_ids = itertools.count(11)
@@ -71,6 +82,30 @@ class IBHarness(BrokerHarness):
         rate = max(1, min(50, int(limit * 0.9))) if limit else 50
         return IBAdapter(venue.host, venue.port, next(self._client_ids), timeout=timeout,
                          max_messages_per_second=rate)
+
+    def burn_rate_limit(self, venue: VenueHandle) -> None:
+        """A second connection bursts past the per-connection limit (refused with error 100); the gateway then
+        refuses the next two order messages with 100 as well, whoever sends them."""
+        assert isinstance(venue, IBVenue)
+        burner = IBAdapter(venue.host, venue.port, next(self._client_ids), timeout=5.0)
+        try:
+            burner._run(self._burst(burner, 2 * venue.faults.max_messages_per_second + 5))
+        finally:
+            burner.close()
+        assert venue.stats()["rate_limited"] >= 1
+        venue.injector.update({"next_pacing_errors": 2})
+
+    @staticmethod
+    async def _burst(adapter: IBAdapter, messages: int) -> None:
+        ib = await adapter.ensure_connected()
+        ib.client.MaxRequests = 0  # no client-side throttle
+        for _ in range(messages):
+            ib.client.reqCurrentTime()  # type: ignore[no-untyped-call]
+        await asyncio.sleep(0.5)  # the venue answers error 100 to what went over
+
+    def poll(self, adapter: BrokerAdapter) -> None:
+        """``reqExecutions``: one message (IB pushes the account's values; reading them sends nothing)."""
+        adapter._fills(None)
 
     def config(self, venue: VenueHandle, run_id: str, **broker: Any) -> xl.Config:
         assert isinstance(venue, IBVenue)
