@@ -107,7 +107,9 @@ class OandaAdapter(BrokerAdapter):
 
     # -- plumbing ------------------------------------------------------------------------------------------
     def _request(self, endpoint: Any) -> dict[str, Any]:
-        with _TRANSLATE:
+        """One REST request, paced on its own: a hook may send several (the book's summary, the instrument list,
+        a lookup's fallback to the transaction log), each takes a slot of the executor's pacer."""
+        with _TRANSLATE, self._each_request():
             answer = self.api.request(endpoint)
         assert isinstance(answer, dict)
         return answer
@@ -190,8 +192,7 @@ class OandaAdapter(BrokerAdapter):
         """The order with this client id: ``GET /orders/@<id>``, then the transaction log (created or rejected)."""
         wire = self.client_ids.render(client_order_id)
         try:
-            with _TRANSLATE:
-                found = self.api.request(orders.OrderDetails(self.account_id, f"@{wire}"))
+            found: dict[str, Any] | None = self._request(orders.OrderDetails(self.account_id, f"@{wire}"))
         except BrokerRejectedError as exc:
             if not isinstance(exc.__cause__, V20Error) or int(exc.__cause__.code) != 404:
                 raise

@@ -54,9 +54,6 @@ class OandaHarness(BrokerHarness):
             "v20 states no rate-limit budget in its answers: a client cannot see what another one spent",
         "test_fills_during_a_stream_drop_are_journaled_once_with_ids_and_fees_after_the_reconnect[oanda]":
             "the OANDA venue's stream hub has no drop knob and does not count the messages it sent",
-        **{f"test_a_restarted_client_meets_no_429_from_a_binding_rate_limit[oanda-{k}]":
-           "OPEN BUG (issue 15): under a binding rate limit with SIGKILL restarts some client ids end placed twice "
-           "or never; not yet diagnosed" for k in range(200)},
     }
     """Conformance cases OANDA does not meet, and why (marked xfail, not strict, by the suite's conftest)."""
     served_rate: tuple[int, float] = (100, 1.0)
