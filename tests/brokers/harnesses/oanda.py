@@ -17,6 +17,7 @@ from brokers.harnesses.base import BrokerHarness, VenueHandle
 import execlab as xl
 from execlab._brokers.contract import BrokerAdapter
 from execlab.adapters.oanda import OandaAdapter
+from execlab.venues._base.account import VenueExecution
 from execlab.venues.oanda import OandaVenue
 
 
@@ -32,6 +33,8 @@ class OandaHarness(BrokerHarness):
     secret = "conformance-oanda-token"
     symbols: ClassVar[dict[str, float]] = {"AAA": 10.0, "BBB": 20.0, "CCC": 50.0, "DDD": 5.0}
     order_match = "POST /v3/accounts"
+    fee_rounding = 1e-4
+    """v20 states commissions in the account currency to four decimals."""
     known_gaps: ClassVar[dict[str, str]] = {
         "test_fault_ends_with_the_right_positions_and_no_duplicate[oanda-partial_fill]":
             "v20 market orders are FOK or IOC: a partly filled one cannot rest for the next quote",
@@ -44,8 +47,6 @@ class OandaHarness(BrokerHarness):
         "test_an_order_beyond_the_funds_is_refused[oanda]":
             "v20 answers 201 with an orderCancelTransaction (INSUFFICIENT_MARGIN): the adapter reports a rejected "
             "order with its reason instead of raising BrokerRejectedError",
-        "test_fills_with_fees_reach_the_journal_and_tca[oanda]":
-            "the adapter's execution ids are v20 ORDER_FILL transaction ids, not the kit account's execution ids",
         "test_a_venue_restart_mid_run_is_reconciled_without_resending[oanda]":
             "the case leaves half-filled orders resting across the restart; v20 market orders are FOK or IOC",
         "test_a_restarted_client_continues_its_window_with_no_429[oanda]":
@@ -108,6 +109,11 @@ class OandaHarness(BrokerHarness):
 
     def journal_secrets(self) -> list[str]:
         return [self.key]
+
+    def execution_id(self, venue: VenueHandle, execution: VenueExecution) -> str:
+        """v20's execution id is the ``ORDER_FILL`` transaction id."""
+        assert isinstance(venue, OandaVenue)
+        return venue.state.fill_transactions[execution.id]
 
 
 HARNESS = OandaHarness()
