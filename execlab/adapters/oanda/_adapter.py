@@ -168,9 +168,16 @@ class OandaAdapter(BrokerAdapter):
         if canonical is None:
             return None
         if self.book.fill_ids_missing(order):
-            filling = str(order["fillingTransactionID"])
-            self.sync(since=str(int(filling) - 1))
+            self.sync(since=self._read_from([order]))
         return broker_order(self.book.view(order), self.symbol_map.to_execlab(str(order["instrument"])), canonical)
+
+    def _read_from(self, orders_missing_fills: Sequence[Mapping[str, Any]]) -> str:
+        """Where the transaction log must be read from to hold every fill of these orders: before the oldest one's
+        creation (a v20 order id is its create transaction's id; a partly filled order's earlier fills come before
+        its ``fillingTransactionID``), and never after what the book has read (fills during a stream gap)."""
+        first = min(int(o["id"]) for o in orders_missing_fills) - 1
+        last = int(self.book.last_id) if self.book.last_id.isdigit() else first
+        return str(max(0, min(first, last)))
 
     # -- hooks ---------------------------------------------------------------------------------------------
     def _submit(self, order: Order) -> BrokerOrder:
@@ -216,9 +223,9 @@ class OandaAdapter(BrokerAdapter):
     def _recent_orders(self) -> list[BrokerOrder]:
         listed = self._request(orders.OrderList(self.account_id, params={"state": "ALL", "count": 500}))
         items = listed.get("orders") or []
-        missing = [int(o["fillingTransactionID"]) for o in items if self.book.fill_ids_missing(o)]
+        missing = [o for o in items if self.book.fill_ids_missing(o)]
         if missing:
-            self.sync(since=str(min(missing) - 1))
+            self.sync(since=self._read_from(missing))
         return [b for b in (self._to_broker(o) for o in items) if b is not None]
 
     def _positions(self) -> dict[str, float]:

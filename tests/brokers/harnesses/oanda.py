@@ -39,7 +39,8 @@ class OandaHarness(BrokerHarness):
         "test_fault_ends_with_the_right_positions_and_no_duplicate[oanda-partial_fill]":
             "v20 market orders are FOK or IOC: a partly filled one cannot rest for the next quote",
         "test_fault_ends_with_the_right_positions_and_no_duplicate[oanda-dropped_stream]":
-            "the OANDA stream hub does not implement stream_drop_after yet, and the case needs resting partial fills",
+            "the case needs market orders resting partly filled for the next quote; v20 market orders are FOK or IOC "
+            "(the stream drop itself is run by the fills-during-a-stream-drop case, with resting limit orders)",
         "test_a_duplicate_client_id_is_refused_and_placed_once[oanda]":
             "v20 refuses a repeated clientExtensions.id only while the first order is pending "
             "(CLIENT_ORDER_ID_ALREADY_EXISTS); a filled market order's id is accepted again, so the adapter's "
@@ -53,8 +54,6 @@ class OandaHarness(BrokerHarness):
             "v20 states no remaining budget in its answers; passes when the machine is idle, one 429 under load",
         "test_two_clients_polling_on_one_key_meet_no_429[oanda]":
             "v20 states no rate-limit budget in its answers: a client cannot see what another one spent",
-        "test_fills_during_a_stream_drop_are_journaled_once_with_ids_and_fees_after_the_reconnect[oanda]":
-            "the OANDA venue's stream hub has no drop knob and does not count the messages it sent",
     }
     """Conformance cases OANDA does not meet, and why (marked xfail, not strict, by the suite's conftest)."""
     served_rate: tuple[int, float] = (100, 1.0)
