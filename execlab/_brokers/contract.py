@@ -158,6 +158,12 @@ class BrokerAdapter(ABC):
         paced the call as one request, so every further one takes its own slot of the pacer."""
         return self.pacer.request() if self.pacer is not None else nullcontext()
 
+    def _each_request(self) -> AbstractContextManager[None]:
+        """Wrap every request a hook sends, where a hook may send more than one (a lookup that falls back to a
+        second endpoint, a listing read first): the first spends the slot the executor paced the call with, each
+        further one takes its own (:meth:`RequestPacer.each_request`)."""
+        return self.pacer.each_request() if self.pacer is not None else nullcontext()
+
     @abstractmethod
     def _submit(self, order: Order) -> BrokerOrder:
         """Send one order. Raise BrokerUnavailableError, BrokerRejectedError or DuplicateClientOrderIdError."""

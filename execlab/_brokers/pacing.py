@@ -39,7 +39,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from pyrate_limiter import AbstractClock, InMemoryBucket, Limiter, Rate, RateItem, SingleBucketFactory
 
@@ -128,6 +128,9 @@ class RequestPacer:
         # Leaking is done inline (every _LEAK_EVERY requests), not by pyrate-limiter's background thread.
         self._limiter = Limiter(SingleBucketFactory(self._bucket, schedule_leak=False))
         self._lock = threading.RLock()
+        self._local = threading.local()
+        """``unused``: whether the slot this thread holds (:meth:`request`) has not been spent by
+        :meth:`each_request` yet."""
         self._hold_until = -math.inf
         self._in_flight: list[RateItem] = []
         self._requests = 0
@@ -140,6 +143,7 @@ class RequestPacer:
         self._writer = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self._seen_mtime = -1
         self._seen_other: dict[str, float] = {}
+        self._seen_in_flight: set[tuple[str, float]] = set()
         if self._state_path is not None:
             self._sync_shared(self._clock())
 
@@ -181,10 +185,25 @@ class RequestPacer:
     def request(self) -> Iterator[None]:
         """Wait until one request may be sent, then hold its slot; the slot's window starts when the block ends."""
         item = self._acquire()
+        outer = getattr(self._local, "unused", False)
+        self._local.unused = True
         try:
             yield
         finally:
+            self._local.unused = outer
             self._done(item)
+
+    @contextmanager
+    def each_request(self) -> Iterator[None]:
+        """Wrap every request of a call that may send several: the first one inside :meth:`request` spends that
+        slot, each further one (and one outside any :meth:`request`) waits for a slot of its own."""
+        if getattr(self._local, "unused", False):
+            self._local.unused = False
+            yield
+            return
+        with self.request():
+            self._local.unused = False
+            yield
 
     def _set_rate(self, now: float) -> None:
         """The bucket's limit: the limit in force, less a reserve while another client uses the key."""
@@ -295,18 +314,27 @@ class RequestPacer:
             return
         offset = self._wall() - now
         start = _ms(now) - self._interval_ms
-        mine = [i.timestamp / 1000 + offset for i in self._bucket.items if i.name == _NAME and i.timestamp > start]
-        mine += [i.timestamp / 1000 + offset for i in self._in_flight if i.timestamp <= start]
+        flying = {id(i) for i in self._in_flight}
+        mine = [i.timestamp / 1000 + offset for i in self._bucket.items
+                if i.name == _NAME and i.timestamp > start and id(i) not in flying]
+        sending = [round(i.timestamp / 1000 + offset, 3) for i in self._in_flight]
         cutoff = self._wall() - self._window
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with _locked(path):
-                writers = {w: [t for t in sent if t > cutoff] for w, sent in _read_state(path).items()
+                data = _load_state(path)
+                with suppress(OSError):
+                    if path.stat().st_mtime_ns != self._seen_mtime:  # written since we looked: enter it first
+                        self._enter_shared(now, data)
+                writers = {w: [t for t in sent if t > cutoff] for w, sent in _part(data, "writers").items()
                            if w != self._writer}
                 writers[self._writer] = mine
+                in_flight = {w: sent for w, sent in _part(data, "in_flight").items() if w != self._writer}
+                in_flight[self._writer] = sending
                 tmp = path.with_name(f"{path.name}.{self._writer}.tmp")
                 tmp.write_text(json.dumps({"window": self._window,
-                                           "writers": {w: v for w, v in writers.items() if v}}))
+                                           "writers": {w: v for w, v in writers.items() if v},
+                                           "in_flight": {w: v for w, v in in_flight.items() if v}}))
                 os.replace(tmp, path)
                 self._seen_mtime = path.stat().st_mtime_ns
         except OSError:  # pacing must not fail a request because a cache file cannot be written
@@ -324,9 +352,21 @@ class RequestPacer:
         if mtime == self._seen_mtime:
             return
         self._seen_mtime = mtime
+        self._enter_shared(now, _load_state(path))
+
+    def _enter_shared(self, now: float, data: dict[str, Any]) -> None:
+        """Enter the send times of the other writers in a state file's ``data`` that we have not entered yet."""
         offset = self._wall() - now
         items = self._bucket.items
-        for writer, sent in _read_state(path).items():
+        # A request another writer has in flight was (or will be) counted by the broker at some time we cannot
+        # know: it is entered as sent now (a dead writer sends nothing more; a live one writes its answer time
+        # when it comes, entered again below). Stamped at its start, it would leave our window early.
+        listed = {(w, epoch) for w, sending in _part(data, "in_flight").items() if w != self._writer
+                  for epoch in sending}
+        for _ in listed - self._seen_in_flight:
+            insort(items, RateItem(_SHARED, _ms(now)), key=_timestamp)
+        self._seen_in_flight = listed
+        for writer, sent in _part(data, "writers").items():
             if writer == self._writer:
                 continue
             seen = self._seen_other.get(writer, -math.inf)
@@ -373,13 +413,22 @@ def default_state_path(broker: BrokerConfig) -> Path:
     return Path(root) / f"{digest}.json"
 
 
-def _read_state(path: Path) -> dict[str, list[float]]:
-    """``{writer: [epoch seconds]}`` of a state file (empty when missing or unreadable)."""
+def _load_state(path: Path) -> dict[str, Any]:
+    """A state file's content (empty when missing or unreadable)."""
     try:
         data = json.loads(path.read_text())
-        writers = data.get("writers", {})
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _part(data: dict[str, Any], part: str) -> dict[str, list[float]]:
+    """``{writer: [epoch seconds]}`` of a state file's answered requests (``writers``) or those in flight
+    (``in_flight``); empty when malformed."""
+    try:
+        writers = data.get(part, {})
         return {str(w): [float(t) for t in sent] for w, sent in writers.items()}
-    except (OSError, ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError, AttributeError):
         return {}
 
 

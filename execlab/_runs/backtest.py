@@ -37,6 +37,7 @@ from execlab._execution.rebalancer import RebalanceContext, Rebalancer
 from execlab._execution.session import build_session
 from execlab._oms.book import OrderBook
 from execlab._risk.engine import RiskReason
+from execlab._runs.home_currency import HomeConversion, fx_quote, home_conversion
 from execlab._runs.performance import TearSheet, tear_sheet
 from execlab._sim import SimulatedVenue, margin
 from execlab._sim.costs import CostModel
@@ -194,7 +195,12 @@ def _loop(start: int, n_t: int, executor: BacktestExecutor, rebalancer: Rebalanc
 
 
 class BacktestResult:
-    """Orders, fills, positions, cash, equity, turnover and costs of one backtest, as DataFrames."""
+    """Orders, fills, positions, cash, equity, turnover and costs of one backtest, as DataFrames.
+
+    Money (equity, cash, turnover, costs, the summary and tear sheet) is in ``config.currency``: a currency pair
+    quoted in another (``EUR/GBP``) has its positions, P&L, fees and cash converted at each bar's rates
+    (:mod:`execlab._runs.home_currency`); orders and fills keep their prices in the pair's quote currency.
+    """
 
     def __init__(self, config: Config, market: MarketData, book: OrderBook, positions: FloatArray,
                  cash: FloatArray, rebalance_bars: npt.NDArray[np.int64], algo_worker: AlgoWorker | None = None):
@@ -214,15 +220,41 @@ class BacktestResult:
         return self.market.timestamps
 
     @cached_property
+    def _home(self) -> HomeConversion | None:
+        """The home-currency conversion of a run with pairs quoted in another currency (None: nothing to convert)."""
+        home = self.config.currency.upper()
+        if all(fx_quote(s) in (None, home) for s in self.market.symbols):
+            return None
+        f = self.book.fills()
+        return home_conversion(self.market.symbols, self._marks, self._cash, f.bar, self.book.column("symbol")[f.oid],
+                               f.quantity, f.price, f.fee, home)
+
+    def _held(self) -> FloatArray:
+        """Positions times the last known close, in the home currency, per bar and symbol."""
+        held = self._positions * self._marks
+        return held if self._home is None else held * self._home.rate
+
+    def _home_cash(self) -> FloatArray:
+        return self._cash if self._home is None else self._home.cash
+
+    def _fill_rates(self) -> FloatArray:
+        """Per fill, the home-currency value of one unit of its price currency (1.0 without conversion)."""
+        f = self.book.fills()
+        if self._home is None:
+            return np.ones(len(f.oid))
+        rates: FloatArray = self._home.rate[f.bar, self.book.column("symbol")[f.oid]]
+        return rates
+
+    @cached_property
     def equity(self) -> pd.Series:
-        """Cash plus positions at the last known close, per bar."""
-        value = np.nansum(self._positions * self._marks, axis=1) + self._cash
+        """Cash plus positions at the last known close, per bar (in the home currency)."""
+        value = np.nansum(self._held(), axis=1) + self._home_cash()
         return pd.Series(value, index=self.timestamps, name="equity")
 
     @cached_property
     def cash(self) -> pd.Series:
-        """Cash per bar."""
-        return pd.Series(self._cash, index=self.timestamps, name="cash")
+        """Cash per bar (in the home currency: quote-currency balances at the bar's rates)."""
+        return pd.Series(self._home_cash(), index=self.timestamps, name="cash")
 
     @cached_property
     def positions(self) -> pd.DataFrame:
@@ -232,7 +264,7 @@ class BacktestResult:
     @property
     def final_value(self) -> float:
         """Equity at the last bar."""
-        if "equity" in self.__dict__ or self._cash.size == 0:
+        if "equity" in self.__dict__ or self._cash.size == 0 or self._home is not None:
             return float(self.equity.iloc[-1])
         return float(np.nansum(self._positions[-1] * self._marks[-1]) + self._cash[-1])  # the same sum, one row
 
@@ -340,15 +372,18 @@ class BacktestResult:
     def turnover(self) -> pd.Series:
         """Traded notional over equity, per bar."""
         f = self.book.fills()
-        traded = np.bincount(f.bar, weights=np.abs(f.quantity * f.price), minlength=len(self.timestamps))
+        traded = np.bincount(f.bar, weights=np.abs(f.quantity * f.price) * self._fill_rates(),
+                             minlength=len(self.timestamps))
         return pd.Series(traded / self.equity.to_numpy(), index=self.timestamps, name="turnover")
 
     @cached_property
     def costs(self) -> pd.Series:
-        """Total cost by kind: fees and slippage (price moved against the order by the slippage model)."""
+        """Total cost by kind, in the home currency: fees and slippage (price moved against the order by the
+        slippage model)."""
         f = self.book.fills()
-        slip = float(np.sum(np.abs(f.price - f.reference_price) * np.abs(f.quantity)))
-        return pd.Series({"fees": float(f.fee.sum()), "slippage": slip}, name="cost")
+        rates = self._fill_rates()
+        slip = float(np.sum(np.abs(f.price - f.reference_price) * np.abs(f.quantity) * rates))
+        return pd.Series({"fees": float(np.sum(f.fee * rates)), "slippage": slip}, name="cost")
 
     def tear_sheet(self, benchmark: pd.Series | str | None = None, *, periods_per_year: float | None = None,
                    risk_free: float = 0.0) -> TearSheet:
@@ -360,12 +395,12 @@ class BacktestResult:
         """
         first = int(self.rebalance_bars[0]) if self.rebalance_bars.size else 0
         equity = self.equity.iloc[first:]
-        values = np.nan_to_num(self._positions[first:] * self._marks[first:])
+        values = np.nan_to_num(self._held()[first:])
         eq = equity.to_numpy()
         gross = pd.Series(np.abs(values).sum(axis=1) / eq, index=equity.index)
         net = pd.Series(values.sum(axis=1) / eq, index=equity.index)
         fills = self.book.fills()
-        traded = float(np.sum(np.abs(fills.quantity * fills.price)))
+        traded = float(np.sum(np.abs(fills.quantity * fills.price) * self._fill_rates()))
         if isinstance(benchmark, str):
             if benchmark not in self.market.symbols:
                 raise ValueError(f"benchmark: {benchmark!r} is not a symbol of this run; pass its prices instead")
@@ -383,12 +418,13 @@ class BacktestResult:
         status = self.book.column("status")
         start = self.config.initial_cash
         f = self.book.fills()
-        if "equity" in self.__dict__:
+        if "equity" in self.__dict__ or self._home is not None:
             equity = self.equity.to_numpy()
         else:  # the same sums as :attr:`equity`, without building the Series (a sweep asks thousands of times)
             equity = np.nansum(self._positions * self._marks, axis=1) + self._cash
         final = float(equity[-1])
-        traded = np.bincount(f.bar, weights=np.abs(f.quantity * f.price), minlength=equity.size)
+        rates = self._fill_rates() if self._home is not None else 1.0
+        traded = np.bincount(f.bar, weights=np.abs(f.quantity * f.price) * rates, minlength=equity.size)
         counts = np.bincount(status, minlength=len(STATUS_NAMES))
         sheet = self.tear_sheet(benchmark, periods_per_year=periods_per_year, risk_free=risk_free)
         return {
@@ -396,8 +432,8 @@ class BacktestResult:
             "final_value": final,
             "total_return": final / start - 1.0,
             "turnover": float((traded / equity).sum()),
-            "fees": float(f.fee.sum()),
-            "slippage": float(np.sum(np.abs(f.price - f.reference_price) * np.abs(f.quantity))),
+            "fees": float(np.sum(f.fee * rates)),
+            "slippage": float(np.sum(np.abs(f.price - f.reference_price) * np.abs(f.quantity) * rates)),
             "orders": float(len(self.book)),
             "orders_filled": float(counts[FILLED]),
             "orders_denied": float(counts[DENIED]),

@@ -277,3 +277,21 @@ def test_refused_token_and_rate_limit(start: Any) -> None:
         for _ in range(4):
             adapter._positions()
     adapter.close()
+
+
+def test_every_request_of_a_hook_takes_a_pacer_slot(venue: OandaVenue, journal: Any) -> None:
+    """A lookup that falls back to the transaction log, or a first order that reads the summary and the instrument
+    list, sends several requests in one paced call: each takes a slot, so the pacer counts what the venue counts
+    (the binding-limit crash trials met 429s while the pacer counted one request per call)."""
+    from execlab._brokers.executor import BrokerExecutor
+    adapter = OandaAdapter(venue.token, account_id=venue.account_id, base_url=venue.base_url, timeout=5.0)
+    executor = BrokerExecutor(adapter, journal, "fx-run", ("EUR/USD",), stream=False)
+    try:
+        before = venue.stats()["requests"]
+        assert executor.lookup(cid(11)) is None  # GET /orders/@id (404), then GET /transactions/sinceid
+        executor.place(order("EUR/USD", Side.BUY, 1_000, 12))  # summary, instruments, then the order
+        sent = venue.stats()["requests"] - before
+        assert sent == adapter.requests >= 5
+        assert executor.pacer.stats.requests == sent
+    finally:
+        executor.close()

@@ -263,3 +263,63 @@ def test_two_pacers_sharing_a_state_file_share_the_limit(tmp_path) -> None:  # t
         broker.call(b)
     assert broker.refused == 0
     assert broker.sent[6] - broker.sent[0] >= 10.0
+
+
+def test_each_request_of_a_call_takes_a_slot_the_first_spending_the_calls_own() -> None:
+    t = FakeTime()
+    pacer = t.pacer(3, 10.0)
+    sent = []
+    with pacer.request():  # one paced call sending three requests (a lookup that falls back twice)
+        for _ in range(3):
+            with pacer.each_request():
+                sent.append(t.now)
+    assert sent == [1000.0] * 3 and pacer.stats.requests == 3  # the call's slot and two more: the limit
+    with pacer.request(), pacer.each_request():
+        sent.append(t.now)
+    assert sent[-1] - 1000.0 == pytest.approx(10.0, abs=0.01)  # the fourth waited for the window
+    with pacer.each_request():  # outside any paced call: a slot of its own
+        sent.append(t.now)
+    assert pacer.stats.requests == 5 and _most_in_any_window(sent, 10.0) == 3
+
+
+def test_a_request_in_flight_when_its_process_died_counts_from_when_the_next_one_reads_it(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The broker counts a request when it arrives, which may be long after the slot was taken (a slow send, a
+    hang); its process killed meanwhile never writes the answer time. The next process enters it as sent when it
+    reads the file, not at the slot's start (else it leaves that window early: a 429)."""
+    t = FakeTime()
+    state = tmp_path / "pacer.json"
+    first = RequestPacer(2, 10.0, clock=t.clock, wall_clock=t.wall, sleep=t.sleep, state_path=state)
+    broker: list[float] = []
+    with first.request():
+        broker.append(t.now)  # answered at 1000
+    dying = first.request()
+    dying.__enter__()  # a slot taken at 1000 whose request reaches the broker at 1005; then SIGKILL
+    t.now += 5.0
+    broker.append(t.now)
+    t.now += 1.0
+    second = RequestPacer(2, 10.0, clock=t.clock, wall_clock=t.wall, sleep=t.sleep, state_path=state)
+    sent = []
+    for _ in range(2):
+        with second.request():
+            sent.append(t.now)
+    assert sent[0] == pytest.approx(1010.0, abs=0.01)  # when the answered one left the window
+    assert sent[1] >= 1016.0 - 0.01  # not at 1010, while the broker still counts the one from 1005
+    counted = broker + sent
+    assert _most_in_any_window(counted, 10.0) == 2
+
+
+def test_what_another_process_wrote_during_a_request_is_entered_before_the_file_is_rewritten(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    t = FakeTime()
+    state = tmp_path / "pacer.json"
+    a, b = (RequestPacer(4, 10.0, clock=t.clock, wall_clock=t.wall, sleep=t.sleep, state_path=state)
+            for _ in range(2))
+    sent = []
+    with b.request():  # b's answer comes after a sent two: b rewrites the file when it does
+        sent.append(t.now)
+        for _ in range(2):
+            with a.request():
+                sent.append(t.now)
+    for _ in range(2):
+        with b.request():
+            sent.append(t.now)
+    assert _most_in_any_window(sent, 10.0) == 4  # b counted a's two: its third waited for the window

@@ -107,7 +107,9 @@ class OandaAdapter(BrokerAdapter):
 
     # -- plumbing ------------------------------------------------------------------------------------------
     def _request(self, endpoint: Any) -> dict[str, Any]:
-        with _TRANSLATE:
+        """One REST request, paced on its own: a hook may send several (the book's summary, the instrument list,
+        a lookup's fallback to the transaction log), each takes a slot of the executor's pacer."""
+        with _TRANSLATE, self._each_request():
             answer = self.api.request(endpoint)
         assert isinstance(answer, dict)
         return answer
@@ -166,9 +168,16 @@ class OandaAdapter(BrokerAdapter):
         if canonical is None:
             return None
         if self.book.fill_ids_missing(order):
-            filling = str(order["fillingTransactionID"])
-            self.sync(since=str(int(filling) - 1))
+            self.sync(since=self._read_from([order]))
         return broker_order(self.book.view(order), self.symbol_map.to_execlab(str(order["instrument"])), canonical)
+
+    def _read_from(self, orders_missing_fills: Sequence[Mapping[str, Any]]) -> str:
+        """Where the transaction log must be read from to hold every fill of these orders: before the oldest one's
+        creation (a v20 order id is its create transaction's id; a partly filled order's earlier fills come before
+        its ``fillingTransactionID``), and never after what the book has read (fills during a stream gap)."""
+        first = min(int(o["id"]) for o in orders_missing_fills) - 1
+        last = int(self.book.last_id) if self.book.last_id.isdigit() else first
+        return str(max(0, min(first, last)))
 
     # -- hooks ---------------------------------------------------------------------------------------------
     def _submit(self, order: Order) -> BrokerOrder:
@@ -190,8 +199,7 @@ class OandaAdapter(BrokerAdapter):
         """The order with this client id: ``GET /orders/@<id>``, then the transaction log (created or rejected)."""
         wire = self.client_ids.render(client_order_id)
         try:
-            with _TRANSLATE:
-                found = self.api.request(orders.OrderDetails(self.account_id, f"@{wire}"))
+            found: dict[str, Any] | None = self._request(orders.OrderDetails(self.account_id, f"@{wire}"))
         except BrokerRejectedError as exc:
             if not isinstance(exc.__cause__, V20Error) or int(exc.__cause__.code) != 404:
                 raise
@@ -215,9 +223,9 @@ class OandaAdapter(BrokerAdapter):
     def _recent_orders(self) -> list[BrokerOrder]:
         listed = self._request(orders.OrderList(self.account_id, params={"state": "ALL", "count": 500}))
         items = listed.get("orders") or []
-        missing = [int(o["fillingTransactionID"]) for o in items if self.book.fill_ids_missing(o)]
+        missing = [o for o in items if self.book.fill_ids_missing(o)]
         if missing:
-            self.sync(since=str(min(missing) - 1))
+            self.sync(since=self._read_from(missing))
         return [b for b in (self._to_broker(o) for o in items) if b is not None]
 
     def _positions(self) -> dict[str, float]:

@@ -87,6 +87,8 @@ class OandaState:
         self.transaction_listeners: list[TransactionListener] = []
         self.price_listeners: list[PriceListener] = []
         self.placements: Counter[str] = Counter()
+        self.fill_transactions: dict[str, str] = {}
+        """The ``ORDER_FILL`` transaction id (what a client sees as the execution id) of each kit execution id."""
         self._batch: str | None = None
         self._cancelling: str | None = None
         self._answer: dict[str, dict[str, Any]] = {}
@@ -345,6 +347,7 @@ class OandaState:
         if req.client_id is not None:
             fields["clientOrderID"] = req.client_id
         txn_id = self._next_id()
+        self.fill_transactions[execution.id] = txn_id
         if effect.closed:
             reduced = {"tradeID": self.open_trade.get(req.instrument, txn_id),
                        "units": spec.units_text(-effect.closed), "price": spec.price_text(price),

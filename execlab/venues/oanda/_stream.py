@@ -4,7 +4,9 @@ HTTP answer, with a ``HEARTBEAT`` line every ``heartbeat_seconds`` (5 s, as OAND
 The pricing stream starts with the current price of each requested instrument and then sends every change; the
 transaction stream sends the transactions made after it connected (as OANDA's, nothing is replayed). Faults: a
 *silent* hub keeps its connections open but sends nothing, heartbeats included (what a stale stream looks like to a
-client); :meth:`StreamHub.drop_all` cuts every connection without ending the chunked body.
+client); :meth:`StreamHub.drop_all` cuts every connection without ending the chunked body, and the kit's
+``stream_drop_after`` knob cuts a transaction stream once it has sent that many transactions (the venue counts the
+transactions sent as the streams' ``messages``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class _Client:
         self.instruments = instruments
         self.response = response
         self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self.updates_sent = 0
 
 
 class StreamHub:
@@ -49,6 +52,7 @@ class StreamHub:
     def attach(self) -> None:
         """Subscribe to the state (call on the serving loop)."""
         self._loop = asyncio.get_running_loop()
+        self.state.account.count_stream(connections=0, authorized=0, messages=0, drops=0)  # listed from the start
         with self.state.lock:
             self.state.transaction_listeners.append(self._on_transaction)
             self.state.price_listeners.append(self._on_price)
@@ -95,7 +99,7 @@ class StreamHub:
         client = _Client(kind, instruments, response, request.transport)
         self._clients.add(client)
         self.opened += 1
-        self.state.account.count_stream(connections=1)
+        self.state.account.count_stream(connections=1, authorized=1)  # the gateway checked the token
         try:
             if kind == "pricing":
                 with self.state.lock:
@@ -113,6 +117,13 @@ class StreamHub:
                 if self.faults.stream_silent:
                     continue
                 await response.write(json.dumps(message).encode() + b"\n")
+                if kind == "transactions" and message.get("type") != "HEARTBEAT":
+                    client.updates_sent += 1
+                    self.state.account.count_stream(messages=1)
+                    after = self.faults.stream_drop_after
+                    if after and client.updates_sent >= after:
+                        self._drop(client)
+                        break
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -131,13 +142,17 @@ class StreamHub:
         """Cut every stream connection abruptly (no end of the chunked body); returns how many."""
         clients = list(self._clients)
         for client in clients:
-            self._clients.discard(client)
-            if isinstance(client.transport, asyncio.Transport):
-                client.transport.abort()
-            client.queue.put_nowait(None)
-        self.dropped += len(clients)
-        self.state.account.count_stream(drops=len(clients))
+            self._drop(client)
         return len(clients)
+
+    def _drop(self, client: _Client) -> None:
+        """Cut one connection abruptly."""
+        self._clients.discard(client)
+        if isinstance(client.transport, asyncio.Transport):
+            client.transport.abort()
+        client.queue.put_nowait(None)
+        self.dropped += 1
+        self.state.account.count_stream(drops=1)
 
     async def close_all(self) -> None:
         """End every stream cleanly (the venue is stopping)."""

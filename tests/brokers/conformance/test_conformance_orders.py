@@ -68,13 +68,13 @@ def test_fills_with_fees_reach_the_journal_and_tca(harness: BrokerHarness, start
         executor.close()
     assert done.complete
     fills = journal.fills("fees")
-    executions = {e.id: e for e in venue.account.executions()}
+    executions = {harness.execution_id(venue, e): e for e in venue.account.executions()}
     assert len(fills) == len(executions) == 2
     assert set(fills["fill_id"]) == set(executions)  # the venue's execution id is the journal's fill id
     for row in fills.itertuples():
         ex = executions[row.fill_id]
-        assert row.fee == pytest.approx(ex.fee) and row.fee > 0
-        assert row.fee == pytest.approx(row.quantity * row.price * FEE_BPS / 1e4, rel=1e-6)
+        assert row.fee == pytest.approx(ex.fee, rel=1e-6, abs=harness.fee_rounding) and row.fee > 0
+        assert row.fee == pytest.approx(row.quantity * row.price * FEE_BPS / 1e4, rel=1e-6, abs=harness.fee_rounding)
         assert row.fee_currency == ex.fee_currency
     assert tca_from_journal(journal, "fees").summary()["fee_cost"] == pytest.approx(float(fills["fee"].sum()))
 
@@ -141,11 +141,12 @@ def test_fills_during_a_stream_drop_are_journaled_once_with_ids_and_fees_after_t
     finally:
         executor.close()
     fills = journal.fills("gap")
-    by_id = {e.id: e for e in executions}
+    by_id = {harness.execution_id(venue, e): e for e in executions}
     assert sorted(fills["fill_id"]) == sorted(by_id)  # every execution once, by its own id (nothing derived)
     for row in fills.itertuples():
         ex = by_id[row.fill_id]
-        assert row.fee == pytest.approx(ex.fee) and row.fee > 0 and row.fee_currency == ex.fee_currency
+        assert row.fee == pytest.approx(ex.fee, rel=1e-6, abs=harness.fee_rounding) and row.fee > 0
+        assert row.fee_currency == ex.fee_currency
         assert row.quantity == pytest.approx(ex.qty) and row.price == pytest.approx(ex.price)
     assert journal.positions_from_fills("gap").to_dict() == pytest.approx(TARGETS)
     assert harness.held(venue) == TARGETS

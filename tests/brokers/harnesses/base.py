@@ -11,7 +11,7 @@ import yaml
 
 import execlab as xl
 from execlab._brokers.contract import BrokerAdapter, BrokerError
-from execlab.venues._base.account import VenueAccount
+from execlab.venues._base.account import VenueAccount, VenueExecution
 from execlab.venues._base.faults import FaultInjector, FaultKnobs
 
 
@@ -41,6 +41,8 @@ class BrokerHarness(ABC):
     secret: str
     symbols: Mapping[str, float]
     order_match: str
+    fee_rounding: float = 0.0
+    """How far a fee the broker reports may be from the venue's exact one (a broker that states amounts rounded)."""
 
     @abstractmethod
     def start_venue(self, **opts: Any) -> VenueHandle:
@@ -107,6 +109,10 @@ class BrokerHarness(ABC):
     def journal_secrets(self) -> list[str]:
         """Secrets that must never reach the journal."""
         return [self.secret]
+
+    def execution_id(self, venue: VenueHandle, execution: VenueExecution) -> str:
+        """The id the broker's clients see for one of the kit account's executions (the journal's fill id)."""
+        return execution.id
 
     def tmp_config_file(self, folder: Path, url: str, run_id: str, **broker: Any) -> dict[str, str]:
         """Write ``config.yaml`` into ``folder`` (``broker`` keys merged into its ``broker:`` block, e.g. the

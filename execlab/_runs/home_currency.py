@@ -1,0 +1,89 @@
+"""A backtest's money in its home currency when it trades currency pairs quoted in another (``EUR/GBP``: prices, P&L,
+fees and the cash it pays are in GBP).
+
+The bar loop (compiled or per step) keeps one cash figure in price units. For a pair quoted in the home currency that
+is exact; for a cross it is not, so the result converts afterwards, from the loop's positions, cash and fills: the
+cash a cross's fills moved is a balance in its quote currency, and every bar values that balance and the positions
+at the bar's rates (:class:`execlab._core.fx.FxRates` over the bars' mids, OANDA's convention: a cross's P&L is
+converted at the current rate). Runs without such a pair are left as they are.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from execlab._core.arrays import FloatArray, IntArray
+from execlab._core.fx import FxRates
+
+__all__ = ["HomeConversion", "fx_quote", "home_conversion"]
+
+
+def fx_quote(symbol: str) -> str | None:
+    """The quote currency of a currency pair written ``BASE/QUOTE`` or ``BASE_QUOTE`` (three letters each), else
+    None."""
+    for sep in ("/", "_"):
+        base, found, quote = symbol.upper().partition(sep)
+        if found and len(base) == len(quote) == 3 and base.isalpha() and quote.isalpha():
+            return quote
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class HomeConversion:
+    """Per bar and symbol, the home-currency value of one unit of the symbol's price currency (``rate``), and the
+    cash in the home currency (``cash``: the home balance plus the quote-currency balances at the bar's rates)."""
+
+    rate: FloatArray
+    cash: FloatArray
+
+
+def home_conversion(symbols: Sequence[str], marks: FloatArray, cash: FloatArray, fill_bar: IntArray,
+                    fill_symbol: IntArray, fill_quantity: FloatArray, fill_price: FloatArray, fill_fee: FloatArray,
+                    home: str) -> HomeConversion | None:
+    """The conversion of a run over ``symbols`` (``marks``: last known mid per bar and symbol; ``cash``: the loop's
+    cash per bar; fills by bar, symbol index, signed quantity, price and fee), or None when every symbol is priced
+    in ``home``. A quote currency no pair of the run converts into ``home`` is left unconverted, with a warning."""
+    home = home.upper()
+    quotes = [fx_quote(s) for s in symbols]
+    foreign = sorted({q for q in quotes if q is not None and q != home})
+    if not foreign:
+        return None
+    pairs = [i for i, q in enumerate(quotes) if q is not None]
+    n_t, n_s = marks.shape
+    by_currency = {q: np.ones(n_t) for q in foreign}
+    missing: set[str] = set()
+    for t in range(n_t):
+        rates = FxRates({symbols[i]: float(marks[t, i]) for i in pairs}, home)
+        for q in foreign:
+            try:
+                by_currency[q][t] = rates.rate(q)
+            except ValueError:
+                by_currency[q][t] = np.nan
+    for q, series in by_currency.items():  # before a pair is priced (or never): carry the nearest rate
+        known = ~np.isnan(series)
+        if not known.any():
+            missing.add(q)
+            series[:] = 1.0
+            continue
+        index = np.where(known, np.arange(n_t), 0)
+        np.maximum.accumulate(index, out=index)
+        first = int(np.argmax(known))
+        index[:first] = first
+        by_currency[q] = series[index]
+    if missing:
+        warnings.warn(f"no pair of the run converts {sorted(missing)} into {home}: amounts in them are left "
+                      "unconverted", stacklevel=3)
+    rate = np.ones((n_t, n_s))
+    for i, quote in enumerate(quotes):
+        if quote is not None and quote in by_currency:
+            rate[:, i] = by_currency[quote]
+    # The loop took each foreign-quoted fill's cash from one pot; it is a balance in the quote currency instead.
+    flow = np.zeros((n_t, n_s))
+    np.add.at(flow, (fill_bar, fill_symbol), -(fill_quantity * fill_price + fill_fee))
+    balance = np.cumsum(flow, axis=0)
+    home_cash = cash + np.sum(balance * (rate - 1.0), axis=1)
+    return HomeConversion(rate, home_cash)

@@ -1,0 +1,111 @@
+"""A backtest of EUR/USD, GBP/USD, NZD/USD and the cross EUR/GBP on ``../shared/data/fx_daily_oanda.parquet``: its
+equity in USD checked bar by bar against a hand computation from the bars (the cross's P&L is in GBP, worth the
+GBP/USD mid of each bar), the same with the compiled loop and step by step."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import execlab as xl
+from execlab._data.fx import quote_bars
+from execlab._runs.home_currency import fx_quote
+
+from helpers.paths import SHARED_DATA
+
+pytestmark = pytest.mark.shared_data
+
+DATA = SHARED_DATA / "fx_daily_oanda.parquet"
+UNITS = {"EUR/USD": 100_000.0, "GBP/USD": -50_000.0, "NZD/USD": 80_000.0, "EUR/GBP": 300_000.0}
+CASH = 1_000_000.0
+
+
+@pytest.fixture(scope="module")
+def bars() -> pd.DataFrame:
+    if not DATA.is_file():
+        pytest.skip(f"{DATA} is absent")
+    frame = pd.read_parquet(DATA)
+    return quote_bars(frame[(frame["date"] >= "2018-06-01") & (frame["date"] < "2018-10-01")])
+
+
+def config() -> xl.Config:
+    return xl.Config.from_mapping({"mode": "backtest", "run_id": "fx", "initial_cash": CASH,
+                                   "plan": {"target_unit": "shares", "allow_short": True},
+                                   "venue": {"fill_price": "quote", "slippage": {"model": "half_spread"}}})
+
+
+def targets(bars: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.Timestamp]]:
+    """Open the four positions on the 10th day, close the cross and halve EUR/USD on the 50th."""
+    days = sorted(bars["timestamp"].unique())
+    later = {**UNITS, "EUR/GBP": 0.0, "EUR/USD": UNITS["EUR/USD"] / 2}
+    rows = [(days[9], s, q) for s, q in UNITS.items()] + [(days[49], s, q) for s, q in later.items()]
+    return pd.DataFrame(rows, columns=["timestamp", "symbol", "target"]), [pd.Timestamp(d) for d in days]
+
+
+def by_hand(bars: pd.DataFrame, fills: pd.DataFrame, days: list[pd.Timestamp]) -> pd.Series:
+    """USD cash, GBP cash (what the cross's fills paid and received) and the positions, each bar valued at its mids:
+    GBP at the GBP/USD mid, a EUR/GBP unit at the EUR/GBP mid times the GBP/USD mid."""
+    mid = bars.pivot(index="timestamp", columns="symbol", values="close").reindex(days).ffill()
+    out = []
+    for day in days:
+        done = fills[fills["timestamp"] <= day]
+        signed = np.where(done["side"] == "buy", 1.0, -1.0) * done["quantity"]
+        paid = signed * done["price"] + done["fee"]
+        in_gbp = done["symbol"] == "EUR/GBP"
+        usd, gbp = CASH - float(paid[~in_gbp].sum()), -float(paid[in_gbp].sum())
+        held = signed.groupby(done["symbol"]).sum()
+        gbp_usd = float(mid.at[day, "GBP/USD"])
+        value = usd + gbp * gbp_usd
+        for symbol, units in held.items():
+            price = float(mid.at[day, symbol])
+            value += units * price * (gbp_usd if symbol == "EUR/GBP" else 1.0)
+        out.append(value)
+    return pd.Series(out, index=pd.DatetimeIndex(days))
+
+
+def test_cross_pl_and_equity_are_in_usd_at_each_bars_rates(bars: pd.DataFrame) -> None:
+    frame, days = targets(bars)
+    result = xl.run_backtest(frame, bars, config())
+    fills = result.fills
+    assert len(fills) == 4 + 2
+    quotes = bars.set_index(["timestamp", "symbol"])
+    for row in fills.itertuples():  # buys at the ask, sells at the bid of the bar after the decision
+        assert row.price == pytest.approx(quotes.at[(row.timestamp, row.symbol), "ask" if row.side == "buy" else "bid"],
+                                          abs=1e-12)
+    expected = by_hand(bars, fills, days)
+    np.testing.assert_allclose(result.equity.to_numpy(), expected.to_numpy(), rtol=0, atol=1e-6)
+    # The cross's P&L in GBP, read as USD, would be off by (1 - GBP/USD) of it: the conversion is not a rounding.
+    unconverted = result._positions * result._marks
+    naive = np.nansum(unconverted, axis=1) + result._cash
+    assert np.max(np.abs(naive - expected.to_numpy())) > 100.0
+    # Realized: after the cross is closed, its P&L is a GBP balance worth GBP/USD of each bar.
+    assert result.summary()["final_value"] == pytest.approx(float(expected.iloc[-1]), abs=1e-6)
+    assert result.final_value == pytest.approx(float(expected.iloc[-1]), abs=1e-6)
+
+
+def test_the_compiled_loop_and_the_steps_give_the_same_home_currency_money(bars: pd.DataFrame) -> None:
+    frame, _ = targets(bars)
+    compiled = xl.run_backtest(frame, bars, config(), engine="compiled")
+    steps = xl.run_backtest(frame, bars, config(), engine="steps")
+    pd.testing.assert_series_equal(compiled.equity, steps.equity)
+    pd.testing.assert_series_equal(compiled.costs, steps.costs)
+    assert compiled.fills.equals(steps.fills)
+
+
+def test_fees_and_turnover_of_a_cross_are_in_usd(bars: pd.DataFrame) -> None:
+    frame, days = targets(bars)
+    cfg = config().model_copy(update={"venue": xl.VenueConfig(fill_price="quote", slippage={"model": "half_spread"},
+                                                               fees={"model": "bps", "bps": 1.0})})
+    result = xl.run_backtest(frame, bars, cfg)
+    fills = result.fills
+    mid = bars.pivot(index="timestamp", columns="symbol", values="close")
+    rate = np.where(fills["symbol"] == "EUR/GBP", mid.loc[fills["timestamp"], "GBP/USD"].to_numpy(), 1.0)
+    assert result.costs["fees"] == pytest.approx(float((fills["fee"] * rate).sum()), rel=1e-12)
+    assert result.costs["fees"] > float(fills["fee"].sum())  # the cross's fees are in GBP, each worth more than $1
+    np.testing.assert_allclose(result.equity.to_numpy(), by_hand(bars, fills, days).to_numpy(), atol=1e-6)
+
+
+def test_pairs_are_read_from_their_names() -> None:
+    assert [fx_quote(s) for s in ("EUR/GBP", "USD_JPY", "AAPL", "BTC/USDT", "GOOGLE")] == ["GBP", "JPY", None, None,
+                                                                                            None]
