@@ -36,7 +36,7 @@ from execlab._execution.rebalancer import RebalanceContext, Rebalancer
 from execlab._execution.session import build_session
 from execlab._oms.book import OrderBook
 from execlab._risk.engine import RiskReason
-from execlab._runs.performance import TearSheet, tear_sheet
+from execlab._runs.performance import TearSheet, headline_figures, tear_sheet
 from execlab._sim import SimulatedVenue, margin
 from execlab._sim.costs import CostModel
 from execlab._sim.estimators import ADV_RISK_WINDOW, adv_before
@@ -319,21 +319,40 @@ class BacktestResult:
         ``periods_per_year`` defaults to what the bars' spacing says (252 for daily bars); ``risk_free`` is an
         annual rate. See :func:`execlab._runs.performance.tear_sheet` for each figure's definition.
         """
-        first = int(self.rebalance_bars[0]) if self.rebalance_bars.size else 0
-        equity = self.equity.iloc[first:]
-        values = np.nan_to_num(self._positions[first:] * self._marks[first:])
-        eq = equity.to_numpy()
-        gross = pd.Series(np.abs(values).sum(axis=1) / eq, index=equity.index)
-        net = pd.Series(values.sum(axis=1) / eq, index=equity.index)
-        fills = self.book.fills()
-        traded = float(np.sum(np.abs(fills.quantity * fills.price)))
+        first, equity, turnover, gross, net, traded, fees, slippage = self._measured()
+        index = self.timestamps[first:]
         if isinstance(benchmark, str):
             if benchmark not in self.market.symbols:
                 raise ValueError(f"benchmark: {benchmark!r} is not a symbol of this run; pass its prices instead")
             benchmark = pd.Series(self._marks[:, self.market.symbols.index(benchmark)], index=self.timestamps)
-        return tear_sheet(equity, turnover=self.turnover.iloc[first:], gross=gross, net=net, traded=traded,
-                          fees=float(self.costs["fees"]), slippage=float(self.costs["slippage"]),
-                          benchmark=benchmark, periods_per_year=periods_per_year, risk_free=risk_free)
+        return tear_sheet(pd.Series(equity, index=index, name="equity"),
+                          turnover=pd.Series(turnover, index=index, name="turnover"),
+                          gross=pd.Series(gross, index=index), net=pd.Series(net, index=index), traded=traded,
+                          fees=fees, slippage=slippage, benchmark=benchmark, periods_per_year=periods_per_year,
+                          risk_free=risk_free)
+
+    def _equity_values(self) -> FloatArray:
+        """:attr:`equity` as an array (the same sums, without building the Series unless it was built)."""
+        if "equity" in self.__dict__:
+            values: FloatArray = self.equity.to_numpy()
+            return values
+        return np.nansum(self._positions * self._marks, axis=1) + self._cash
+
+    def _measured(self) -> tuple[int, FloatArray, FloatArray, FloatArray, FloatArray, float, float, float]:
+        """What the tear sheet measures, as arrays from the first rebalance on: (first bar, equity, turnover,
+        gross and net exposure per bar, traded notional, fees, slippage)."""
+        first = int(self.rebalance_bars[0]) if self.rebalance_bars.size else 0
+        all_equity = self._equity_values()
+        f = self.book.fills()
+        notional = np.abs(f.quantity * f.price)
+        traded_per_bar = np.bincount(f.bar, weights=notional, minlength=all_equity.size)
+        equity = all_equity[first:]
+        values = np.nan_to_num(self._positions[first:] * self._marks[first:])
+        gross = np.abs(values).sum(axis=1) / equity
+        net = values.sum(axis=1) / equity
+        slippage = float(np.sum(np.abs(f.price - f.reference_price) * np.abs(f.quantity)))
+        return (first, equity, traded_per_bar[first:] / equity, gross, net, float(np.sum(notional)),
+                float(f.fee.sum()), slippage)
 
     def summary(self, benchmark: pd.Series | str | None = None, *, periods_per_year: float | None = None,
                 risk_free: float = 0.0) -> dict[str, float]:
@@ -344,14 +363,17 @@ class BacktestResult:
         status = self.book.column("status")
         start = self.config.initial_cash
         f = self.book.fills()
-        if "equity" in self.__dict__:
-            equity = self.equity.to_numpy()
-        else:  # the same sums as :attr:`equity`, without building the Series (a sweep asks thousands of times)
-            equity = np.nansum(self._positions * self._marks, axis=1) + self._cash
+        equity = self._equity_values()
         final = float(equity[-1])
         traded = np.bincount(f.bar, weights=np.abs(f.quantity * f.price), minlength=equity.size)
         counts = np.bincount(status, minlength=len(STATUS_NAMES))
-        sheet = self.tear_sheet(benchmark, periods_per_year=periods_per_year, risk_free=risk_free)
+        if benchmark is None:  # the tear sheet's headline without building its series
+            first, m_equity, turnover, gross, net, m_traded, fees, slippage = self._measured()
+            headline = headline_figures(m_equity, self.timestamps[first:], turnover=turnover, gross=gross, net=net,
+                                        traded=m_traded, fees=fees, slippage=slippage,
+                                        periods_per_year=periods_per_year, risk_free=risk_free)
+        else:
+            headline = self.tear_sheet(benchmark, periods_per_year=periods_per_year, risk_free=risk_free).headline
         return {
             "initial_value": start,
             "final_value": final,
@@ -364,7 +386,7 @@ class BacktestResult:
             "orders_denied": float(counts[DENIED]),
             "orders_working_at_end": float(counts[list(_WORKING_CODES)].sum()),
             "fills": float(len(f.oid)),
-            **sheet.headline,
+            **headline,
         }
 
     def __repr__(self) -> str:
