@@ -83,7 +83,15 @@ def _ro(a: Any, dtype: Any) -> np.ndarray:
 
 
 def compiled_inputs(market: MarketData) -> CompiledInputs:
-    """Resolve the per-market arrays of the compiled loop."""
+    """Resolve the per-market arrays of the compiled loop (once per market: kept beside its other cached arrays, so
+    repeated runs and a sweep's variants share them)."""
+    cached: CompiledInputs | None = market.__dict__.get("_compiled_inputs")
+    if cached is None:
+        cached = market.__dict__["_compiled_inputs"] = _resolve_inputs(market)
+    return cached
+
+
+def _resolve_inputs(market: MarketData) -> CompiledInputs:
     n_s = market.close.shape[1]
     bid = market.bid if market.bid is not None else np.full((1, n_s), np.nan)
     ask = market.ask if market.ask is not None else np.full((1, n_s), np.nan)
