@@ -92,7 +92,8 @@ def run_aligned(tm: TargetMatrix, all_bars: MarketData, cfg: Config, table: Inst
         raise ValueError(f"mode: run_backtest needs mode 'backtest', the config says {cfg.mode!r}")
     market = all_bars if tm.symbols == all_bars.symbols else all_bars.select(tm.symbols)
     n_t = market.close.shape[0]
-    tradable = ~np.isnan(market.close)
+    inputs = compiled_inputs(market)  # the market's arrays, resolved once per market
+    tradable = inputs.tradable
     adv = None
     if cfg.risk.max_adv_pct is not None:  # volume known before each bar
         adv = adv_before(market.volume, ADV_RISK_WINDOW)
@@ -104,7 +105,7 @@ def run_aligned(tm: TargetMatrix, all_bars: MarketData, cfg: Config, table: Inst
     gap_rows: npt.NDArray[np.bool_] = np.asarray((~tradable[tm.bars]).any(axis=1), dtype=np.bool_)
     if engine != "steps":
         restricted = np.isin(np.asarray(tm.symbols, dtype=object), list(cfg.risk.restricted))
-        run = run_compiled(compiled_inputs(market), cfg, CostModel.from_config(cfg.venue, market), tm.values,
+        run = run_compiled(inputs, cfg, CostModel.from_config(cfg.venue, market), tm.values,
                            tm.bars, start, table.arrays(tm.symbols), restricted, adv, gap_rows)
         if run is not None:
             return BacktestResult(cfg, market, run.book, run.positions, run.cash, tm.bars)
@@ -335,8 +336,9 @@ class BacktestResult:
         """:attr:`equity` as an array (the same sums, without building the Series unless it was built)."""
         if "equity" in self.__dict__:
             values: FloatArray = self.equity.to_numpy()
-            return values
-        return np.nansum(self._positions * self._marks, axis=1) + self._cash
+        else:
+            values = np.nansum(self._positions * self._marks, axis=1) + self._cash
+        return values
 
     def _measured(self) -> tuple[int, FloatArray, FloatArray, FloatArray, FloatArray, float, float, float]:
         """What the tear sheet measures, as arrays from the first rebalance on: (first bar, equity, turnover,
