@@ -135,17 +135,23 @@ def peak_mib(fn: Callable[[], Any]) -> float | None:
     return None if before is None or hwm is None else (hwm - before) / 1024
 
 
-def alternate(a: Callable[[], Any], b: Callable[[], Any], reps: int) -> tuple[list[float], list[float]]:
-    """Time ``reps`` calls of each, alternating ABBA; returns both lists of seconds."""
+def alternate(a: Callable[[], Any], b: Callable[[], Any], reps: int,
+              cpu: tuple[list[float], list[float]] | None = None) -> tuple[list[float], list[float]]:
+    """Time ``reps`` calls of each, alternating ABBA; returns both lists of wall seconds (and appends each call's
+    process CPU seconds to ``cpu``'s two lists when given: on a loaded machine the CPU time is the steadier
+    figure for single-threaded calls)."""
     ta: list[float] = []
     tb: list[float] = []
+    ca, cb = cpu if cpu is not None else ([], [])
     for rep in range(reps):
-        pair = ((a, ta), (b, tb)) if rep % 2 == 0 else ((b, tb), (a, ta))
-        for fn, out in pair:
+        pair = ((a, ta, ca), (b, tb, cb)) if rep % 2 == 0 else ((b, tb, cb), (a, ta, ca))
+        for fn, out, out_cpu in pair:
             gc.collect()
+            c0 = time.process_time()
             t0 = time.perf_counter()
             fn()
             out.append(time.perf_counter() - t0)
+            out_cpu.append(time.process_time() - c0)
     return ta, tb
 
 
@@ -170,16 +176,22 @@ def grid(bars: pd.DataFrame, close: pd.DataFrame, reps: int) -> list[dict[str, A
                 return float(vbt_portfolio(cl, size).final_value())
 
             xv, vv = run_xl(), run_vbt()  # warm-up, and the values compared
-            tx, tv = alternate(run_xl, run_vbt, reps)
+            cx: list[float] = []
+            cv: list[float] = []
+            load = os.getloadavg()[0]
+            tx, tv = alternate(run_xl, run_vbt, reps, (cx, cv))
             row = {"symbols": n, "rebalance": freq, "rebalances": len(targets), "execlab_s": statistics.median(tx),
                    "vectorbt_s": statistics.median(tv), "execlab_value": xv, "vectorbt_value": vv,
                    "rel_diff": abs(xv - vv) / abs(vv), "execlab_peak_mib": peak_mib(run_xl),
                    "vectorbt_peak_mib": peak_mib(run_vbt)}
             row["ratio"] = row["execlab_s"] / row["vectorbt_s"]
+            row["cpu_ratio"] = statistics.median(cx) / statistics.median(cv)
+            row["load"] = load
             rows.append(row)
             print(f"  {n:4d} {freq:8s} {len(targets):5d}  execlab {row['execlab_s']:7.4f} s  vectorbt "
-                  f"{row['vectorbt_s']:7.4f} s  ratio {row['ratio']:5.2f}  |Δ| {row['rel_diff']:.1e}  peak MiB "
-                  f"{_fmt(row['execlab_peak_mib'])} / {_fmt(row['vectorbt_peak_mib'])}", flush=True)
+                  f"{row['vectorbt_s']:7.4f} s  ratio {row['ratio']:5.2f}  (CPU time {row['cpu_ratio']:5.2f}, load "
+                  f"{load:4.1f})  |Δ| {row['rel_diff']:.1e}  peak MiB {_fmt(row['execlab_peak_mib'])} / "
+                  f"{_fmt(row['vectorbt_peak_mib'])}", flush=True)
     return rows
 
 
@@ -235,8 +247,9 @@ def sweep(bars: pd.DataFrame, close: pd.DataFrame, reps: int) -> dict[str, Any]:
     xv = res.summary["final_value"].to_numpy()
     vv = pf.final_value().to_numpy()
     rel = float(np.max(np.abs(xv - vv) / np.abs(vv)))
+    load = os.getloadavg()[0]
     tx, tv = alternate(run_xl, run_vbt, reps)
-    out = {"variants": s["variants"], "failed": len(res.failures), "execlab_s": statistics.median(tx),
+    out = {"variants": s["variants"], "failed": len(res.failures), "execlab_s": statistics.median(tx), "load": load,
            "vectorbt_s": statistics.median(tv), "rel_diff": rel, "execlab_peak_mib": peak_mib(run_xl),
            "vectorbt_peak_mib": peak_mib(run_vbt), "threads": cfg.sweep.threads or os.cpu_count()}
     out["ratio"] = out["execlab_s"] / out["vectorbt_s"]
@@ -324,15 +337,16 @@ def main() -> int:
               "peak RSS increase execlab / vectorbt")
         rows = grid(bars, close, args.reps)
         worst = max(r["ratio"] for r in rows)
-        print(f"  worst ratio {worst:.3f} (goal <= 0.25); largest value difference "
-              f"{max(r['rel_diff'] for r in rows):.1e} (goal <= {RTOL:g})")
+        print(f"  worst ratio {worst:.3f} (CPU time {max(r['cpu_ratio'] for r in rows):.3f}; goal <= 0.25); "
+              f"largest value difference {max(r['rel_diff'] for r in rows):.1e} (goal <= {RTOL:g})")
         failed |= any(r["rel_diff"] > RTOL for r in rows)
     if not args.skip_sweep:
         print(f"\n== sweep: 10 symbols daily, {len(SWEEP_LOOKBACKS)} lookbacks x {len(SWEEP_FEES)} fee levels; "
               f"median of {args.sweep_reps}, alternating ==")
         s = sweep(bars, close, args.sweep_reps)
         print(f"  execlab run_sweep ({s['threads']} threads): {s['execlab_s']:.3f} s   vectorbt broadcast "
-              f"({s['variants']} groups in one call): {s['vectorbt_s']:.3f} s   ratio {s['ratio']:.3f} (goal <= 0.5)")
+              f"({s['variants']} groups in one call): {s['vectorbt_s']:.3f} s   ratio {s['ratio']:.3f} "
+              f"(goal <= 0.5; load {s['load']:.1f})")
         print(f"  failed variants {s['failed']}; largest final-value difference {s['rel_diff']:.1e}; peak RSS "
               f"increase execlab {_fmt(s['execlab_peak_mib'])} MiB, vectorbt {_fmt(s['vectorbt_peak_mib'])} MiB")
         failed |= s["rel_diff"] > RTOL or s["failed"] > 0

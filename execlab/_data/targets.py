@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -66,20 +67,34 @@ def targets_to_wide(targets: Any) -> pd.DataFrame:
     return wide
 
 
+@lru_cache(maxsize=64)
+def _normalised(columns: tuple[Any, ...]) -> tuple[str, ...]:
+    """Each column name as a symbol (:func:`normalise_symbol`), remembered for the column sets seen last (a sweep and
+    repeated backtests pass the same columns)."""
+    return tuple(normalise_symbol(c, f"targets: column {c!r}") for c in columns)
+
+
 def checked_target_values(targets: Any) -> tuple[pd.DataFrame, pd.DatetimeIndex, npt.NDArray[np.float64]]:
     """Targets in wide form with their rebalance times and values, after the checks that need no bars: times
     parse, are unique and increasing; values are finite numbers."""
     frame = targets_to_wide(targets)
-    try:
-        index = pd.DatetimeIndex(pd.to_datetime(frame.index))
-    except (TypeError, ValueError) as exc:
-        raise TargetError(f"targets: the index must be rebalance timestamps ({exc})") from None
-    frame = frame.set_axis(index, axis=0)
-    frame.columns = [normalise_symbol(c, f"targets: column {c!r}") for c in frame.columns]
-    if frame.columns.duplicated().any():
+    if isinstance(frame.index, pd.DatetimeIndex):
+        index = frame.index
+    else:
+        try:
+            index = pd.DatetimeIndex(pd.to_datetime(frame.index))
+        except (TypeError, ValueError) as exc:
+            raise TargetError(f"targets: the index must be rebalance timestamps ({exc})") from None
+    columns = tuple(frame.columns.tolist())
+    symbols = _normalised(columns)
+    if index is not frame.index:
+        frame = frame.set_axis(index, axis=0)
+    if symbols != columns:
+        frame = frame.set_axis(list(symbols), axis=1)
+    if len(set(symbols)) != len(symbols):
         raise SymbolError(f"targets: duplicate symbol {frame.columns[frame.columns.duplicated()][0]!r} (columns that "
                           "differ only in case or spaces name one symbol)")
-    if index.duplicated().any():
+    if not index.is_unique:
         raise TargetError(f"targets: duplicate rebalance time {index[index.duplicated()][0]}")
     if not index.is_monotonic_increasing:
         raise TargetError("targets: rebalance times must be in increasing order")
@@ -110,10 +125,13 @@ def align_targets(
     targets where the symbol has no price.
     """
     frame, index, values = checked_target_values(targets)
-    known = set(market.symbols)
-    unknown = [s for s in frame.columns if s not in known]
-    if unknown:
-        raise TargetError(f"targets: no bars for symbols {unknown[:10]}{' …' if len(unknown) > 10 else ''}")
+    symbols = tuple(frame.columns.tolist())
+    same = symbols == market.symbols
+    if not same:
+        known = set(market.symbols)
+        unknown = [s for s in symbols if s not in known]
+        if unknown:
+            raise TargetError(f"targets: no bars for symbols {unknown[:10]}{' …' if len(unknown) > 10 else ''}")
     bars = market.timestamps.get_indexer(index)
     if (bars < 0).any():
         missing = index[bars < 0]
@@ -124,7 +142,7 @@ def align_targets(
         raise TargetError(f"targets: negative target for symbol {sym!r} at {ts} but plan.allow_short is false "
                           f"({n} such values)")
     check_unit(frame, values, unit, max_leverage, instruments)
-    cols = [market.symbols.index(c) for c in frame.columns] if tuple(frame.columns) != market.symbols else None
+    cols = None if same else [market.symbols.index(c) for c in symbols]
     marks = market.last_close()[bars]
     # A symbol halted or missing a bar is held; one never priced up to then cannot be traded at all.
     no_price = (values != 0) & np.isnan(marks if cols is None else marks[:, cols])
@@ -132,7 +150,7 @@ def align_targets(
         ts, sym, n = _first(no_price, frame)
         raise TargetError(f"targets: symbol {sym!r} has a target at {ts} but no price at or before that time "
                           f"({n} such values)")
-    return TargetMatrix(bars.astype(np.int64), np.ascontiguousarray(values), tuple(frame.columns), unit)
+    return TargetMatrix(bars.astype(np.int64), np.ascontiguousarray(values), symbols, unit)
 
 
 def check_unit(frame: pd.DataFrame, values: FloatArray, unit: Unit, max_leverage: float,

@@ -83,7 +83,15 @@ def _ro(a: Any, dtype: Any) -> np.ndarray:
 
 
 def compiled_inputs(market: MarketData) -> CompiledInputs:
-    """Resolve the per-market arrays of the compiled loop."""
+    """Resolve the per-market arrays of the compiled loop (once per market: kept beside its other cached arrays, so
+    repeated runs and a sweep's variants share them)."""
+    cached: CompiledInputs | None = market.__dict__.get("_compiled_inputs")
+    if cached is None:
+        cached = market.__dict__["_compiled_inputs"] = _resolve_inputs(market)
+    return cached
+
+
+def _resolve_inputs(market: MarketData) -> CompiledInputs:
     n_s = market.close.shape[1]
     bid = market.bid if market.bid is not None else np.full((1, n_s), np.nan)
     ask = market.ask if market.ask is not None else np.full((1, n_s), np.nan)
@@ -116,6 +124,7 @@ def run_compiled(inputs: CompiledInputs, config: Config, costs: CostModel, targe
     cash = np.zeros(n_t)
     cash[:start] = config.initial_cash
     radv = risk_adv if risk_adv is not None else np.zeros((1, n_s))
+    book_cap = max(1, targets.shape[0] * n_s)  # at most one order per symbol and rebalance
     book_cols, n_orders, fills, n_fills, gap_bar = _loop(
         start, *inputs.ohlcv, inputs.bid, inputs.ask,
         m.has_quotes, _rw(costs.sigma), _rw(costs.adv), inputs.mark, inputs.tradable, inputs.days, _rw(radv),
@@ -123,12 +132,27 @@ def run_compiled(inputs: CompiledInputs, config: Config, costs: CostModel, targe
         _rw(rules.min_quantity), _rw(rules.min_notional), _rw(rules.tick_size), plan_i, plan_f, venue_i, venue_f,
         _rw(costs.slip_params), _rw(costs.fee_params), risk_params(config.risk, plan.allow_short),
         initial_state(config.risk), restricted, bool(restricted.any()), needs_exposure, float(config.initial_cash),
-        positions, cash)
+        positions, cash, _book_record(book_cap), _fill_record(book_cap))
     if gap_bar >= 0:
         return None
     book = OrderBook.from_columns(dict(zip(_BOOK, book_cols, strict=True)), n_orders,
                                   FillBatch(*(a[:n_fills] for a in fills)))
     return CompiledRun(book, positions, cash)
+
+
+def _book_record(n: int) -> tuple[np.ndarray, ...]:
+    """The loop's order record (the columns of :data:`_BOOK`), allocated by numpy: large arrays get transparent huge
+    pages, so the pages the loop writes cost far fewer page faults than arrays allocated in compiled code."""
+    i8, f8 = np.int8, np.float64
+    return (np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n, i8), np.empty(n, i8), np.empty(n, i8),
+            np.empty(n, i8), np.empty(n, i8), np.empty(n, f8), np.empty(n, f8), np.empty(n, f8), np.empty(n, f8),
+            np.empty(n, f8), np.empty(n, f8))
+
+
+def _fill_record(n: int) -> tuple[np.ndarray, ...]:
+    """The loop's fill record (``FillBatch`` order), allocated by numpy (see :func:`_book_record`)."""
+    return (np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n), np.empty(n),
+            np.empty(n, np.bool_))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -181,12 +205,6 @@ def _compact(w: tuple, n: int) -> int:  # type: ignore[type-arg]
 
 
 @numba.njit(cache=True, nogil=True)
-def _new_fills(n: int) -> tuple:  # type: ignore[type-arg]
-    return (np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n), np.empty(n), np.empty(n), np.empty(n),
-            np.empty(n, np.bool_))
-
-
-@numba.njit(cache=True, nogil=True)
 def _apply(out: tuple, nf: int, ne: int, i: int, bk: tuple, fl: tuple, n_fills: int,  # type: ignore[type-arg]
            table: np.ndarray) -> tuple:  # type: ignore[type-arg]
     """Book the matching kernel's fills and events (``OrderBook.apply``); returns the fill record (grown when
@@ -228,7 +246,7 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
           min_notional: FloatArray, tick: FloatArray, plan_i: np.ndarray, plan_f: FloatArray, venue_i: np.ndarray,
           venue_f: FloatArray, slip_p: FloatArray, fee_p: FloatArray, risk_p: FloatArray, risk_state: np.ndarray,
           restricted: np.ndarray, any_restricted: bool, needs_exposure: bool, initial_cash: float,
-          positions: FloatArray, cash_out: FloatArray) -> tuple:  # type: ignore[type-arg]
+          positions: FloatArray, cash_out: FloatArray, bk: tuple, fl: tuple) -> tuple:  # type: ignore[type-arg]
     n_t, n_s = c.shape
     unit, o_type, o_tif, is_limit, cancel_open = plan_i[0], plan_i[1], plan_i[2], plan_i[3] != 0, plan_i[4] != 0
     band, cash_buffer, limit_off = plan_f[0], plan_f[1], plan_f[2] * 1e-4
@@ -257,14 +275,8 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
     out = _new_out(cap_w)
     wn = 0
 
-    book_cap = max(1, targets.shape[0] * n_s)  # at most one order per symbol and rebalance
-    bk = (np.empty(book_cap, np.int64), np.empty(book_cap, np.int64), np.empty(book_cap, np.int8),
-          np.empty(book_cap, np.int8), np.empty(book_cap, np.int8), np.empty(book_cap, np.int8),
-          np.empty(book_cap, np.int8), np.empty(book_cap), np.empty(book_cap), np.empty(book_cap),
-          np.empty(book_cap), np.empty(book_cap), np.empty(book_cap))
     b_bar, b_sym, b_type, b_tif, b_status, b_risk, b_venue, b_qty, b_limit, b_decision, b_filled, b_value, b_fees = bk
     n_orders = 0
-    fl = _new_fills(book_cap)
     n_fills = 0
 
     open_from = 0

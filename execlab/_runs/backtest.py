@@ -38,7 +38,7 @@ from execlab._execution.session import build_session
 from execlab._oms.book import OrderBook
 from execlab._risk.engine import RiskReason
 from execlab._runs.home_currency import HomeConversion, fx_quote, home_conversion
-from execlab._runs.performance import TearSheet, tear_sheet
+from execlab._runs.performance import TearSheet, headline_figures, tear_sheet
 from execlab._sim import SimulatedVenue, margin
 from execlab._sim.costs import CostModel
 from execlab._sim.estimators import ADV_RISK_WINDOW, adv_before
@@ -96,7 +96,8 @@ def run_aligned(tm: TargetMatrix, all_bars: MarketData, cfg: Config, table: Inst
         raise ValueError(f"mode: run_backtest needs mode 'backtest', the config says {cfg.mode!r}")
     market = all_bars if tm.symbols == all_bars.symbols else all_bars.select(tm.symbols)
     n_t = market.close.shape[0]
-    tradable = ~np.isnan(market.close)
+    inputs = compiled_inputs(market)  # the market's arrays, resolved once per market
+    tradable = inputs.tradable
     adv = None
     if cfg.risk.max_adv_pct is not None:  # volume known before each bar
         adv = adv_before(market.volume, ADV_RISK_WINDOW)
@@ -112,7 +113,7 @@ def run_aligned(tm: TargetMatrix, all_bars: MarketData, cfg: Config, table: Inst
                          "(execution.algo) run on the per-step path: use engine='auto' or 'steps'")
     if engine != "steps" and not algos:
         restricted = np.isin(np.asarray(tm.symbols, dtype=object), list(cfg.risk.restricted))
-        run = run_compiled(compiled_inputs(market), cfg, CostModel.from_config(cfg.venue, market), tm.values,
+        run = run_compiled(inputs, cfg, CostModel.from_config(cfg.venue, market), tm.values,
                            tm.bars, start, table.arrays(tm.symbols), restricted, adv, gap_rows)
         if run is not None:
             return BacktestResult(cfg, market, run.book, run.positions, run.cash, tm.bars)
@@ -393,21 +394,45 @@ class BacktestResult:
         ``periods_per_year`` defaults to what the bars' spacing says (252 for daily bars); ``risk_free`` is an
         annual rate. See :func:`execlab._runs.performance.tear_sheet` for each figure's definition.
         """
-        first = int(self.rebalance_bars[0]) if self.rebalance_bars.size else 0
-        equity = self.equity.iloc[first:]
-        values = np.nan_to_num(self._held()[first:])
-        eq = equity.to_numpy()
-        gross = pd.Series(np.abs(values).sum(axis=1) / eq, index=equity.index)
-        net = pd.Series(values.sum(axis=1) / eq, index=equity.index)
-        fills = self.book.fills()
-        traded = float(np.sum(np.abs(fills.quantity * fills.price) * self._fill_rates()))
+        first, equity, turnover, gross, net, traded, fees, slippage = self._measured()
+        index = self.timestamps[first:]
         if isinstance(benchmark, str):
             if benchmark not in self.market.symbols:
                 raise ValueError(f"benchmark: {benchmark!r} is not a symbol of this run; pass its prices instead")
             benchmark = pd.Series(self._marks[:, self.market.symbols.index(benchmark)], index=self.timestamps)
-        return tear_sheet(equity, turnover=self.turnover.iloc[first:], gross=gross, net=net, traded=traded,
-                          fees=float(self.costs["fees"]), slippage=float(self.costs["slippage"]),
-                          benchmark=benchmark, periods_per_year=periods_per_year, risk_free=risk_free)
+        return tear_sheet(pd.Series(equity, index=index, name="equity"),
+                          turnover=pd.Series(turnover, index=index, name="turnover"),
+                          gross=pd.Series(gross, index=index), net=pd.Series(net, index=index), traded=traded,
+                          fees=fees, slippage=slippage, benchmark=benchmark, periods_per_year=periods_per_year,
+                          risk_free=risk_free)
+
+    def _equity_values(self) -> FloatArray:
+        """:attr:`equity` as an array (the same sums, without building the Series unless it was built)."""
+        if "equity" in self.__dict__ or self._home is not None:
+            values: FloatArray = self.equity.to_numpy()
+        else:
+            values = np.nansum(self._positions * self._marks, axis=1) + self._cash
+        return values
+
+    def _measured(self) -> tuple[int, FloatArray, FloatArray, FloatArray, FloatArray, float, float, float]:
+        """What the tear sheet measures, as arrays from the first rebalance on: (first bar, equity, turnover,
+        gross and net exposure per bar, traded notional, fees, slippage)."""
+        first = int(self.rebalance_bars[0]) if self.rebalance_bars.size else 0
+        all_equity = self._equity_values()
+        f = self.book.fills()
+        notional = np.abs(f.quantity * f.price)
+        if self._home is not None:
+            notional = notional * self._fill_rates()
+        traded_per_bar = np.bincount(f.bar, weights=notional, minlength=all_equity.size)
+        equity = all_equity[first:]
+        values = np.nan_to_num(self._held()[first:])
+        gross = np.abs(values).sum(axis=1) / equity
+        net = values.sum(axis=1) / equity
+        if self._home is not None:
+            fees, slippage = float(self.costs["fees"]), float(self.costs["slippage"])
+        else:
+            fees, slippage = float(f.fee.sum()), float(np.sum(np.abs(f.price - f.reference_price) * np.abs(f.quantity)))
+        return (first, equity, traded_per_bar[first:] / equity, gross, net, float(np.sum(notional)), fees, slippage)
 
     def summary(self, benchmark: pd.Series | str | None = None, *, periods_per_year: float | None = None,
                 risk_free: float = 0.0) -> dict[str, float]:
@@ -418,15 +443,18 @@ class BacktestResult:
         status = self.book.column("status")
         start = self.config.initial_cash
         f = self.book.fills()
-        if "equity" in self.__dict__ or self._home is not None:
-            equity = self.equity.to_numpy()
-        else:  # the same sums as :attr:`equity`, without building the Series (a sweep asks thousands of times)
-            equity = np.nansum(self._positions * self._marks, axis=1) + self._cash
+        equity = self._equity_values()
         final = float(equity[-1])
         rates = self._fill_rates() if self._home is not None else 1.0
         traded = np.bincount(f.bar, weights=np.abs(f.quantity * f.price) * rates, minlength=equity.size)
         counts = np.bincount(status, minlength=len(STATUS_NAMES))
-        sheet = self.tear_sheet(benchmark, periods_per_year=periods_per_year, risk_free=risk_free)
+        if benchmark is None:  # the tear sheet's headline without building its series
+            first, m_equity, turnover, gross, net, m_traded, fees, slippage = self._measured()
+            headline = headline_figures(m_equity, self.timestamps[first:], turnover=turnover, gross=gross, net=net,
+                                        traded=m_traded, fees=fees, slippage=slippage,
+                                        periods_per_year=periods_per_year, risk_free=risk_free)
+        else:
+            headline = self.tear_sheet(benchmark, periods_per_year=periods_per_year, risk_free=risk_free).headline
         return {
             "initial_value": start,
             "final_value": final,
@@ -439,7 +467,7 @@ class BacktestResult:
             "orders_denied": float(counts[DENIED]),
             "orders_working_at_end": float(counts[list(_WORKING_CODES)].sum()),
             "fills": float(len(f.oid)),
-            **sheet.headline,
+            **headline,
         }
 
     def __repr__(self) -> str:

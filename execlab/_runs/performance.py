@@ -15,7 +15,7 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-__all__ = ["Drawdown", "TearSheet", "bars_per_year", "benchmark_levels", "tear_sheet"]
+__all__ = ["Drawdown", "TearSheet", "bars_per_year", "benchmark_levels", "headline_figures", "tear_sheet"]
 
 #: Bars in a year of daily trading sessions (the usual annualisation of daily returns).
 TRADING_DAYS: Final = 252.0
@@ -122,38 +122,17 @@ def tear_sheet(equity: pd.Series, *, turnover: pd.Series, gross: pd.Series, net:
     ``benchmark_return``, ``benchmark_cagr``, ``beta``, ``alpha`` (annualised, empyrical's), ``tracking_error``,
     ``information_ratio`` (annualised active return over tracking error), ``correlation``.
     """
-    ppy = float(periods_per_year) if periods_per_year is not None else bars_per_year(pd.DatetimeIndex(equity.index))
-    values = equity.to_numpy(dtype=np.float64)
+    index = pd.DatetimeIndex(equity.index)
+    ppy = float(periods_per_year) if periods_per_year is not None else bars_per_year(index)
+    headline, dd_at = _headline(equity.to_numpy(dtype=np.float64), index.to_numpy("datetime64[ns]"),
+                                turnover.to_numpy(dtype=np.float64), gross.to_numpy(dtype=np.float64),
+                                net.to_numpy(dtype=np.float64), traded, fees, slippage, ppy, risk_free)
     returns = equity.pct_change().iloc[1:].rename("returns")
     r = returns.to_numpy()
     rf = (1.0 + risk_free) ** (1.0 / ppy) - 1.0
-    excess = r - rf
     years = (equity.index[-1] - equity.index[0]).days / 365.25
-    growth = float(values[-1] / values[0])
-    cagr = growth ** (1.0 / years) - 1.0 if years > 0 and growth > 0 else math.nan
-    dd = _drawdown(equity)
+    dd = _drawdown_dates(index, *dd_at)
     drawdowns = equity / equity.cummax() - 1.0
-    moved = r[r != 0.0]
-    headline: dict[str, float] = {
-        "cagr": cagr,
-        "volatility": _std(r) * math.sqrt(ppy),
-        "sharpe": _ratio(float(np.mean(excess)) if r.size else math.nan, _std(excess)) * math.sqrt(ppy),
-        "sortino": _sortino(excess, ppy),
-        "max_drawdown": dd.depth,
-        "max_drawdown_days": float(dd.days),
-        "calmar": cagr / -dd.depth if dd.depth < 0 else math.nan,
-        "turnover_per_year": float(turnover.sum()) / years if years > 0 else math.nan,
-        "cost_bps": (fees + slippage) / traded * 1e4 if traded > 0 else 0.0,
-        "fee_bps": fees / traded * 1e4 if traded > 0 else 0.0,
-        "slippage_bps": slippage / traded * 1e4 if traded > 0 else 0.0,
-        "hit_rate": float(np.mean(moved > 0)) if moved.size else math.nan,
-        "best_bar": float(r.max()) if r.size else math.nan,
-        "worst_bar": float(r.min()) if r.size else math.nan,
-        "gross_exposure": float(gross.mean()),
-        "net_exposure": float(net.mean()),
-        "time_in_market": float((gross > 0).mean()),
-        "bars_per_year": ppy,
-    }
     bench_returns = None
     if benchmark is not None:
         levels = benchmark_levels(benchmark, pd.DatetimeIndex(equity.index))
@@ -164,6 +143,70 @@ def tear_sheet(equity: pd.Series, *, turnover: pd.Series, gross: pd.Series, net:
     exposure = pd.DataFrame({"gross": gross, "net": net})
     return TearSheet(headline, dd, returns, drawdowns.rename("drawdown"), monthly_returns(equity), rolling,
                      exposure, bench_returns)
+
+
+def headline_figures(equity: np.ndarray, timestamps: pd.DatetimeIndex, *, turnover: np.ndarray, gross: np.ndarray,
+                     net: np.ndarray, traded: float, fees: float, slippage: float,
+                     periods_per_year: float | None = None, risk_free: float = 0.0) -> dict[str, float]:
+    """:attr:`TearSheet.headline` without a benchmark, from arrays (equity, turnover, gross and net exposure per bar
+    of the measured span, ``timestamps`` its bars): the same figures, bit for bit, without building the tear
+    sheet's series (a sweep asks for thousands)."""
+    ppy = float(periods_per_year) if periods_per_year is not None else bars_per_year(timestamps)
+    return _headline(np.asarray(equity, dtype=np.float64), timestamps.to_numpy("datetime64[ns]"),
+                     np.asarray(turnover, dtype=np.float64),
+                     np.asarray(gross, dtype=np.float64), np.asarray(net, dtype=np.float64), traded, fees, slippage,
+                     ppy, risk_free)[0]
+
+
+_DAY: Final = np.timedelta64(1, "D")
+
+
+def _headline(values: np.ndarray, times: np.ndarray, turnover: np.ndarray, gross: np.ndarray, net: np.ndarray,
+              traded: float, fees: float, slippage: float, ppy: float,
+              risk_free: float) -> tuple[dict[str, float], tuple[float, int, int, int | None]]:
+    """The headline figures (no benchmark) from arrays, and the drawdown as (depth, peak, trough, recovery) bars;
+    ``times``: the bars' times (``datetime64``)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = values[1:] / values[:-1] - 1.0  # pandas' pct_change
+    rf = (1.0 + risk_free) ** (1.0 / ppy) - 1.0
+    excess = r - rf
+    years = int((times[-1] - times[0]) // _DAY) / 365.25  # whole days, as Timedelta.days
+    growth = float(values[-1] / values[0])
+    cagr = growth ** (1.0 / years) - 1.0 if years > 0 and growth > 0 else math.nan
+    depth, peak, trough, recovery = _drawdown_bars(values)
+    end = recovery if recovery is not None else trough
+    dd_days = float((times[end] - times[peak]) // _DAY)
+    moved = r[r != 0.0]
+    headline: dict[str, float] = {
+        "cagr": cagr,
+        "volatility": _std(r) * math.sqrt(ppy),
+        "sharpe": _ratio(float(np.mean(excess)) if r.size else math.nan, _std(excess)) * math.sqrt(ppy),
+        "sortino": _sortino(excess, ppy),
+        "max_drawdown": depth,
+        "max_drawdown_days": dd_days,
+        "calmar": cagr / -depth if depth < 0 else math.nan,
+        "turnover_per_year": float(np.nansum(turnover)) / years if years > 0 else math.nan,
+        "cost_bps": (fees + slippage) / traded * 1e4 if traded > 0 else 0.0,
+        "fee_bps": fees / traded * 1e4 if traded > 0 else 0.0,
+        "slippage_bps": slippage / traded * 1e4 if traded > 0 else 0.0,
+        "hit_rate": float(np.mean(moved > 0)) if moved.size else math.nan,
+        "best_bar": float(r.max()) if r.size else math.nan,
+        "worst_bar": float(r.min()) if r.size else math.nan,
+        "gross_exposure": _nanmean(gross),
+        "net_exposure": _nanmean(net),
+        "time_in_market": float(np.mean(gross > 0)) if gross.size else math.nan,
+        "bars_per_year": ppy,
+    }
+    return headline, (depth, peak, trough, recovery)
+
+
+def _nanmean(x: np.ndarray) -> float:
+    """The mean of the values that are not NaN (pandas' ``Series.mean``: the sum with NaN as 0, over the count)."""
+    nan = np.isnan(x)
+    count = x.size - int(nan.sum())
+    if count == 0:
+        return math.nan
+    return float((np.where(nan, 0.0, x) if count < x.size else x).sum() / count)
 
 
 def monthly_returns(equity: pd.Series) -> pd.DataFrame:
@@ -204,16 +247,19 @@ def _sortino(excess: np.ndarray, ppy: float) -> float:
     return _ratio(float(np.mean(excess)), downside) * math.sqrt(ppy)
 
 
-def _drawdown(equity: pd.Series) -> Drawdown:
-    values = equity.to_numpy(dtype=np.float64)
+def _drawdown_bars(values: np.ndarray) -> tuple[float, int, int, int | None]:
+    """The deepest drawdown of ``values``: (depth, peak bar, trough bar, recovery bar or None)."""
     peaks = np.maximum.accumulate(values)
     depth = values / peaks - 1.0
     trough = int(np.argmin(depth))
     peak = int(np.flatnonzero(values[: trough + 1] == peaks[trough])[0]) if depth[trough] < 0 else trough
     after = np.flatnonzero(values[trough:] >= peaks[trough]) + trough if depth[trough] < 0 else np.array([trough])
-    index = equity.index
-    recovery = pd.Timestamp(index[after[0]]) if after.size else None
-    return Drawdown(float(depth[trough]), pd.Timestamp(index[peak]), pd.Timestamp(index[trough]), recovery)
+    return float(depth[trough]), peak, trough, (int(after[0]) if after.size else None)
+
+
+def _drawdown_dates(index: pd.DatetimeIndex, depth: float, peak: int, trough: int, recovery: int | None) -> Drawdown:
+    return Drawdown(depth, pd.Timestamp(index[peak]), pd.Timestamp(index[trough]),
+                    None if recovery is None else pd.Timestamp(index[recovery]))
 
 
 def _versus(r: np.ndarray, b: np.ndarray, rf: float, ppy: float, levels: pd.Series,

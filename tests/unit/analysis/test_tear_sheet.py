@@ -172,3 +172,17 @@ def test_summary_measures_from_the_first_rebalance() -> None:
         result.tear_sheet("SPY")
     by_symbol = result.tear_sheet("SYMBOL000")
     assert by_symbol.headline["correlation"] > 0.5
+
+
+def test_summary_headline_equals_the_tear_sheet_bit_for_bit() -> None:
+    # summary() computes the headline from arrays (no series): every figure must be the tear sheet's, exactly
+    bars = _universe(3, 300)
+    closes = bars.pivot(index="timestamp", columns="symbol", values="close")
+    targets = pd.DataFrame(0.3, index=closes.index[20::7], columns=closes.columns)
+    targets.iloc[::3] = 0.1
+    result = xl.run_backtest(targets, bars, xl.Config.from_mapping({
+        "plan": {"target_unit": "weight"}, "venue": {"fees": {"model": "bps", "bps": 3.0}}}))
+    summary, headline = result.summary(), result.tear_sheet().headline
+    for key, value in headline.items():
+        assert summary[key] == value or (np.isnan(summary[key]) and np.isnan(value)), key
+    assert summary["max_drawdown"] < 0 and summary["turnover_per_year"] > 0
