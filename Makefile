@@ -3,12 +3,18 @@ PY ?= $(shell .ci/find-python 3.11 | grep . || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# `make test` also runs OTHER_PYTHONS_TESTS (the unit tests and the CLI demo end to end, slow ones included) on these
-# interpreters, each in its own .venv-X.Y (skipped, and said so, when the machine has none); the full suite runs on
-# 3.11 only (about 18 minutes), so the whole of `make test` stays under 40 minutes.
+# `make test` runs the whole suite on 3.11 and, on each of OTHER_PYTHONS (in its own .venv-X.Y; skipped, and said
+# so, when the machine has none), OTHER_PYTHONS_TESTS (the unit tests and the CLI demo end to end, slow ones included)
+# plus OTHER_PYTHONS_REST (every other test not marked slow: the slow rest, i.e. crash and pacing trials, notebooks,
+# the browser, end-to-end rebalances, runs on 3.11 only), so the whole of `make test` stays under 40 minutes.
 OTHER_PYTHONS ?= 3.12 3.13
 OTHER_PYTHONS_TESTS := tests/unit tests/e2e/test_cli_demo.py
+OTHER_PYTHONS_REST := tests $(OTHER_PYTHONS_TESTS:%=--ignore=%) -m "not slow"
 FAST_TIER := -m "not slow and not browser and not notebook"
+# pytest runs on PYTEST_WORKERS processes (pytest-xdist; CI's machine has 2 cores); tests sharing a module-scoped
+# fixture stay on one process (xdist_group, tests/conftest.py). PYTEST_WORKERS=0 runs in this process, serially.
+PYTEST_WORKERS ?= 2
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup
 
 .PHONY: setup browser demo test test-fast test-other-pythons docs soak lint bench lock clean
 
@@ -35,26 +41,28 @@ test: setup browser
 	$(BIN)/ruff check execlab tests benchmarks
 	$(BIN)/mypy
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir .site
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=30
 	$(MAKE) --no-print-directory test-other-pythons
 
-# OTHER_PYTHONS_TESTS on each other interpreter, in its own venv synced from the same universal lock.
+# OTHER_PYTHONS_TESTS and OTHER_PYTHONS_REST on each other interpreter, in its own venv synced from the same
+# universal lock.
 test-other-pythons:
 	@for v in $(OTHER_PYTHONS); do \
 		py=$$(.ci/find-python $$v); \
 		if [ -z "$$py" ]; then echo "Python $$v: SKIPPED (no python$$v on this machine)"; continue; fi; \
-		echo "Python $$v ($$py): $(OTHER_PYTHONS_TESTS) in .venv-$$v"; \
+		echo "Python $$v ($$py): $(OTHER_PYTHONS_TESTS), then the rest not marked slow, in .venv-$$v"; \
 		$(MAKE) --no-print-directory VENV=.venv-$$v PY=$$py setup || exit 1; \
-		.venv-$$v/bin/python -m pytest $(OTHER_PYTHONS_TESTS) -q || exit 1; \
+		.venv-$$v/bin/python -m pytest $(PYTEST_PARALLEL) $(OTHER_PYTHONS_TESTS) -q || exit 1; \
+		.venv-$$v/bin/python -m pytest $(PYTEST_PARALLEL) $(OTHER_PYTHONS_REST) -q || exit 1; \
 	done
 
 # The documentation site (MkDocs + Material + mkdocstrings), warnings as errors; `make docs` serves nothing, it builds.
 docs: setup
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir .site
 
-# The fast tier (under two minutes): everything but the slow, browser and notebook tests; no ruff or mypy.
+# The fast tier (on PYTEST_WORKERS processes): everything but the slow, browser and notebook tests; no ruff or mypy.
 test-fast: setup
-	$(BIN)/python -m pytest $(FAST_TIER)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(FAST_TIER)
 
 # The long runs: many more SIGKILL crash trials and fuzzed bad inputs than `make test` does (counts by variable).
 SOAK_CRASH_TRIALS ?= 200

@@ -4,6 +4,13 @@ A test that requests ``local_venue`` (or ``local_venue_module``) starts a local 
 port and is marked ``local_venue``; one that requests ``kernel`` (tests/e2e/conftest.py) runs a notebook and is
 marked ``notebook`` and ``slow``. Otherwise ``slow`` and ``browser`` are set where the tests are (pyproject.toml
 lists the markers).
+
+``make test`` runs the suite on two processes (pytest-xdist, ``-n 2 --dist loadgroup``), so a test must not share
+anything with a test running beside it: a server takes port 0 or the ``free_port`` fixture's port, never a fixed
+one; files go under ``tmp_path``/``tmp_path_factory`` (never the repository tree or a fixed /tmp path); state
+changed at module level is undone by the test (``monkeypatch``). Tests that use a module- or class-scoped fixture
+(a venue or a journal built once for the module) are kept on one process with it (``xdist_group``, set below);
+add ``@pytest.mark.xdist_group("name")`` yourself only when tests share something else.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import execlab as xl
 from execlab._oms.journal import Journal
 from execlab.venues import AlpacaVenue
 
+from helpers import readme
 from helpers.alpaca import StartVenue
 
 FIXTURE_MARKERS = {"local_venue": ("local_venue",), "local_venue_module": ("local_venue",),
@@ -45,6 +53,29 @@ def _pacer_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]
         os.environ[PACER_DIR_ENV] = before
 
 
+@pytest.fixture
+def free_port() -> int:
+    """A TCP port free on loopback now, for a server that must be told its port before it starts (prefer port 0)."""
+    return readme.free_port()
+
+
+def _shared_fixture_group(item: pytest.Item) -> str | None:
+    """``module[fixture=index,...]`` when the test uses a module-, class- or package-scoped fixture (one instance
+    per module and parameter), else None."""
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None:
+        return None
+    shared = sorted(name for name in item.fixturenames  # type: ignore[attr-defined]
+                    if (defs := info.name2fixturedefs.get(name)) and defs[-1].scope in ("module", "class", "package"))
+    if not shared:
+        return None
+    callspec = getattr(item, "callspec", None)
+    params = [f"{name}={callspec.indices[name]}" for name in shared
+              if callspec is not None and name in callspec.indices]
+    return f"{item.nodeid.split('::', 1)[0]}[{','.join(params)}]"
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         used = set(getattr(item, "fixturenames", ()))
@@ -52,6 +83,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             for marker in markers:
                 if fixture in used and item.get_closest_marker(marker) is None:
                     item.add_marker(marker)
+        group = _shared_fixture_group(item)
+        if group is not None and item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
