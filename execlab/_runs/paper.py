@@ -85,7 +85,7 @@ def run_paper(
                               f"{' …' if len(missing) > 10 else ''}")
     keys: dict[int, str] = {}
     if journal is not None:
-        journal.record_run(cfg.run_id, cfg.mode, cfg.broker.name, cfg.strategy_id)
+        journal.record_run(cfg.run_id, cfg.mode, cfg.broker.name, cfg.strategy_id, cfg.currency)
     journaled = None if journal is None else BookJournal(journal, cfg.run_id, tg.symbols, keys.__getitem__)
     session = build_session(cfg, tg.symbols, journal=journal, instruments=instruments, book_journal=journaled)
     executor, book, rebalancer = session.executor, session.book, session.rebalancer

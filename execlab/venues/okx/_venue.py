@@ -55,7 +55,8 @@ class OkxVenue(VenueServer):
         fees = FeeConfig(model="maker_taker", maker_bps=maker_fee * 10_000, taker_bps=taker_fee * 10_000)
         self.account = VenueAccount(dict(balances) if balances is not None else {"USDT": 100_000.0},
                                     currency="USDT", venue_config=venue_config or VenueConfig(fees=fees),
-                                    instruments=markets, symbols_closed=True, seed=seed)
+                                    instruments=markets, symbols_closed=True, seed=seed,
+                                    execution_id=str)
         self.injector = FaultInjector(FaultKnobs(seed=seed))
         self.open_markets = open_markets
         self.guard = HarnessGuard.for_bind(harness_token or new_harness_token(), host, keys_match=self._keys_match)
