@@ -56,7 +56,7 @@ CASES = [
 
 
 def _burn_rate_limit(harness: BrokerHarness, venue: VenueHandle) -> None:
-    other = harness.make_adapter(venue, timeout=5.0)
+    other = harness.burner(venue)
     for _ in range(40):
         try:
             other._account()

@@ -67,6 +67,11 @@ class BrokerHarness(ABC):
     def harness_headers(self) -> dict[str, str]:
         """Headers the harness routes accept (a process-run venue's)."""
 
+    def burner(self, venue: VenueHandle) -> BrokerAdapter:
+        """Another client on the same key that does not pace itself (the fault matrix's 429 case burns the window
+        with it); default: :meth:`make_adapter` (adapters that pace only through the executor)."""
+        return self.make_adapter(venue, timeout=5.0)
+
     def held(self, venue: VenueHandle) -> dict[str, float]:
         """The venue's non-zero positions, read through the adapter."""
         adapter = self.make_adapter(venue)

@@ -39,6 +39,12 @@ class BinanceHarness(BrokerHarness):
         assert isinstance(venue, BinanceVenue)
         return BinanceAdapter(self.key, self.secret, base_url=venue.base_url, timeout=timeout, bare_symbols=True)
 
+    def burner(self, venue: VenueHandle) -> BrokerAdapter:
+        """A client that sends without pacing (another program on the key: the adapter itself would pace)."""
+        assert isinstance(venue, BinanceVenue)
+        return BinanceAdapter(self.key, self.secret, base_url=venue.base_url, bare_symbols=True, stream=False,
+                              weight_limit=1_000_000, follow_stated_limit=False)
+
     def config(self, venue: VenueHandle, run_id: str, **broker: Any) -> xl.Config:
         assert isinstance(venue, BinanceVenue)
         return xl.Config.from_mapping({"mode": "paper", "run_id": run_id, "currency": "USDT", "broker": {
