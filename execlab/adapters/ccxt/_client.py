@@ -21,7 +21,7 @@ from execlab._core.models import Balance
 from execlab.adapters.ccxt._errors import ErrorKind, error_kind, retry_after
 from execlab.adapters.ccxt._exchange import make_exchange
 from execlab.adapters.ccxt._mapping import CLIENT_ID_STYLES, balances, instrument
-from execlab.adapters.ccxt._pacing import WeightPacer
+from execlab.adapters.ccxt._pacing import WeightPacer, weight_state_path
 
 __all__ = ["CcxtCallError", "CcxtClient"]
 
@@ -69,11 +69,17 @@ class CcxtClient:
         self.client_ids = CLIENT_ID_STYLES[exchange_id]
         self._lock = threading.RLock()
         self._markets: dict[str, Any] | None = None
+        def state(budget: str) -> str | None:
+            """Shared with other processes on the key (a local venue's, when pacing to the stated limit)."""
+            if not base_url or not follow_stated_limit:
+                return None
+            return str(weight_state_path(exchange_id, base_url, api_key, budget))
+
         if exchange_id == "binance":
-            shared = WeightPacer(weight_limit, weight_window)
+            shared = WeightPacer(weight_limit, weight_window, state_path=state("weight"))
             self._pacers = {op: (shared, w) for op, w in _BINANCE_WEIGHTS.items()}
         else:
-            self._pacers = {op: (WeightPacer(limit, 2.0), 1) for op, limit in _OKX_LIMITS.items()}
+            self._pacers = {op: (WeightPacer(limit, 2.0, state_path=state(op)), 1) for op, limit in _OKX_LIMITS.items()}
         self.clock_resyncs = 0
 
     # -- the call path -------------------------------------------------------------------------------------

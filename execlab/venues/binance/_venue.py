@@ -128,7 +128,9 @@ class BinanceVenue(VenueServer):
 
     def set_quote(self, symbol: str, bid: float | None, ask: float | None, last: float | None = None,
                   volume: float | None = None) -> None:
-        """Set a market's touch (``BTC/USDT``) and fill what it reaches."""
+        """Set a market's touch (``BTC/USDT``) and fill what it reaches (an ``open_markets`` venue lists it)."""
+        if self.open_markets:
+            self.list_market(symbol)
         self.account.set_quote(symbol, bid, ask, last, volume)
 
     def replay_bars(self, bars: Any) -> Any:

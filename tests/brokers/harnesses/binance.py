@@ -37,7 +37,8 @@ class BinanceHarness(BrokerHarness):
 
     def make_adapter(self, venue: VenueHandle, *, timeout: float = 5.0) -> BrokerAdapter:
         assert isinstance(venue, BinanceVenue)
-        return BinanceAdapter(self.key, self.secret, base_url=venue.base_url, timeout=timeout, bare_symbols=True)
+        return BinanceAdapter(self.key, self.secret, base_url=venue.base_url, timeout=timeout, bare_symbols=True,
+                              weight_limit=venue.limits.limit, weight_window=venue.limits.weights.window)
 
     def burner(self, venue: VenueHandle) -> BrokerAdapter:
         """A client that sends without pacing (another program on the key: the adapter itself would pace)."""
