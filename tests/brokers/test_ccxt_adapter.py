@@ -121,7 +121,8 @@ def test_a_duplicate_client_id_is_reported_as_one(venue: Any) -> None:
 def test_binance_429_is_waited_out_so_no_418_follows() -> None:
     venue = _venue("binance", weight_limit=45, weight_window=2.0)
     try:
-        adapter = _adapter(venue, weight_limit=1000, weight_window=2.0)  # paced to a wrong limit on purpose
+        adapter = _adapter(venue, weight_limit=1000, weight_window=2.0,  # paced to a wrong limit on purpose
+                           follow_stated_limit=False)
         adapter._instruments(["BTC/USDT"])  # 20
         adapter._positions()  # 20: 40 used
         with pytest.raises(BrokerRateLimitedError) as limited:

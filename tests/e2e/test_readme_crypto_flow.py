@@ -24,7 +24,7 @@ def test_the_crypto_page_commands_run_as_written(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "crypto.sqlite")
     rows = db.execute("SELECT symbol, side, quantity, price, fee, fee_currency FROM fills").fetchall()
     assert sorted(r[0] for r in rows) == ["BTC/USDT", "ETH/USDT", "SOL/USDT"]
-    for symbol, side, qty, price, fee, fee_currency in rows:
+    for symbol, side, qty, _, fee, fee_currency in rows:
         assert side == "buy" and fee_currency == symbol.split("/")[0]  # fees in the asset received
         assert fee == pytest.approx(qty * 0.001, rel=1e-6)
     weights = {s: q * p / 100_000 for s, _, q, p, _, _ in rows}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any, ClassVar
 
-from brokers.harnesses.base import BrokerHarness, VenueHandle
+from brokers.harnesses.base import BrokerHarness, VenueHandle, ccxt_open_gaps
 
 import execlab as xl
 from execlab._brokers.contract import BrokerAdapter
@@ -26,14 +26,7 @@ class BinanceHarness(BrokerHarness):
     symbols: ClassVar[dict[str, float]] = {"AAA": 10.0, "BBB": 20.0, "CCC": 50.0, "DDD": 5.0}
     order_match = "POST /api/v3/order"
     known_gaps: ClassVar[dict[str, str]] = {
-        **{f"test_sigkill_and_restart_loses_nothing_and_sends_nothing_twice[binance-{k}]":
-           "open (issue 14): a 200-symbol rebalance through ccxt does not finish within the trial (order lookups "
-           "and trade listings go symbol by symbol: ccxt needs a symbol per call)" for k in range(1000)},
-        **{f"test_a_restarted_client_meets_no_429_from_a_binding_rate_limit[binance-{k}]":
-           "open (issue 14): not run to the end yet (see the crash trials' gap)" for k in range(1000)},
-        "test_two_clients_polling_on_one_key_meet_no_429[binance]":
-            "open (issue 14): no 429 now, but the case counts one request per account call and a ccxt client also "
-            "loads markets (and the venue's count differs by a few)",
+        **ccxt_open_gaps("binance"),
         "test_a_restarted_client_continues_its_window_with_no_429[binance]":
             "open (issue 14): the restarted client's first requests still meet a 429 or two at a 30-weight window",
         "test_fault_ends_with_the_right_positions_and_no_duplicate[binance-rate_limited_429]":
