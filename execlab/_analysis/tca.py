@@ -631,7 +631,7 @@ def _journal_times(values: list[Any]) -> pd.DatetimeIndex:
 
 def tca_from_journal(journal: Journal, run_id: str, bars: pd.DataFrame | MarketData | None = None, *,
                      mode: str | None = None, venue: str | None = None,
-                     account_currency: str = "USD") -> TcaResult:
+                     account_currency: str | None = None) -> TcaResult:
     """:func:`transaction_costs` of one paper or live run from its journal.
 
     The decision price is the plan's. The decision time is the market time the order was sent at when the executor
@@ -642,7 +642,8 @@ def tca_from_journal(journal: Journal, run_id: str, bars: pd.DataFrame | MarketD
     state when its decision time is on the journal's clock. Fills of orders the run did not decide (adopted
     external orders) are left out and counted in ``notes``. ``mode``, ``venue`` and ``strategy_id`` come from the
     run's journaled ``run`` event (``unknown`` without one); ``mode`` and ``venue`` given here override them. Fees
-    are valued in ``account_currency`` from each fill's journaled ``fee_currency`` (None: the account's).
+    are valued in ``account_currency`` (default: the currency the run journaled, else USD) from each fill's journaled
+    ``fee_currency`` (None: the account's).
     """
     intents = journal.orders(run_id)
     fills = journal.fills(run_id)
@@ -666,7 +667,10 @@ def tca_from_journal(journal: Journal, run_id: str, bars: pd.DataFrame | MarketD
                      "are left out")
     fills = fills[known].rename(columns={"at": "timestamp"}).drop(columns=["run_id"])
     fills["timestamp"] = _journal_times(fills["timestamp"].tolist())
-    for name, value in journal.run_labels(run_id).items():  # what the run journaled it is; arguments override
+    labels = journal.run_labels(run_id)
+    currency = account_currency or labels.pop("currency", None) or "USD"
+    labels.pop("currency", None)
+    for name, value in labels.items():  # what the run journaled it is; arguments override
         orders[name] = value
-    result = transaction_costs(orders, fills, bars, mode=mode, venue=venue, account_currency=account_currency)
+    result = transaction_costs(orders, fills, bars, mode=mode, venue=venue, account_currency=currency)
     return TcaResult(result.orders, result.fills, (*notes, *result.notes), result.other_fees)

@@ -562,8 +562,8 @@ class BrokerExecutor(OrderExecutor):
 def _fee_value(fill: BrokerFill) -> float:
     """The fee in the quote currency, for the OMS's cash: a fee charged in the base asset of a pair ``BASE/QUOTE``
     (a crypto buy) is valued at the fill price."""
-    base = fill.symbol.partition("/")[0] if "/" in fill.symbol else None
-    if fill.fee_currency is not None and base is not None and fill.fee_currency.upper() == base.upper():
+    base = fill.symbol.partition("/")[0]  # a pair named by its base alone (``BTC``) is its own base
+    if fill.fee_currency is not None and fill.fee_currency.upper() == base.upper():
         return fill.fee * fill.price
     return fill.fee
 

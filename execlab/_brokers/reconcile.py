@@ -51,6 +51,14 @@ def _last_snapshot(journal: Journal, run_id: str) -> tuple[dict[str, float], int
     return {k: float(v) for k, v in json.loads(last["payload"]).get("positions", {}).items()}, int(last["seq"])
 
 
+def _fee_in_asset(fills: pd.DataFrame) -> pd.Series:
+    """Per fill, the fee taken in the traded asset itself (a crypto buy's fee in the asset received: ``BTC`` on
+    ``BTC/USDT``, or on ``BTC`` when pairs are named by their base), which the position lacks; 0 otherwise."""
+    base = fills["symbol"].astype(str).str.partition("/")[0].str.upper()
+    taken = fills["fee_currency"].fillna("").astype(str).str.upper() == base
+    return fills["fee"].where(taken, 0.0).astype(float)
+
+
 def reconcile(executor: BrokerExecutor, journal: Journal, run_id: str, tolerance: float = 1e-6,
               on_mismatch: Literal["reducing_only", "halted"] = "reducing_only") -> ReconcileReport:
     """Reconcile the journal of ``run_id`` with the broker behind ``executor``; journal what was found."""
@@ -88,7 +96,7 @@ def reconcile(executor: BrokerExecutor, journal: Journal, run_id: str, tolerance
         fills = fills[fills["at"] >= snap_at]
     expected = pd.Series(baseline, dtype=float)
     if not fills.empty:
-        signed = fills["quantity"].where(fills["side"] == "buy", -fills["quantity"])
+        signed = fills["quantity"].where(fills["side"] == "buy", -fills["quantity"]) - _fee_in_asset(fills)
         expected = expected.add(signed.groupby(fills["symbol"]).sum(), fill_value=0.0)
     held = pd.Series(executor.positions_by_symbol(), dtype=float)
     external = {r["symbol"] for r in adopted_rows}

@@ -241,15 +241,18 @@ class Journal:
                  for kind, coid, status, payload in rows],
             )
 
-    def record_run(self, run_id: str, mode: str, venue: str, strategy_id: str) -> None:
-        """Journal what the run is (a ``run`` event), unless its last ``run`` event already says the same."""
+    def record_run(self, run_id: str, mode: str, venue: str, strategy_id: str, currency: str | None = None) -> None:
+        """Journal what the run is (a ``run`` event; ``currency``: the account's), unless its last ``run`` event
+        already says the same."""
         labels = {"mode": mode, "venue": venue, "strategy_id": strategy_id}
+        if currency:
+            labels["currency"] = currency
         if self.run_labels(run_id) != labels:
             self.record(run_id, EventKind.RUN, None, None, labels)
 
     def run_labels(self, run_id: str) -> dict[str, str]:
-        """The run's ``mode``, ``venue`` and ``strategy_id`` from its last ``run`` event (empty when it has none:
-        journals written before runs were labelled)."""
+        """The run's ``mode``, ``venue``, ``strategy_id`` and account ``currency`` (when journaled) from its last
+        ``run`` event (empty when it has none: journals written before runs were labelled)."""
         rows = self._frame("SELECT payload FROM events WHERE run_id = ? AND kind = ? ORDER BY seq DESC LIMIT 1",
                            (run_id, EventKind.RUN.value))
         if rows.empty:
@@ -260,7 +263,8 @@ class Journal:
             return {}
         if not isinstance(data, dict):
             return {}
-        return {k: str(data[k]) for k in ("mode", "venue", "strategy_id") if data.get(k) not in (None, "")}
+        return {k: str(data[k]) for k in ("mode", "venue", "strategy_id", "currency")
+                if data.get(k) not in (None, "")}
 
     def record_states(self, run_id: str, rows: Iterable[tuple[str, str, str]],
                       kind: EventKind = EventKind.STATE) -> None:

@@ -225,6 +225,13 @@ def _diff(
                 reason[j] = 7
         elif sh == 0.0 and abs(pos) * price[j] >= 1e-9:
             q = -pos  # closing a position is always allowed (below a billionth of a unit of money it is dust)
+            grid = np.round(pos / lot[j], 8) if lot[j] > 0.0 else 0.0
+            if grid != np.trunc(grid):
+                # Off the step grid (a fee taken in the asset received): close what the grid allows; the rest
+                # is dust no order can sell, so it is not chased.
+                q = -np.trunc(grid) * lot[j]
+                if q == 0.0:
+                    reason[j] = 2
         else:
             q = sh - pos
             if lot[j] > 0.0:

@@ -123,7 +123,7 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
     when = rebalance_time(as_of)
     market = None if bars is None or isinstance(bars, MarketData) else MarketData.from_bars(bars)
     market = bars if isinstance(bars, MarketData) else market
-    journal.record_run(run_id, config.mode, config.broker.name, config.strategy_id)
+    journal.record_run(run_id, config.mode, config.broker.name, config.strategy_id, config.currency)
     halt = journaled_halt(journal, run_id)
     if halt is not None:
         raise TradingHaltedError(f"trading is halted by the kill switch ({halt.reason}, at {halt.at}); nothing was "

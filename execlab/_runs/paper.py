@@ -86,7 +86,7 @@ def run_paper(
                               f"{' …' if len(missing) > 10 else ''}")
     keys: dict[int, str] = {}
     if journal is not None:
-        journal.record_run(cfg.run_id, cfg.mode, cfg.broker.name, cfg.strategy_id)
+        journal.record_run(cfg.run_id, cfg.mode, cfg.broker.name, cfg.strategy_id, cfg.currency)
     clock: list[pd.Timestamp] = []
 
     def key_of(step: int) -> str:

@@ -199,7 +199,7 @@ def test_binance_pacing_at_the_weight_limit_sends_no_request_into_a_429() -> Non
 def test_binance_429_is_rate_limited_with_retry_after() -> None:
     with BinanceVenue(weight_limit=30) as venue:
         client = CcxtClient("binance", api_key=venue.api_key, secret=venue.secret, base_url=venue.base_url,
-                            weight_limit=1000)  # paced to the wrong limit on purpose
+                            weight_limit=1000, follow_stated_limit=False)  # paced to the wrong limit on purpose
         try:
             client.markets()
             with pytest.raises(CcxtCallError) as limited:

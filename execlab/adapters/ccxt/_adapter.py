@@ -83,6 +83,8 @@ class CcxtAdapter(BrokerAdapter):
         weight_limit, weight_window: Binance's request weight per window (6000 per 60 s).
         stream: order updates and fills from ccxt.pro (else the executor polls).
         bare_symbols: execlab names a pair by its base currency alone (``BTC`` is ``BTC/USDT``).
+        follow_stated_limit: pace to the weight limit the exchange states (Binance's ``exchangeInfo``), not only to
+            ``weight_limit``.
     """
 
     exchange_id: ClassVar[str] = ""
@@ -92,14 +94,16 @@ class CcxtAdapter(BrokerAdapter):
 
     def __init__(self, api_key: str, secret: str, *, password: str | None = None, base_url: str | None = None,
                  quote_currency: str = "USDT", timeout: float = 10.0, weight_limit: int = 6000,
-                 weight_window: float = 60.0, stream: bool = True, bare_symbols: bool = False) -> None:
+                 weight_window: float = 60.0, stream: bool = True, bare_symbols: bool = False,
+                 follow_stated_limit: bool = True) -> None:
         self.name = f"ccxt:{self.exchange_id}"
         self.symbol_map = QuotedSymbols(quote_currency, bare=bare_symbols)
         self._credentials: dict[str, Any] = {"api_key": api_key, "secret": secret, "password": password}
         self.base_url = base_url
         self.quote_currency = quote_currency
         self.client = CcxtClient(self.exchange_id, base_url=base_url, timeout=timeout, weight_limit=weight_limit,
-                                 weight_window=weight_window, **self._credentials)
+                                 weight_window=weight_window, follow_stated_limit=follow_stated_limit,
+                                 **self._credentials)
         self._use_stream = stream
         self._lock = threading.Lock()
         self._symbols: list[str] = []

@@ -21,7 +21,7 @@ from execlab._core.models import Balance
 from execlab.adapters.ccxt._errors import ErrorKind, error_kind, retry_after
 from execlab.adapters.ccxt._exchange import make_exchange
 from execlab.adapters.ccxt._mapping import CLIENT_ID_STYLES, balances, instrument
-from execlab.adapters.ccxt._pacing import WeightPacer
+from execlab.adapters.ccxt._pacing import WeightPacer, weight_state_path
 
 __all__ = ["CcxtCallError", "CcxtClient"]
 
@@ -55,22 +55,31 @@ class CcxtClient:
         weight_limit: Binance request weight per minute to pace to (default 6000, Binance's); for OKX a scale on
             its per-endpoint limits is not needed (they are fixed per endpoint).
         weight_window: the window of ``weight_limit`` in seconds (60: Binance's minute).
+        follow_stated_limit: pace to the request-weight limit Binance states in ``exchangeInfo`` (else to
+            ``weight_limit`` alone).
     """
 
     def __init__(self, exchange_id: str, *, api_key: str, secret: str, password: str | None = None,
                  base_url: str | None = None, timeout: float = 10.0, weight_limit: int = 6000,
-                 weight_window: float = 60.0) -> None:
+                 weight_window: float = 60.0, follow_stated_limit: bool = True) -> None:
         self.exchange_id = exchange_id
+        self.follow_stated_limit = follow_stated_limit
         self.exchange = make_exchange(exchange_id, api_key=api_key, secret=secret, password=password,
                                       base_url=base_url, timeout_ms=int(timeout * 1000))
         self.client_ids = CLIENT_ID_STYLES[exchange_id]
         self._lock = threading.RLock()
         self._markets: dict[str, Any] | None = None
+        def state(budget: str) -> str | None:
+            """Shared with other processes on the key (a local venue's, when pacing to the stated limit)."""
+            if not base_url or not follow_stated_limit:
+                return None
+            return str(weight_state_path(exchange_id, base_url, api_key, budget))
+
         if exchange_id == "binance":
-            shared = WeightPacer(weight_limit, weight_window)
+            shared = WeightPacer(weight_limit, weight_window, state_path=state("weight"))
             self._pacers = {op: (shared, w) for op, w in _BINANCE_WEIGHTS.items()}
         else:
-            self._pacers = {op: (WeightPacer(limit, 2.0), 1) for op, limit in _OKX_LIMITS.items()}
+            self._pacers = {op: (WeightPacer(limit, 2.0, state_path=state(op)), 1) for op, limit in _OKX_LIMITS.items()}
         self.clock_resyncs = 0
 
     # -- the call path -------------------------------------------------------------------------------------
@@ -85,7 +94,10 @@ class CcxtClient:
         return None
 
     def call(self, op: str, fn: Callable[[], T]) -> T:
-        """Run one ccxt call ``fn`` under the pacer of ``op`` (a key of the weight table)."""
+        """Run one ccxt call ``fn`` under the pacer of ``op`` (a key of the weight table). Markets load first, on
+        their own request (ccxt would load them inside the first call, unpaced, and its stated limits unread)."""
+        if op != "markets" and self._markets is None:
+            self.markets()
         pacer, weight = self._pacers[op]
         resynced = False
         while True:
@@ -125,7 +137,7 @@ class CcxtClient:
 
     def _follow_declared_limit(self, info: Any) -> None:
         """Pace to the request-weight limit Binance states in ``exchangeInfo`` (``rateLimits``)."""
-        if self.exchange_id != "binance" or not isinstance(info, dict):
+        if self.exchange_id != "binance" or not self.follow_stated_limit or not isinstance(info, dict):
             return
         seconds = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86_400}
         for rule in info.get("rateLimits") or []:

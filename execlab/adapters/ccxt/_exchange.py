@@ -58,8 +58,9 @@ def make_exchange(exchange_id: str, *, api_key: str, secret: str, password: str 
     else:
         import ccxt as module
     options = {**_OPTIONS[exchange_id], **(extra_options or {})}
+    # enableLastJsonResponse: the adapter reads the limits Binance states in exchangeInfo (ccxt keeps no copy).
     config: dict[str, Any] = {"apiKey": api_key, "secret": secret, "timeout": timeout_ms, "enableRateLimit": False,
-                              "options": options}
+                              "enableLastJsonResponse": True, "options": options}
     if password is not None:
         config["password"] = password
     exchange = getattr(module, exchange_id)(config)

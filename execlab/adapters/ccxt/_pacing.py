@@ -5,19 +5,30 @@ process, still leave this one without a 429 (and so without the 418 ban that fol
 A request holds its weight from the moment it is sent; its window is counted from its answer (the exchange counted
 it earlier, so its window ends first). Weight the exchange reports beyond this pacer's own is someone else's: it is
 counted as used until one window after it was seen. A 429 / 418 holds every request for its ``Retry-After``.
+
+Given a ``state_path``, the pacer writes its weight in the window there (under a writer id of its own, as the kit's
+:class:`~execlab._brokers.pacing.RequestPacer` does with request counts) and counts the weight other writers put there:
+a process restarted after a crash, or a second client on the key and machine, shares the limit instead of meeting a
+429 before the exchange's headers told it of the other's weight.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final
 
-__all__ = ["PacingStats", "WeightPacer"]
+from execlab._brokers.pacing import PACER_DIR_ENV
+
+__all__ = ["PacingStats", "WeightPacer", "weight_state_path"]
 
 _INFLIGHT: Final = float("inf")
 
@@ -37,13 +48,16 @@ class PacingStats:
 class _Entry:
     at: float
     weight: int
+    epoch: float = 0.0
+    """Wall-clock time of the send, then of the answer (what the state file keeps)."""
 
 
 class WeightPacer:
     """Rolling-window weight pacing (``limit`` per ``window`` seconds)."""
 
     def __init__(self, limit: int, window: float = 60.0, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, state_path: Path | str | None = None,
+                 wall_clock: Callable[[], float] = time.time) -> None:
         if limit <= 0 or window <= 0:
             raise ValueError("limit and window must be positive")
         self.limit = int(limit)
@@ -55,6 +69,12 @@ class WeightPacer:
         self._cond = threading.Condition()
         self._requests = self._weight = self._holds = 0
         self._waited = 0.0
+        self._state_path = None if state_path is None else Path(state_path)
+        self._wall = wall_clock
+        self._writer = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        stated = self._read_limit()
+        if stated is not None and stated[0] / stated[1] < self.limit / self.window:
+            self.limit, self.window = stated  # the limit an earlier process learnt from the exchange
 
     def _trim(self, now: float) -> tuple[int, int]:
         for log in (self._own, self._foreign):
@@ -76,8 +96,14 @@ class WeightPacer:
         with self._cond:
             while True:
                 now = self._clock()
-                own, foreign = self._trim(now)
-                if now >= self._hold_until and own + foreign + weight <= self.limit:
+                with self._file_lock():  # deciding and entering the request is one step for every writer
+                    own, foreign = self._trim(now)
+                    fits = now >= self._hold_until and own + foreign + self._shared() + weight <= self.limit
+                    if fits:
+                        entry.epoch = self._wall()
+                        self._own.append(entry)
+                        self._write()
+                if fits:
                     break
                 wake = self._hold_until if now < self._hold_until else self._next_free(now)
                 self._cond.release()
@@ -85,7 +111,6 @@ class WeightPacer:
                     self._sleep(max(0.0, min(wake - now, self.window)) + 0.001)
                 finally:
                     self._cond.acquire()
-            self._own.append(entry)
             self._requests += 1
             self._weight += weight
             self._waited += self._clock() - started
@@ -94,15 +119,16 @@ class WeightPacer:
             yield lambda used: reported.__setitem__(0, used)
         finally:
             with self._cond:
-                entry.at = self._clock()
+                entry.at, entry.epoch = self._clock(), self._wall()
                 self._own = deque(sorted(self._own, key=lambda e: e.at))
                 if reported[0] is not None:
                     self._observe(reported[0], entry.at)
+                self._save()
                 self._cond.notify_all()
 
     def _observe(self, used: int, now: float) -> None:
         own, foreign = self._trim(now)
-        excess = used - own - foreign
+        excess = used - own - foreign - self._shared()
         if excess > 0:
             self._foreign.append(_Entry(now, excess))
             self._holds += 1
@@ -121,7 +147,79 @@ class WeightPacer:
             self._hold_until = max(self._hold_until, self._clock() + max(0.0, seconds))
             self._holds += 1
 
+    # -- state across processes -----------------------------------------------------------------------------
+    def _read(self) -> dict[str, list[list[float]]]:
+        assert self._state_path is not None
+        try:
+            writers = json.loads(self._state_path.read_text()).get("writers", {})
+            return {str(w): [[float(t), float(n)] for t, n in sent] for w, sent in writers.items()}
+        except (OSError, ValueError, TypeError, AttributeError):
+            return {}
+
+    def _shared(self) -> int:
+        """Weight other writers of the state file sent within the window (0 without a state file)."""
+        if self._state_path is None:
+            return 0
+        cutoff = self._wall() - self.window
+        return int(sum(n for w, sent in self._read().items() if w != self._writer for t, n in sent if t > cutoff))
+
+    def _read_limit(self) -> tuple[int, float] | None:
+        if self._state_path is None:
+            return None
+        try:
+            data = json.loads(self._state_path.read_text())
+            return int(data["limit"]), float(data["window"])
+        except (OSError, ValueError, TypeError, KeyError, AttributeError):
+            return None
+
+    @contextmanager
+    def _file_lock(self) -> Iterator[None]:
+        if self._state_path is None:
+            yield
+            return
+        from execlab._brokers.pacing import _locked
+
+        try:
+            self._state_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            yield
+            return
+        with _locked(self._state_path):
+            yield
+
+    def _save(self) -> None:
+        """Write this pacer's weight in the window beside the other writers' (atomically, under a lock)."""
+        with self._file_lock():
+            self._write()
+
+    def _write(self) -> None:
+        path = self._state_path
+        if path is None:
+            return
+        cutoff = self._wall() - self.window
+        mine = [[e.epoch, e.weight] for e in self._own if e.at == _INFLIGHT or e.epoch > cutoff]
+        try:
+            writers = {w: [x for x in sent if x[0] > cutoff] for w, sent in self._read().items()
+                       if w != self._writer}
+            writers[self._writer] = mine
+            tmp = path.with_name(f"{path.name}.{self._writer}.tmp")
+            tmp.write_text(json.dumps({"limit": self.limit, "window": self.window,
+                                       "writers": {w: v for w, v in writers.items() if v}}))
+            os.replace(tmp, path)
+        except OSError:  # pacing must not fail a request because a cache file cannot be written
+            pass
+
     def stats(self) -> PacingStats:
         """Counts so far."""
         with self._cond:
             return PacingStats(self._requests, self._weight, self._waited, self._holds)
+
+
+def weight_state_path(exchange_id: str, base_url: str | None, api_key: str, budget: str) -> Path:
+    """Where the weight pacer of one exchange, endpoint, key and budget (``weight`` or an OKX endpoint) keeps its
+    window: under ``$EXECLAB_PACER_DIR`` or ``~/.cache/execlab/pacing``, named by a hash."""
+    import hashlib
+
+    ident = "\0".join(("ccxt", exchange_id, base_url or "", api_key, budget))
+    root = os.environ.get(PACER_DIR_ENV) or str(Path.home() / ".cache" / "execlab" / "pacing")
+    return Path(root) / f"ccxt-{hashlib.sha256(ident.encode()).hexdigest()[:24]}.json"

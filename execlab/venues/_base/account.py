@@ -281,6 +281,8 @@ class VenueAccount:
             ``currency``).
         session_of: the session number of a time (DAY orders expire when it changes; default: the UTC date).
         clock: the time source; seed: ids repeat with it.
+        execution_id: the venue's id of the n-th execution (default: a seeded UUID); a venue whose wire names
+            executions by number (Binance's and OKX's trade ids) passes ``str``, so its wire id is the account's.
     """
 
     def __init__(self, cash: float | Mapping[str, float] = 100_000.0, *, currency: str = "USD",
@@ -288,7 +290,8 @@ class VenueAccount:
                  instruments: Iterable[VenueInstrument] = (), symbols_closed: bool = False,
                  default_instrument: Callable[[str], VenueInstrument] | None = None,
                  session_of: Callable[[datetime], int] = _utc_day,
-                 clock: Callable[[], datetime] | None = None, seed: int = 0) -> None:
+                 clock: Callable[[], datetime] | None = None, seed: int = 0,
+                 execution_id: Callable[[int], str] | None = None) -> None:
         start = {currency: float(cash)} if isinstance(cash, int | float) else {c: float(v) for c, v in cash.items()}
         for cur, amount in start.items():
             if not (math.isfinite(amount) and amount >= 0):
@@ -308,6 +311,7 @@ class VenueAccount:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._frozen: datetime | None = None
         self.rng = random.Random(seed)
+        self._execution_id = execution_id
         self.stats_counters = VenueStats()
         self.orders: list[VenueOrder] = []
         self._by_id: dict[str, VenueOrder] = {}
@@ -638,8 +642,10 @@ class VenueAccount:
             if done:
                 o.filled_at = now
             held = self._ledger.get(inst.base, 0.0) if inst.spot else self.engine.holding(o.symbol)
-            ex = VenueExecution(len(self._executions) + 1, self.new_id(), o.id, o.client_id, o.symbol, o.side, q,
-                                f.price, fee, fee_cur, "maker" if f.maker else "taker", now, held)
+            seq = len(self._executions) + 1
+            exec_id = self._execution_id(seq) if self._execution_id is not None else self.new_id()
+            ex = VenueExecution(seq, exec_id, o.id, o.client_id, o.symbol, o.side, q, f.price, fee, fee_cur,
+                                "maker" if f.maker else "taker", now, held)
             self._executions.append(ex)
             self._publish("fill" if done else "partial_fill", o, ex)
         for e in events:

@@ -24,7 +24,7 @@ from typing import Any
 from execlab.venues._harness import HARNESS_TOKEN_ENV, is_loopback_bind
 
 __all__ = ["Quote", "VenueOptions", "add_common_options", "options_from_args", "read_quotes", "read_secret",
-           "until_signal"]
+           "serve_until_signal", "until_signal"]
 
 Quote = tuple[float | None, float | None, float | None, float | None]
 """``(bid, ask, last, volume)``."""
@@ -185,3 +185,36 @@ def until_signal() -> Iterator[Callable[[], None]]:
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+
+
+def serve_until_signal(venue: Any, options: VenueOptions, *, title: str, default_quotes: dict[str, tuple[float, float]],
+                       lines: Callable[[], list[str]], credentials: dict[str, str]) -> None:
+    """Start ``venue`` (a :class:`~execlab.venues._base.spot_venue.SpotVenue`), replay ``--bars``, quote ``--prices``
+    (else ``default_quotes``, ``{symbol: (bid, ask)}``), print what it serves (``title``, ``lines()`` once it is
+    started, and the
+    ``credentials`` ``{ENV_NAME: value}`` when none were given) and block until SIGINT or SIGTERM."""
+    from execlab.venues._harness import HARNESS_TOKEN_HEADER
+
+    with until_signal() as wait, venue:
+        if options.bars is not None:
+            steps = sum(1 for _ in venue.replay_bars(options.bars))
+            print(f"  replayed {steps} bar timestamps")
+        quotes = options.quotes or ({} if options.bars is not None else
+                                    {s: (b, a, None, None) for s, (b, a) in default_quotes.items()})
+        for symbol, (bid, ask, last, volume) in quotes.items():
+            venue.set_quote(symbol, bid, ask, last, volume)
+        print(f"{title} listening on {venue.base_url}  (markets: {', '.join(venue.account.instruments)}; "
+              f"balances: {', '.join(f'{b.currency} {b.free:g}' for b in venue.account.balances())})")
+        for line in lines():
+            print(f"  {line}")
+        if options.key is None and options.secret is None:
+            for name, value in credentials.items():
+                print(f"  {name}={value}")
+        if options.harness_token is None:
+            print(f"  harness token (send it as {HARNESS_TOKEN_HEADER}): {venue.harness_token}")
+        else:
+            print(f"  harness token: from {HARNESS_TOKEN_ENV} (not shown)")
+        print("  harness: GET /_stats, POST /_quotes, GET|POST|DELETE /_faults, POST /_clock, POST /_streams/drop; "
+              "Ctrl-C stops")
+        sys.stdout.flush()
+        wait()

@@ -1,6 +1,8 @@
 """Binance's request-weight limit as the venue enforces it: per-route weights, the ``X-MBX-USED-WEIGHT-1M`` and
 ``X-MBX-ORDER-COUNT-*`` headers, 429 with ``Retry-After`` when the weight is used up, and a 418 IP ban (2 minutes,
-doubling per repeat, at most 3 days) for a client that keeps sending after a 429 before its ``Retry-After``."""
+doubling per repeat, at most 3 days) for an IP that keeps sending after a 429 before its ``Retry-After``: Binance
+bans for *repeated* violations, so an early request is answered 429 again (another client on the IP that did not see
+the first 429 learns of it) and the ``ban_after``-th early request is banned."""
 
 from __future__ import annotations
 
@@ -56,14 +58,20 @@ class _Offender:
     told_until: float = 0.0
     banned_until: float = 0.0
     bans: int = 0
+    early: int = 0
+    """Requests sent before the ``Retry-After`` last given."""
 
 
 class BinanceLimits:
     """Weight per IP over a rolling minute (``limit``; Binance spot: 6000), order counts per 10 s and per day, and
-    the 429 → 418 escalation. ``window`` scales the minute down (tests, benchmarks)."""
+    the 429 → 418 escalation (the ``ban_after``-th request sent before a ``Retry-After`` is banned; the earlier ones
+    are answered 429). ``window`` scales the minute down (tests, benchmarks)."""
 
     def __init__(self, limit: int = 6000, orders_per_10s: int = 100, orders_per_day: int = 200_000, *,
-                 window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 window: float = 60.0, ban_after: int = 2, clock: Callable[[], float] = time.monotonic) -> None:
+        if ban_after < 1:
+            raise ValueError("ban_after must be >= 1")
+        self.ban_after = ban_after
         self.weights = RateLimiter(limit, window)
         self.orders_10s = RateLimiter(orders_per_10s, 10.0)
         self.orders_day = RateLimiter(orders_per_day, 86_400.0)
@@ -102,10 +110,14 @@ class BinanceLimits:
             if now < who.banned_until:
                 self.answered_418 += 1
                 return self._ban_answer(who, now)
-            if now < who.told_until:  # sent again before the Retry-After it was given: ban
+            if now < who.told_until:  # sent again before the Retry-After it was given
+                who.early += 1
+                if who.early < self.ban_after:  # told again (the weight is still used up)
+                    self.answered_429 += 1
+                    return LimitAnswer(429, self.weights.limit, max(1, math.ceil(who.told_until - now)))
                 who.bans += 1
                 who.banned_until = now + min(_FIRST_BAN * 2 ** (who.bans - 1), _LONGEST_BAN)
-                who.told_until = 0.0
+                who.told_until, who.early = 0.0, 0
                 self.answered_418 += 1
                 return self._ban_answer(who, now)
         decision = self.weights.hit(ip, weight=weight)
@@ -113,7 +125,7 @@ class BinanceLimits:
             return LimitAnswer(200, decision.used)
         retry = max(1, math.ceil(decision.retry_after))
         with self._lock:
-            who.told_until = now + retry
+            who.told_until, who.early = now + retry, 0
             self.answered_429 += 1
         return LimitAnswer(429, decision.used + weight, retry)
 

@@ -9,8 +9,8 @@ from typing import Any, Final
 from aiohttp import web
 
 from execlab._config import FeeConfig, VenueConfig
-from execlab.venues._base import FaultInjector, FaultKnobs, VenueAccount, VenueInstrument, VenueServer
-from execlab.venues._harness import HARNESS_TOKEN_HEADER, HarnessGuard, new_harness_token
+from execlab.venues._base import VenueAccount, VenueInstrument
+from execlab.venues._base.spot_venue import SpotVenue
 from execlab.venues.binance._app import BinanceContext, build_app, venue_stats
 from execlab.venues.binance._limits import BinanceLimits
 from execlab.venues.binance._rules import DEFAULT_MARKETS, spot_market
@@ -23,7 +23,7 @@ DEFAULT_API_KEY: Final = "execlab-local-binance-key"
 DEFAULT_SECRET: Final = "execlab-local-binance-secret-not-a-secret"
 
 
-class BinanceVenue(VenueServer):
+class BinanceVenue(SpotVenue):
     """A local server speaking Binance's spot REST API and websocket API, in front of one spot account.
 
     Point ccxt at it with :func:`execlab.adapters.ccxt.make_exchange` (``"binance"``, :attr:`base_url`). Orders fill
@@ -61,22 +61,17 @@ class BinanceVenue(VenueServer):
         fees = FeeConfig(model="maker_taker", maker_bps=maker_fee * 10_000, taker_bps=taker_fee * 10_000)
         self.account = VenueAccount(dict(balances) if balances is not None else {"USDT": 100_000.0},
                                     currency="USDT", venue_config=venue_config or VenueConfig(fees=fees),
-                                    instruments=markets, symbols_closed=True, seed=seed)
-        self.injector = FaultInjector(FaultKnobs(seed=seed))
-        self.open_markets = open_markets
-        self.guard = HarnessGuard.for_bind(harness_token or new_harness_token(), host, keys_match=self._keys_match)
+                                    instruments=markets, symbols_closed=True, seed=seed,
+                                    execution_id=str)
+        self._setup_harness(host, harness_token, open_markets, seed)
         self.limits = BinanceLimits(weight_limit, orders_per_10s, window=weight_window)
         self.ctx = BinanceContext(self.account, api_key, secret, self.guard, self.limits, self.injector,
                                   strict_signature)
-        if open_markets:
-            self.ctx.list_market = self.list_market
+        self._follow_open_markets()
 
-    def list_market(self, symbol: str) -> None:
-        """List ``symbol`` if it is not (an ``open_markets`` venue does it for every quoted symbol)."""
-        with self.account.lock:
-            if symbol not in self.account.instruments:
-                self.account.instruments[symbol] = spot_market(symbol, lot=0.001, tick=0.01, min_qty=0.001,
-                                                               fee_in="quote")
+    def open_market(self, symbol: str) -> VenueInstrument:
+        """A quoted test symbol's market: step 0.001, fee in the quote asset."""
+        return spot_market(symbol, lot=0.001, tick=0.01, min_qty=0.001, fee_in="quote")
 
     def make_app(self) -> web.Application:
         """The aiohttp application (on the serving loop)."""
@@ -87,58 +82,14 @@ class BinanceVenue(VenueServer):
         self.ctx.hub.attach()
         return build_app(self.ctx)
 
-    async def shutdown(self) -> None:
-        """Close the websocket API connections, then stop serving."""
-        if self.ctx.hub is not None:
-            await self.ctx.hub.shutdown()
-        await super().shutdown()
-
     def _keys_match(self, headers: Mapping[str, str]) -> bool:
         return headers.get("X-MBX-APIKEY") == self.api_key
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (the REST routes are under ``/api/v3``)."""
-        return self.url()
 
     @property
     def ws_api_url(self) -> str:
         """``ws://127.0.0.1:PORT/ws-api/v3``."""
         return self.url("ws", WS_API_PATH)
 
-    @property
-    def harness_token(self) -> str:
-        """The token the ``/_`` routes require."""
-        return self.guard.token
-
-    @property
-    def harness_headers(self) -> dict[str, str]:
-        """Headers for a harness request."""
-        return {HARNESS_TOKEN_HEADER: self.guard.token}
-
-    @property
-    def faults(self) -> FaultKnobs:
-        """The fault knobs (:class:`execlab.venues._base.FaultKnobs`)."""
-        return self.injector.faults
-
-    def set_clock_skew(self, ms: int) -> None:
-        """Run the venue's clock ``ms`` ahead of this machine's (negative: behind)."""
-        self.ctx.clock_skew_ms = int(ms)
-
-    def set_quote(self, symbol: str, bid: float | None, ask: float | None, last: float | None = None,
-                  volume: float | None = None) -> None:
-        """Set a market's touch (``BTC/USDT``) and fill what it reaches."""
-        self.account.set_quote(symbol, bid, ask, last, volume)
-
-    def replay_bars(self, bars: Any) -> Any:
-        """Step through bars (see :meth:`VenueAccount.replay_bars`)."""
-        return self.account.replay_bars(bars)
-
     def stats(self) -> dict[str, Any]:
         """Requests, answers by status, order attempts per client id, streams, 429s and 418s."""
         return venue_stats(self.ctx)
-
-    def drop_streams(self) -> int:
-        """Abort every websocket API connection; returns how many."""
-        assert self.ctx.hub is not None
-        return self.call(self.ctx.hub.drop_all())

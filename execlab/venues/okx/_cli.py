@@ -7,12 +7,10 @@ markets start with quotes near recent prices, so a ccxt script can load markets 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import Final
 
-from execlab.venues._base.cli import VenueOptions, add_common_options, options_from_args, until_signal
-from execlab.venues._harness import HARNESS_TOKEN_ENV, HARNESS_TOKEN_HEADER
+from execlab.venues._base.cli import VenueOptions, add_common_options, options_from_args, serve_until_signal
 
 __all__ = ["DEFAULT_QUOTES", "make_venue", "serve"]
 
@@ -57,28 +55,8 @@ def serve(argv: Sequence[str] | None = None) -> int:
     except ValueError as exc:
         parser.error(str(exc))
     assert isinstance(venue, OkxVenue)
-    with until_signal() as wait, venue:
-        if options.bars is not None:
-            steps = sum(1 for _ in venue.replay_bars(options.bars))
-            print(f"  replayed {steps} bar timestamps from {args.bars}")
-        quotes = options.quotes or ({} if options.bars is not None else
-                                    {s: (b, a, None, None) for s, (b, a) in DEFAULT_QUOTES.items()})
-        for symbol, (bid, ask, last, volume) in quotes.items():
-            venue.set_quote(symbol, bid, ask, last, volume)
-        print(f"OKX venue listening on {venue.base_url}  (markets: {', '.join(venue.account.instruments)}; "
-              f"balances: {', '.join(f'{b.currency} {b.free:g}' for b in venue.account.balances())})")
-        print(f"  ccxt: execlab.adapters.ccxt.make_exchange('okx', api_key=..., secret=..., "
-              f"base_url={venue.base_url!r}); private websocket: {venue.private_ws_url}")
-        if options.key is None and options.secret is None:
-            print(f"  {_KEY_ENV}={venue.api_key}")
-            print(f"  {_SECRET_ENV}={venue.secret}")
-            print(f"  {_PASSPHRASE_ENV}={venue.passphrase}")
-        if options.harness_token is None:
-            print(f"  harness token (send it as {HARNESS_TOKEN_HEADER}): {venue.harness_token}")
-        else:
-            print(f"  harness token: from {HARNESS_TOKEN_ENV} (not shown)")
-        print("  harness: GET /_stats, POST /_quotes, GET|POST|DELETE /_faults, POST /_clock, POST /_streams/drop; "
-              "Ctrl-C stops")
-        sys.stdout.flush()
-        wait()
+    serve_until_signal(venue, options, title="OKX venue", default_quotes=DEFAULT_QUOTES, lines=lambda: [
+        f"ccxt: execlab.adapters.ccxt.make_exchange('okx', api_key=..., secret=..., "
+        f"base_url={venue.base_url!r}); private websocket: {venue.private_ws_url}"],
+        credentials={_KEY_ENV: venue.api_key, _SECRET_ENV: venue.secret, _PASSPHRASE_ENV: venue.passphrase})
     return 0

@@ -9,8 +9,8 @@ from typing import Any, Final
 from aiohttp import web
 
 from execlab._config import FeeConfig, VenueConfig
-from execlab.venues._base import FaultInjector, FaultKnobs, VenueAccount, VenueInstrument, VenueServer
-from execlab.venues._harness import HARNESS_TOKEN_HEADER, HarnessGuard, new_harness_token
+from execlab.venues._base import VenueAccount, VenueInstrument
+from execlab.venues._base.spot_venue import SpotVenue
 from execlab.venues.okx._app import OkxContext, build_app, venue_stats
 from execlab.venues.okx._rules import DEFAULT_MARKETS, spot_market
 from execlab.venues.okx._stream import PRIVATE_PATH, PrivateStreamHub
@@ -23,7 +23,7 @@ DEFAULT_SECRET: Final = "execlab-local-okx-secret-not-a-secret"
 DEFAULT_PASSPHRASE: Final = "execlab-local"
 
 
-class OkxVenue(VenueServer):
+class OkxVenue(SpotVenue):
     """A local server speaking OKX's v5 REST API and private websocket, in front of one spot account.
 
     Args:
@@ -55,21 +55,16 @@ class OkxVenue(VenueServer):
         fees = FeeConfig(model="maker_taker", maker_bps=maker_fee * 10_000, taker_bps=taker_fee * 10_000)
         self.account = VenueAccount(dict(balances) if balances is not None else {"USDT": 100_000.0},
                                     currency="USDT", venue_config=venue_config or VenueConfig(fees=fees),
-                                    instruments=markets, symbols_closed=True, seed=seed)
-        self.injector = FaultInjector(FaultKnobs(seed=seed))
-        self.open_markets = open_markets
-        self.guard = HarnessGuard.for_bind(harness_token or new_harness_token(), host, keys_match=self._keys_match)
+                                    instruments=markets, symbols_closed=True, seed=seed,
+                                    execution_id=str)
+        self._setup_harness(host, harness_token, open_markets, seed)
         self.ctx = OkxContext(self.account, api_key, secret, passphrase, self.guard, self.injector,
                               limit_scale=limit_scale)
-        if open_markets:
-            self.ctx.list_market = self.list_market
+        self._follow_open_markets()
 
-    def list_market(self, symbol: str) -> None:
-        """List ``symbol`` if it is not (an ``open_markets`` venue does it for every quoted symbol)."""
-        with self.account.lock:
-            if symbol not in self.account.instruments:
-                self.account.instruments[symbol] = spot_market(symbol, lot=0.001, tick=0.01, min_qty=0.001,
-                                                               fee_in="quote")
+    def open_market(self, symbol: str) -> VenueInstrument:
+        """A quoted test symbol's market: step 0.001, fee in the quote asset."""
+        return spot_market(symbol, lot=0.001, tick=0.01, min_qty=0.001, fee_in="quote")
 
     def make_app(self) -> web.Application:
         """The aiohttp application (on the serving loop)."""
@@ -80,59 +75,15 @@ class OkxVenue(VenueServer):
         self.ctx.hub.attach()
         return build_app(self.ctx)
 
-    async def shutdown(self) -> None:
-        """Close the private websocket connections, then stop serving."""
-        if self.ctx.hub is not None:
-            await self.ctx.hub.shutdown()
-        await super().shutdown()
-
     def _keys_match(self, headers: Mapping[str, str]) -> bool:
         return headers.get("OK-ACCESS-KEY") == self.api_key and headers.get("OK-ACCESS-PASSPHRASE") == \
             self.passphrase
-
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT`` (REST under ``/api/v5``)."""
-        return self.url()
 
     @property
     def private_ws_url(self) -> str:
         """``ws://127.0.0.1:PORT/ws/v5/private``."""
         return self.url("ws", PRIVATE_PATH)
 
-    @property
-    def harness_headers(self) -> dict[str, str]:
-        """Headers for a harness request."""
-        return {HARNESS_TOKEN_HEADER: self.guard.token}
-
-    @property
-    def harness_token(self) -> str:
-        """The token the ``/_`` routes require."""
-        return self.guard.token
-
-    @property
-    def faults(self) -> FaultKnobs:
-        """The fault knobs (:class:`execlab.venues._base.FaultKnobs`)."""
-        return self.injector.faults
-
-    def set_clock_skew(self, ms: int) -> None:
-        """Run the venue's clock ``ms`` ahead of this machine's."""
-        self.ctx.clock_skew_ms = int(ms)
-
-    def set_quote(self, symbol: str, bid: float | None, ask: float | None, last: float | None = None,
-                  volume: float | None = None) -> None:
-        """Set a market's touch (``BTC/USDT``) and fill what it reaches."""
-        self.account.set_quote(symbol, bid, ask, last, volume)
-
-    def replay_bars(self, bars: Any) -> Any:
-        """Step through bars (see :meth:`VenueAccount.replay_bars`)."""
-        return self.account.replay_bars(bars)
-
     def stats(self) -> dict[str, Any]:
         """Requests, statuses, 429s, placements per client id, stream connections."""
         return venue_stats(self.ctx)
-
-    def drop_streams(self) -> int:
-        """Abort every private websocket connection; returns how many."""
-        assert self.ctx.hub is not None
-        return self.call(self.ctx.hub.drop_all())

@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 from brokers.harnesses.alpaca import HARNESS as ALPACA
 from brokers.harnesses.base import BrokerHarness, VenueHandle
+from brokers.harnesses.binance import HARNESS as BINANCE
 from brokers.harnesses.ibkr import HARNESS as IBKR
 from brokers.harnesses.oanda import HARNESS as OANDA
+from brokers.harnesses.okx import HARNESS as OKX
 
-HARNESSES: list[BrokerHarness] = [ALPACA, OANDA, IBKR]
-"""Each broker adds its harness here. The Binance and OKX harnesses (``brokers.harnesses.binance``/``okx``) join
-once their open cases pass (fill ids from trade ids, the 429 fault, crash and pacing trials: issue 14)."""
+HARNESSES: list[BrokerHarness] = [ALPACA, OANDA, IBKR, BINANCE, OKX]
+"""Each broker adds its harness here."""
 
 StartHarnessVenue = Callable[..., VenueHandle]
 

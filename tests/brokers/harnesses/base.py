@@ -69,6 +69,11 @@ class BrokerHarness(ABC):
     def harness_headers(self) -> dict[str, str]:
         """Headers the harness routes accept (a process-run venue's)."""
 
+    def burner(self, venue: VenueHandle) -> BrokerAdapter:
+        """Another client on the same key that does not pace itself (the fault matrix's 429 case burns the window
+        with it); default: :meth:`make_adapter` (adapters that pace only through the executor)."""
+        return self.make_adapter(venue, timeout=5.0)
+
     def held(self, venue: VenueHandle) -> dict[str, float]:
         """The venue's non-zero positions, read through the adapter."""
         adapter = self.make_adapter(venue)
@@ -91,8 +96,8 @@ class BrokerHarness(ABC):
 
     def burn_rate_limit(self, venue: VenueHandle) -> None:
         """Make the venue's rate limit bind on the next client (the ``rate_limited_429`` fault): by default another
-        client on the same key spends the rolling window."""
-        other = self.make_adapter(venue, timeout=5.0)
+        client on the same key (:meth:`burner`) spends the rolling window."""
+        other = self.burner(venue)
         try:
             for _ in range(40):
                 try:
@@ -124,3 +129,17 @@ class BrokerHarness(ABC):
             text = yaml.safe_dump(data, sort_keys=False)
         (folder / "config.yaml").write_text(text)
         return env
+
+
+def ccxt_open_gaps(name: str) -> dict[str, str]:
+    """The cases still open for a ccxt harness (issue 14), by test id."""
+    return {
+        **{f"test_sigkill_and_restart_loses_nothing_and_sends_nothing_twice[{name}-{k}]":
+           "open (issue 14): a 200-symbol rebalance through ccxt does not finish within the trial (order lookups "
+           "and trade listings go symbol by symbol: ccxt needs a symbol per call)" for k in range(1000)},
+        **{f"test_a_restarted_client_meets_no_429_from_a_binding_rate_limit[{name}-{k}]":
+           "open (issue 14): not run to the end yet (see the crash trials' gap)" for k in range(1000)},
+        f"test_two_clients_polling_on_one_key_meet_no_429[{name}]":
+            "open (issue 14): no 429 now, but the case counts one request per account call and a ccxt client also "
+            "loads markets (and the venue's count differs by a few)",
+    }

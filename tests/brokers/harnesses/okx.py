@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any, ClassVar
 
-from brokers.harnesses.base import BrokerHarness, VenueHandle
+from brokers.harnesses.base import BrokerHarness, VenueHandle, ccxt_open_gaps
 
 import execlab as xl
 from execlab._brokers.contract import BrokerAdapter
@@ -26,6 +26,9 @@ class OkxHarness(BrokerHarness):
     passphrase = "conformance-okx-passphrase"
     symbols: ClassVar[dict[str, float]] = {"AAA": 10.0, "BBB": 20.0, "CCC": 50.0, "DDD": 5.0}
     order_match = "POST /api/v5/trade"
+    known_gaps: ClassVar[dict[str, str]] = {
+        **ccxt_open_gaps("okx"),
+    }
 
     def start_venue(self, **opts: Any) -> VenueHandle:
         markets = [spot_market(s, lot=0.001, tick=0.01, min_qty=0.001, fee_in="quote") for s in self.symbols]
@@ -53,7 +56,7 @@ class OkxHarness(BrokerHarness):
     def venue_command(self, port: int, *, rate_limit: int, rate_window: float) -> tuple[list[str], dict[str, str]]:
         return ([sys.executable, "-m", "execlab.venues.okx", "--port", str(port), "--key", self.key,
                  "--rate-limit", str(rate_limit), "--rate-window", repr(rate_window), "--cash", "1e12",
-                 "--open-markets"], {"BINANCE_API_SECRET": self.secret})
+                 "--open-markets"], {"OKX_API_SECRET": self.secret, "OKX_API_PASSPHRASE": self.passphrase})
 
     def config_yaml(self, url: str, run_id: str) -> tuple[str, dict[str, str]]:
         return (f"mode: paper\nrun_id: {run_id}\ncurrency: USDT\nbroker:\n  name: ccxt\n  exchange: okx\n"

@@ -97,7 +97,8 @@ def test_the_run_event_is_written_once_per_run(journal_path: Path) -> None:
     try:
         runs = journal.events("labels", EventKind.RUN)
         assert len(runs) == 1  # two rebalances, one run
-        assert journal.run_labels("labels") == {"mode": "paper", "venue": "alpaca", "strategy_id": "momo-1"}
+        assert journal.run_labels("labels") == {"mode": "paper", "venue": "alpaca", "strategy_id": "momo-1",
+                                               "currency": "USD"}
         assert SECRET not in runs["payload"].iloc[0]
     finally:
         journal.close()

@@ -137,7 +137,9 @@ def cases(draw: st.DrawFn, unit: str | None = None, allow_short: bool = True) ->
 
 
 def is_full_close(case: Case, shares: FloatArray, qty: FloatArray) -> npt.NDArray[np.bool_]:
-    return (shares == 0.0) & (case.position != 0.0) & (qty == -case.position)
+    """Orders closing a position: to zero, or (a position off the lot grid) to the dust below one lot."""
+    dust = (case.lot > 0.0) & (qty != 0.0) & (np.abs(case.position + qty) < case.lot)
+    return (shares == 0.0) & (case.position != 0.0) & ((qty == -case.position) | dust)
 
 
 def cash_path(cash: float, qty: FloatArray, price: FloatArray, slip: FloatArray, fee_rate: float,
