@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from brokers.harnesses.alpaca import HARNESS as ALPACA
-from brokers.harnesses.base import BrokerHarness, VenueHandle
+from brokers.harnesses.base import NOT_RUN, BrokerHarness, VenueHandle
 from brokers.harnesses.binance import HARNESS as BINANCE
 from brokers.harnesses.ibkr import HARNESS as IBKR
 from brokers.harnesses.oanda import HARNESS as OANDA
@@ -20,14 +20,17 @@ StartHarnessVenue = Callable[..., VenueHandle]
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A harness's ``known_gaps`` (test id → reason) mark those cases xfail, not strict."""
+    """A harness's ``known_gaps`` (test id → reason) mark those cases xfail, not strict; a reason starting with
+    :data:`NOT_RUN` marks the case xfail without running it (it could not finish in CI's time: said in the report
+    as XFAIL, never as a pass)."""
     for item in items:
         callspec = getattr(item, "callspec", None)
         params = callspec.params.values() if callspec is not None else ()
         harness = next((p for p in params if isinstance(p, BrokerHarness)), None)  # the harness or served fixtures
         reason = getattr(harness, "known_gaps", {}).get(item.name)
         if reason is not None:
-            item.add_marker(pytest.mark.xfail(strict=False, reason=f"{harness.name}: {reason}"))
+            item.add_marker(pytest.mark.xfail(strict=False, run=not reason.startswith(NOT_RUN),
+                                              reason=f"{harness.name}: {reason}"))
 
 
 @pytest.fixture(params=HARNESSES, ids=[h.name for h in HARNESSES])
