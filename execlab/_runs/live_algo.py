@@ -38,8 +38,11 @@ from execlab._config import Config
 from execlab._core.ids import client_order_id
 from execlab._core.instruments import InstrumentTable
 from execlab._core.models import Order, OrderStatus, OrderType, Side, TimeInForce
+from execlab._execution.child_risk import ChildAccount, check_children
+from execlab._execution.session import TradingSession, build_session, journal_history
 from execlab._oms.events import EventKind
 from execlab._oms.journal import Intent, Journal
+from execlab._risk.engine import RiskReason
 from execlab._runs.minute_market import MinuteMarket
 
 if TYPE_CHECKING:
@@ -154,6 +157,7 @@ def open_schedule(targets: Mapping[str, float] | pd.Series, prices: Mapping[str,
         if given and given != now:
             raise TargetsChangedError(f"targets: rebalance {as_of!r} of run {run_id!r} is being worked with other "
                                       "targets; nothing was sent")
+        schedule.use_risk(config, start)
         return schedule
     inputs = gate_rebalance_inputs(targets, held, prices, _cash(account, targets, instruments), config, instruments,
                                    _tradable_lookup(executor), account.equity)
@@ -161,8 +165,9 @@ def open_schedule(targets: Mapping[str, float] | pd.Series, prices: Mapping[str,
         digest, payload = _targets_record(inputs, config)
         journal.record_targets(run_id, as_of, digest, payload)
     plan: Plan = plan_table(inputs, config, instruments, timestamp=start)
-    schedule.journal_parents(parents_from_plan(plan.table, config, run_id, as_of, start,
-                                               _profiles(plan.table, config, market, start)))
+    parents = parents_from_plan(plan.table, config, run_id, as_of, start, _profiles(plan.table, config, market, start))
+    schedule.journal_parents(parents)
+    schedule.use_risk(config, start)
     return schedule
 
 
@@ -231,6 +236,19 @@ class BrokerSchedule:
         self.instruments = instruments
         self.time_in_force = time_in_force
         self.parents = journaled_parents(journal, run_id, key)
+        self.session: TradingSession | None = None
+        """The run's risk engine (:meth:`use_risk`); ``None`` sends children unchecked."""
+
+    def use_risk(self, config: Config, start: pd.Timestamp) -> None:
+        """Check every child with the risk engine of ``config`` (the session every mode builds), as the backtest's
+        worker does; raises :class:`ConfigError` naming a configured limit whose input the run lacks."""
+        from execlab._execution.rebalancer import RebalanceContext
+
+        universe = tuple(dict.fromkeys(p.symbol for p in self.parents))
+        self.session = build_session(config, universe, executor=self.executor, instruments=self.instruments)
+        account = self._account(universe, pd.Timestamp(start), {})
+        self.session.rebalancer.check_context(RebalanceContext(
+            0, account.last, None, account.day, account.day_start_equity, account.adv, account.timestamp))
 
     def journal_parents(self, parents: Sequence[ParentOrder]) -> None:
         """Journal the parents (one transaction), unless this rebalance key has them already."""
@@ -254,6 +272,7 @@ class BrokerSchedule:
         children = self.children()
         self._journal_states(children)
         children = self.children()
+        self._stop_if_halted(children)
         self._send_unsent(children)
         known = self.executor.known_orders()
         progress = {p.client_id: _progress(children[children["parent_id"] == p.client_id], known)
@@ -266,8 +285,61 @@ class BrokerSchedule:
         due, skips = next_children(self.parents, progress, slices, now, cash_available=cash,
                                    instruments=self.instruments)
         if due:
-            self._send(due, now, slices)
+            self._send(due, now, slices, self._check(due, now, slices, children))
         return AlgoTick(now, tuple(due), tuple(skips), False)
+
+    def _stop_if_halted(self, children: pd.DataFrame) -> None:
+        """Raise :class:`TradingHaltedError` saying what each parent has left when the kill switch halts the run."""
+        from execlab._brokers.kill_switch import journaled_halt
+        from execlab._runs.live import TradingHaltedError
+
+        halt = journaled_halt(self.journal, self.run_id)
+        if halt is None:
+            return
+        known = self.executor.known_orders()
+        left = []
+        for p in self.parents:
+            filled = _progress(children[children["parent_id"] == p.client_id], known).filled
+            if p.quantity - filled > _EPS:
+                left.append(f"{p.side} {p.quantity - filled:g} {p.symbol} of {p.quantity:g}")
+        raise TradingHaltedError(f"trading is halted by the kill switch ({halt.reason}, at {halt.at}); no more "
+                                 f"children were sent; left: {', '.join(left) if left else 'nothing'}")
+
+    def _account(self, universe: tuple[str, ...], now: pd.Timestamp,
+                 market: Mapping[str, MarketSlice]) -> ChildAccount:
+        """The inputs of the risk check at ``now``, by the estimators an ordinary order at the broker gets."""
+        from execlab._runs.live import _adv_before
+
+        assert self.session is not None
+        account = self.executor.account()
+        held = self.executor.positions_by_symbol()
+        last = np.array([market[s].last if s in market else _last(self.market, s, now) for s in universe])
+        floor = self.executor.cash_floor()
+        history = journal_history(self.journal, self.run_id, self.key, now)
+        mine = self.children()
+        start = account.day_start_equity
+        adv = _adv_before(self.market.data, universe, now) if self.session.config.risk.max_adv_pct is not None \
+            else None
+        return ChildAccount(last, np.array([held.get(s, 0.0) for s in universe]), float(account.equity),
+                            account.cash - floor if floor is not None else np.inf, None, adv,
+                            history.orders_today + int((mine["risk_reason"] == "").sum()),
+                            float("nan") if start is None else float(start), history.day, now.to_pydatetime())
+
+    def _check(self, due: Sequence[ChildOrder], now: pd.Timestamp, market: Mapping[str, MarketSlice],
+               children: pd.DataFrame) -> list[str]:
+        """The risk engine's reason per child (``""``: may be sent)."""
+        if self.session is None:
+            return [""] * len(due)
+        universe = self.session.symbols
+        account = self._account(universe, now, market)
+        full = np.zeros(len(universe))
+        for c in due:
+            full[universe.index(c.symbol)] += c.quantity if c.side == "buy" else -c.quantity
+        costs = self.executor.cost_estimate(full, account.last)
+        checked = check_children(self.session.risk, universe, due, ChildAccount(
+            account.last, account.position, account.equity, account.buying_power, costs, account.adv,
+            account.orders_today, account.day_start_equity, account.day, account.timestamp))
+        return ["" if r == 0 else RiskReason(int(r)).name.lower() for r in checked.reason.tolist()]
 
     def _slice(self, parent: ParentOrder, children: pd.DataFrame, now: pd.Timestamp) -> MarketSlice | None:
         quote = self.market.quote(parent.symbol, now)
@@ -298,15 +370,22 @@ class BrokerSchedule:
         return cash
 
     # -- sending -------------------------------------------------------------------------------------------
-    def _send(self, due: Sequence[ChildOrder], now: pd.Timestamp, market: Mapping[str, MarketSlice]) -> None:
+    def _send(self, due: Sequence[ChildOrder], now: pd.Timestamp, market: Mapping[str, MarketSlice],
+              denied: Sequence[str]) -> None:
         at = now.isoformat()
         # The decision price of a child is the last trade when it was decided (as in the backtest and paper).
         intents = [Intent(c.client_id, self.run_id, self.key, c.symbol, c.side, c.quantity,
                           "limit" if c.limit_price is not None else "market", self.time_in_force.value,
-                          c.limit_price, None, market[c.symbol].last, c.seq, "", c.parent_id, c.algo, c.reason, at)
-                   for c in due]
+                          c.limit_price, None, market[c.symbol].last, c.seq, why, c.parent_id, c.algo, c.reason, at)
+                   for c, why in zip(due, denied, strict=True)]
         self.journal.record_intents(intents)  # all of the tick's children, or none, before anything is sent
-        for c in due:
+        refused = [(EventKind.STATE, c.client_id, OrderStatus.DENIED.value, {"from": "pending", "by": "risk"})
+                   for c, why in zip(due, denied, strict=True) if why]
+        if refused:
+            self.journal.record_many(self.run_id, refused)
+        for c, why in zip(due, denied, strict=True):
+            if why:
+                continue
             m = market[c.symbol]
             mid = (m.bid + m.ask) / 2 if m.bid is not None and m.ask is not None else m.last
             # On the broker's clock, with the arrival price (the mid) TCA measures against, as paper journals it.
@@ -381,6 +460,11 @@ def _progress(children: pd.DataFrame, known: Mapping[str, BrokerOrder]) -> Paren
         if status in _ACTIVE:
             working += max(float(row["quantity"]) - done, 0.0)
     return ParentProgress(filled, working, len(children))
+
+
+def _last(market: MinuteMarket, symbol: str, now: pd.Timestamp) -> float:
+    quote = market.quote(symbol, now)
+    return quote[0] if quote is not None else float("nan")
 
 
 def _optional(value: Any) -> float | None:
