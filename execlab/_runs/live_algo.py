@@ -118,9 +118,12 @@ def parents_from_plan(plan: pd.DataFrame, config: Config, run_id: str, key: str,
 
 def open_schedule(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, float] | pd.Series, config: Config,
                   executor: BrokerExecutor, journal: Journal, as_of: str, market: MinuteMarket,
-                  start: pd.Timestamp, instruments: InstrumentTable | None = None) -> BrokerSchedule:
-    """The schedule of rebalance ``as_of``: on its first run the targets are planned (as :func:`execlab.make_plan`
-    plans them) and the parents journaled, starting at ``start``; a later run (a restart) finds them in the journal,
+                  start: pd.Timestamp, instruments: InstrumentTable | None = None, *,
+                  cancel_timeout: float = 30.0) -> BrokerSchedule:
+    """The schedule of rebalance ``as_of``: on its first run the orders earlier rebalances left working are
+    cancelled (``plan.cancel_open_orders``, waiting up to ``cancel_timeout`` seconds for the broker), the targets
+    planned (as :func:`execlab.make_plan` plans them) and the parents journaled, starting at ``start``; a later run
+    (a restart) finds them in the journal,
     reconciles with the broker and carries on. Raises :class:`TradingHaltedError` while the kill switch halts the
     run and :class:`TargetsChangedError` when a restart brings other targets."""
     from execlab._brokers.kill_switch import journaled_halt
@@ -130,6 +133,7 @@ def open_schedule(targets: Mapping[str, float] | pd.Series, prices: Mapping[str,
     from execlab._runs.live import (
         TargetsChangedError,
         TradingHaltedError,
+        _cancel_working,
         _cash,
         _targets_record,
         _tradable_lookup,
@@ -159,6 +163,10 @@ def open_schedule(targets: Mapping[str, float] | pd.Series, prices: Mapping[str,
                                       "targets; nothing was sent")
         schedule.use_risk(config, start)
         return schedule
+    if config.plan.cancel_open_orders and _cancel_working(journal_history(journal, run_id, as_of, start).working,
+                                                          executor, journal, run_id, "next rebalance", cancel_timeout):
+        account = executor.account()  # what the cancelled orders filled meanwhile moved positions and cash
+        held = executor.positions_by_symbol()
     inputs = gate_rebalance_inputs(targets, held, prices, _cash(account, targets, instruments), config, instruments,
                                    _tradable_lookup(executor), account.equity)
     if row.empty:

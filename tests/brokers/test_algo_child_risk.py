@@ -112,3 +112,39 @@ def test_the_kill_switch_stops_a_schedule_at_the_next_tick(bars: pd.DataFrame, t
         assert 0 < len(sent) < 4 * EXECUTION["slices"]  # type: ignore[operator]
         executor.close()
     journal.close()
+
+
+def test_a_new_schedule_cancels_what_an_earlier_rebalance_left_working(bars: pd.DataFrame, tmp_path: Path) -> None:
+    events = events_of(bars[bars["ts"] >= START])
+    market = MinuteMarket(bars)
+    with start_venue(VENUE, cash=CASH) as venue:
+        config = _config("paper", {}, broker={"name": "alpaca", "api_key": KEY, "api_secret": SECRET,
+                                              "base_url": venue.base_url})
+        first = run_schedule(venue, config, tmp_path / "journal.sqlite", TARGETS, events, market, 0, as_of="first",
+                             stop_after=1)  # its four children wait for the next bar
+        journal = Journal(tmp_path / "journal.sqlite")
+        assert set(journal.orders(RUN_ID, "first")["status"]) == {"submitted"}
+        schedule, executor = _schedule(config, venue, journal, TARGETS, market, "second", START)
+        executor.close()
+        left = journal.orders(RUN_ID, "first")
+        assert len(left) == len(first.children) == len(TARGETS)
+        assert set(left["status"]) == {"cancelled"}
+        assert {p.symbol: p.quantity for p in schedule.parents} == TARGETS  # nothing of the first filled
+        journal.close()
+
+
+def test_supersede_is_refused_for_an_algorithm_naming_the_option(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from execlab._cli.main import app
+
+    (tmp_path / "config.yaml").write_text("mode: paper\nexecution: {algo: twap}\nbroker: {name: alpaca}\n")
+    (tmp_path / "targets.csv").write_text("symbol,value\nSPY,10\n")
+    (tmp_path / "prices.csv").write_text("symbol,value\nSPY,100\n")
+    run = CliRunner().invoke(app, ["rebalance", "--config", str(tmp_path / "config.yaml"), "--targets",
+                                   str(tmp_path / "targets.csv"), "--prices", str(tmp_path / "prices.csv"),
+                                   "--journal", str(tmp_path / "journal.sqlite"), "--as-of", "2013-10-10",
+                                   "--supersede"])
+    assert run.exit_code != 0
+    assert "--supersede" in run.output and "execution.algo" in run.output
+    assert not (tmp_path / "journal.sqlite").exists()
