@@ -16,8 +16,9 @@ from execlab._algos import ChildOrder
 from execlab._core.arrays import FloatArray
 from execlab._plan.diff import CostEstimate
 from execlab._risk.engine import RiskContext, RiskEngine
+from execlab._sim.valuation import exposures
 
-__all__ = ["CheckedChildren", "ChildAccount", "check_children"]
+__all__ = ["CheckedChildren", "ChildAccount", "check_children", "check_orders"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +57,24 @@ def check_children(risk: RiskEngine, symbols: Sequence[str], children: Sequence[
     index = {s: k for k, s in enumerate(symbols)}
     seq = np.array([index[c.symbol] for c in children], dtype=np.int64)
     q = np.array([c.quantity if c.side == "buy" else -c.quantity for c in children], dtype=np.float64)
-    px = np.asarray(account.last, dtype=np.float64)[seq].copy()
     limit = np.array([math.nan if c.limit_price is None else c.limit_price for c in children], dtype=np.float64)
+    return check_orders(risk, seq, q, limit, account)
+
+
+def check_orders(risk: RiskEngine, seq: npt.NDArray[np.int64], q: FloatArray, limit: FloatArray,
+                 account: ChildAccount) -> CheckedChildren:
+    """Run the orders (symbol index, signed quantity, limit price or NaN) through ``risk`` as one batch, decided at
+    each symbol's last trade; the book's exposure is valued at those prices when an exposure limit needs it."""
+    last = np.asarray(account.last, dtype=np.float64)
+    position = np.asarray(account.position, dtype=np.float64)
+    px = last[seq].copy()
+    gross = net = math.nan
+    if risk.config.max_gross_exposure is not None or risk.config.max_net_exposure is not None:
+        gross, net = exposures(position, last)
     reason = risk.check(RiskContext(
-        seq, q, px, np.asarray(account.position, dtype=np.float64)[seq], account.equity, limit_price=limit,
+        seq, q, px, position[seq], account.equity, limit_price=limit,
         adv=None if account.adv is None else np.asarray(account.adv, dtype=np.float64)[seq],
-        buying_power=account.buying_power, costs=account.costs, orders_today=account.orders_today,
-        day_start_equity=account.day_start_equity, trading_day=account.day, timestamp=account.timestamp))
+        buying_power=account.buying_power, costs=account.costs, gross_exposure=gross, net_exposure=net,
+        orders_today=account.orders_today, day_start_equity=account.day_start_equity, trading_day=account.day,
+        timestamp=account.timestamp))
     return CheckedChildren(seq, q, px, limit, np.asarray(reason, dtype=np.int8))

@@ -38,7 +38,7 @@ from execlab._config import Config
 from execlab._core.ids import client_order_id
 from execlab._core.instruments import InstrumentTable
 from execlab._core.models import Order, OrderStatus, OrderType, Side, TimeInForce
-from execlab._execution.child_risk import ChildAccount, check_children
+from execlab._execution.child_risk import ChildAccount, check_children, check_orders
 from execlab._execution.session import TradingSession, build_session, journal_history
 from execlab._oms.events import EventKind
 from execlab._oms.journal import Intent, Journal
@@ -154,14 +154,15 @@ def open_schedule(targets: Mapping[str, float] | pd.Series, prices: Mapping[str,
         raise TradingHaltedError(f"trading is halted: {report.alerts or 'risk.trading_state is halted'}")
     known = journal.targets(run_id)
     row = known[known["rebalance_key"] == as_of]
-    if schedule.parents:
+    if schedule.parents or not journal.orders(run_id, as_of).empty:  # a restart (or every parent was denied)
         payload = json.loads(str(row["payload"].iloc[0])) if not row.empty else {}
         given = {str(s): float(v) for s, v in payload.get("targets", [])}
         now = {str(s).strip().upper(): float(v) for s, v in dict(targets).items()}
         if given and given != now:
             raise TargetsChangedError(f"targets: rebalance {as_of!r} of run {run_id!r} is being worked with other "
                                       "targets; nothing was sent")
-        schedule.use_risk(config, start)
+        if schedule.parents:
+            schedule.use_risk(config, start)
         return schedule
     if config.plan.cancel_open_orders and _cancel_working(journal_history(journal, run_id, as_of, start).working,
                                                           executor, journal, run_id, "next rebalance", cancel_timeout):
@@ -174,8 +175,10 @@ def open_schedule(targets: Mapping[str, float] | pd.Series, prices: Mapping[str,
         journal.record_targets(run_id, as_of, digest, payload)
     plan: Plan = plan_table(inputs, config, instruments, timestamp=start)
     parents = parents_from_plan(plan.table, config, run_id, as_of, start, _profiles(plan.table, config, market, start))
+    if parents:
+        schedule.use_risk(config, start, parents)
+        parents = schedule.deny_parents(parents, start)
     schedule.journal_parents(parents)
-    schedule.use_risk(config, start)
     return schedule
 
 
@@ -247,12 +250,13 @@ class BrokerSchedule:
         self.session: TradingSession | None = None
         """The run's risk engine (:meth:`use_risk`); ``None`` sends children unchecked."""
 
-    def use_risk(self, config: Config, start: pd.Timestamp) -> None:
+    def use_risk(self, config: Config, start: pd.Timestamp, parents: Sequence[ParentOrder] | None = None) -> None:
         """Check every child with the risk engine of ``config`` (the session every mode builds), as the backtest's
-        worker does; raises :class:`ConfigError` naming a configured limit whose input the run lacks."""
+        worker does, over the symbols of ``parents`` (by default the journaled ones); raises :class:`ConfigError`
+        naming a configured limit whose input the run lacks."""
         from execlab._execution.rebalancer import RebalanceContext
 
-        universe = tuple(dict.fromkeys(p.symbol for p in self.parents))
+        universe = tuple(dict.fromkeys(p.symbol for p in (self.parents if parents is None else parents)))
         self.session = build_session(config, universe, executor=self.executor, instruments=self.instruments)
         account = self._account(universe, pd.Timestamp(start), {})
         self.session.rebalancer.check_context(RebalanceContext(
@@ -295,6 +299,34 @@ class BrokerSchedule:
         if due:
             self._send(due, now, slices, self._check(due, now, slices, children))
         return AlgoTick(now, tuple(due), tuple(skips), False)
+
+    def deny_parents(self, parents: Sequence[ParentOrder], start: pd.Timestamp) -> list[ParentOrder]:
+        """Check the parents as the backtest checks its rebalance's order table (one batch, market orders at the
+        arrival price); journal each denied one as a denied order (never sent, as the backtest books it) and
+        return the others."""
+        assert self.session is not None
+        universe = self.session.symbols
+        account = self._account(universe, start, {})
+        last = np.array(account.last, dtype=np.float64)
+        for p in parents:
+            last[universe.index(p.symbol)] = p.arrival_price
+        seq = np.array([universe.index(p.symbol) for p in parents], dtype=np.int64)
+        q = np.array([p.quantity if p.side == "buy" else -p.quantity for p in parents], dtype=np.float64)
+        full = np.zeros(len(universe))
+        np.add.at(full, seq, q)
+        checked = check_orders(self.session.risk, seq, q, np.full(len(parents), np.nan), ChildAccount(
+            last, account.position, account.equity, account.buying_power, self.executor.cost_estimate(full, last),
+            account.adv, account.orders_today, account.day_start_equity, account.day, account.timestamp))
+        why = ["" if r == 0 else RiskReason(int(r)).name.lower() for r in checked.reason.tolist()]
+        denied = [(p, w) for p, w in zip(parents, why, strict=True) if w]
+        if denied:
+            at = start.isoformat()
+            self.journal.record_intents([Intent(p.client_id, self.run_id, self.key, p.symbol, p.side, p.quantity,
+                                                "market", self.time_in_force.value, None, None, p.arrival_price, 0,
+                                                w, decided_at=at) for p, w in denied])
+            self.journal.record_many(self.run_id, [(EventKind.STATE, p.client_id, OrderStatus.DENIED.value,
+                                                    {"from": "pending", "by": "risk"}) for p, _ in denied])
+        return [p for p, w in zip(parents, why, strict=True) if not w]
 
     def _stop_if_halted(self, children: pd.DataFrame) -> None:
         """Raise :class:`TradingHaltedError` saying what each parent has left when the kill switch halts the run."""

@@ -59,8 +59,8 @@ def _config(mode: str, risk: dict[str, Any], **more: Any) -> xl.Config:
 
 
 def _table(orders: pd.DataFrame) -> pd.DataFrame:
-    children = orders[orders["parent_id"].notna()]
-    return children[COLUMNS].sort_values(["timestamp", "parent_id", "client_order_id"]).reset_index(drop=True)
+    """Every order of the run: the children, and the parents the risk engine denied (booked, never worked)."""
+    return orders[COLUMNS].sort_values(["timestamp", "parent_id", "client_order_id"]).reset_index(drop=True)
 
 
 def _broker(bars: pd.DataFrame, risk: dict[str, Any], folder: Path) -> pd.DataFrame:
@@ -75,18 +75,25 @@ def _broker(bars: pd.DataFrame, risk: dict[str, Any], folder: Path) -> pd.DataFr
     return _table(orders)
 
 
-@pytest.mark.parametrize("risk", [{"max_daily_orders": 10}, {"max_adv_pct": 10.0}], ids=["daily-orders", "adv"])
+@pytest.mark.parametrize("risk", [{"max_daily_orders": 10}, {"max_adv_pct": 10.0}, {"max_order_value": 300_000}],
+                         ids=["daily-orders", "adv", "order-value"])
 def test_the_backtest_and_the_broker_deny_the_same_children(bars: pd.DataFrame, tmp_path: Path,
                                                             risk: dict[str, Any]) -> None:
     backtest = _table(xl.run_backtest(pd.DataFrame(TARGETS, index=[START]), bars, _config("backtest", risk)).orders)
     broker = _broker(bars, risk, tmp_path)
-    assert len(backtest) > len(TARGETS) and (backtest["algo"] == "twap").all()
+    children = backtest[backtest["parent_id"].notna()]
+    assert len(children) > len(TARGETS) and (children["algo"] == "twap").all()
     if "max_daily_orders" in risk:  # the first ten children pass, every later one is denied
         assert (backtest["status"] != "denied").sum() == 10
         assert (backtest.loc[backtest["status"] == "denied", "reason"] == "max_daily_orders").all()
         assert (backtest["status"] == "denied").sum() >= 4
-    else:  # each child is checked against its symbol's ADV (before the fix: invalid_input for every child)
+    elif "max_adv_pct" in risk:  # each child is checked against its symbol's ADV (before: invalid_input for each)
         assert (backtest["reason"] == "").all() and (backtest["filled_quantity"] > 0).all()
+    else:  # the SPY parent (3000 × ~$168) is denied and never worked; every other child passes
+        denied = backtest[backtest["status"] == "denied"]
+        assert list(denied["symbol"]) == ["SPY"] and denied["parent_id"].isna().all()
+        assert list(denied["reason"]) == ["max_order_value"]
+        assert "SPY" not in set(backtest.loc[backtest["parent_id"].notna(), "symbol"])
     pd.testing.assert_frame_equal(broker, backtest, check_dtype=False)
 
 
