@@ -152,6 +152,7 @@ class AlgoWorker:
         if not self._active or timestamp is None:
             return []
         rb = self.rebalancer
+        rb.enter_day(day)  # children on a later day of the horizon count toward that day's orders
         rb.sync()
         book = rb.book
         progress: dict[str, ParentProgress] = {}

@@ -155,3 +155,20 @@ def test_supersede_is_refused_for_an_algorithm_naming_the_option(tmp_path: Path)
     assert run.exit_code != 0
     assert "--supersede" in run.output and "execution.algo" in run.output
     assert not (tmp_path / "journal.sqlite").exists()
+
+
+def test_children_on_the_next_day_count_toward_that_days_orders() -> None:
+    rows = pd.read_parquet(MINUTES)
+    start = pd.Timestamp("2013-10-10 19:50", tz="UTC")
+    rows = rows[rows["symbol"].isin(SYMBOLS) & (rows["ts"] >= start - pd.Timedelta("30min"))
+                & (rows["ts"] < pd.Timestamp("2013-10-11 14:00", tz="UTC"))]
+    local = rows["ts"].dt.tz_convert("America/New_York").dt.time
+    rows = rows[(local >= pd.Timestamp("09:30").time()) & (local < pd.Timestamp("16:00").time())]
+    config = xl.Config.from_mapping({"mode": "backtest", "initial_cash": CASH, "venue": VENUE,
+                                     "execution": {"algo": "twap", "horizon": "18h", "slices": 2},
+                                     "risk": {"max_daily_orders": 4}})
+    orders = xl.run_backtest(pd.DataFrame(TARGETS, index=[start]), rows, config).orders
+    days = orders["timestamp"].dt.date
+    first, second = orders[days == start.date()], orders[days > start.date()]
+    assert len(first) == len(second) == len(TARGETS) and (first["status"] == "filled").all()
+    assert (second["status"] == "filled").all()  # a new day's count starts at 0
