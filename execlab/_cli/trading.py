@@ -68,6 +68,12 @@ def rebalance(
         print_error(exc)
         raise typer.Exit(ExitCode.BAD_INPUT) from None
     if cfg.execution.algo != "none":
+        if supersede:
+            print_error(xl.ConfigError(f"--supersede: execution.algo {cfg.execution.algo!r} works a rebalance on the "
+                                       "broker's clock and resumes it from the journal; it cannot supersede one "
+                                       "(run the new targets under a new as-of: plan.cancel_open_orders cancels "
+                                       "what earlier rebalances left working)"))
+            raise typer.Exit(ExitCode.BAD_INPUT)
         raise typer.Exit(_rebalance_with_algo(cfg, tgt, px, journal, as_of, minute_bars, timeout, progress))
     bar = _OrderProgress() if progress and sys.stdout.isatty() else None
     executor, book = broker_executor(cfg, journal, progress=bar.advance if bar is not None else

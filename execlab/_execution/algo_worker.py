@@ -33,10 +33,10 @@ from execlab._core.codes import DENIED, LIMIT, MARKET, PARTIALLY_FILLED, PENDING
 from execlab._core.ids import client_order_id, rebalance_key
 from execlab._core.instruments import InstrumentTable
 from execlab._core.models import TimeInForce
+from execlab._execution.child_risk import ChildAccount, check_children
 from execlab._execution.rebalancer import RebalanceContext, Rebalancer
 from execlab._oms.events import EventKind
 from execlab._oms.journal import Journal
-from execlab._risk.engine import RiskContext
 
 __all__ = ["AlgoWorker", "uses_algorithms"]
 
@@ -144,12 +144,15 @@ class AlgoWorker:
         self._last = np.where(np.isnan(last), self._last, last)
 
     def on_step(self, bid: FloatArray | None, ask: FloatArray | None, *, day: int | None = None,
-                day_start_equity: float = math.nan) -> list[ChildOrder]:
-        """Send the children the schedule asks for at the step last observed (``bid``/``ask``: its quotes)."""
+                day_start_equity: float = math.nan, adv: FloatArray | None = None) -> list[ChildOrder]:
+        """Send the children the schedule asks for at the step last observed (``bid``/``ask``: its quotes), each
+        checked by the run's risk engine; ``adv``: each symbol's ADV known before the step (``risk.max_adv_pct``),
+        as the step's rebalance gets it."""
         step, timestamp = self._step, self._now
         if not self._active or timestamp is None:
             return []
         rb = self.rebalancer
+        rb.enter_day(day)  # children on a later day of the horizon count toward that day's orders
         rb.sync()
         book = rb.book
         progress: dict[str, ParentProgress] = {}
@@ -183,7 +186,7 @@ class AlgoWorker:
                                         instruments=self.instruments)
         self.skips.extend((timestamp, s) for s in skips)
         if children:
-            self._send(children, {p.order.client_id: p for p in still}, step, timestamp, day, day_start_equity)
+            self._send(children, {p.order.client_id: p for p in still}, step, timestamp, day, day_start_equity, adv)
         return children
 
     def _open_quantity(self, parent: _Parent) -> float:
@@ -198,23 +201,21 @@ class AlgoWorker:
         return ParentProgress(filled, self._open_quantity(parent), len(parent.children))
 
     def _send(self, children: list[ChildOrder], parents: dict[str, _Parent], step: int, timestamp: pd.Timestamp,
-              day: int | None, day_start_equity: float) -> None:
+              day: int | None, day_start_equity: float, adv: FloatArray | None) -> None:
         rb = self.rebalancer
         ex, book = rb.executor, rb.book
-        seq = np.array([parents[c.parent_id].symbol_index for c in children], dtype=np.int64)
-        q = np.array([c.quantity if c.side == "buy" else -c.quantity for c in children])
-        px = self._last[seq].copy()
-        limit = np.array([math.nan if c.limit_price is None else c.limit_price for c in children])
-        types = np.where(np.isnan(limit), MARKET, LIMIT).astype(np.int8)
-        position = ex.positions()
         account = ex.account()
         floor = ex.cash_floor()
         full = np.zeros(len(self.symbols))
-        np.add.at(full, seq, q)
-        reason = rb.risk.check(RiskContext(
-            seq, q, px, position[seq], account.equity, limit_price=limit, buying_power=account.cash - (floor or 0.0)
-            if floor is not None else np.inf, costs=ex.cost_estimate(full, self._last), orders_today=rb.orders_today,
-            day_start_equity=day_start_equity, trading_day=day, timestamp=timestamp.to_pydatetime()))
+        for c in children:
+            full[parents[c.parent_id].symbol_index] += c.quantity if c.side == "buy" else -c.quantity
+        checked = check_children(rb.risk, self.symbols, children, ChildAccount(
+            self._last, ex.positions(), account.equity,
+            account.cash - floor if floor is not None else np.inf, ex.cost_estimate(full, self._last), adv,
+            rb.orders_today, day_start_equity, day, timestamp.to_pydatetime()))
+        seq, q, px, limit, reason = checked.symbol, checked.quantity, checked.price, checked.limit_price, \
+            checked.reason
+        types = np.where(np.isnan(limit), MARKET, LIMIT).astype(np.int8)
         oids = book.add({"bar": step, "symbol": seq, "quantity": q, "order_type": types, "time_in_force": _DAY,
                          "decision_price": px, "risk_reason": reason, "limit_price": limit},
                         children=[(c.client_id, c.parent_id, c.algo) for c in children])

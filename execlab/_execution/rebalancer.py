@@ -126,6 +126,11 @@ class Rebalancer:
         if cfg.max_daily_orders is not None and ctx.day is None:
             raise ConfigError("risk.max_daily_orders: this rebalance has no trading day")
 
+    def enter_day(self, day: int | None) -> None:
+        """Start counting today's orders afresh when ``day`` (a trading-day number) is a new day."""
+        if day is not None and day != self._day:
+            self._day, self._orders_today = day, 0
+
     def resume_day(self, day: int, orders_today: int) -> None:
         """Count ``orders_today`` orders already sent on trading day ``day`` (a live run's earlier rebalances)."""
         self._day, self._orders_today = day, int(orders_today)
@@ -136,8 +141,7 @@ class Rebalancer:
         self.check_context(ctx)
         bar, price, tradable, day, adv = ctx.bar, ctx.price, ctx.tradable, ctx.day, ctx.adv
         day_start_equity, timestamp = ctx.day_start_equity, ctx.timestamp
-        if day is not None and day != self._day:
-            self._day, self._orders_today = day, 0
+        self.enter_day(day)
         ex, book = self.executor, self.book
         self.sync()
         if self.plan_config.cancel_open_orders:

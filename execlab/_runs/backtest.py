@@ -190,7 +190,7 @@ def _loop(start: int, n_t: int, executor: BacktestExecutor, rebalancer: Rebalanc
             rebalancer.rebalance(targets[r], ctx, c, equity)
         if worker is not None and worker.active:
             worker.on_step(None if m.bid is None else m.bid[i], None if m.ask is None else m.ask[i], day=int(days[i]),
-                           day_start_equity=day_start_equity)
+                           day_start_equity=day_start_equity, adv=None if adv is None else adv[i])
         positions[i] = venue.position
         cash[i] = venue.cash
 

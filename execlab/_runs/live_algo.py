@@ -38,8 +38,11 @@ from execlab._config import Config
 from execlab._core.ids import client_order_id
 from execlab._core.instruments import InstrumentTable
 from execlab._core.models import Order, OrderStatus, OrderType, Side, TimeInForce
+from execlab._execution.child_risk import ChildAccount, check_children, check_orders
+from execlab._execution.session import TradingSession, build_session, journal_history
 from execlab._oms.events import EventKind
 from execlab._oms.journal import Intent, Journal
+from execlab._risk.engine import RiskReason
 from execlab._runs.minute_market import MinuteMarket
 
 if TYPE_CHECKING:
@@ -115,9 +118,12 @@ def parents_from_plan(plan: pd.DataFrame, config: Config, run_id: str, key: str,
 
 def open_schedule(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, float] | pd.Series, config: Config,
                   executor: BrokerExecutor, journal: Journal, as_of: str, market: MinuteMarket,
-                  start: pd.Timestamp, instruments: InstrumentTable | None = None) -> BrokerSchedule:
-    """The schedule of rebalance ``as_of``: on its first run the targets are planned (as :func:`execlab.make_plan`
-    plans them) and the parents journaled, starting at ``start``; a later run (a restart) finds them in the journal,
+                  start: pd.Timestamp, instruments: InstrumentTable | None = None, *,
+                  cancel_timeout: float = 30.0) -> BrokerSchedule:
+    """The schedule of rebalance ``as_of``: on its first run the orders earlier rebalances left working are
+    cancelled (``plan.cancel_open_orders``, waiting up to ``cancel_timeout`` seconds for the broker), the targets
+    planned (as :func:`execlab.make_plan` plans them) and the parents journaled, starting at ``start``; a later run
+    (a restart) finds them in the journal,
     reconciles with the broker and carries on. Raises :class:`TradingHaltedError` while the kill switch halts the
     run and :class:`TargetsChangedError` when a restart brings other targets."""
     from execlab._brokers.kill_switch import journaled_halt
@@ -127,6 +133,7 @@ def open_schedule(targets: Mapping[str, float] | pd.Series, prices: Mapping[str,
     from execlab._runs.live import (
         TargetsChangedError,
         TradingHaltedError,
+        _cancel_working,
         _cash,
         _targets_record,
         _tradable_lookup,
@@ -147,22 +154,31 @@ def open_schedule(targets: Mapping[str, float] | pd.Series, prices: Mapping[str,
         raise TradingHaltedError(f"trading is halted: {report.alerts or 'risk.trading_state is halted'}")
     known = journal.targets(run_id)
     row = known[known["rebalance_key"] == as_of]
-    if schedule.parents:
+    if schedule.parents or not journal.orders(run_id, as_of).empty:  # a restart (or every parent was denied)
         payload = json.loads(str(row["payload"].iloc[0])) if not row.empty else {}
         given = {str(s): float(v) for s, v in payload.get("targets", [])}
         now = {str(s).strip().upper(): float(v) for s, v in dict(targets).items()}
         if given and given != now:
             raise TargetsChangedError(f"targets: rebalance {as_of!r} of run {run_id!r} is being worked with other "
                                       "targets; nothing was sent")
+        if schedule.parents:
+            schedule.use_risk(config, start)
         return schedule
+    if config.plan.cancel_open_orders and _cancel_working(journal_history(journal, run_id, as_of, start).working,
+                                                          executor, journal, run_id, "next rebalance", cancel_timeout):
+        account = executor.account()  # what the cancelled orders filled meanwhile moved positions and cash
+        held = executor.positions_by_symbol()
     inputs = gate_rebalance_inputs(targets, held, prices, _cash(account, targets, instruments), config, instruments,
                                    _tradable_lookup(executor), account.equity)
     if row.empty:
         digest, payload = _targets_record(inputs, config)
         journal.record_targets(run_id, as_of, digest, payload)
     plan: Plan = plan_table(inputs, config, instruments, timestamp=start)
-    schedule.journal_parents(parents_from_plan(plan.table, config, run_id, as_of, start,
-                                               _profiles(plan.table, config, market, start)))
+    parents = parents_from_plan(plan.table, config, run_id, as_of, start, _profiles(plan.table, config, market, start))
+    if parents:
+        schedule.use_risk(config, start, parents)
+        parents = schedule.deny_parents(parents, start)
+    schedule.journal_parents(parents)
     return schedule
 
 
@@ -231,6 +247,20 @@ class BrokerSchedule:
         self.instruments = instruments
         self.time_in_force = time_in_force
         self.parents = journaled_parents(journal, run_id, key)
+        self.session: TradingSession | None = None
+        """The run's risk engine (:meth:`use_risk`); ``None`` sends children unchecked."""
+
+    def use_risk(self, config: Config, start: pd.Timestamp, parents: Sequence[ParentOrder] | None = None) -> None:
+        """Check every child with the risk engine of ``config`` (the session every mode builds), as the backtest's
+        worker does, over the symbols of ``parents`` (by default the journaled ones); raises :class:`ConfigError`
+        naming a configured limit whose input the run lacks."""
+        from execlab._execution.rebalancer import RebalanceContext
+
+        universe = tuple(dict.fromkeys(p.symbol for p in (self.parents if parents is None else parents)))
+        self.session = build_session(config, universe, executor=self.executor, instruments=self.instruments)
+        account = self._account(universe, pd.Timestamp(start), {})
+        self.session.rebalancer.check_context(RebalanceContext(
+            0, account.last, None, account.day, account.day_start_equity, account.adv, account.timestamp))
 
     def journal_parents(self, parents: Sequence[ParentOrder]) -> None:
         """Journal the parents (one transaction), unless this rebalance key has them already."""
@@ -254,6 +284,7 @@ class BrokerSchedule:
         children = self.children()
         self._journal_states(children)
         children = self.children()
+        self._stop_if_halted(children)
         self._send_unsent(children)
         known = self.executor.known_orders()
         progress = {p.client_id: _progress(children[children["parent_id"] == p.client_id], known)
@@ -266,8 +297,89 @@ class BrokerSchedule:
         due, skips = next_children(self.parents, progress, slices, now, cash_available=cash,
                                    instruments=self.instruments)
         if due:
-            self._send(due, now, slices)
+            self._send(due, now, slices, self._check(due, now, slices, children))
         return AlgoTick(now, tuple(due), tuple(skips), False)
+
+    def deny_parents(self, parents: Sequence[ParentOrder], start: pd.Timestamp) -> list[ParentOrder]:
+        """Check the parents as the backtest checks its rebalance's order table (one batch, market orders at the
+        arrival price); journal each denied one as a denied order (never sent, as the backtest books it) and
+        return the others."""
+        assert self.session is not None
+        universe = self.session.symbols
+        account = self._account(universe, start, {})
+        last = np.array(account.last, dtype=np.float64)
+        for p in parents:
+            last[universe.index(p.symbol)] = p.arrival_price
+        seq = np.array([universe.index(p.symbol) for p in parents], dtype=np.int64)
+        q = np.array([p.quantity if p.side == "buy" else -p.quantity for p in parents], dtype=np.float64)
+        full = np.zeros(len(universe))
+        np.add.at(full, seq, q)
+        checked = check_orders(self.session.risk, seq, q, np.full(len(parents), np.nan), ChildAccount(
+            last, account.position, account.equity, account.buying_power, self.executor.cost_estimate(full, last),
+            account.adv, account.orders_today, account.day_start_equity, account.day, account.timestamp))
+        why = ["" if r == 0 else RiskReason(int(r)).name.lower() for r in checked.reason.tolist()]
+        denied = [(p, w) for p, w in zip(parents, why, strict=True) if w]
+        if denied:
+            at = start.isoformat()
+            self.journal.record_intents([Intent(p.client_id, self.run_id, self.key, p.symbol, p.side, p.quantity,
+                                                "market", self.time_in_force.value, None, None, p.arrival_price, 0,
+                                                w, decided_at=at) for p, w in denied])
+            self.journal.record_many(self.run_id, [(EventKind.STATE, p.client_id, OrderStatus.DENIED.value,
+                                                    {"from": "pending", "by": "risk"}) for p, _ in denied])
+        return [p for p, w in zip(parents, why, strict=True) if not w]
+
+    def _stop_if_halted(self, children: pd.DataFrame) -> None:
+        """Raise :class:`TradingHaltedError` saying what each parent has left when the kill switch halts the run."""
+        from execlab._brokers.kill_switch import journaled_halt
+        from execlab._runs.live import TradingHaltedError
+
+        halt = journaled_halt(self.journal, self.run_id)
+        if halt is None:
+            return
+        known = self.executor.known_orders()
+        left = []
+        for p in self.parents:
+            filled = _progress(children[children["parent_id"] == p.client_id], known).filled
+            if p.quantity - filled > _EPS:
+                left.append(f"{p.side} {p.quantity - filled:g} {p.symbol} of {p.quantity:g}")
+        raise TradingHaltedError(f"trading is halted by the kill switch ({halt.reason}, at {halt.at}); no more "
+                                 f"children were sent; left: {', '.join(left) if left else 'nothing'}")
+
+    def _account(self, universe: tuple[str, ...], now: pd.Timestamp,
+                 market: Mapping[str, MarketSlice]) -> ChildAccount:
+        """The inputs of the risk check at ``now``, by the estimators an ordinary order at the broker gets."""
+        from execlab._runs.live import _adv_before
+
+        assert self.session is not None
+        account = self.executor.account()
+        held = self.executor.positions_by_symbol()
+        last = np.array([market[s].last if s in market else _last(self.market, s, now) for s in universe])
+        floor = self.executor.cash_floor()
+        history = journal_history(self.journal, self.run_id, self.key, now)
+        mine = self.children()
+        start = account.day_start_equity
+        adv = _adv_before(self.market.data, universe, now) if self.session.config.risk.max_adv_pct is not None \
+            else None
+        return ChildAccount(last, np.array([held.get(s, 0.0) for s in universe]), float(account.equity),
+                            account.cash - floor if floor is not None else np.inf, None, adv,
+                            history.orders_today + int((mine["risk_reason"] == "").sum()),
+                            float("nan") if start is None else float(start), history.day, now.to_pydatetime())
+
+    def _check(self, due: Sequence[ChildOrder], now: pd.Timestamp, market: Mapping[str, MarketSlice],
+               children: pd.DataFrame) -> list[str]:
+        """The risk engine's reason per child (``""``: may be sent)."""
+        if self.session is None:
+            return [""] * len(due)
+        universe = self.session.symbols
+        account = self._account(universe, now, market)
+        full = np.zeros(len(universe))
+        for c in due:
+            full[universe.index(c.symbol)] += c.quantity if c.side == "buy" else -c.quantity
+        costs = self.executor.cost_estimate(full, account.last)
+        checked = check_children(self.session.risk, universe, due, ChildAccount(
+            account.last, account.position, account.equity, account.buying_power, costs, account.adv,
+            account.orders_today, account.day_start_equity, account.day, account.timestamp))
+        return ["" if r == 0 else RiskReason(int(r)).name.lower() for r in checked.reason.tolist()]
 
     def _slice(self, parent: ParentOrder, children: pd.DataFrame, now: pd.Timestamp) -> MarketSlice | None:
         quote = self.market.quote(parent.symbol, now)
@@ -298,15 +410,22 @@ class BrokerSchedule:
         return cash
 
     # -- sending -------------------------------------------------------------------------------------------
-    def _send(self, due: Sequence[ChildOrder], now: pd.Timestamp, market: Mapping[str, MarketSlice]) -> None:
+    def _send(self, due: Sequence[ChildOrder], now: pd.Timestamp, market: Mapping[str, MarketSlice],
+              denied: Sequence[str]) -> None:
         at = now.isoformat()
         # The decision price of a child is the last trade when it was decided (as in the backtest and paper).
         intents = [Intent(c.client_id, self.run_id, self.key, c.symbol, c.side, c.quantity,
                           "limit" if c.limit_price is not None else "market", self.time_in_force.value,
-                          c.limit_price, None, market[c.symbol].last, c.seq, "", c.parent_id, c.algo, c.reason, at)
-                   for c in due]
+                          c.limit_price, None, market[c.symbol].last, c.seq, why, c.parent_id, c.algo, c.reason, at)
+                   for c, why in zip(due, denied, strict=True)]
         self.journal.record_intents(intents)  # all of the tick's children, or none, before anything is sent
-        for c in due:
+        refused = [(EventKind.STATE, c.client_id, OrderStatus.DENIED.value, {"from": "pending", "by": "risk"})
+                   for c, why in zip(due, denied, strict=True) if why]
+        if refused:
+            self.journal.record_many(self.run_id, refused)
+        for c, why in zip(due, denied, strict=True):
+            if why:
+                continue
             m = market[c.symbol]
             mid = (m.bid + m.ask) / 2 if m.bid is not None and m.ask is not None else m.last
             # On the broker's clock, with the arrival price (the mid) TCA measures against, as paper journals it.
@@ -381,6 +500,11 @@ def _progress(children: pd.DataFrame, known: Mapping[str, BrokerOrder]) -> Paren
         if status in _ACTIVE:
             working += max(float(row["quantity"]) - done, 0.0)
     return ParentProgress(filled, working, len(children))
+
+
+def _last(market: MinuteMarket, symbol: str, now: pd.Timestamp) -> float:
+    quote = market.quote(symbol, now)
+    return quote[0] if quote is not None else float("nan")
 
 
 def _optional(value: Any) -> float | None:

@@ -162,7 +162,8 @@ class _Loop:
         if row is not None:
             self._rebalance(row, i, ts)
         if worker is not None and worker.active:
-            worker.on_step(ex.bid, ex.ask, day=ex.day, day_start_equity=self.day_start_equity)
+            worker.on_step(ex.bid, ex.ask, day=ex.day, day_start_equity=self.day_start_equity,
+                           adv=ex.adv if self.config.risk.max_adv_pct is not None else None)
         self.times.append(ts)
         self.positions.append(ex.positions().copy())
         self.cash.append(ex.cash())

@@ -108,3 +108,17 @@ def events_of(bars: pd.DataFrame) -> list[FeedEvent]:
 
 def iter_events(bars: pd.DataFrame) -> Iterator[FeedEvent]:
     return iter(ReplayFeed.from_bars(bars))
+
+
+def journaled_orders(path: Path, run_id: str) -> pd.DataFrame:
+    """The journal's orders of ``run_id`` as the backtest's order table names them: the decision time as
+    ``timestamp``, the risk engine's reason as ``reason``, prices and quantities as floats."""
+    journal = Journal(path)
+    orders = journal.orders(run_id)
+    journal.close()
+    orders = orders.drop(columns=["timestamp", "reason"], errors="ignore").rename(
+        columns={"decided_at": "timestamp", "risk_reason": "reason"})
+    orders["timestamp"] = pd.to_datetime(orders["timestamp"], utc=True)
+    for name in ("filled_quantity", "limit_price", "avg_fill_price"):
+        orders[name] = orders[name].astype(float)
+    return orders

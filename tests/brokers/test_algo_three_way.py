@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from brokers.algo_replay import KEY, MINUTES, SECRET, SYMBOLS, events_of, run_schedule, start_venue
+from brokers.algo_replay import KEY, MINUTES, SECRET, SYMBOLS, events_of, journaled_orders, run_schedule, start_venue
 
 import execlab as xl
 from execlab._core.ids import rebalance_key
@@ -79,12 +79,7 @@ def _broker(bars: pd.DataFrame, execution: dict[str, Any], folder: Path) -> pd.D
                            as_of=rebalance_key(START))
     assert run.held == TARGETS
     assert set(run.attempts.values()) == {1}
-    journal = Journal(folder / "journal.sqlite")
-    orders = journal.orders(RUN_ID)
-    orders = orders.drop(columns=["timestamp"], errors="ignore").rename(columns={"decided_at": "timestamp"})
-    orders["timestamp"] = pd.to_datetime(orders["timestamp"], utc=True)
-    for name in ("filled_quantity", "limit_price", "avg_fill_price"):
-        orders[name] = orders[name].astype(float)
+    orders = journaled_orders(folder / "journal.sqlite", RUN_ID)
     return _table(orders)
 
 
