@@ -314,8 +314,10 @@ def test_dashboard_is_a_panel_layout_for_jupyter(run: DashboardRun, tmp_path: Pa
     layout = dashboard(mine.journal, mine.run_id, bars=mine.bars, refresh_seconds=0)
     assert isinstance(layout, pn.Column)
     book = Journal(mine.journal)
-    table = layout.select(pn.widgets.Tabulator)[0]
-    assert len(table.value) == len(book.fills(mine.run_id))
+    tables = layout.select(pn.widgets.Tabulator)  # the fills, and the algorithms' parents (hidden: none here)
+    fills = next(t for t in tables if "fill_id" in t.hidden_columns)
+    assert len(fills.value) == len(book.fills(mine.run_id))
+    assert [t.visible for t in tables if t is not fills] == [False]
     assert len(layout.select(pn.pane.HoloViews)) == len(PLOT_TITLES)
     root = layout.get_root()  # what Jupyter renders: a bokeh model, no server
     assert root is not None
