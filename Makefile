@@ -70,6 +70,7 @@ SOAK_FUZZ_EXAMPLES ?= 2000
 soak: setup
 	EXECLAB_CRASH_TRIALS=$(SOAK_CRASH_TRIALS) EXECLAB_FUZZ_EXAMPLES=$(SOAK_FUZZ_EXAMPLES) $(BIN)/python -m pytest \
 		tests/brokers/conformance/test_conformance_crash.py tests/brokers/test_alpaca_algo_crash.py \
+		tests/brokers/test_order_group_crash.py \
 		tests/modes/test_trading_path_fuzz.py
 
 bench: setup
