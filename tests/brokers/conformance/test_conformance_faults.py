@@ -72,9 +72,12 @@ def test_fault_ends_with_the_right_positions_and_no_duplicate(case: Case, harnes
         harness.burn_rate_limit(venue)
     prices = dict(harness.symbols)
     journal = Journal(tmp_path / "journal.sqlite", secrets=harness.journal_secrets())
-    config = harness.config(venue, f"fault-{case.name}")
+    # The client paces to the venue's (scaled) limit, as a configured client would: with the defaults (200 a
+    # minute) a refused request would hold it a whole 60 s window, and a stated limit of 30 would pace it per minute.
+    config = harness.config(venue, f"fault-{case.name}", rate_limit_per_minute=case.rate_limit,
+                            rate_window_seconds=case.rate_window)
     executor = BrokerExecutor(harness.make_adapter(venue, timeout=1.0), journal, config.run_id, (),
-                              backoff_seconds=0.05)
+                              backoff_seconds=0.05, config=config.broker)
     stop = threading.Event()
     feeder = threading.Thread(target=_requote(harness, venue, stop), daemon=True) if case.requote else None
     if feeder is not None:
