@@ -70,11 +70,12 @@ test-fast: setup
 # The long runs: many more SIGKILL crash trials and fuzzed bad inputs than `make test` does (counts by variable).
 SOAK_CRASH_TRIALS ?= 200
 SOAK_FUZZ_EXAMPLES ?= 2000
+SOAK_CRASH_ORDERS ?= 200
 soak: setup
-	EXECLAB_CRASH_TRIALS=$(SOAK_CRASH_TRIALS) EXECLAB_FUZZ_EXAMPLES=$(SOAK_FUZZ_EXAMPLES) $(BIN)/python -m pytest \
+	EXECLAB_CRASH_TRIALS=$(SOAK_CRASH_TRIALS) EXECLAB_CRASH_ORDERS=$(SOAK_CRASH_ORDERS) EXECLAB_FUZZ_EXAMPLES=$(SOAK_FUZZ_EXAMPLES) $(BIN)/python -m pytest \
 		tests/brokers/conformance/test_conformance_crash.py tests/brokers/test_alpaca_algo_crash.py \
 		tests/brokers/test_order_group_crash.py \
-		tests/modes/test_trading_path_fuzz.py
+		tests/modes/test_trading_path_fuzz.py tests/unit/core/test_order_contract.py
 
 bench: setup
 	$(BIN)/python benchmarks/bench_backtest_vs_vectorbt.py

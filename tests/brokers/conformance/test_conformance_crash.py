@@ -8,7 +8,8 @@ journal agrees with the venue. The rate-limited trials run against a venue whose
 client must meet no 429 (its pacer remembers the window of the process it replaced).
 
 ``EXECLAB_CRASH_TRIALS`` trials of each kind (3 by default; ``make soak`` runs many) of the harness's
-``crash_orders`` orders (200 unless it says otherwise).
+``crash_orders`` orders (200 unless it says otherwise); the SIGKILL trials on a free limit trade at most
+``EXECLAB_CRASH_ORDERS`` of them (100 by default; ``make soak``: 200).
 """
 
 from __future__ import annotations
@@ -35,9 +36,13 @@ pytestmark = [pytest.mark.local_venue, pytest.mark.slow]  # the venue runs in a 
 
 TRIALS = int(os.environ.get("EXECLAB_CRASH_TRIALS", "3"))
 BASE_SEED = int(os.environ.get("EXECLAB_CRASH_SEED", "20261122"))
+FREE_ORDERS = int(os.environ.get("EXECLAB_CRASH_ORDERS", "100"))
 EXECLAB = [sys.executable, "-m", "execlab._cli.main"]
 RATE_LIMIT, RATE_WINDOW = 60, 2.0
 """The rate-limited trials: a window that binds within seconds (Alpaca's 200 a minute, scaled)."""
+FREE_LIMIT, FREE_WINDOW = 1_000_000, 60.0
+"""The other trials: a limit that never binds, told to the client (with the default 200 a minute, each restarted
+client would first wait out the window its killed predecessor's requests filled: a minute per restart)."""
 
 
 def _free_port() -> int:
@@ -71,7 +76,7 @@ def _serve(harness: BrokerHarness, rate_limit: int, rate_window: float) -> Itera
 @pytest.fixture(scope="module", params=HARNESSES, ids=[h.name for h in HARNESSES])
 def served(request: pytest.FixtureRequest) -> Iterator[tuple[BrokerHarness, str]]:
     harness: BrokerHarness = request.param
-    for url in _serve(harness, 1_000_000, 60.0):
+    for url in _serve(harness, FREE_LIMIT, FREE_WINDOW):
         yield harness, url
 
 
@@ -83,8 +88,8 @@ def served_paced(request: pytest.FixtureRequest) -> Iterator[tuple[BrokerHarness
 
 
 def _write_inputs(harness: BrokerHarness, folder: Path, url: str, run_id: str, rng: random.Random,
-                  tag: str, **broker: Any) -> tuple[dict[str, float], dict[str, str]]:
-    symbols = [f"{tag}X{i:03d}" for i in range(harness.crash_orders)]
+                  tag: str, n_orders: int, **broker: Any) -> tuple[dict[str, float], dict[str, str]]:
+    symbols = [f"{tag}X{i:03d}" for i in range(n_orders)]
     prices = {s: round(rng.uniform(5, 200), 2) for s in symbols}
     targets = {s: float(rng.randint(1, 300)) for s in symbols}
     quotes = {"quotes": [{"symbol": s, "bid": p - 0.01, "ask": p + 0.01, "last": p} for s, p in prices.items()]}
@@ -128,13 +133,14 @@ def _run_client(folder: Path, env: dict[str, str], kill_after: int | None) -> in
     return None
 
 
-def _trial(harness: BrokerHarness, url: str, tmp_path: Path, seed: int, tag: str, **broker: Any) -> None:
-    print(f"crash trial {tag}: seed {seed}")
+def _trial(harness: BrokerHarness, url: str, tmp_path: Path, seed: int, tag: str, n_orders: int,
+           **broker: Any) -> None:
+    print(f"crash trial {tag}: seed {seed}, {n_orders} orders")
     rng = random.Random(seed)
     run_id = f"crash-{tag}-{seed}"
-    targets, env = _write_inputs(harness, tmp_path, url, run_id, rng, tag, **broker)
+    targets, env = _write_inputs(harness, tmp_path, url, run_id, rng, tag, n_orders, **broker)
     # A kill point is a number of orders sent, or (≤ 0) milliseconds after start, before anything is sent.
-    kills = [rng.randint(1, harness.crash_orders) if rng.random() < 0.8 else -rng.randint(500, 6000)
+    kills = [rng.randint(1, n_orders) if rng.random() < 0.8 else -rng.randint(500, 6000)
              for _ in range(rng.randint(1, 3))]
     print(f"crash trial {tag}: kill points {kills}")
     for kill_after in kills:  # each restart resumes the same run and is killed again, later or earlier
@@ -145,7 +151,7 @@ def _trial(harness: BrokerHarness, url: str, tmp_path: Path, seed: int, tag: str
     assert held == targets, f"seed {seed}: venue positions differ from targets"
     journal = Journal(tmp_path / "journal.sqlite")
     orders = journal.orders(run_id)
-    assert len(orders) == harness.crash_orders, f"seed {seed}: {len(orders)} intents"
+    assert len(orders) == n_orders, f"seed {seed}: {len(orders)} intents"
     attempts = requests.get(f"{url}/_stats", timeout=30, headers=harness.harness_headers()).json()["order_attempts"]
     mine = {coid: attempts.get(coid, 0) for coid in orders["client_order_id"]}
     wrong = [c for c, n in mine.items() if n != 1]
@@ -163,7 +169,8 @@ def _trial(harness: BrokerHarness, url: str, tmp_path: Path, seed: int, tag: str
 def test_sigkill_and_restart_loses_nothing_and_sends_nothing_twice(served: tuple[BrokerHarness, str],
                                                                    tmp_path: Path, trial: int) -> None:
     harness, url = served
-    _trial(harness, url, tmp_path, BASE_SEED + trial, f"C{trial:02d}")
+    _trial(harness, url, tmp_path, BASE_SEED + trial, f"C{trial:02d}", min(harness.crash_orders, FREE_ORDERS),
+           rate_limit_per_minute=FREE_LIMIT, rate_window_seconds=FREE_WINDOW)
 
 
 @pytest.mark.parametrize("trial", range(TRIALS))
@@ -172,7 +179,7 @@ def test_a_restarted_client_meets_no_429_from_a_binding_rate_limit(served_paced:
     harness, url = served_paced
     before = requests.get(f"{url}/_stats", timeout=30, headers=harness.harness_headers()).json()["rate_limited"]
     # The client is told the venue's scaled window (else it paces to the limit per 60 s and the limit never binds).
-    _trial(harness, url, tmp_path, BASE_SEED + 1000 + trial, f"R{trial:02d}", rate_limit_per_minute=RATE_LIMIT,
-           rate_window_seconds=RATE_WINDOW)
+    _trial(harness, url, tmp_path, BASE_SEED + 1000 + trial, f"R{trial:02d}", harness.crash_orders,
+           rate_limit_per_minute=RATE_LIMIT, rate_window_seconds=RATE_WINDOW)
     after = requests.get(f"{url}/_stats", timeout=30, headers=harness.harness_headers()).json()
     assert after["rate_limited"] == before, after["responses"]

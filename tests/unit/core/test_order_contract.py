@@ -2,13 +2,15 @@
 
 Hypothesis builds orders near the boundary (valid orders with one or more fields swapped for booleans, numeric
 strings, NaN, infinities, huge integers, ids ending in a newline, nulls, missing or unknown keys) and both sides
-judge each one, as Python objects and as JSON text: 0 disagreements.
+judge each one, as Python objects and as JSON text: 0 disagreements. ``EXECLAB_FUZZ_EXAMPLES`` orders (300 by
+default; ``make soak`` runs thousands).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
 from importlib import resources
 from typing import Any
 
@@ -23,6 +25,7 @@ from execlab._core.models import MAX_ORDER_PRICE, MAX_ORDER_QUANTITY
 
 SCHEMA = json.loads(resources.files("execlab").joinpath("schemas/order.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
+EXAMPLES = int(os.environ.get("EXECLAB_FUZZ_EXAMPLES", "300"))
 
 SPECIAL = [True, False, "10", "1e3", " 5", "NaN", math.nan, math.inf, -math.inf, 10**400, -(10**400), 1e308,
            MAX_ORDER_QUANTITY, MAX_ORDER_QUANTITY * 1.0000001, MAX_ORDER_PRICE, MAX_ORDER_PRICE + 1, 0, 0.0, -0.0,
@@ -104,7 +107,7 @@ def _strict_json(text: str) -> Any:
 
 
 @pytest.mark.slow
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(near_orders())
 def test_model_and_schema_agree_on_every_order(data: dict[str, Any]) -> None:
     model = _model_accepts(data)
