@@ -37,7 +37,7 @@ from execlab._execution.rebalancer import RebalanceContext, Rebalancer
 from execlab._execution.session import build_session
 from execlab._oms.book import OrderBook
 from execlab._risk.engine import RiskReason
-from execlab._runs.home_currency import HomeConversion, bar_rates, home_conversion
+from execlab._runs.home_currency import HomeConversion, bar_rates, fx_quote, home_conversion
 from execlab._runs.performance import TearSheet, headline_figures, tear_sheet
 from execlab._sim import SimulatedVenue, margin
 from execlab._sim.costs import CostModel
@@ -107,7 +107,7 @@ def run_aligned(tm: TargetMatrix, all_bars: MarketData, cfg: Config, table: Inst
     if why is not None:
         check_open_gaps(policy, market.symbols, market.timestamps, market.open_from_close, start + 1, why)
     gap_rows: npt.NDArray[np.bool_] = np.asarray((~tradable[tm.bars]).any(axis=1), dtype=np.bool_)
-    rate = bar_rates(market.symbols, inputs.mark, cfg.currency)  # None unless a pair is quoted in another currency
+    rate = _rates(market, all_bars, cfg.currency)
     algos = uses_algorithms(cfg.execution)
     if algos and engine == "compiled":
         raise ValueError("engine: the compiled loop sends each rebalance's orders at once; execution algorithms "
@@ -152,6 +152,19 @@ def run_aligned(tm: TargetMatrix, all_bars: MarketData, cfg: Config, table: Inst
               positions, cash, market.timestamps, cfg.initial_cash, gap_rows, on_gap, worker, rate)
     rebalancer.sync()
     return BacktestResult(cfg, market, book, positions, cash, tm.bars, worker, rate)
+
+
+def _rates(market: MarketData, all_bars: MarketData, home: str) -> FloatArray | None:
+    """Per bar and symbol of ``market``, the home-currency value of one unit of its price currency (None unless a
+    pair is quoted in another currency), converted through every pair of the bars (``GBP/USD`` converts an
+    ``EUR/GBP`` target even when GBP/USD itself has none)."""
+    if market is all_bars or all(fx_quote(s) in (None, home.upper()) for s in market.symbols):
+        return bar_rates(market.symbols, market.last_close(), home)
+    full = bar_rates(all_bars.symbols, all_bars.last_close(), home)
+    if full is None:
+        return None
+    index = {s: i for i, s in enumerate(all_bars.symbols)}
+    return np.ascontiguousarray(full[:, [index[s] for s in market.symbols]])
 
 
 @contextmanager

@@ -102,19 +102,26 @@ def test_unit_targets_trade_as_the_backtest_does(venue: OandaVenue, bars: pd.Dat
 
 def test_home_currency_notional_targets_give_the_backtest_plan(venue: OandaVenue, bars: pd.DataFrame,
                                                                 tmp_path: Any) -> None:
-    """USD notional per pair: EUR/GBP's units are its notional over one EUR in USD (not over the GBP price)."""
+    """USD notional per pair, given the pairs' own prices: the plan (``make_plan``), the rebalance through the venue
+    and the backtest of the same notional targets size EUR/GBP by its GBP price times GBP/USD (not by the GBP price
+    read as USD)."""
     day, mids, _ = last_quotes(bars)
     notional = {"EUR/USD": 200_000.0, "GBP/USD": -100_000.0, "NZD/USD": 50_000.0, "EUR/GBP": 150_000.0}
-    prices = home_prices(mids)
-    assert prices["EUR/GBP"] == pytest.approx(mids["EUR/USD"])
-    plan = xl.make_plan(notional, {}, prices, cash=1_000_000.0, config=config("backtest", "notional"))
+    plan = xl.make_plan(notional, {}, mids, cash=1_000_000.0, config=config("backtest", "notional"))
     units = {str(s): float(q) for s, q in plan.orders["order_qty"].items()}
-    fills = paper(venue, tmp_path, notional, prices, "notional", str(day.date()))
+    # Whole units (the default FX lot): within one unit of notional / (EUR/GBP × GBP/USD); read as USD the GBP price
+    # would size some 40,000 units more.
+    assert units["EUR/GBP"] == pytest.approx(150_000 / (mids["EUR/GBP"] * mids["GBP/USD"]), abs=1.0)
+    assert units["EUR/USD"] == pytest.approx(200_000 / mids["EUR/USD"], abs=1.0)
+    assert plan.orders.at["EUR/GBP", "notional"] == pytest.approx(150_000.0, rel=1e-4)  # in USD
+    assert home_prices(mids)["EUR/GBP"] == pytest.approx(mids["EUR/GBP"] * mids["GBP/USD"], rel=1e-12)
+    fills = paper(venue, tmp_path, notional, mids, "notional", str(day.date()))
     assert signed(fills) == units
-    assert units["EUR/GBP"] == pytest.approx(150_000 / mids["EUR/USD"], abs=1.0)
-    frame = pd.DataFrame({"timestamp": [day] * 4, "symbol": list(units), "target": list(units.values())})
-    backtest = xl.run_backtest(frame, bars, config("backtest", "shares"))
+    frame = pd.DataFrame({"timestamp": [day] * 4, "symbol": list(notional), "target": list(notional.values())})
+    backtest = xl.run_backtest(frame, bars, config("backtest", "notional"))
     assert signed(backtest.fills) == units
+    steps = xl.run_backtest(frame, bars, config("backtest", "notional"), engine="steps")
+    assert signed(steps.fills) == units
 
 
 def test_cross_pl_is_in_gbp_converted_to_usd(venue: OandaVenue, bars: pd.DataFrame, tmp_path: Any) -> None:
