@@ -89,6 +89,9 @@ class BrokerFill:
     timestamp: datetime | None = None
     """When it executed (UTC)."""
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    quote_rate: float | None = None
+    """The broker's home-currency value of one unit of the price currency at this execution (OANDA's
+    ``homeConversionFactors`` of a cross), when it says."""
 
     def __post_init__(self) -> None:
         if not self.quantity > 0:

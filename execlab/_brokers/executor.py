@@ -481,7 +481,8 @@ class BrokerExecutor(OrderExecutor):
             return
         rows = [JournalFill(f.execution_id, f.client_order_id, f.symbol, f.side.value, f.quantity, f.price, f.fee,
                             "", f.fee_currency, f.liquidity,
-                            f.timestamp.astimezone(UTC).isoformat(timespec="microseconds") if f.timestamp else None)
+                            f.timestamp.astimezone(UTC).isoformat(timespec="microseconds") if f.timestamp else None,
+                            f.quote_rate)
                 for f in fills]
         for fill, new in zip(fills, self.journal.record_fills(self.run_id, rows), strict=True):
             if new:

@@ -66,7 +66,8 @@ CREATE TABLE IF NOT EXISTS fills (
     at TEXT NOT NULL,
     fee_currency TEXT,
     liquidity TEXT,
-    executed_at TEXT
+    executed_at TEXT,
+    quote_rate REAL
 );
 CREATE INDEX IF NOT EXISTS fills_order ON fills(client_order_id);
 CREATE TABLE IF NOT EXISTS targets (
@@ -156,6 +157,9 @@ class JournalFill:
     """``maker`` or ``taker``, when the broker says."""
     executed_at: str | None = None
     """When the broker executed it, by the broker's clock (ISO 8601, UTC), when it says."""
+    quote_rate: float | None = None
+    """The broker's home-currency value of one unit of the price currency at the fill (a cross ``EUR/GBP`` in a USD
+    account: GBP/USD), when it says: TCA converts the fill's costs with it."""
 
 
 def _now() -> str:
@@ -182,6 +186,8 @@ class Journal:
             for name in ("fee_currency", "liquidity", "executed_at"):
                 if name not in have:
                     self._db.execute(f"ALTER TABLE fills ADD COLUMN {name} TEXT")
+            if "quote_rate" not in have:
+                self._db.execute("ALTER TABLE fills ADD COLUMN quote_rate REAL")
             have = {row[1] for row in self._db.execute("PRAGMA table_info(intents)")}
             for name in _INTENT_EXTRA:
                 if name not in have:
@@ -297,9 +303,9 @@ class Journal:
             for f in fills:
                 cur = db.execute(
                     "INSERT OR IGNORE INTO fills (fill_id, client_order_id, run_id, symbol, side, quantity, price, "
-                    "fee, at, fee_currency, liquidity, executed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "fee, at, fee_currency, liquidity, executed_at, quote_rate) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (f.fill_id, f.client_order_id, run_id, f.symbol, f.side, float(f.quantity), float(f.price),
-                     float(f.fee), f.at or at, f.fee_currency, f.liquidity, f.executed_at),
+                     float(f.fee), f.at or at, f.fee_currency, f.liquidity, f.executed_at, f.quote_rate),
                 )
                 out.append(cur.rowcount == 1)
         return out

@@ -289,6 +289,11 @@ class BacktestResult:
     def _home_cash(self) -> FloatArray:
         return self._cash if self._home is None else self._home.cash
 
+    def fill_rates(self) -> FloatArray | None:
+        """Per fill, the home-currency value of one unit of its price currency at its bar (None: every symbol is
+        priced in the home currency)."""
+        return None if self._home is None else self._fill_rates()
+
     def _fill_rates(self) -> FloatArray:
         """Per fill, the home-currency value of one unit of its price currency (1.0 without conversion)."""
         f = self.book.fills()

@@ -63,6 +63,7 @@ def config(mode: str, unit: str, **extra: Any) -> xl.Config:
 
 def paper(venue: OandaVenue, tmp_path: Any, targets: dict[str, float], prices: dict[str, float], unit: str,
           as_of: str) -> pd.DataFrame:
+    """Rebalance to ``targets`` through oandapyV20 and the venue; the journal's fills (journal: ``<unit>.sqlite``)."""
     adapter = OandaAdapter(venue.token, base_url=venue.base_url)
     journal = Journal(tmp_path / f"{unit}.sqlite")
     try:
@@ -134,3 +135,32 @@ def test_cross_pl_is_in_gbp_converted_to_usd(venue: OandaVenue, bars: pd.DataFra
     mark = (bid + ask) / 2 + 0.002  # the kit's account marks at the mid
     assert adapter._account().equity == pytest.approx(1_000_000 + 40_000 * (mark - ask) * gbp_usd, abs=0.01)
     adapter.close()
+
+
+def test_tca_of_the_journal_converts_the_cross_at_the_venues_rates(venue: OandaVenue, bars: pd.DataFrame,
+                                                                    tmp_path: Any) -> None:
+    """The venue's ``homeConversionFactors`` of each fill are journaled (``quote_rate``); TCA converts EUR/GBP's
+    costs and notionals in GBP to USD with them, and leaves the USD-quoted pairs as they are."""
+    day, mids, quotes = last_quotes(bars)
+    targets = {"EUR/USD": 100_000.0, "EUR/GBP": 60_000.0}
+    fills = paper(venue, tmp_path, targets, mids, "shares", str(day.date()))
+    gbp_usd = sum(quotes["GBP/USD"]) / 2  # the venue converts at the GBP/USD mid
+    rates = dict(zip(fills["symbol"], fills["quote_rate"], strict=True))
+    assert rates["EUR/GBP"] == pytest.approx(gbp_usd, abs=1e-8)
+    assert rates["EUR/USD"] == pytest.approx(1.0)
+    journal = Journal(tmp_path / "shares.sqlite")
+    try:
+        tca = xl.tca_from_journal(journal, "fx")
+    finally:
+        journal.close()
+    orders = tca.orders.set_index("symbol")
+    for symbol, rate in (("EUR/GBP", gbp_usd), ("EUR/USD", 1.0)):
+        row = orders.loc[symbol]
+        assert row["quote_rate"] == pytest.approx(rate, abs=1e-8)
+        in_quote = row["filled_quantity"] * (row["fill_vwap"] - row["arrival_price"])  # buys
+        assert row["execution_cost"] == pytest.approx(in_quote * rate, rel=1e-9, abs=1e-9)
+        assert row["decision_notional"] == pytest.approx(row["quantity"] * row["decision_price"] * rate, rel=1e-12)
+    cross = orders.loc["EUR/GBP"]
+    assert cross["fill_vwap"] == quotes["EUR/GBP"][1]  # bought at the ask, in GBP
+    assert tca.summary()["decision_notional"] == pytest.approx(
+        100_000 * orders.at["EUR/USD", "decision_price"] + 60_000 * cross["decision_price"] * gbp_usd, rel=1e-12)

@@ -175,7 +175,18 @@ def broker_fill(txn: Mapping[str, Any], symbol: str, client_order_id: str, home_
                       price=float(txn.get("price") or txn["fullVWAP"]),
                       fee=abs(float(txn.get("commission", "0") or 0)), fee_currency=home_currency,
                       liquidity="taker" if txn.get("reason") == "MARKET_ORDER" else None,
-                      timestamp=parse_time(txn.get("time")), raw=dict(txn))
+                      timestamp=parse_time(txn.get("time")), raw=dict(txn), quote_rate=quote_home_rate(txn))
+
+
+def quote_home_rate(txn: Mapping[str, Any]) -> float | None:
+    """The home-currency value of one unit of the instrument's quote currency at a fill: the mean of the
+    transaction's ``homeConversionFactors`` gain and loss factors (v20), None when it carries none."""
+    factors = txn.get("homeConversionFactors")
+    if not isinstance(factors, Mapping):
+        return None
+    found = [float(f["factor"]) for key in ("gainQuoteHome", "lossQuoteHome")
+             if isinstance(f := factors.get(key), Mapping) and f.get("factor") is not None]
+    return sum(found) / len(found) if found else None
 
 
 def _body(message: str) -> dict[str, Any]:
