@@ -102,6 +102,10 @@ class TcaResult:
     other_fees: pd.DataFrame = field(default_factory=lambda: _no_other_fees())
     """Fees charged in a currency that is neither the account's nor the instrument's (``currency, fee, fills``):
     not in ``fees``/``fee_cost``, which have no rate to convert them at."""
+    charges: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Money the broker booked on positions outside fills (a journal's daily financing: ``kind, symbol, amount,
+    currency``, amount negative when paid). Holding costs, not trading costs: not in the orders' shortfall;
+    :meth:`summary` adds ``financing`` (the sum, positive meaning a cost) when there are any."""
 
     def by(self, *keys: str) -> pd.DataFrame:
         """Costs summed and bps weighted by notional, per group of ``keys`` (none: one row for everything).
@@ -115,7 +119,21 @@ class TcaResult:
     def summary(self) -> dict[str, float]:
         """Headline figures over every order: counts, notionals, each cost, shortfall and slippage in bps."""
         row = self.by().iloc[0]
-        return {str(k): float(v) for k, v in row.items()}
+        out = {str(k): float(v) for k, v in row.items()}
+        if len(self.charges):
+            paid = self.charges[self.charges["kind"] == "financing"]["amount"]
+            out["financing"] = -float(paid.astype(float).sum()) + 0.0
+        return out
+
+    def financing(self) -> pd.DataFrame:
+        """Daily financing per symbol: ``financing`` (positive meaning a cost, in the account currency) and the
+        number of charges."""
+        rows = self.charges[self.charges["kind"] == "financing"] if len(self.charges) else self.charges
+        if not len(rows):
+            return pd.DataFrame({"financing": pd.Series(dtype=np.float64), "charges": pd.Series(dtype=np.int64)},
+                                index=pd.Index([], name="symbol"))
+        grouped = rows.groupby("symbol")["amount"]
+        return pd.DataFrame({"financing": -grouped.sum().astype(float), "charges": grouped.size()})
 
     def worst(self, n: int = 10, by: str = "shortfall_bps") -> pd.DataFrame:
         """The ``n`` orders with the highest ``by`` (a cost column or a bps column)."""
@@ -744,4 +762,11 @@ def tca_from_journal(journal: Journal, run_id: str, bars: pd.DataFrame | MarketD
     for name, value in labels.items():  # what the run journaled it is; arguments override
         orders[name] = value
     result = transaction_costs(orders, fills, bars, mode=mode, venue=venue, account_currency=currency)
-    return TcaResult(result.orders, result.fills, (*notes, *result.notes), result.other_fees)
+    charges = journal.charges(run_id)
+    if len(charges):
+        others = sorted(set(charges["currency"].astype(str)) - {currency})
+        if others:
+            notes.append(f"charges in {others} are summed with those in {currency} as journaled")
+        notes.append(f"{len(charges)} charges booked outside fills (daily financing): in charges and the "
+                     "summary's financing, not in the orders' shortfall")
+    return TcaResult(result.orders, result.fills, (*notes, *result.notes), result.other_fees, charges)

@@ -85,7 +85,7 @@ class RebalanceInputs:
         if unpriced and self.account_equity is not None:
             return self.account_equity
         kept_px = self.prices.reindex(held.index)
-        kept_rate = quote_rates(list(held.index), self.prices.to_dict(), self.home) if len(held) else None
+        kept_rate = quote_rates(list(held.index), _mids(self.prices), self.home) if len(held) else None
         if kept_rate is not None:
             kept_px = kept_px * kept_rate
         kept = float((held * kept_px).sum()) if len(held) else 0.0
@@ -147,6 +147,11 @@ def gate_rebalance_inputs(targets: Any, positions: Any, prices: Any, cash: float
         unlisted = [s for s in moving if s not in listed]
         if unlisted:
             raise TargetError(f"targets: the broker does not list symbols {unlisted[:10]} as tradable")
-    rate = quote_rates(symbols, px.to_dict(), config.currency)
+    rate = quote_rates(symbols, _mids(px), config.currency)
     return RebalanceInputs(symbols, target, current, price, float(cash), tgt, kept, px,
                            None if equity is None else float(equity), rate, config.currency.upper())
+
+
+def _mids(prices: pd.Series) -> dict[str, float]:
+    """``prices`` as the symbol → price mapping :func:`execlab._core.fx.quote_rates` reads."""
+    return {str(s): float(p) for s, p in prices.items()}

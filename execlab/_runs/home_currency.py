@@ -4,8 +4,9 @@ fees and the cash it pays are in GBP).
 The bar loop (compiled or per step) keeps one cash figure in price units. For a pair quoted in the home currency that
 is exact; for a cross it is not: the cash a cross's fills moved is a balance in its quote currency, and every bar
 values that balance and the positions at the bar's rates (:class:`execlab._core.fx.FxRates` over the bars' mids,
-OANDA's convention: a cross's P&L is converted at the current rate). The loop's plan and cash check read the same rates (:func:`bar_rates`, passed in),
-the result converts its money afterwards (:func:`home_conversion`). Runs without such a pair are left as they are.
+OANDA's convention: a cross's P&L is converted at the current rate). The loop's plan and cash check read the same
+rates (:func:`bar_rates`, passed in), the result converts its money afterwards (:func:`home_conversion`). Runs
+without such a pair are left as they are.
 """
 
 from __future__ import annotations

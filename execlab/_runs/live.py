@@ -190,6 +190,7 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
     outcome = rebalancer.rebalance(inputs.target, ctx, inputs.cash, inputs.equity)
     complete = executor.wait(timeout)
     rebalancer.sync()
+    executor.sync_charges()  # the daily financing booked on the positions so far (a broker that reports it)
     orders = journal.orders(run_id, key)
     return LiveRebalance(orders, report, False, complete, key, _summary(inputs, outcome, orders))
 

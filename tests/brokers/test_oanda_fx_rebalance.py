@@ -164,3 +164,46 @@ def test_tca_of_the_journal_converts_the_cross_at_the_venues_rates(venue: OandaV
     assert cross["fill_vwap"] == quotes["EUR/GBP"][1]  # bought at the ask, in GBP
     assert tca.summary()["decision_notional"] == pytest.approx(
         100_000 * orders.at["EUR/USD", "decision_price"] + 60_000 * cross["decision_price"] * gbp_usd, rel=1e-12)
+
+
+def test_daily_financing_is_booked_journaled_and_shown_by_tca(venue: OandaVenue, bars: pd.DataFrame,
+                                                               tmp_path: Any) -> None:
+    """A rollover books one v20 ``DAILY_FINANCING`` transaction (a ``positionFinancings`` entry per open position,
+    in USD: EUR/GBP's GBP financing at GBP/USD); the next rebalance's journal records each as a charge once, and TCA
+    shows them as financing."""
+    day, mids, quotes = last_quotes(bars)
+    targets = {"EUR/USD": 100_000.0, "GBP/USD": -50_000.0, "EUR/GBP": 60_000.0}
+    paper(venue, tmp_path, targets, mids, "shares", str(day.date()))
+    assert venue.transactions()[-1]["type"] != "DAILY_FINANCING"
+    before = OandaAdapter(venue.token, base_url=venue.base_url)._account().cash
+    txn = venue.rollover()
+    assert txn is not None and txn["type"] == "DAILY_FINANCING" and txn["accountFinancingMode"] == "DAILY"
+    entries = {e["instrument"]: e for e in txn["positionFinancings"]}
+    assert set(entries) == {"EUR_USD", "GBP_USD", "EUR_GBP"}
+    mid = {s: sum(q) / 2 for s, q in quotes.items()}
+    expected = {"EUR_USD": -100_000 * mid["EUR/USD"] * 0.02 / 365,  # longs pay 2 % a year, shorts 1 % (the venue's)
+                "GBP_USD": -50_000 * mid["GBP/USD"] * 0.01 / 365,
+                "EUR_GBP": -60_000 * mid["EUR/GBP"] * 0.02 / 365 * mid["GBP/USD"]}
+    for name, amount in expected.items():
+        assert float(entries[name]["financing"]) == pytest.approx(amount, abs=1e-4)
+    total = float(txn["financing"])
+    assert total == pytest.approx(sum(expected.values()), abs=3e-4) and total < 0
+    adapter = OandaAdapter(venue.token, base_url=venue.base_url)
+    try:
+        assert adapter._account().cash == pytest.approx(before + total, abs=1e-6)
+    finally:
+        adapter.close()
+    # The next rebalance (nothing to trade) journals the financing; a second one adds nothing.
+    paper(venue, tmp_path, targets, mids, "shares", str((day + pd.Timedelta(days=1)).date()))
+    paper(venue, tmp_path, targets, mids, "shares", str((day + pd.Timedelta(days=2)).date()))
+    journal = Journal(tmp_path / "shares.sqlite")
+    try:
+        charges = journal.charges()
+        tca = xl.tca_from_journal(journal, "fx")
+    finally:
+        journal.close()
+    assert len(charges) == 3 and set(charges["kind"]) == {"financing"}
+    booked = dict(zip(charges["symbol"], charges["amount"], strict=True))
+    assert booked == pytest.approx({k.replace("_", "/"): float(entries[k]["financing"]) for k in entries})
+    assert tca.summary()["financing"] == pytest.approx(-total, abs=1e-9)
+    assert tca.financing().loc["EUR/GBP", "financing"] == pytest.approx(-float(entries["EUR_GBP"]["financing"]))
