@@ -17,6 +17,8 @@ import pytest
 from brokers.conformance.conftest import StartHarnessVenue
 from brokers.harnesses.base import BrokerHarness, VenueHandle
 
+from brokers.conformance.test_conformance_orders import resting
+
 from execlab._brokers.executor import BrokerExecutor
 from execlab._oms.journal import Journal
 from execlab._runs.live import run_live_rebalance
@@ -73,6 +75,8 @@ def test_fault_ends_with_the_right_positions_and_no_duplicate(case: Case, harnes
     prices = dict(harness.symbols)
     journal = Journal(tmp_path / "journal.sqlite", secrets=harness.journal_secrets())
     config = harness.config(venue, f"fault-{case.name}")
+    if case.requote:  # the orders rest partly filled until the next quote
+        config = resting(harness, config)
     executor = BrokerExecutor(harness.make_adapter(venue, timeout=1.0), journal, config.run_id, (),
                               backoff_seconds=0.05)
     stop = threading.Event()
