@@ -9,9 +9,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 import execlab as xl
 from execlab._brokers.executor import BrokerExecutor
+from execlab._cli.main import app
 from execlab._data.fx import home_prices, quote_bars
 from execlab._oms.journal import Journal
 from execlab._runs.live import run_live_rebalance
@@ -207,3 +209,7 @@ def test_daily_financing_is_booked_journaled_and_shown_by_tca(venue: OandaVenue,
     assert booked == pytest.approx({k.replace("_", "/"): float(entries[k]["financing"]) for k in entries})
     assert tca.summary()["financing"] == pytest.approx(-total, abs=1e-9)
     assert tca.financing().loc["EUR/GBP", "financing"] == pytest.approx(-float(entries["EUR_GBP"]["financing"]))
+    shown = CliRunner().invoke(app, ["tca", "--journal", str(tmp_path / "shares.sqlite"), "--run-id", "fx"])
+    assert shown.exit_code == 0, shown.output
+    assert f"financing (holding cost, not in the shortfall): {-total:,.2f}" in shown.output
+    assert "EUR/GBP" in shown.output.split("financing (holding cost")[1]

@@ -15,9 +15,8 @@ from typing import Any
 
 import pytest
 from brokers.conformance.conftest import StartHarnessVenue
-from brokers.harnesses.base import BrokerHarness, VenueHandle
-
 from brokers.conformance.test_conformance_orders import resting
+from brokers.harnesses.base import BrokerHarness, VenueHandle
 
 from execlab._brokers.executor import BrokerExecutor
 from execlab._oms.journal import Journal

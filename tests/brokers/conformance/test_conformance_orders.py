@@ -25,8 +25,8 @@ FEE_BPS = 25.0
 
 
 def resting(harness: BrokerHarness, config: xl.Config) -> xl.Config:
-    """``config`` with the plan keys that let the broker's orders rest partly filled (:attr:`BrokerHarness.resting_plan`:
-    marketable limit orders where market orders cannot rest)."""
+    """``config`` with the plan keys that let the broker's orders rest partly filled
+    (:attr:`BrokerHarness.resting_plan`: marketable limit orders where market orders cannot rest)."""
     if not harness.resting_plan:
         return config
     return type(config).model_validate({**config.model_dump(),
