@@ -135,7 +135,8 @@ def run_compiled(inputs: CompiledInputs, config: Config, costs: CostModel, targe
         _rw(costs.slip_params), _rw(costs.fee_params), risk_params(config.risk, plan.allow_short),
         initial_state(config.risk), restricted, bool(restricted.any()), needs_exposure, float(config.initial_cash),
         positions, cash, _book_record(book_cap), _fill_record(book_cap),
-        _rw(rate) if rate is not None else np.ones((1, n_s)), rate is not None)
+        _rw(rate) if rate is not None else np.ones((1, n_s)),
+        inputs.mark if rate is None else _ro(inputs.mark * rate, np.float64), rate is not None)
     if gap_bar >= 0:
         return None
     book = OrderBook.from_columns(dict(zip(_BOOK, book_cols, strict=True)), n_orders,
@@ -250,7 +251,7 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
           venue_f: FloatArray, slip_p: FloatArray, fee_p: FloatArray, risk_p: FloatArray, risk_state: np.ndarray,
           restricted: np.ndarray, any_restricted: bool, needs_exposure: bool, initial_cash: float,
           positions: FloatArray, cash_out: FloatArray, bk: tuple, fl: tuple,  # type: ignore[type-arg]
-          rate: FloatArray, has_rate: bool) -> tuple:  # type: ignore[type-arg]
+          rate: FloatArray, home_mark: FloatArray, has_rate: bool) -> tuple:  # type: ignore[type-arg]
     n_t, n_s = c.shape
     unit, o_type, o_tif, is_limit, cancel_open = plan_i[0], plan_i[1], plan_i[2], plan_i[3] != 0, plan_i[4] != 0
     band, cash_buffer, limit_off = plan_f[0], plan_f[1], plan_f[2] * 1e-4
@@ -316,7 +317,7 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
         if i > start and days[i] != days[i - 1]:
             if has_rate:
                 day_start_equity = (home_cash(cash_out[i - 1], quote_balance, rate[i - 1])
-                                    + held_value(positions[i - 1], mark[i - 1] * rate[i - 1]))
+                                    + held_value(positions[i - 1], home_mark[i - 1]))
             else:
                 day_start_equity = cash_out[i - 1] + held_value(positions[i - 1], mark[i - 1])
         r = rebalance_at[i]
@@ -327,10 +328,9 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
                         return bk, n_orders, fl, n_fills, i  # the data-gap policy decides: the per-step path
             c0 = cash_box[0]
             equity = c0 + held_value(position, mark_i)
-            price = mark_i
-            if has_rate:  # money in the home currency; the plan and risk value one unit at price × rate
+            price = home_mark[i]  # one unit's worth in the home currency (``mark`` itself without a foreign quote)
+            if has_rate:  # money in the home currency
                 n_counted = _count_flows(quote_balance, fl, n_counted, n_fills, b_sym)
-                price = mark_i * rate[i]
                 c0 = home_cash(cash_box[0], quote_balance, rate[i])
                 equity = c0 + held_value(position, price)
             # -- Rebalancer.rebalance
