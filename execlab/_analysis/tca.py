@@ -22,6 +22,15 @@ a pair ``BASE/QUOTE`` (the currency of its price); in the pair's base asset (a c
 received) it is valued at the fill price. A fee in any other currency is not added to the costs: it is listed per
 currency in ``TcaResult.other_fees`` and named in ``notes``. ``fee_value`` in ``TcaResult.fills`` is each fill's
 fee in the account currency (NaN for those).
+
+A currency pair quoted in another currency than the account's (``EUR/GBP`` in a USD account) has its prices, and so
+its delay, execution and opportunity costs and notionals, in the quote currency. When the fills carry the venue's
+``quote_rate`` (the account-currency value of one unit of the quote currency at the fill: OANDA's
+``homeConversionFactors``, journaled with each fill; a backtest's bar rate) every money column of the order is
+converted at the order's rate (its fills' rates weighted by quantity; an order without a rated fill takes the mean
+rate of the fills in the same quote currency), and a fee charged in the quote currency at its fill's rate.
+``quote_rate`` in ``TcaResult.orders`` is the rate used (1.0 for an order priced in the account currency); bps are
+ratios and need none.
 """
 
 from __future__ import annotations
@@ -93,6 +102,10 @@ class TcaResult:
     other_fees: pd.DataFrame = field(default_factory=lambda: _no_other_fees())
     """Fees charged in a currency that is neither the account's nor the instrument's (``currency, fee, fills``):
     not in ``fees``/``fee_cost``, which have no rate to convert them at."""
+    charges: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Money the broker booked on positions outside fills (a journal's daily financing: ``kind, symbol, amount,
+    currency``, amount negative when paid). Holding costs, not trading costs: not in the orders' shortfall;
+    :meth:`summary` adds ``financing`` (the sum, positive meaning a cost) when there are any."""
 
     def by(self, *keys: str) -> pd.DataFrame:
         """Costs summed and bps weighted by notional, per group of ``keys`` (none: one row for everything).
@@ -106,7 +119,21 @@ class TcaResult:
     def summary(self) -> dict[str, float]:
         """Headline figures over every order: counts, notionals, each cost, shortfall and slippage in bps."""
         row = self.by().iloc[0]
-        return {str(k): float(v) for k, v in row.items()}
+        out = {str(k): float(v) for k, v in row.items()}
+        if len(self.charges):
+            paid = self.charges[self.charges["kind"] == "financing"]["amount"]
+            out["financing"] = -float(paid.astype(float).sum()) + 0.0
+        return out
+
+    def financing(self) -> pd.DataFrame:
+        """Daily financing per symbol: ``financing`` (positive meaning a cost, in the account currency) and the
+        number of charges."""
+        rows = self.charges[self.charges["kind"] == "financing"] if len(self.charges) else self.charges
+        if not len(rows):
+            return pd.DataFrame({"financing": pd.Series(dtype=np.float64), "charges": pd.Series(dtype=np.int64)},
+                                index=pd.Index([], name="symbol"))
+        grouped = rows.groupby("symbol")["amount"]
+        return pd.DataFrame({"financing": -grouped.sum().astype(float), "charges": grouped.size()})
 
     def worst(self, n: int = 10, by: str = "shortfall_bps") -> pd.DataFrame:
         """The ``n`` orders with the highest ``by`` (a cost column or a bps column)."""
@@ -377,9 +404,10 @@ def transaction_costs(
     """
     o = _prepare_orders(_to_pandas(orders, "orders"), mode, venue)
     f, pos = _prepare_fills(_to_pandas(fills, "fills"), o)
+    n = len(o)
+    rate, rate_notes = _order_rates(f, pos, o["symbol"].to_numpy().astype(str), n, account_currency)
     f["fee_value"] = _fee_values(f, o["symbol"].to_numpy().astype(str)[pos], account_currency)
     unvalued = _other_fees(f)
-    n = len(o)
     Q = o["quantity"].to_numpy(dtype=np.float64)
     Pd = o["decision_price"].to_numpy(dtype=np.float64)
     Pa = o["arrival_price"].to_numpy(dtype=np.float64)
@@ -454,9 +482,13 @@ def transaction_costs(
     unfilled = np.maximum(Q - q, 0.0)
     unfilled = np.where(unfilled <= _QTY_TOL * np.maximum(1.0, Q), 0.0, unfilled)
     opportunity = s * unfilled * (end_price - Pd)
+    notional = Q * Pd
+    filled_notional = np.where(filled, q * Pf, 0.0)
+    if rate is not None:  # into the account currency
+        delay, execution, opportunity = delay * rate, execution * rate, opportunity * rate
+        notional, filled_notional = notional * rate, filled_notional * rate
     delay, execution, opportunity = delay + 0.0, execution + 0.0, opportunity + 0.0  # no negative zeros
     shortfall = delay + execution + fees + opportunity
-    notional = Q * Pd
     with np.errstate(invalid="ignore", divide="ignore"):
         def bps(bench: FloatArray) -> FloatArray:
             out: FloatArray = np.where(filled & np.isfinite(bench), s * (Pf - bench) / bench * 1e4, np.nan)
@@ -466,13 +498,16 @@ def transaction_costs(
         table = o.assign(
             filled_quantity=q, unfilled_quantity=unfilled, fill_count=count, fill_vwap=Pf,
             interval_vwap=vwap, close_price=close, end_price=end_price, end_price_source=end_source,
-            participation=participation, decision_notional=notional, filled_notional=np.where(filled, q * Pf, 0.0),
+            participation=participation, decision_notional=notional, filled_notional=filled_notional,
             fees=fees, delay_cost=delay, execution_cost=execution, fee_cost=fees, opportunity_cost=opportunity,
             shortfall=shortfall, shortfall_bps=shortfall / notional * 1e4,
             slippage_arrival_bps=bps(Pa), slippage_vwap_bps=bps(vwap), slippage_close_bps=bps(close),
             first_fill_time=pd.DatetimeIndex(first_t), last_fill_time=pd.DatetimeIndex(last_t),
         )
+        if rate is not None:
+            table["quote_rate"] = rate
         fills_out = _fills_table(f, pos, table)
+    notes.extend(rate_notes)
     if (o["arrival_source"] == "decision_price").any():
         k = int((o["arrival_source"] == "decision_price").sum())
         notes.append(f"{k} orders have no arrival price: their decision price stands in (no delay cost)")
@@ -482,6 +517,54 @@ def transaction_costs(
                      f"({charged}): not in the fee cost (other_fees)")
     return TcaResult(table[_ORDER_OUTPUT + [c for c in table.columns if c not in _ORDER_OUTPUT]],
                      fills_out, tuple(notes), unvalued)
+
+
+def _quote_of(symbol: str) -> str:
+    """The quote currency of ``BASE/QUOTE`` (also ``BASE_QUOTE``), else ``""``."""
+    for sep in ("/", "_"):
+        base, found, quote = symbol.partition(sep)
+        if found and base and quote:
+            return quote.upper()
+    return ""
+
+
+def _order_rates(f: pd.DataFrame, pos: IntArray, symbols: npt.NDArray[np.str_], n: int,
+                 account_currency: str) -> tuple[FloatArray | None, list[str]]:
+    """Per order, the account-currency value of one unit of its price currency (see the module docstring), or None
+    when no fill carries a ``quote_rate``; with the notes of what had no rate."""
+    if "quote_rate" not in f.columns:
+        return None, []
+    fill_rate = pd.to_numeric(f["quote_rate"], errors="coerce").to_numpy(dtype=np.float64)
+    rated = np.isfinite(fill_rate) & (fill_rate > 0)
+    if not rated.any():
+        return None, []
+    home = account_currency.strip().upper()
+    quotes = np.array([_quote_of(s) for s in symbols], dtype=object)
+    fq = f["quantity"].to_numpy(dtype=np.float64)
+    weight = np.bincount(pos[rated], weights=fq[rated], minlength=n)
+    total = np.bincount(pos[rated], weights=(fq * fill_rate)[rated], minlength=n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = np.where(weight > 0, total / np.where(weight > 0, weight, 1.0), np.nan)
+    rate[(quotes == home) | (quotes == "")] = 1.0
+    fill_quotes = quotes[pos]
+    missing: set[str] = set()
+    for i in np.flatnonzero(np.isnan(rate)):
+        same = rated & (fill_quotes == quotes[i])
+        if same.any():
+            rate[i] = float(np.mean(fill_rate[same]))
+        else:
+            rate[i] = 1.0
+            missing.add(str(quotes[i]))
+    notes = [f"no fill gives a rate for {sorted(missing)} into {home}: those orders' costs are left in their "
+             "quote currency"] if missing else []
+    if "fee_currency" in f.columns:  # a fee in the quote currency, at its fill's rate
+        currency = np.array([str(c).strip().upper() if isinstance(c, str) else "" for c in f["fee_currency"]],
+                            dtype=object)
+        in_quote = (currency == fill_quotes) & (currency != home) & rated
+        if in_quote.any():
+            f["fee"] = np.where(in_quote, f["fee"].to_numpy(dtype=np.float64) * fill_rate, f["fee"].to_numpy())
+            f["fee_currency"] = np.where(in_quote, home, f["fee_currency"].to_numpy(dtype=object))
+    return rate, notes
 
 
 def _fee_values(f: pd.DataFrame, symbols: npt.NDArray[np.str_], account_currency: str) -> FloatArray:
@@ -586,14 +669,20 @@ def orders_from_backtest(result: BacktestResult) -> pd.DataFrame:
 
 
 def fills_from_backtest(result: BacktestResult) -> pd.DataFrame:
-    """The backtest's fills in the shape :func:`transaction_costs` reads (``reference_price`` kept)."""
-    return result.fills.reset_index(drop=True)
+    """The backtest's fills in the shape :func:`transaction_costs` reads (``reference_price`` kept; with
+    ``quote_rate`` and ``fee_currency`` when a pair is quoted in another currency than the run's)."""
+    fills = result.fills.reset_index(drop=True)
+    rates = result.fill_rates()
+    if rates is not None:  # the bar's rate of each fill; the simulated venue charges fees in the price currency
+        fills = fills.assign(quote_rate=rates, fee_currency=[_quote_of(str(s)) or result.config.currency
+                                                             for s in fills["symbol"]])
+    return fills
 
 
 def tca_from_backtest(result: BacktestResult, *, mode: str | None = None, venue: str | None = None) -> TcaResult:
     """:func:`transaction_costs` of a backtest, benchmarked against the bars it ran on."""
     return transaction_costs(orders_from_backtest(result), fills_from_backtest(result), result.market, mode=mode,
-                             venue=venue)
+                             venue=venue, account_currency=result.config.currency)
 
 
 def _payloads(events: pd.DataFrame, key: str) -> dict[str, Any]:
@@ -673,4 +762,11 @@ def tca_from_journal(journal: Journal, run_id: str, bars: pd.DataFrame | MarketD
     for name, value in labels.items():  # what the run journaled it is; arguments override
         orders[name] = value
     result = transaction_costs(orders, fills, bars, mode=mode, venue=venue, account_currency=currency)
-    return TcaResult(result.orders, result.fills, (*notes, *result.notes), result.other_fees)
+    charges = journal.charges(run_id)
+    if len(charges):
+        others = sorted(set(charges["currency"].astype(str)) - {currency})
+        if others:
+            notes.append(f"charges in {others} are summed with those in {currency} as journaled")
+        notes.append(f"{len(charges)} charges booked outside fills (daily financing): in charges and the "
+                     "summary's financing, not in the orders' shortfall")
+    return TcaResult(result.orders, result.fills, (*notes, *result.notes), result.other_fees, charges)

@@ -32,6 +32,7 @@ from execlab._core.order_classes import OrderGroup
 __all__ = [
     "BrokerAdapter",
     "BrokerAuthError",
+    "BrokerCharge",
     "BrokerCircuitOpenError",
     "BrokerError",
     "BrokerFill",
@@ -56,6 +57,8 @@ class Capability(StrEnum):
     """``_stream`` pushes fills (executions) too."""
     FILLS = "fills"
     """``_fills(since)`` lists executions with their fees."""
+    CHARGES = "charges"
+    """``_charges(since)`` lists money booked on positions outside fills (daily financing)."""
     INSTRUMENTS = "instruments"
     """``_instruments(symbols)`` gives lot, tick, minimums, currency."""
     TRADABLE = "tradable"
@@ -89,12 +92,30 @@ class BrokerFill:
     timestamp: datetime | None = None
     """When it executed (UTC)."""
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    quote_rate: float | None = None
+    """The broker's home-currency value of one unit of the price currency at this execution (OANDA's
+    ``homeConversionFactors`` of a cross), when it says."""
 
     def __post_init__(self) -> None:
         if not self.quantity > 0:
             raise ValueError(f"fill {self.execution_id}: quantity must be > 0, got {self.quantity!r}")
         if not math.isfinite(self.fee):
             raise ValueError(f"fill {self.execution_id}: fee must be finite, got {self.fee!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerCharge:
+    """Money the broker booked on a position outside a fill (OANDA's daily financing): signed, negative paid."""
+
+    charge_id: str
+    """The broker's id of the booking (the journal's dedup key)."""
+    kind: str
+    """``financing``."""
+    symbol: str
+    amount: float
+    currency: str
+    timestamp: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +220,11 @@ class BrokerAdapter(ABC):
         ``since`` None, its recent ones (at least those of the day before its latest execution, by the broker's
         clock)."""
         raise NotImplementedError(f"{self.name}: no fills hook (Capability.FILLS not declared)")
+
+    def _charges(self, since: datetime | None) -> list[BrokerCharge]:
+        """:attr:`Capability.CHARGES`: money the broker booked on the account's positions outside fills (daily
+        financing) after ``since`` (None: all it can read), oldest first."""
+        raise NotImplementedError(f"{self.name}: no charges hook (Capability.CHARGES not declared)")
 
     def _instruments(self, symbols: Sequence[str]) -> dict[str, Instrument]:
         """:attr:`Capability.INSTRUMENTS`: trading rules of those of ``symbols`` the broker lists."""

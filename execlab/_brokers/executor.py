@@ -44,7 +44,7 @@ from execlab._core.instruments import Instrument
 from execlab._core.models import AccountSnapshot, Order, OrderStatus, OrderType, Side, TimeInForce
 from execlab._execution.executor import OrderExecutor
 from execlab._oms.events import EventKind
-from execlab._oms.journal import Journal, JournalFill
+from execlab._oms.journal import Journal, JournalCharge, JournalFill
 
 __all__ = ["BrokerExecutor"]
 
@@ -457,6 +457,22 @@ class BrokerExecutor(OrderExecutor):
         if self.journal.record_fills(self.run_id, [fill])[0]:
             self._pending_fill(coid, now.side, qty, price, 0.0, False)
 
+    def sync_charges(self) -> int:
+        """Journal the money the broker booked on positions outside fills (daily financing) that the journal does
+        not hold yet, when the adapter reports it (:attr:`Capability.CHARGES`); returns how many were new."""
+        if not self.adapter.supports(Capability.CHARGES):
+            return 0
+        journaled = self.journal.charges()
+        booked = [str(b) for b in journaled["booked_at"].dropna()] if len(journaled) else []
+        since = None  # after the newest journaled, less a second of overlap (the journal ignores charges it has)
+        if booked:
+            since = datetime.fromisoformat(max(booked)) - timedelta(seconds=1)
+        charges = self._call("charges", lambda: self.adapter._charges(since))
+        rows = [JournalCharge(c.charge_id, c.kind, c.symbol, c.amount, c.currency,
+                              c.timestamp.astimezone(UTC).isoformat(timespec="microseconds") if c.timestamp else None)
+                for c in charges]
+        return sum(self.journal.record_charges(self.run_id, rows))
+
     def sync_fills(self) -> None:
         """Journal the broker's executions of every order seen to have filled more than the journal holds (one
         request; nothing to do when all are journaled or the broker reports no executions)."""
@@ -481,7 +497,8 @@ class BrokerExecutor(OrderExecutor):
             return
         rows = [JournalFill(f.execution_id, f.client_order_id, f.symbol, f.side.value, f.quantity, f.price, f.fee,
                             "", f.fee_currency, f.liquidity,
-                            f.timestamp.astimezone(UTC).isoformat(timespec="microseconds") if f.timestamp else None)
+                            f.timestamp.astimezone(UTC).isoformat(timespec="microseconds") if f.timestamp else None,
+                            f.quote_rate)
                 for f in fills]
         for fill, new in zip(fills, self.journal.record_fills(self.run_id, rows), strict=True):
             if new:

@@ -200,6 +200,11 @@ def tca(
     if len(result.other_fees):
         listed = ", ".join(f"{r.fee:,.8g} {r.currency} ({r.fills} fills)" for r in result.other_fees.itertuples())
         out.print(f"fees in other currencies, not in the fee cost: {listed}", soft_wrap=True, markup=False)
+    if "financing" in s:
+        per = ", ".join(f"{sym} {row.financing:,.2f} ({row.charges} days)"
+                        for sym, row in result.financing().iterrows())
+        out.print(f"financing (holding cost, not in the shortfall): {s['financing']:,.2f}: {per}", soft_wrap=True,
+                  markup=False)
     grouped = result.by(*keys)
     columns = [c for c in ("orders", "filled_notional", "shortfall", "shortfall_bps", "slippage_arrival_bps",
                            "slippage_vwap_bps", "slippage_close_bps") if c in grouped.columns]

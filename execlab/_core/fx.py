@@ -9,10 +9,15 @@ directly (``GBP/USD``), inverted (``USD/JPY`` for JPY) or through USD.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import warnings
+from collections.abc import Mapping, Sequence
 from typing import Final
 
-__all__ = ["FxRates", "split_pair"]
+import numpy as np
+
+from execlab._core.arrays import FloatArray
+
+__all__ = ["FxRates", "fx_quote", "quote_rates", "split_pair"]
 
 _SEPARATORS: Final = ("/", "_", ".")
 
@@ -76,3 +81,41 @@ class FxRates:
         """Home-currency P&L of ``units`` of ``pair`` bought at ``entry`` and valued at ``price`` (computed in the
         quote currency, converted at the current rate)."""
         return units * (price - entry) * self.rate(split_pair(pair)[1])
+
+
+def fx_quote(symbol: str) -> str | None:
+    """The quote currency of a currency pair written ``BASE/QUOTE`` or ``BASE_QUOTE`` (three letters each), else
+    None (``AAPL``, ``BTC/USDT``)."""
+    for sep in ("/", "_"):
+        base, found, quote = symbol.upper().partition(sep)
+        if found and len(base) == len(quote) == 3 and base.isalpha() and quote.isalpha():
+            return quote
+    return None
+
+
+def quote_rates(symbols: Sequence[str], mids: Mapping[str, float], home: str) -> FloatArray | None:
+    """Per symbol, the home-currency value of one unit of its price currency at ``mids`` (1.0 for a symbol priced in
+    ``home`` or not a pair), or None when every symbol is priced in ``home``. A quote currency no priced pair
+    converts into ``home`` is left at 1.0, with a warning.
+
+    A symbol's price times its rate is what one unit of it is worth in the home currency: the plan sizes a
+    home-currency notional and checks cash with it (``EUR/GBP``: price × GBP/USD).
+    """
+    home = home.upper()
+    quotes = [fx_quote(s) for s in symbols]
+    if all(q is None or q == home for q in quotes):
+        return None
+    rates = FxRates({s: float(p) for s, p in mids.items() if fx_quote(s) is not None}, home)
+    out = np.ones(len(symbols))
+    missing: set[str] = set()
+    for i, q in enumerate(quotes):
+        if q is None or q == home:
+            continue
+        try:
+            out[i] = rates.rate(q)
+        except ValueError:
+            missing.add(q)
+    if missing:
+        warnings.warn(f"no priced pair converts {sorted(missing)} into {home}: amounts in them are read as {home}",
+                      stacklevel=2)
+    return out

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from execlab._core.fx import FxRates
+from execlab._core.fx import FxRates, split_pair
 
 __all__ = ["home_prices", "quote_bars"]
 
@@ -35,7 +35,8 @@ def quote_bars(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def home_prices(mids: Mapping[str, float], home: str = "USD") -> dict[str, float]:
-    """Per pair, the home-currency value of one unit of its base currency at ``mids``: the price that turns a
-    home-currency notional target into units (``EUR/GBP`` → the EUR/USD rate)."""
+    """Per pair, the home-currency value of one unit of it at ``mids``: its price times its quote currency's rate
+    (``EUR/GBP`` → EUR/GBP × GBP/USD), what the plan divides a home-currency notional target by (the plan converts
+    by itself: give it the pairs' own prices)."""
     rates = FxRates(mids, home)
-    return {pair: rates.base_value(pair) for pair in mids}
+    return {pair: price * rates.rate(split_pair(pair)[1]) for pair, price in mids.items()}

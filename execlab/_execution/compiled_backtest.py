@@ -33,7 +33,7 @@ from execlab._plan.diff import _UNIT_CODES, _cap_to_cash, _diff
 from execlab._risk.kernel import check_orders, initial_state, risk_params
 from execlab._sim.costs import CostModel, estimate_kernel
 from execlab._sim.kernel import match_bar
-from execlab._sim.valuation import exposures, held_value
+from execlab._sim.valuation import add_quote_flows, exposures, held_value, home_cash
 
 __all__ = ["CompiledInputs", "CompiledRun", "compiled_inputs", "run_compiled"]
 
@@ -102,10 +102,12 @@ def _resolve_inputs(market: MarketData) -> CompiledInputs:
 
 def run_compiled(inputs: CompiledInputs, config: Config, costs: CostModel, targets: FloatArray,
                  rebalance_bars: IntArray, start: int, rules: InstrumentArrays, restricted: npt.NDArray[np.bool_],
-                 risk_adv: FloatArray | None, gap_rows: npt.NDArray[np.bool_]) -> CompiledRun | None:
+                 risk_adv: FloatArray | None, gap_rows: npt.NDArray[np.bool_],
+                 rate: FloatArray | None = None) -> CompiledRun | None:
     """Run the bar loop compiled: the order book, positions per bar and cash per bar, or ``None`` when a rebalance
     meets a data gap (a symbol without a price that has a target or a position), which the per-step path's
-    data-gap policy must handle."""
+    data-gap policy must handle. ``rate`` (bars × symbols, :func:`execlab._runs.home_currency.bar_rates`): the
+    home-currency value of one unit of each symbol's price currency, for pairs quoted in another currency."""
     m = inputs.market
     n_t, n_s = m.close.shape
     plan, venue = config.plan, config.venue
@@ -132,7 +134,9 @@ def run_compiled(inputs: CompiledInputs, config: Config, costs: CostModel, targe
         _rw(rules.min_quantity), _rw(rules.min_notional), _rw(rules.tick_size), plan_i, plan_f, venue_i, venue_f,
         _rw(costs.slip_params), _rw(costs.fee_params), risk_params(config.risk, plan.allow_short),
         initial_state(config.risk), restricted, bool(restricted.any()), needs_exposure, float(config.initial_cash),
-        positions, cash, _book_record(book_cap), _fill_record(book_cap))
+        positions, cash, _book_record(book_cap), _fill_record(book_cap),
+        _rw(rate) if rate is not None else np.ones((1, n_s)),
+        inputs.mark if rate is None else _ro(inputs.mark * rate, np.float64), rate is not None)
     if gap_bar >= 0:
         return None
     book = OrderBook.from_columns(dict(zip(_BOOK, book_cols, strict=True)), n_orders,
@@ -246,7 +250,8 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
           min_notional: FloatArray, tick: FloatArray, plan_i: np.ndarray, plan_f: FloatArray, venue_i: np.ndarray,
           venue_f: FloatArray, slip_p: FloatArray, fee_p: FloatArray, risk_p: FloatArray, risk_state: np.ndarray,
           restricted: np.ndarray, any_restricted: bool, needs_exposure: bool, initial_cash: float,
-          positions: FloatArray, cash_out: FloatArray, bk: tuple, fl: tuple) -> tuple:  # type: ignore[type-arg]
+          positions: FloatArray, cash_out: FloatArray, bk: tuple, fl: tuple,  # type: ignore[type-arg]
+          rate: FloatArray, home_mark: FloatArray, has_rate: bool) -> tuple:  # type: ignore[type-arg]
     n_t, n_s = c.shape
     unit, o_type, o_tif, is_limit, cancel_open = plan_i[0], plan_i[1], plan_i[2], plan_i[3] != 0, plan_i[4] != 0
     band, cash_buffer, limit_off = plan_f[0], plan_f[1], plan_f[2] * 1e-4
@@ -278,6 +283,9 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
     b_bar, b_sym, b_type, b_tif, b_status, b_risk, b_venue, b_qty, b_limit, b_decision, b_filled, b_value, b_fees = bk
     n_orders = 0
     n_fills = 0
+    # -- home currency (pairs quoted in another): each symbol's cash flows in its price currency, fills counted so far
+    quote_balance = np.zeros(n_s)
+    n_counted = 0
 
     open_from = 0
     day_start_equity = initial_cash
@@ -295,6 +303,8 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
         ask_row = ask[0] if one_q else ask[i]
         mark_i = mark[i]
         market = (o[i], h[i], lo[i], c[i], vol[i], bid_row, ask_row, sig_row, cadv_row, mark_i)
+        if has_rate and n_counted < n_fills:  # the fills through bar i - 1
+            n_counted = _count_flows(quote_balance, fl, n_counted, n_fills, b_sym)
         if wn > 0:
             eq_m = cash_box[0] + held_value(position, mark_i) if margin_on else 0.0
             floor_m = -(lev - 1.0) * max(eq_m, 0.0) if margin_on else 0.0
@@ -305,7 +315,11 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
             fl = _apply(out, nf, ne, i, bk, fl, n_fills, table)
             n_fills += nf
         if i > start and days[i] != days[i - 1]:
-            day_start_equity = cash_out[i - 1] + held_value(positions[i - 1], mark[i - 1])
+            if has_rate:
+                day_start_equity = (home_cash(cash_out[i - 1], quote_balance, rate[i - 1])
+                                    + held_value(positions[i - 1], home_mark[i - 1]))
+            else:
+                day_start_equity = cash_out[i - 1] + held_value(positions[i - 1], mark[i - 1])
         r = rebalance_at[i]
         if r >= 0:
             if gap_rows[r]:
@@ -314,6 +328,11 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
                         return bk, n_orders, fl, n_fills, i  # the data-gap policy decides: the per-step path
             c0 = cash_box[0]
             equity = c0 + held_value(position, mark_i)
+            price = home_mark[i]  # one unit's worth in the home currency (``mark`` itself without a foreign quote)
+            if has_rate:  # money in the home currency
+                n_counted = _count_flows(quote_balance, fl, n_counted, n_fills, b_sym)
+                c0 = home_cash(cash_box[0], quote_balance, rate[i])
+                equity = c0 + held_value(position, price)
             # -- Rebalancer.rebalance
             day = days[i]
             if not has_day or day != cur_day:
@@ -333,10 +352,10 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
                                 b_status[oid] = _CANCELLED
                                 if b_venue[oid] < _CANCELLED_BY_CLIENT:
                                     b_venue[oid] = _CANCELLED_BY_CLIENT
-                    c0 = cash_box[0]
-                    equity = c0 + held_value(position, mark_i)
+                    if not has_rate:  # a cancel moves no cash: the home amounts stand
+                        c0 = cash_box[0]
+                        equity = c0 + held_value(position, mark_i)
             floor = -(lev - 1.0) * max(cash_box[0] + held_value(position, mark_i), 0.0) if margin_on else 0.0
-            price = mark_i
             _, qty, plan_reason, seq = _diff(targets[r], position, price, equity, unit, cash_buffer, band, lot,
                                              min_qty, min_notional, tradable[i])
             if seq.shape[0] == 0:
@@ -344,7 +363,7 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
                 cash_out[i] = cash_box[0]
                 continue
             slip, fee_rate, per_share, min_fee, max_fee_pct = estimate_kernel(
-                slip_model, slip_p, fee_model, fee_p, qty, price, sig_row, cadv_row, bid_row, ask_row, has_quotes)
+                slip_model, slip_p, fee_model, fee_p, qty, mark_i, sig_row, cadv_row, bid_row, ask_row, has_quotes)
             available = c0 - floor - cash_buffer * max(equity, 0.0)
             _cap_to_cash(qty, price, slip, lot, min_qty, min_notional, seq, plan_reason, available, fee_rate,
                          per_share, min_fee, max_fee_pct)
@@ -355,7 +374,7 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
                 cash_out[i] = cash_box[0]
                 continue
             q = qty[seq]
-            px = price[seq]
+            px = mark_i[seq]
             limit = np.full(m, np.nan)
             if is_limit:
                 for k in range(m):
@@ -375,7 +394,10 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
             pos_seq = position[seq]
             adv_seq = (radv[0] if one_radv else radv[i])[seq] if has_radv else px[:0]
             reason = np.zeros(m, np.int8)
-            check_orders(risk_state, risk_p, restricted, any_restricted, reason, seq, q, px, pos_seq, equity, limit,
+            px_r, limit_r = px, limit
+            if has_rate:
+                px_r, limit_r = price[seq], limit * rate[i][seq]
+            check_orders(risk_state, risk_p, restricted, any_restricted, reason, seq, q, px_r, pos_seq, equity, limit_r,
                          is_limit, adv_seq, has_radv, c0 - floor, slip, fee_rate, per_share, min_fee, max_fee_pct,
                          gross, net, orders_today, day_start_equity, day)
             # -- OrderBook.add, then DENIED or SUBMITTED
@@ -451,6 +473,15 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
         positions[i] = position
         cash_out[i] = cash_box[0]
     return bk, n_orders, fl, n_fills, -1
+
+
+@numba.njit(cache=True, nogil=True)
+def _count_flows(balance: FloatArray, fl: tuple, n_counted: int, n_fills: int,  # type: ignore[type-arg]
+                 b_sym: np.ndarray) -> int:
+    """Add the cash flows of fills ``n_counted .. n_fills`` to ``balance`` per symbol; returns ``n_fills``."""
+    add_quote_flows(balance, b_sym[fl[0][n_counted:n_fills]], fl[2][n_counted:n_fills], fl[3][n_counted:n_fills],
+                    fl[5][n_counted:n_fills])
+    return n_fills
 
 
 TRANSITIONS_TABLE: Final = np.ascontiguousarray(TRANSITIONS)

@@ -46,6 +46,10 @@ class RebalanceContext:
     """Average daily volume per symbol, known before this step (the participation check)."""
     timestamp: datetime | None = None
     """When the rebalance happens (dates the risk engine's state changes)."""
+    rate: FloatArray | None = None
+    """Per symbol, the home-currency value of one unit of its price currency (a cross ``EUR/GBP``: the GBP rate);
+    ``None``: every symbol is priced in the home currency. Cash and equity are in the home currency; the plan sizes
+    notionals, checks cash and the risk limits on ``price × rate``, orders keep their prices in the quote currency."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,12 +148,19 @@ class Rebalancer:
         self.enter_day(day)
         ex, book = self.executor, self.book
         self.sync()
+        rate = ctx.rate
         if self.plan_config.cancel_open_orders:
             open_ids = book.open_ids()
             if open_ids.size:
+                before = ex.account() if rate is not None else None
                 ex.cancel(open_ids)
                 self.sync()
-                cash, equity = ex.account().cash, ex.account().equity
+                if before is None:
+                    cash, equity = ex.account().cash, ex.account().equity
+                else:  # cash and equity given in the home currency: move them by what the cancel changed
+                    after = ex.account()
+                    cash, equity = cash + (after.cash - before.cash), equity + (after.equity - before.equity)
+        value = price if rate is None else price * rate  # one unit's worth in the home currency
         position = ex.positions()
         floor = ex.cash_floor()
         settings = self.settings if floor == self.settings.cash_floor else replace(self.settings, cash_floor=floor)
@@ -159,7 +170,7 @@ class Rebalancer:
             estimates.append(ex.cost_estimate(q, price))
             return estimates[-1]
 
-        shares, qty, plan_reason, seq = plan_orders(target, position, price, cash, equity, self.rules, settings,
+        shares, qty, plan_reason, seq = plan_orders(target, position, value, cash, equity, self.rules, settings,
                                                     costs, tradable)
         if seq.size == 0:
             return RebalanceOutcome(bar, 0, 0, 0, shares, qty, plan_reason)
@@ -170,9 +181,10 @@ class Rebalancer:
         limit = self._limit_prices(seq, q, px) if self._is_limit else nan
         gross = net = float("nan")
         if self._needs_exposure:
-            gross, net = exposures(position, price)  # symbols not listed yet have NaN prices (and no position)
+            gross, net = exposures(position, value)  # symbols not listed yet have NaN prices (and no position)
+        px_home, limit_home = (px, limit) if rate is None else (value[seq], limit * rate[seq])
         reason = self.risk.check(RiskContext(
-            seq, q, px, position[seq], equity, limit_price=limit if self._is_limit else None,
+            seq, q, px_home, position[seq], equity, limit_price=limit_home if self._is_limit else None,
             adv=None if adv is None else adv[seq], buying_power=cash - floor if floor is not None else np.inf,
             costs=estimates[-1] if estimates else None, gross_exposure=gross, net_exposure=net,
             orders_today=self._orders_today, day_start_equity=day_start_equity, trading_day=day,

@@ -21,7 +21,7 @@ import pandas as pd
 
 from execlab._oms.events import EventKind
 
-__all__ = ["Intent", "Journal", "JournalFill", "redact"]
+__all__ = ["Intent", "Journal", "JournalCharge", "JournalFill", "redact"]
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS intents (
@@ -66,7 +66,8 @@ CREATE TABLE IF NOT EXISTS fills (
     at TEXT NOT NULL,
     fee_currency TEXT,
     liquidity TEXT,
-    executed_at TEXT
+    executed_at TEXT,
+    quote_rate REAL
 );
 CREATE INDEX IF NOT EXISTS fills_order ON fills(client_order_id);
 CREATE TABLE IF NOT EXISTS targets (
@@ -77,12 +78,22 @@ CREATE TABLE IF NOT EXISTS targets (
     created_at TEXT NOT NULL,
     PRIMARY KEY (run_id, rebalance_key)
 );
+CREATE TABLE IF NOT EXISTS charges (
+    charge_id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    symbol TEXT NOT NULL,
+    amount REAL NOT NULL,
+    currency TEXT NOT NULL,
+    at TEXT NOT NULL,
+    booked_at TEXT
+);
 """
 _APPEND_ONLY: Final = "".join(
     f"""
 CREATE TRIGGER IF NOT EXISTS {table}_no_{op} BEFORE {op.upper()} ON {table}
 BEGIN SELECT RAISE(ABORT, 'the journal is append-only: {op} on {table} refused'); END;"""
-    for table in ("intents", "events", "fills", "targets")
+    for table in ("intents", "events", "fills", "targets", "charges")
     for op in ("update", "delete")
 )
 
@@ -156,6 +167,22 @@ class JournalFill:
     """``maker`` or ``taker``, when the broker says."""
     executed_at: str | None = None
     """When the broker executed it, by the broker's clock (ISO 8601, UTC), when it says."""
+    quote_rate: float | None = None
+    """The broker's home-currency value of one unit of the price currency at the fill (a cross ``EUR/GBP`` in a USD
+    account: GBP/USD), when it says: TCA converts the fill's costs with it."""
+
+
+@dataclass(frozen=True, slots=True)
+class JournalCharge:
+    """Money the broker booked on a position outside a fill (``kind``: ``financing``), signed: negative paid."""
+
+    charge_id: str
+    kind: str
+    symbol: str
+    amount: float
+    currency: str
+    booked_at: str | None = None
+    """When the broker booked it, by its clock (ISO 8601, UTC), when it says."""
 
 
 def _now() -> str:
@@ -182,6 +209,8 @@ class Journal:
             for name in ("fee_currency", "liquidity", "executed_at"):
                 if name not in have:
                     self._db.execute(f"ALTER TABLE fills ADD COLUMN {name} TEXT")
+            if "quote_rate" not in have:
+                self._db.execute("ALTER TABLE fills ADD COLUMN quote_rate REAL")
             have = {row[1] for row in self._db.execute("PRAGMA table_info(intents)")}
             for name in _INTENT_EXTRA:
                 if name not in have:
@@ -297,9 +326,9 @@ class Journal:
             for f in fills:
                 cur = db.execute(
                     "INSERT OR IGNORE INTO fills (fill_id, client_order_id, run_id, symbol, side, quantity, price, "
-                    "fee, at, fee_currency, liquidity, executed_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                    "fee, at, fee_currency, liquidity, executed_at, quote_rate) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (f.fill_id, f.client_order_id, run_id, f.symbol, f.side, float(f.quantity), float(f.price),
-                     float(f.fee), f.at or at, f.fee_currency, f.liquidity, f.executed_at),
+                     float(f.fee), f.at or at, f.fee_currency, f.liquidity, f.executed_at, f.quote_rate),
                 )
                 out.append(cur.rowcount == 1)
         return out
@@ -343,6 +372,26 @@ class Journal:
             params.append(kind)
         return self._frame(f"SELECT * FROM events {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY seq",
                            params)
+
+    def record_charges(self, run_id: str, charges: Sequence[JournalCharge]) -> list[bool]:
+        """Journal money the broker booked outside fills (daily financing); returns which were new (one seen
+        before, by any run, is ignored)."""
+        at = _now()
+        out = []
+        with self._tx() as db:
+            for c in charges:
+                cur = db.execute(
+                    "INSERT OR IGNORE INTO charges (charge_id, run_id, kind, symbol, amount, currency, at, booked_at) "
+                    "VALUES (?,?,?,?,?,?,?,?)",
+                    (c.charge_id, run_id, c.kind, c.symbol, float(c.amount), c.currency, at, c.booked_at))
+                out.append(cur.rowcount == 1)
+        return out
+
+    def charges(self, run_id: str | None = None) -> pd.DataFrame:
+        """The charges journaled (of ``run_id``, or all), oldest first: ``amount`` signed, negative paid."""
+        if run_id is None:
+            return self._frame("SELECT * FROM charges ORDER BY rowid")
+        return self._frame("SELECT * FROM charges WHERE run_id = ? ORDER BY rowid", (run_id,))
 
     def fills(self, run_id: str | None = None) -> pd.DataFrame:
         """Every execution recorded."""

@@ -17,6 +17,7 @@ import pandas as pd
 
 from execlab._config import Config
 from execlab._core.arrays import FloatArray
+from execlab._core.fx import quote_rates
 from execlab._core.instruments import InstrumentTable
 from execlab._core.models import AccountSnapshot
 from execlab._data.symbols import symbol_values
@@ -64,6 +65,17 @@ class RebalanceInputs:
     """Every price given, symbols normalised."""
     account_equity: float | None = None
     """The broker's equity, used when a kept symbol has no price given."""
+    rate: FloatArray | None = None
+    """Per symbol, the home-currency value of one unit of its price currency (a cross ``EUR/GBP``: GBP/USD) at the
+    prices given; ``None``: every symbol is priced in the home currency (``config.currency``)."""
+    home: str = "USD"
+    """The home currency (``config.currency``): cash and equity are in it."""
+
+    @property
+    def value(self) -> FloatArray:
+        """What one unit of each symbol is worth in the home currency: ``price × rate`` (the plan sizes notionals
+        and checks cash with it)."""
+        return self.price if self.rate is None else self.price * self.rate
 
     @property
     def equity(self) -> float:
@@ -72,8 +84,12 @@ class RebalanceInputs:
         unpriced = [s for s in held.index if s not in self.prices.index]
         if unpriced and self.account_equity is not None:
             return self.account_equity
-        kept = float((held * self.prices.reindex(held.index)).sum()) if len(held) else 0.0
-        return self.cash + float(np.sum(self.current * self.price)) + kept
+        kept_px = self.prices.reindex(held.index)
+        kept_rate = quote_rates(list(held.index), _mids(self.prices), self.home) if len(held) else None
+        if kept_rate is not None:
+            kept_px = kept_px * kept_rate
+        kept = float((held * kept_px).sum()) if len(held) else 0.0
+        return self.cash + float(np.sum(self.current * self.value)) + kept
 
 
 def gate_rebalance_inputs(targets: Any, positions: Any, prices: Any, cash: float, config: Config,
@@ -131,5 +147,11 @@ def gate_rebalance_inputs(targets: Any, positions: Any, prices: Any, cash: float
         unlisted = [s for s in moving if s not in listed]
         if unlisted:
             raise TargetError(f"targets: the broker does not list symbols {unlisted[:10]} as tradable")
+    rate = quote_rates(symbols, _mids(px), config.currency)
     return RebalanceInputs(symbols, target, current, price, float(cash), tgt, kept, px,
-                           None if equity is None else float(equity))
+                           None if equity is None else float(equity), rate, config.currency.upper())
+
+
+def _mids(prices: pd.Series) -> dict[str, float]:
+    """``prices`` as the symbol → price mapping :func:`execlab._core.fx.quote_rates` reads."""
+    return {str(s): float(p) for s, p in prices.items()}

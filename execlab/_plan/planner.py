@@ -47,14 +47,15 @@ def plan_table(inputs: RebalanceInputs, config: Config, instruments: InstrumentT
     rules = (instruments if instruments is not None else InstrumentTable()).arrays(symbols)
     settings = PlanSettings(config.plan.target_unit, config.plan.no_trade_band, config.plan.cash_buffer,
                             -(leverage - 1.0) * max(equity, 0.0) if config.venue.margin.enabled else 0.0)
-    shares, qty, reason, seq = plan_orders(inputs.target, inputs.current, inputs.price, inputs.cash, equity, rules,
+    value = inputs.value  # one unit's worth in the home currency (a cross: price × its quote currency's rate)
+    shares, qty, reason, seq = plan_orders(inputs.target, inputs.current, value, inputs.cash, equity, rules,
                                            settings, costs or CostEstimate())
     sequence = np.full(len(symbols), -1)
     sequence[seq] = np.arange(seq.size)
     table = pd.DataFrame({
         "price": inputs.price, "current": inputs.current, "target": inputs.target, "target_shares": shares,
         "order_qty": qty, "side": np.where(qty > 0, "buy", np.where(qty < 0, "sell", "")),
-        "notional": np.abs(qty) * inputs.price, "reason": [PlanReason(r).name.lower() for r in reason],
+        "notional": np.abs(qty) * value, "reason": [PlanReason(r).name.lower() for r in reason],
         "sequence": sequence,
     }, index=pd.Index(symbols, name="symbol"))
     kept = inputs.held_untargeted

@@ -37,12 +37,12 @@ from execlab._execution.rebalancer import RebalanceContext, Rebalancer
 from execlab._execution.session import build_session
 from execlab._oms.book import OrderBook
 from execlab._risk.engine import RiskReason
-from execlab._runs.home_currency import HomeConversion, fx_quote, home_conversion
+from execlab._runs.home_currency import HomeConversion, bar_rates, fx_quote, home_conversion
 from execlab._runs.performance import TearSheet, headline_figures, tear_sheet
 from execlab._sim import SimulatedVenue, margin
 from execlab._sim.costs import CostModel
 from execlab._sim.estimators import ADV_RISK_WINDOW, adv_before
-from execlab._sim.valuation import held_value
+from execlab._sim.valuation import add_quote_flows, held_value, home_cash
 
 __all__ = ["BacktestResult", "run_backtest"]
 
@@ -107,6 +107,7 @@ def run_aligned(tm: TargetMatrix, all_bars: MarketData, cfg: Config, table: Inst
     if why is not None:
         check_open_gaps(policy, market.symbols, market.timestamps, market.open_from_close, start + 1, why)
     gap_rows: npt.NDArray[np.bool_] = np.asarray((~tradable[tm.bars]).any(axis=1), dtype=np.bool_)
+    rate = _rates(market, all_bars, cfg.currency)
     algos = uses_algorithms(cfg.execution)
     if algos and engine == "compiled":
         raise ValueError("engine: the compiled loop sends each rebalance's orders at once; execution algorithms "
@@ -114,9 +115,9 @@ def run_aligned(tm: TargetMatrix, all_bars: MarketData, cfg: Config, table: Inst
     if engine != "steps" and not algos:
         restricted = np.isin(np.asarray(tm.symbols, dtype=object), list(cfg.risk.restricted))
         run = run_compiled(inputs, cfg, CostModel.from_config(cfg.venue, market), tm.values,
-                           tm.bars, start, table.arrays(tm.symbols), restricted, adv, gap_rows)
+                           tm.bars, start, table.arrays(tm.symbols), restricted, adv, gap_rows, rate)
         if run is not None:
-            return BacktestResult(cfg, market, run.book, run.positions, run.cash, tm.bars)
+            return BacktestResult(cfg, market, run.book, run.positions, run.cash, tm.bars, rate=rate)
         if engine == "compiled":
             raise ValueError("engine: the compiled loop cannot run this backtest: a rebalance meets a data gap (a "
                              "symbol without a price has a target or a position), which the per-step path's "
@@ -148,9 +149,22 @@ def run_aligned(tm: TargetMatrix, all_bars: MarketData, cfg: Config, table: Inst
 
     with _no_cyclic_gc():
         _loop(start, n_t, executor, rebalancer, venue, tm.values, rebalance_at, marks, tradable, days, adv,
-              positions, cash, market.timestamps, cfg.initial_cash, gap_rows, on_gap, worker)
+              positions, cash, market.timestamps, cfg.initial_cash, gap_rows, on_gap, worker, rate)
     rebalancer.sync()
-    return BacktestResult(cfg, market, book, positions, cash, tm.bars, worker)
+    return BacktestResult(cfg, market, book, positions, cash, tm.bars, worker, rate)
+
+
+def _rates(market: MarketData, all_bars: MarketData, home: str) -> FloatArray | None:
+    """Per bar and symbol of ``market``, the home-currency value of one unit of its price currency (None unless a
+    pair is quoted in another currency), converted through every pair of the bars (``GBP/USD`` converts an
+    ``EUR/GBP`` target even when GBP/USD itself has none)."""
+    if market is all_bars or all(fx_quote(s) in (None, home.upper()) for s in market.symbols):
+        return bar_rates(market.symbols, market.last_close(), home)
+    full = bar_rates(all_bars.symbols, all_bars.last_close(), home)
+    if full is None:
+        return None
+    index = {s: i for i, s in enumerate(all_bars.symbols)}
+    return np.ascontiguousarray(full[:, [index[s] for s in market.symbols]])
 
 
 @contextmanager
@@ -170,13 +184,20 @@ def _loop(start: int, n_t: int, executor: BacktestExecutor, rebalancer: Rebalanc
           tradable: npt.NDArray[np.bool_], days: npt.NDArray[np.int64], adv: FloatArray | None,
           positions: FloatArray, cash: FloatArray, timestamps: pd.DatetimeIndex, initial_cash: float,
           gap_rows: npt.NDArray[np.bool_], on_gap: Callable[[int, int], None],
-          worker: AlgoWorker | None = None) -> None:
+          worker: AlgoWorker | None = None, rate: FloatArray | None = None) -> None:
     day_start_equity = initial_cash
     m = executor.market
+    quotes = _QuoteBalance(rebalancer, marks.shape[1]) if rate is not None else None
     for i in range(start, n_t):
+        if quotes is not None:  # the fills through bar i - 1
+            quotes.count()
         executor.on_bar(i)
         if i > start and days[i] != days[i - 1]:  # a day starts from the previous day's closing equity
-            day_start_equity = cash[i - 1] + held_value(positions[i - 1], marks[i - 1])
+            if quotes is not None and rate is not None:
+                day_start_equity = (home_cash(cash[i - 1], quotes.balance, rate[i - 1])
+                                    + held_value(positions[i - 1], marks[i - 1] * rate[i - 1]))
+            else:
+                day_start_equity = cash[i - 1] + held_value(positions[i - 1], marks[i - 1])
         if worker is not None:
             worker.observe(i, timestamps[i], marks[i], m.volume[i])
         r = rebalance_at[i]
@@ -185,14 +206,41 @@ def _loop(start: int, n_t: int, executor: BacktestExecutor, rebalancer: Rebalanc
                 on_gap(int(r), i)
             c = venue.cash
             equity = c + held_value(venue.position, marks[i])
+            rate_i = None
+            if quotes is not None and rate is not None:  # money in the home currency
+                quotes.count()
+                rate_i = rate[i]
+                c = home_cash(venue.cash, quotes.balance, rate_i)
+                equity = c + held_value(venue.position, marks[i] * rate_i)
             ctx = RebalanceContext(i, marks[i], tradable[i], int(days[i]), day_start_equity,
-                                   None if adv is None else adv[i], timestamps[i])
+                                   None if adv is None else adv[i], timestamps[i], rate_i)
             rebalancer.rebalance(targets[r], ctx, c, equity)
         if worker is not None and worker.active:
             worker.on_step(None if m.bid is None else m.bid[i], None if m.ask is None else m.ask[i], day=int(days[i]),
                            day_start_equity=day_start_equity, adv=None if adv is None else adv[i])
         positions[i] = venue.position
         cash[i] = venue.cash
+
+
+class _QuoteBalance:
+    """Per symbol, the cash its fills moved in its price currency (the per-step loop's count of what the compiled
+    loop adds up as it books fills)."""
+
+    def __init__(self, rebalancer: Rebalancer, n_symbols: int) -> None:
+        self._rebalancer = rebalancer
+        self.balance = np.zeros(n_symbols)
+        self._counted = 0
+
+    def count(self) -> None:
+        """Book what the executor reported and add the fills not counted yet."""
+        self._rebalancer.sync()
+        book = self._rebalancer.book
+        f = book.fills()
+        if len(f.oid) > self._counted:
+            new = slice(self._counted, len(f.oid))
+            add_quote_flows(self.balance, book.column("symbol")[f.oid[new]], f.quantity[new], f.price[new],
+                            f.fee[new])
+            self._counted = len(f.oid)
 
 
 class BacktestResult:
@@ -204,7 +252,8 @@ class BacktestResult:
     """
 
     def __init__(self, config: Config, market: MarketData, book: OrderBook, positions: FloatArray,
-                 cash: FloatArray, rebalance_bars: npt.NDArray[np.int64], algo_worker: AlgoWorker | None = None):
+                 cash: FloatArray, rebalance_bars: npt.NDArray[np.int64], algo_worker: AlgoWorker | None = None,
+                 rate: FloatArray | None = None):
         self.config = config
         self.algo_worker = algo_worker
         """The execution algorithms' worker of the run (``None`` when every order was sent at once)."""
@@ -214,6 +263,7 @@ class BacktestResult:
         self._cash = cash
         self.rebalance_bars = rebalance_bars
         self._marks = market.last_close()  # cached by MarketData
+        self._rate = rate
 
     @property
     def timestamps(self) -> pd.DatetimeIndex:
@@ -223,12 +273,13 @@ class BacktestResult:
     @cached_property
     def _home(self) -> HomeConversion | None:
         """The home-currency conversion of a run with pairs quoted in another currency (None: nothing to convert)."""
-        home = self.config.currency.upper()
-        if all(fx_quote(s) in (None, home) for s in self.market.symbols):
+        rate = self._rate if self._rate is not None else bar_rates(self.market.symbols, self._marks,
+                                                                   self.config.currency)
+        if rate is None:
             return None
         f = self.book.fills()
-        return home_conversion(self.market.symbols, self._marks, self._cash, f.bar, self.book.column("symbol")[f.oid],
-                               f.quantity, f.price, f.fee, home)
+        return home_conversion(rate, self._cash, f.bar, self.book.column("symbol")[f.oid], f.quantity, f.price,
+                               f.fee)
 
     def _held(self) -> FloatArray:
         """Positions times the last known close, in the home currency, per bar and symbol."""
@@ -237,6 +288,11 @@ class BacktestResult:
 
     def _home_cash(self) -> FloatArray:
         return self._cash if self._home is None else self._home.cash
+
+    def fill_rates(self) -> FloatArray | None:
+        """Per fill, the home-currency value of one unit of its price currency at its bar (None: every symbol is
+        priced in the home currency)."""
+        return None if self._home is None else self._fill_rates()
 
     def _fill_rates(self) -> FloatArray:
         """Per fill, the home-currency value of one unit of its price currency (1.0 without conversion)."""

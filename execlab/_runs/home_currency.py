@@ -2,10 +2,11 @@
 fees and the cash it pays are in GBP).
 
 The bar loop (compiled or per step) keeps one cash figure in price units. For a pair quoted in the home currency that
-is exact; for a cross it is not, so the result converts afterwards, from the loop's positions, cash and fills: the
-cash a cross's fills moved is a balance in its quote currency, and every bar values that balance and the positions
-at the bar's rates (:class:`execlab._core.fx.FxRates` over the bars' mids, OANDA's convention: a cross's P&L is
-converted at the current rate). Runs without such a pair are left as they are.
+is exact; for a cross it is not: the cash a cross's fills moved is a balance in its quote currency, and every bar
+values that balance and the positions at the bar's rates (:class:`execlab._core.fx.FxRates` over the bars' mids,
+OANDA's convention: a cross's P&L is converted at the current rate). The loop's plan and cash check read the same
+rates (:func:`bar_rates`, passed in), the result converts its money afterwards (:func:`home_conversion`). Runs
+without such a pair are left as they are.
 """
 
 from __future__ import annotations
@@ -17,19 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from execlab._core.arrays import FloatArray, IntArray
-from execlab._core.fx import FxRates
+from execlab._core.fx import FxRates, fx_quote
 
-__all__ = ["HomeConversion", "fx_quote", "home_conversion"]
-
-
-def fx_quote(symbol: str) -> str | None:
-    """The quote currency of a currency pair written ``BASE/QUOTE`` or ``BASE_QUOTE`` (three letters each), else
-    None."""
-    for sep in ("/", "_"):
-        base, found, quote = symbol.upper().partition(sep)
-        if found and len(base) == len(quote) == 3 and base.isalpha() and quote.isalpha():
-            return quote
-    return None
+__all__ = ["HomeConversion", "bar_rates", "fx_quote", "home_conversion"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +32,12 @@ class HomeConversion:
     cash: FloatArray
 
 
-def home_conversion(symbols: Sequence[str], marks: FloatArray, cash: FloatArray, fill_bar: IntArray,
-                    fill_symbol: IntArray, fill_quantity: FloatArray, fill_price: FloatArray, fill_fee: FloatArray,
-                    home: str) -> HomeConversion | None:
-    """The conversion of a run over ``symbols`` (``marks``: last known mid per bar and symbol; ``cash``: the loop's
-    cash per bar; fills by bar, symbol index, signed quantity, price and fee), or None when every symbol is priced
-    in ``home``. A quote currency no pair of the run converts into ``home`` is left unconverted, with a warning."""
+def bar_rates(symbols: Sequence[str], marks: FloatArray, home: str) -> FloatArray | None:
+    """Per bar and symbol of a run over ``symbols`` (``marks``: last known mid per bar and symbol), the home-currency
+    value of one unit of the symbol's price currency, or None when every symbol is priced in ``home``. Before a
+    converting pair is priced the nearest later rate is carried back; a quote currency no pair of the run converts
+    into ``home`` is left at 1.0, with a warning. The loop's plan and cash check and the result's valuation read
+    these same rates."""
     home = home.upper()
     quotes = [fx_quote(s) for s in symbols]
     foreign = sorted({q for q in quotes if q is not None and q != home})
@@ -81,6 +72,14 @@ def home_conversion(symbols: Sequence[str], marks: FloatArray, cash: FloatArray,
     for i, quote in enumerate(quotes):
         if quote is not None and quote in by_currency:
             rate[:, i] = by_currency[quote]
+    return rate
+
+
+def home_conversion(rate: FloatArray, cash: FloatArray, fill_bar: IntArray, fill_symbol: IntArray,
+                    fill_quantity: FloatArray, fill_price: FloatArray, fill_fee: FloatArray) -> HomeConversion:
+    """The conversion of a run whose per-bar rates are ``rate`` (:func:`bar_rates`; ``cash``: the loop's cash per
+    bar; fills by bar, symbol index, signed quantity, price and fee)."""
+    n_t, n_s = rate.shape
     # The loop took each foreign-quoted fill's cash from one pot; it is a balance in the quote currency instead.
     flow = np.zeros((n_t, n_s))
     np.add.at(flow, (fill_bar, fill_symbol), -(fill_quantity * fill_price + fill_fee))

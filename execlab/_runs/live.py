@@ -185,11 +185,12 @@ def _rebalance(targets: Mapping[str, float] | pd.Series, prices: Mapping[str, fl
     adv = None if market is None else _adv_before(market, universe, when)
     start = account.day_start_equity
     ctx = RebalanceContext(0, inputs.price, None, history.day, math.nan if start is None else float(start), adv,
-                           when.to_pydatetime())
+                           when.to_pydatetime(), inputs.rate)
     rebalancer.check_context(ctx)  # a limit without its input: an error before anything is sent
     outcome = rebalancer.rebalance(inputs.target, ctx, inputs.cash, inputs.equity)
     complete = executor.wait(timeout)
     rebalancer.sync()
+    executor.sync_charges()  # the daily financing booked on the positions so far (a broker that reports it)
     orders = journal.orders(run_id, key)
     return LiveRebalance(orders, report, False, complete, key, _summary(inputs, outcome, orders))
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numba
 
-from execlab._core.arrays import FloatArray
+from execlab._core.arrays import FloatArray, IntArray
 
-__all__ = ["exposures", "held_value"]
+__all__ = ["add_quote_flows", "exposures", "held_value", "home_cash"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -34,3 +34,23 @@ def exposures(position: FloatArray, price: FloatArray) -> tuple[float, float]:
             gross += abs(v)
             net += v
     return gross, net
+
+
+@numba.njit(cache=True, nogil=True)
+def add_quote_flows(balance: FloatArray, symbol: IntArray, quantity: FloatArray, price: FloatArray,
+                    fee: FloatArray) -> None:
+    """Add fills' cash flows (``-(quantity × price + fee)``, in each symbol's price currency) to ``balance`` per
+    symbol, in fill order."""
+    for k in range(symbol.shape[0]):
+        balance[symbol[k]] -= quantity[k] * price[k] + fee[k]
+
+
+@numba.njit(cache=True, nogil=True)
+def home_cash(cash: float, balance: FloatArray, rate: FloatArray) -> float:
+    """The loop's one cash figure in the home currency: ``cash`` took each symbol's flows (``balance``, in its price
+    currency) at par; each is worth ``rate`` instead."""
+    total = cash
+    for j in range(balance.shape[0]):
+        if balance[j] != 0.0:
+            total += balance[j] * (rate[j] - 1.0)
+    return total

@@ -9,9 +9,11 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 import execlab as xl
 from execlab._brokers.executor import BrokerExecutor
+from execlab._cli.main import app
 from execlab._data.fx import home_prices, quote_bars
 from execlab._oms.journal import Journal
 from execlab._runs.live import run_live_rebalance
@@ -63,6 +65,7 @@ def config(mode: str, unit: str, **extra: Any) -> xl.Config:
 
 def paper(venue: OandaVenue, tmp_path: Any, targets: dict[str, float], prices: dict[str, float], unit: str,
           as_of: str) -> pd.DataFrame:
+    """Rebalance to ``targets`` through oandapyV20 and the venue; the journal's fills (journal: ``<unit>.sqlite``)."""
     adapter = OandaAdapter(venue.token, base_url=venue.base_url)
     journal = Journal(tmp_path / f"{unit}.sqlite")
     try:
@@ -102,19 +105,26 @@ def test_unit_targets_trade_as_the_backtest_does(venue: OandaVenue, bars: pd.Dat
 
 def test_home_currency_notional_targets_give_the_backtest_plan(venue: OandaVenue, bars: pd.DataFrame,
                                                                 tmp_path: Any) -> None:
-    """USD notional per pair: EUR/GBP's units are its notional over one EUR in USD (not over the GBP price)."""
+    """USD notional per pair, given the pairs' own prices: the plan (``make_plan``), the rebalance through the venue
+    and the backtest of the same notional targets size EUR/GBP by its GBP price times GBP/USD (not by the GBP price
+    read as USD)."""
     day, mids, _ = last_quotes(bars)
     notional = {"EUR/USD": 200_000.0, "GBP/USD": -100_000.0, "NZD/USD": 50_000.0, "EUR/GBP": 150_000.0}
-    prices = home_prices(mids)
-    assert prices["EUR/GBP"] == pytest.approx(mids["EUR/USD"])
-    plan = xl.make_plan(notional, {}, prices, cash=1_000_000.0, config=config("backtest", "notional"))
+    plan = xl.make_plan(notional, {}, mids, cash=1_000_000.0, config=config("backtest", "notional"))
     units = {str(s): float(q) for s, q in plan.orders["order_qty"].items()}
-    fills = paper(venue, tmp_path, notional, prices, "notional", str(day.date()))
+    # Whole units (the default FX lot): within one unit of notional / (EUR/GBP × GBP/USD); read as USD the GBP price
+    # would size some 40,000 units more.
+    assert units["EUR/GBP"] == pytest.approx(150_000 / (mids["EUR/GBP"] * mids["GBP/USD"]), abs=1.0)
+    assert units["EUR/USD"] == pytest.approx(200_000 / mids["EUR/USD"], abs=1.0)
+    assert plan.orders.at["EUR/GBP", "notional"] == pytest.approx(150_000.0, rel=1e-4)  # in USD
+    assert home_prices(mids)["EUR/GBP"] == pytest.approx(mids["EUR/GBP"] * mids["GBP/USD"], rel=1e-12)
+    fills = paper(venue, tmp_path, notional, mids, "notional", str(day.date()))
     assert signed(fills) == units
-    assert units["EUR/GBP"] == pytest.approx(150_000 / mids["EUR/USD"], abs=1.0)
-    frame = pd.DataFrame({"timestamp": [day] * 4, "symbol": list(units), "target": list(units.values())})
-    backtest = xl.run_backtest(frame, bars, config("backtest", "shares"))
+    frame = pd.DataFrame({"timestamp": [day] * 4, "symbol": list(notional), "target": list(notional.values())})
+    backtest = xl.run_backtest(frame, bars, config("backtest", "notional"))
     assert signed(backtest.fills) == units
+    steps = xl.run_backtest(frame, bars, config("backtest", "notional"), engine="steps")
+    assert signed(steps.fills) == units
 
 
 def test_cross_pl_is_in_gbp_converted_to_usd(venue: OandaVenue, bars: pd.DataFrame, tmp_path: Any) -> None:
@@ -127,3 +137,79 @@ def test_cross_pl_is_in_gbp_converted_to_usd(venue: OandaVenue, bars: pd.DataFra
     mark = (bid + ask) / 2 + 0.002  # the kit's account marks at the mid
     assert adapter._account().equity == pytest.approx(1_000_000 + 40_000 * (mark - ask) * gbp_usd, abs=0.01)
     adapter.close()
+
+
+def test_tca_of_the_journal_converts_the_cross_at_the_venues_rates(venue: OandaVenue, bars: pd.DataFrame,
+                                                                    tmp_path: Any) -> None:
+    """The venue's ``homeConversionFactors`` of each fill are journaled (``quote_rate``); TCA converts EUR/GBP's
+    costs and notionals in GBP to USD with them, and leaves the USD-quoted pairs as they are."""
+    day, mids, quotes = last_quotes(bars)
+    targets = {"EUR/USD": 100_000.0, "EUR/GBP": 60_000.0}
+    fills = paper(venue, tmp_path, targets, mids, "shares", str(day.date()))
+    gbp_usd = sum(quotes["GBP/USD"]) / 2  # the venue converts at the GBP/USD mid
+    rates = dict(zip(fills["symbol"], fills["quote_rate"], strict=True))
+    assert rates["EUR/GBP"] == pytest.approx(gbp_usd, abs=1e-8)
+    assert rates["EUR/USD"] == pytest.approx(1.0)
+    journal = Journal(tmp_path / "shares.sqlite")
+    try:
+        tca = xl.tca_from_journal(journal, "fx")
+    finally:
+        journal.close()
+    orders = tca.orders.set_index("symbol")
+    for symbol, rate in (("EUR/GBP", gbp_usd), ("EUR/USD", 1.0)):
+        row = orders.loc[symbol]
+        assert row["quote_rate"] == pytest.approx(rate, abs=1e-8)
+        in_quote = row["filled_quantity"] * (row["fill_vwap"] - row["arrival_price"])  # buys
+        assert row["execution_cost"] == pytest.approx(in_quote * rate, rel=1e-9, abs=1e-9)
+        assert row["decision_notional"] == pytest.approx(row["quantity"] * row["decision_price"] * rate, rel=1e-12)
+    cross = orders.loc["EUR/GBP"]
+    assert cross["fill_vwap"] == quotes["EUR/GBP"][1]  # bought at the ask, in GBP
+    assert tca.summary()["decision_notional"] == pytest.approx(
+        100_000 * orders.at["EUR/USD", "decision_price"] + 60_000 * cross["decision_price"] * gbp_usd, rel=1e-12)
+
+
+def test_daily_financing_is_booked_journaled_and_shown_by_tca(venue: OandaVenue, bars: pd.DataFrame,
+                                                               tmp_path: Any) -> None:
+    """A rollover books one v20 ``DAILY_FINANCING`` transaction (a ``positionFinancings`` entry per open position,
+    in USD: EUR/GBP's GBP financing at GBP/USD); the next rebalance's journal records each as a charge once, and TCA
+    shows them as financing."""
+    day, mids, quotes = last_quotes(bars)
+    targets = {"EUR/USD": 100_000.0, "GBP/USD": -50_000.0, "EUR/GBP": 60_000.0}
+    paper(venue, tmp_path, targets, mids, "shares", str(day.date()))
+    assert venue.transactions()[-1]["type"] != "DAILY_FINANCING"
+    before = OandaAdapter(venue.token, base_url=venue.base_url)._account().cash
+    txn = venue.rollover()
+    assert txn is not None and txn["type"] == "DAILY_FINANCING" and txn["accountFinancingMode"] == "DAILY"
+    entries = {e["instrument"]: e for e in txn["positionFinancings"]}
+    assert set(entries) == {"EUR_USD", "GBP_USD", "EUR_GBP"}
+    mid = {s: sum(q) / 2 for s, q in quotes.items()}
+    expected = {"EUR_USD": -100_000 * mid["EUR/USD"] * 0.02 / 365,  # longs pay 2 % a year, shorts 1 % (the venue's)
+                "GBP_USD": -50_000 * mid["GBP/USD"] * 0.01 / 365,
+                "EUR_GBP": -60_000 * mid["EUR/GBP"] * 0.02 / 365 * mid["GBP/USD"]}
+    for name, amount in expected.items():
+        assert float(entries[name]["financing"]) == pytest.approx(amount, abs=1e-4)
+    total = float(txn["financing"])
+    assert total == pytest.approx(sum(expected.values()), abs=3e-4) and total < 0
+    adapter = OandaAdapter(venue.token, base_url=venue.base_url)
+    try:
+        assert adapter._account().cash == pytest.approx(before + total, abs=1e-6)
+    finally:
+        adapter.close()
+    # The next rebalance (nothing to trade) journals the financing; a second one adds nothing.
+    paper(venue, tmp_path, targets, mids, "shares", str((day + pd.Timedelta(days=1)).date()))
+    paper(venue, tmp_path, targets, mids, "shares", str((day + pd.Timedelta(days=2)).date()))
+    journal = Journal(tmp_path / "shares.sqlite")
+    try:
+        charges = journal.charges()
+        tca = xl.tca_from_journal(journal, "fx")
+    finally:
+        journal.close()
+    assert len(charges) == 3 and set(charges["kind"]) == {"financing"}
+    booked = dict(zip(charges["symbol"], charges["amount"], strict=True))
+    assert booked == pytest.approx({k.replace("_", "/"): float(entries[k]["financing"]) for k in entries})
+    assert tca.summary()["financing"] == pytest.approx(-total, abs=1e-9)
+    assert tca.financing().loc["EUR/GBP", "financing"] == pytest.approx(-float(entries["EUR_GBP"]["financing"]))
+    shown = CliRunner().invoke(app, ["tca", "--journal", str(tmp_path / "shares.sqlite"), "--run-id", "fx"])
+    assert shown.exit_code == 0, shown.output
+    assert f"financing (holding cost, not in the shortfall): {-total:,.2f}" in shown.output
+    assert "EUR/GBP" in shown.output.split("financing (holding cost")[1]

@@ -109,3 +109,46 @@ def test_fees_and_turnover_of_a_cross_are_in_usd(bars: pd.DataFrame) -> None:
 def test_pairs_are_read_from_their_names() -> None:
     assert [fx_quote(s) for s in ("EUR/GBP", "USD_JPY", "AAPL", "BTC/USDT", "GOOGLE")] == ["GBP", "JPY", None, None,
                                                                                             None]
+
+
+@pytest.mark.parametrize("engine", ["compiled", "steps"])
+def test_the_loops_cash_check_reads_a_cross_in_usd(bars: pd.DataFrame, engine: str) -> None:
+    """$400,000 buys 440,000 EUR/GBP if its GBP price (about 0.88) were dollars, but not at GBP/USD (about 1.30):
+    the plan caps the order to the cash at the decision bar's EUR/GBP mid × GBP/USD."""
+    days = sorted(bars["timestamp"].unique())
+    cash = 400_000.0
+    frame = pd.DataFrame({"timestamp": [days[9]], "symbol": ["EUR/GBP"], "target": [440_000.0]})
+    cfg = config().model_copy(update={"initial_cash": cash})
+    universe = bars[bars["symbol"].isin(["EUR/GBP", "GBP/USD"])]
+    result = xl.run_backtest(frame, universe, cfg, engine=engine)  # type: ignore[arg-type]
+    order = result.orders.iloc[0]
+    rows = universe[universe["timestamp"] == days[9]].set_index("symbol")
+    mid, gbp_usd = float(rows.at["EUR/GBP", "close"]), float(rows.at["GBP/USD", "close"])
+    spread = float(rows.at["EUR/GBP", "ask"] - rows.at["EUR/GBP", "bid"])
+    unit_usd = (mid + spread / 2) * gbp_usd  # one unit bought at the mid plus the half spread, in USD
+    assert order["decision_price"] == mid  # the order keeps its price in GBP
+    assert order["quantity"] * mid < cash  # what reading GBP as USD would have let through ...
+    assert 440_000.0 * mid < cash
+    assert order["quantity"] < 440_000.0  # ... is capped: the cash is dollars and a unit costs mid × GBP/USD
+    assert cash - unit_usd < order["quantity"] * unit_usd <= cash + 1e-6
+
+
+def test_tca_of_a_cross_is_in_usd_at_each_fills_bar_rate(bars: pd.DataFrame) -> None:
+    frame, _ = targets(bars)
+    cfg = config().model_copy(update={"venue": xl.VenueConfig(fill_price="quote", slippage={"model": "half_spread"},
+                                                               fees={"model": "bps", "bps": 1.0})})
+    result = xl.run_backtest(frame, bars, cfg)
+    tca = xl.tca_from_backtest(result)
+    orders = tca.orders.set_index("client_order_id")
+    assert float(orders["fees"].sum()) == pytest.approx(float(result.costs["fees"]), rel=1e-12)
+    mid = bars.pivot(index="timestamp", columns="symbol", values="close")
+    for row in result.fills.itertuples():
+        order = orders.loc[row.client_order_id]
+        rate = float(mid.at[row.timestamp, "GBP/USD"]) if row.symbol == "EUR/GBP" else 1.0
+        assert order["quote_rate"] == pytest.approx(rate, rel=1e-12)
+        s = 1.0 if row.side == "buy" else -1.0
+        in_quote = s * row.quantity * (row.price - order["arrival_price"])
+        assert order["execution_cost"] == pytest.approx(in_quote * rate, rel=1e-9, abs=1e-9)
+        assert order["decision_notional"] == pytest.approx(row.quantity * order["decision_price"] * rate, rel=1e-12)
+    # the half spread paid on the cross, in USD, is what the result's slippage cost says
+    assert float(orders["execution_cost"].sum()) == pytest.approx(float(result.costs["slippage"]), rel=1e-9)

@@ -22,6 +22,7 @@ from oandapyV20.oandapyV20 import TRADING_ENVIRONMENTS
 
 from execlab._brokers.contract import (
     BrokerAdapter,
+    BrokerCharge,
     BrokerError,
     BrokerFill,
     BrokerOrder,
@@ -37,6 +38,7 @@ from execlab.adapters.oanda._book import TransactionBook
 from execlab.adapters.oanda._client import OANDA_ENVIRONMENTS, environment_for, make_api
 from execlab.adapters.oanda._mapping import (
     InstrumentSpec,
+    broker_charges,
     broker_fill,
     broker_order,
     order_request,
@@ -67,7 +69,7 @@ class OandaAdapter(BrokerAdapter):
     name = "oanda"
     capabilities: ClassVar[frozenset[Capability]] = frozenset({
         Capability.ORDER_STREAM, Capability.FILL_STREAM, Capability.FILLS, Capability.INSTRUMENTS,
-        Capability.TRADABLE, Capability.BULK_REFRESH})
+        Capability.TRADABLE, Capability.BULK_REFRESH, Capability.CHARGES})
     symbol_map = PairMap("/", "_")
     """``EUR/GBP`` (execlab, as OANDA's data names it) ↔ ``EUR_GBP`` (v20)."""
 
@@ -99,6 +101,7 @@ class OandaAdapter(BrokerAdapter):
         self._home: str | None = None
         self.book = TransactionBook()
         self._book_started = False
+        self._financing_read = False
         self._stream_handle: OandaTransactionStream | None = None
         self._on_fill: Callable[[BrokerFill], None] | None = None
 
@@ -283,6 +286,21 @@ class OandaAdapter(BrokerAdapter):
             if since is None or (fill.timestamp is not None and fill.timestamp > since):
                 out.append(fill)
         return out
+
+    def _charges(self, since: datetime | None) -> list[BrokerCharge]:
+        """The daily financing booked on the account's positions after ``since`` (v20 ``DAILY_FINANCING``
+        transactions), one charge per position and day. The first call reads the whole transaction log (the
+        financing booked before the adapter started), later ones what is new."""
+        if not self._financing_read:
+            self._start_book()
+            answer = self._request(transactions.TransactionsSinceID(self.account_id, params={"id": "0"}))
+            self.book.ingest(t for t in answer.get("transactions") or [] if t.get("type") == "DAILY_FINANCING")
+            self._financing_read = True
+        self.sync()
+        home = self._home or "USD"
+        charges = [c for txn in self.book.all_financing()
+                   for c in broker_charges(txn, self.symbol_map.to_execlab, home)]
+        return [c for c in charges if since is None or c.timestamp is None or c.timestamp > since]
 
     def _stream(self, on_order: Callable[[BrokerOrder], None], on_fill: Callable[[BrokerFill], None],
                 on_gap: Callable[[], None], timeout: float = 10.0) -> OandaTransactionStream:

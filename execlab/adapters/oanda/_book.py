@@ -34,6 +34,8 @@ class TransactionBook:
         """Reject transactions by client id."""
         self.by_client: dict[str, str] = {}
         """Order id of the newest order created with each client id."""
+        self.financing: dict[str, Txn] = {}
+        """``DAILY_FINANCING`` transactions by id."""
 
     def ingest(self, transactions: Iterable[Txn]) -> list[Txn]:
         """Record transactions; returns those not seen before."""
@@ -55,6 +57,10 @@ class TransactionBook:
                     if cid is None or cid in self.rejects:
                         continue
                     self.rejects[cid] = txn
+                elif kind == "DAILY_FINANCING":
+                    if tid in self.financing:
+                        continue
+                    self.financing[tid] = txn
                 elif kind.endswith("_ORDER"):
                     if tid in self.creates:
                         continue
@@ -95,6 +101,12 @@ class TransactionBook:
         tid = order.get("fillingTransactionID")
         with self._lock:
             return tid is not None and str(tid) not in self.fills.get(str(order["id"]), {})
+
+    def all_financing(self) -> list[Txn]:
+        """Every daily financing recorded, oldest first."""
+        with self._lock:
+            out = list(self.financing.values())
+        return sorted(out, key=lambda t: int(t["id"]))
 
     def all_fills(self) -> list[Txn]:
         """Every fill recorded, oldest first."""

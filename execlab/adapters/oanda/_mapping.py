@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -19,7 +19,7 @@ from typing import Any, Final
 import requests
 from oandapyV20.exceptions import V20Error
 
-from execlab._brokers.contract import BrokerFill, BrokerOrder
+from execlab._brokers.contract import BrokerCharge, BrokerFill, BrokerOrder
 from execlab._brokers.errors import (
     BrokerError,
     BrokerRejectedError,
@@ -175,7 +175,30 @@ def broker_fill(txn: Mapping[str, Any], symbol: str, client_order_id: str, home_
                       price=float(txn.get("price") or txn["fullVWAP"]),
                       fee=abs(float(txn.get("commission", "0") or 0)), fee_currency=home_currency,
                       liquidity="taker" if txn.get("reason") == "MARKET_ORDER" else None,
-                      timestamp=parse_time(txn.get("time")), raw=dict(txn))
+                      timestamp=parse_time(txn.get("time")), raw=dict(txn), quote_rate=quote_home_rate(txn))
+
+
+def broker_charges(txn: Mapping[str, Any], to_execlab: Callable[[str], str], home_currency: str) -> list[BrokerCharge]:
+    """The neutral charges of a ``DAILY_FINANCING`` transaction: one per ``positionFinancings`` entry (id
+    ``<transaction id>:<instrument>``), its ``financing`` in the account currency (negative: paid)."""
+    out = []
+    for entry in txn.get("positionFinancings") or []:
+        instrument = str(entry["instrument"])
+        out.append(BrokerCharge(charge_id=f"{txn['id']}:{instrument}", kind="financing",
+                                symbol=to_execlab(instrument), amount=float(entry.get("financing") or 0.0),
+                                currency=home_currency, timestamp=parse_time(txn.get("time")), raw=dict(entry)))
+    return out
+
+
+def quote_home_rate(txn: Mapping[str, Any]) -> float | None:
+    """The home-currency value of one unit of the instrument's quote currency at a fill: the mean of the
+    transaction's ``homeConversionFactors`` gain and loss factors (v20), None when it carries none."""
+    factors = txn.get("homeConversionFactors")
+    if not isinstance(factors, Mapping):
+        return None
+    found = [float(f["factor"]) for key in ("gainQuoteHome", "lossQuoteHome")
+             if isinstance(f := factors.get(key), Mapping) and f.get("factor") is not None]
+    return sum(found) / len(found) if found else None
 
 
 def _body(message: str) -> dict[str, Any]:

@@ -39,6 +39,10 @@ class V20Instrument:
     """Units available at the top of the book: a FOK market order for more is cancelled (INSUFFICIENT_LIQUIDITY)."""
     kind: str = "CURRENCY"
     """v20's instrument type: CURRENCY (a pair), CFD or METAL."""
+    long_rate: float = -0.02
+    """Annual financing rate of a long position (v20 ``financing.longRate``; negative: the holder pays)."""
+    short_rate: float = -0.01
+    """Annual financing rate of a short position (v20 ``financing.shortRate``)."""
     home: str = "USD"
     """The quote of a name without ``_`` (a test CFD listed by an open venue)."""
 
@@ -76,6 +80,7 @@ class V20Instrument:
             "maximumTrailingStopDistance": "1.00000", "minimumTrailingStopDistance": "0.00050",
             "maximumPositionSize": "0", "maximumOrderUnits": str(self.maximum_order_units),
             "marginRate": str(self.margin_rate),
+            "financing": {"longRate": f"{self.long_rate:.4f}", "shortRate": f"{self.short_rate:.4f}"},
         }
 
 

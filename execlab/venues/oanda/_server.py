@@ -169,6 +169,12 @@ class OandaVenue(VenueServer):
         """Requests, answers by status, 429s, order-create attempts and placements per client id."""
         return self.state.stats()
 
+    def rollover(self, days: float = 1.0) -> dict[str, Any] | None:
+        """Book the daily financing of every open position now (the knob tests use for v20's 5 pm New York
+        rollover): the ``DAILY_FINANCING`` transaction, also sent on the transaction stream; None when nothing is
+        held."""
+        return self.state.daily_financing(days)
+
     def transactions(self, since: str | None = None) -> list[dict[str, Any]]:
         """The transaction log after id ``since``."""
         return self.state.transactions_since(since)

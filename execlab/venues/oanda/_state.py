@@ -79,6 +79,8 @@ class OandaState:
         self.balance = float(balance)
         """v20's balance: deposits plus realised P&L less commission (NAV adds the unrealised P&L)."""
         self.commission = 0.0
+        self.financing = 0.0
+        """Financing paid (negative) or received since the account opened, in the account currency."""
         self.transactions: list[dict[str, Any]] = []
         self.orders: dict[str, OrderRecord] = {}
         self.by_client_id: dict[str, str] = {}
@@ -439,6 +441,44 @@ class OandaState:
             return {"orderCancelTransaction": txn, "relatedTransactionIDs": [txn["id"]],
                     "lastTransactionID": self.last_transaction_id}
 
+    # -- financing -------------------------------------------------------------------------------------------
+    def daily_financing(self, days: float = 1.0) -> dict[str, Any] | None:
+        """Book a rollover (v20's daily 5 pm New York one): one ``DAILY_FINANCING`` transaction with a
+        ``positionFinancings`` entry per open position, ``units × mid × rate / 365 × days`` in the quote currency
+        (``longRate`` or ``shortRate``), converted to the account currency at the current rate and taken from the
+        balance. None when no position is open."""
+        with self.lock:
+            entries: list[dict[str, Any]] = []
+            total = 0.0
+            for name, legs in sorted(self.book.positions.items()):
+                if not legs.units:
+                    continue
+                spec = self.instruments[name]
+                mark = self.account.engine.mark(name)
+                rate = self.rate(spec.quote)
+                if math.isnan(mark) or math.isnan(rate):
+                    continue
+                annual = spec.long_rate if legs.units > 0 else spec.short_rate
+                quote_financing = abs(legs.units) * mark * annual / 365.0 * days
+                financing = round(quote_financing * rate, 4)
+                total += financing
+                factor = {"factor": f"{rate:.8f}"}
+                entries.append({
+                    "instrument": name, "financing": amount_text(financing),
+                    "baseFinancing": f"{quote_financing / mark:.14f}", "quoteFinancing": f"{quote_financing:.8f}",
+                    "homeConversionFactors": {"gainQuoteHome": factor, "lossQuoteHome": factor},
+                    "openTradeFinancings": [{"tradeID": self.open_trade.get(name, ""),
+                                             "financing": amount_text(financing), "financingRate": f"{annual:.4f}"}],
+                    "accountFinancingMode": "DAILY"})
+            if not entries:
+                return None
+            self.balance += total
+            self.financing += total
+            self.account.deposit(self.home, total)
+            return self._append({"type": "DAILY_FINANCING", "financing": amount_text(total),
+                                 "accountBalance": amount_text(self.balance), "accountFinancingMode": "DAILY",
+                                 "positionFinancings": entries}, self._next_id())
+
     # -- positions and account -----------------------------------------------------------------------------
     def unrealized_pl(self, instrument: str) -> float:
         """Home-currency P&L of the open units of ``instrument`` at the account's mark."""
@@ -477,7 +517,7 @@ class OandaState:
                 if not math.isnan(worth):
                     value += worth
                     used += worth * float(spec.margin_rate)
-        return account_figures(self.balance, self.account.equity(), used, value, 0.0, self.commission)
+        return account_figures(self.balance, self.account.equity(), used, value, self.financing, self.commission)
 
     def _summary(self) -> dict[str, Any]:
         open_positions = [n for n, p in self.book.positions.items() if p.units]

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from brokers.conformance.conftest import StartHarnessVenue
+from brokers.conformance.test_conformance_orders import resting
 from brokers.harnesses.base import BrokerHarness, VenueHandle
 
 from execlab._brokers.executor import BrokerExecutor
@@ -76,6 +77,8 @@ def test_fault_ends_with_the_right_positions_and_no_duplicate(case: Case, harnes
     # minute) a refused request would hold it a whole 60 s window, and a stated limit of 30 would pace it per minute.
     config = harness.config(venue, f"fault-{case.name}", rate_limit_per_minute=case.rate_limit,
                             rate_window_seconds=case.rate_window)
+    if case.requote:  # the orders rest partly filled until the next quote
+        config = resting(harness, config)
     executor = BrokerExecutor(harness.make_adapter(venue, timeout=1.0), journal, config.run_id, (),
                               backoff_seconds=0.05, config=config.broker)
     stop = threading.Event()

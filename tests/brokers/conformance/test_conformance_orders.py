@@ -24,6 +24,15 @@ TARGETS = {"AAA": 10.0, "BBB": 20.0}
 FEE_BPS = 25.0
 
 
+def resting(harness: BrokerHarness, config: xl.Config) -> xl.Config:
+    """``config`` with the plan keys that let the broker's orders rest partly filled
+    (:attr:`BrokerHarness.resting_plan`: marketable limit orders where market orders cannot rest)."""
+    if not harness.resting_plan:
+        return config
+    return type(config).model_validate({**config.model_dump(),
+                                        "plan": {**config.plan.model_dump(), **harness.resting_plan}})
+
+
 def _executor(harness: BrokerHarness, venue: VenueHandle, journal: Journal, run_id: str) -> BrokerExecutor:
     return BrokerExecutor(harness.make_adapter(venue), journal, run_id, (), backoff_seconds=0.01)
 
@@ -32,7 +41,8 @@ def test_a_duplicate_client_id_is_refused_and_placed_once(harness: BrokerHarness
                                                           start_venue: StartHarnessVenue) -> None:
     venue = start_venue()
     adapter = harness.make_adapter(venue)
-    order = xl.Order(symbol="AAA", side=xl.Side.BUY, quantity=3, client_order_id="xl-" + "ab" * 16)
+    order = xl.Order(symbol="AAA", side=xl.Side.BUY, quantity=3, client_order_id="xl-" + "ab" * 16,
+                     **harness.duplicate_order)
     adapter._submit(order)
     with pytest.raises(DuplicateClientOrderIdError):
         adapter._submit(order)
@@ -46,8 +56,17 @@ def test_a_duplicate_client_id_is_refused_and_placed_once(harness: BrokerHarness
 def test_an_order_beyond_the_funds_is_refused(harness: BrokerHarness, start_venue: StartHarnessVenue) -> None:
     venue = start_venue(cash=1_000.0)
     adapter = harness.make_adapter(venue)
+    order = xl.Order(symbol="CCC", side=xl.Side.BUY, quantity=1_000, client_order_id="xl-" + "cd" * 16)
     try:
-        adapter._submit(xl.Order(symbol="CCC", side=xl.Side.BUY, quantity=1_000, client_order_id="xl-" + "cd" * 16))
+        if harness.funds_refusal == "rejected_order":  # the broker's answer is the order, refused with its reason
+            placed = adapter._submit(order)
+            assert placed.status is xl.OrderStatus.REJECTED, placed
+            assert placed.filled_quantity == 0
+            assert harness.funds_reason and harness.funds_reason in str(placed.raw)
+            assert [o.status for o in venue.account.open_orders()] == []
+            assert harness.held(venue) == {}
+            return
+        adapter._submit(order)
     except BrokerError as exc:
         assert isinstance(exc, BrokerRejectedError), f"{type(exc).__name__}: {exc}"
     else:
@@ -84,7 +103,7 @@ def test_a_venue_restart_mid_run_is_reconciled_without_resending(harness: Broker
                                                                   tmp_path: Path) -> None:
     venue = start_venue()
     venue.injector.update({"partial_fill_ratio": 0.5})  # the orders rest half filled when the venue goes away
-    config = harness.config(venue, "restart")
+    config = resting(harness, harness.config(venue, "restart"))
     with closing(Journal(tmp_path / "journal.sqlite")) as journal:
         executor = _executor(harness, venue, journal, "restart")
         try:

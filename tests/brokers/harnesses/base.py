@@ -93,6 +93,18 @@ class BrokerHarness(ABC):
     the broker has no unique client id and the adapter refuses it before sending (IB's ``orderRef``)."""
     requests_per_connection: int = 0
     """Requests the venue counts when an adapter connects (0 for HTTP; IB: ib_async's startup sync)."""
+    duplicate_order: Mapping[str, Any] = {}
+    """Fields of the order the duplicate-client-id case sends twice (none: a market order). A broker whose duplicate
+    check covers only pending orders (v20) sends a limit order that rests."""
+    resting_plan: Mapping[str, Any] = {}
+    """Plan keys of the cases whose orders must rest partly filled until the next quote (none: market orders). A
+    broker whose market orders cannot rest (v20: FOK or IOC) trades marketable limit orders there."""
+    funds_refusal: str = "raises"
+    """How the broker refuses an order beyond the funds: ``raises`` (:class:`BrokerRejectedError` from ``_submit``)
+    or ``rejected_order`` (the order comes back rejected with the broker's reason, v20's 201 with an
+    ``orderCancelTransaction``)."""
+    funds_reason: str = ""
+    """With ``funds_refusal: rejected_order``, the broker's reason the rejected order names."""
 
     def burn_rate_limit(self, venue: VenueHandle) -> None:
         """Make the venue's rate limit bind on the next client (the ``rate_limited_429`` fault): by default another

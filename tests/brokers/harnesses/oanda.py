@@ -35,23 +35,21 @@ class OandaHarness(BrokerHarness):
     order_match = "POST /v3/accounts"
     fee_rounding = 1e-4
     """v20 states commissions in the account currency to four decimals."""
-    known_gaps: ClassVar[dict[str, str]] = {
-        "test_fault_ends_with_the_right_positions_and_no_duplicate[oanda-partial_fill]":
-            "v20 market orders are FOK or IOC: a partly filled one cannot rest for the next quote",
-        "test_fault_ends_with_the_right_positions_and_no_duplicate[oanda-dropped_stream]":
-            "the case needs market orders resting partly filled for the next quote; v20 market orders are FOK or IOC "
-            "(the stream drop itself is run by the fills-during-a-stream-drop case, with resting limit orders)",
-        "test_a_duplicate_client_id_is_refused_and_placed_once[oanda]":
-            "v20 refuses a repeated clientExtensions.id only while the first order is pending "
-            "(CLIENT_ORDER_ID_ALREADY_EXISTS); a filled market order's id is accepted again, so the adapter's "
-            "lookup before any resend is the guard (tests/brokers/test_oanda_adapter.py)",
-        "test_an_order_beyond_the_funds_is_refused[oanda]":
-            "v20 answers 201 with an orderCancelTransaction (INSUFFICIENT_MARGIN): the adapter reports a rejected "
-            "order with its reason instead of raising BrokerRejectedError",
-        "test_a_venue_restart_mid_run_is_reconciled_without_resending[oanda]":
-            "the case leaves half-filled orders resting across the restart; v20 market orders are FOK or IOC",
-    }
-    """Conformance cases OANDA does not meet, and why (marked xfail, not strict, by the suite's conftest).
+    duplicate_order: ClassVar[dict[str, Any]] = {"order_type": "limit", "limit_price": 5.0, "time_in_force": "gtc"}
+    """v20 refuses a repeated ``clientExtensions.id`` only while the first order is pending
+    (CLIENT_ORDER_ID_ALREADY_EXISTS): the case sends a limit order below the market, which rests. (A filled market
+    order's id is accepted again; the adapter's lookup before any resend is the guard there:
+    tests/brokers/test_oanda_adapter.py.)"""
+    resting_plan: ClassVar[dict[str, Any]] = {"order_type": "limit", "limit_offset_bps": 100.0,
+                                              "time_in_force": "gtc"}
+    """v20 market orders are FOK or IOC and cannot rest partly filled: the partial-fill, dropped-stream and restart
+    cases trade marketable limit orders (1 % through the price), which rest until the next quote fills the rest."""
+    funds_refusal = "rejected_order"
+    funds_reason = "INSUFFICIENT_MARGIN"
+    """v20 answers an order beyond the margin with 201 and an ``orderCancelTransaction`` (INSUFFICIENT_MARGIN): the
+    adapter reports the order rejected with that reason instead of raising."""
+    known_gaps: ClassVar[dict[str, str]] = {}
+    """Conformance cases OANDA does not meet, and why (marked xfail, not strict, by the suite's conftest): none.
 
     The pacing cases pass: v20 states no remaining budget in its answers, so a restarted client and two clients on
     one key share the limit only through the pacer's state file, i.e. on one machine (the cases' setting); clients
