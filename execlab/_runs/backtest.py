@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -243,6 +243,13 @@ class _QuoteBalance:
             self._counted = len(f.oid)
 
 
+@lru_cache(maxsize=64)
+def _converts(symbols: tuple[str, ...], home: str) -> bool:
+    """Whether some of ``symbols`` is a currency pair quoted in another currency than ``home`` (remembered for the
+    symbol sets seen last: repeated runs on one market ask it again)."""
+    return not all(fx_quote(s) in (None, home) for s in symbols)
+
+
 class BacktestResult:
     """Orders, fills, positions, cash, equity, turnover and costs of one backtest, as DataFrames.
 
@@ -273,8 +280,12 @@ class BacktestResult:
     @cached_property
     def _home(self) -> HomeConversion | None:
         """The home-currency conversion of a run with pairs quoted in another currency (None: nothing to convert)."""
-        rate = self._rate if self._rate is not None else bar_rates(self.market.symbols, self._marks,
-                                                                   self.config.currency)
+        if self._rate is not None:
+            rate = self._rate
+        elif not _converts(tuple(self.market.symbols), self.config.currency.upper()):
+            return None
+        else:
+            rate = bar_rates(self.market.symbols, self._marks, self.config.currency)
         if rate is None:
             return None
         f = self.book.fills()
