@@ -92,7 +92,11 @@ class BrokerHarness(ABC):
     """Placements of a repeated client order id that reach the venue: 2 where the venue refuses the second, 1 where
     the broker has no unique client id and the adapter refuses it before sending (IB's ``orderRef``)."""
     requests_per_connection: int = 0
-    """Requests the venue counts when an adapter connects (0 for HTTP; IB: ib_async's startup sync)."""
+    """Requests the venue counts when an adapter connects (0 for HTTP; IB: ib_async's startup sync; ccxt: the
+    markets, loaded once per client)."""
+    poll_cost: float = 1.0
+    """How many of the suite's rate-limit units one :meth:`poll` spends at the venue (1: a venue counting
+    requests; Binance counts the account's request weight, 20)."""
 
     def burn_rate_limit(self, venue: VenueHandle) -> None:
         """Make the venue's rate limit bind on the next client (the ``rate_limited_429`` fault): by default another

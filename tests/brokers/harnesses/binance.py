@@ -16,6 +16,7 @@ import execlab as xl
 from execlab._brokers.contract import BrokerAdapter
 from execlab.adapters.ccxt import BinanceAdapter
 from execlab.venues.binance import BinanceVenue
+from execlab.venues.binance._limits import ROUTE_WEIGHTS
 from execlab.venues.binance._rules import spot_market
 
 
@@ -25,6 +26,8 @@ class BinanceHarness(BrokerHarness):
     secret = "conformance-binance-secret-not-for-logs"
     symbols: ClassVar[dict[str, float]] = {"AAA": 10.0, "BBB": 20.0, "CCC": 50.0, "DDD": 5.0}
     order_match = "POST /api/v3/order"
+    requests_per_connection = 1  # GET /api/v3/exchangeInfo: ccxt's markets, loaded once per client
+    poll_cost = float(ROUTE_WEIGHTS[("GET", "/api/v3/account")])  # the venue's limit is request weight
     known_gaps: ClassVar[dict[str, str]] = {
         **ccxt_open_gaps("binance"),
         "test_a_restarted_client_continues_its_window_with_no_429[binance]":
