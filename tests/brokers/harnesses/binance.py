@@ -30,14 +30,6 @@ class BinanceHarness(BrokerHarness):
     poll_cost = float(ROUTE_WEIGHTS[("GET", "/api/v3/account")])  # the venue's limit is request weight
     known_gaps: ClassVar[dict[str, str]] = {
         **ccxt_open_gaps("binance"),
-        "test_a_restarted_client_continues_its_window_with_no_429[binance]":
-            "open (issue 14): the restarted client's first requests still meet a 429 or two at a 30-weight window",
-        "test_fault_ends_with_the_right_positions_and_no_duplicate[binance-rate_limited_429]":
-            "open (issue 14): after the other client's 429 the rebalancing client does not get through within its "
-            "retries in some runs (passed in the last one; to investigate: the venue's early-request rule vs the "
-            "two pacers' holds)",
-        "test_a_rebalance_is_paced_to_the_limit_with_no_429[binance]":
-            "open (issue 14): passed twice, failed once on a loaded machine (cause not yet read)",
     }
 
     def start_venue(self, **opts: Any) -> VenueHandle:
