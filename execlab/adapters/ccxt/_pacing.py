@@ -9,12 +9,15 @@ counted as used until one window after it was seen. A 429 / 418 holds every requ
 Given a ``state_path``, the pacer writes its weight in the window there (under a writer id of its own, as the kit's
 :class:`~execlab._brokers.pacing.RequestPacer` does with request counts) and counts the weight other writers put there:
 a process restarted after a crash, or a second client on the key and machine, shares the limit instead of meeting a
-429 before the exchange's headers told it of the other's weight.
+429 before the exchange's headers told it of the other's weight. The file sums the weight per 1/200 of the window,
+stamped at the slot's end (a reader frees it at most that much late): Binance's 6000 weight a minute would otherwise
+be up to 6000 entries read and written twice per request.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
@@ -31,6 +34,9 @@ from execlab._brokers.pacing import PACER_DIR_ENV, _locked, _rewrite
 __all__ = ["PacingStats", "WeightPacer", "weight_state_path"]
 
 _INFLIGHT: Final = float("inf")
+_SLOTS: Final = 200
+"""The state file sums a writer's weight per 1/200 of the window (stamped at the slot's end): its size, and the
+time to read and write it on every request, stay bounded however many requests a window holds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +202,13 @@ class WeightPacer:
         if path is None:
             return
         cutoff = self._wall() - self.window
-        mine = [[e.epoch, e.weight] for e in self._own if e.at == _INFLIGHT or e.epoch > cutoff]
+        step = max(1, math.ceil(self.window * 1000 / _SLOTS))  # ms
+        slots: dict[int, int] = {}
+        for e in self._own:
+            if e.at == _INFLIGHT or e.epoch > cutoff:
+                ms = math.ceil(e.epoch * 1000 / step) * step  # later, never earlier: it leaves no sooner
+                slots[ms] = slots.get(ms, 0) + e.weight
+        mine = [[ms / 1000, w] for ms, w in sorted(slots.items())]
         writers = {w: [x for x in sent if x[0] > cutoff] for w, sent in state.items() if w != self._writer}
         writers[self._writer] = mine
         with suppress(OSError):  # pacing must not fail a request because a cache file cannot be written
