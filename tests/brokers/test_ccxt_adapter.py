@@ -167,3 +167,15 @@ def test_clock_skew_is_measured_and_the_request_sent_again(venue: Any) -> None:
         adapter.close()
     assert (snapshot.currency, snapshot.cash) == ("USDT", 10_000.0)
     assert adapter.client.clock_resyncs == 1
+
+
+def test_the_stream_takes_the_adapters_markets_instead_of_an_unpaced_request(venue: Any) -> None:
+    adapter = _adapter(venue)
+    try:
+        assert adapter._tradable(["BTC/USDT"]) == {"BTC/USDT"}  # the markets: one paced request
+        assert venue.stats()["requests"] == 1
+        stream = adapter._stream(lambda o: None, lambda f: None, lambda: None)
+        assert stream is not None and stream.connected
+        assert venue.stats()["requests"] == 1  # ccxt.pro's own load_markets would be a second (Binance: weight 20)
+    finally:
+        adapter.close()

@@ -3,8 +3,10 @@ instruments, weight pacing, and the client against both local venues through the
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import ccxt
@@ -99,6 +101,36 @@ def test_weight_pacer_keeps_to_the_limit_and_counts_foreign_weight() -> None:
     with pacer.request(1):
         pass
     assert t.now >= before + 30.0 and pacer.stats().holds == 2
+
+
+def test_weight_pacer_state_is_rewritten_in_place_and_read_by_the_next_process(tmp_path: Path) -> None:
+    t = _FakeTime()
+    state = tmp_path / "weight.json"
+    first = WeightPacer(10, 60.0, clock=t.clock, sleep=t.sleep, wall_clock=t.clock, state_path=state)
+    with first.request(4):
+        pass
+    inode = state.stat().st_ino
+    with first.request(4):
+        pass
+    # the same file, no temporary beside it (a file renamed over the state flushes to disk on ext4: ~3 ms)
+    assert state.stat().st_ino == inode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["weight.json", "weight.json.lock"]
+    restarted = WeightPacer(10, 60.0, clock=t.clock, sleep=t.sleep, wall_clock=t.clock, state_path=state)
+    with restarted.request(4):  # 8 of the first + 4 > 10: waits for the first's weight to leave the window
+        pass
+    assert t.now >= 60.0
+
+
+def test_weight_pacer_state_stays_small_however_many_requests_a_window_holds(tmp_path: Path) -> None:
+    t = _FakeTime()
+    state = tmp_path / "weight.json"
+    pacer = WeightPacer(6000, 60.0, clock=t.clock, sleep=t.sleep, wall_clock=t.clock, state_path=state)
+    for _ in range(3000):
+        with pacer.request(1):
+            t.now += 0.01
+    (written,) = json.loads(state.read_text())["writers"].values()
+    assert len(written) <= 200  # summed per 1/200 of the window, not one entry per request
+    assert sum(w for _, w in written) == 3000  # all of it still counted
 
 
 # -- against the venues ------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -239,6 +240,22 @@ def test_a_restarted_pacer_remembers_the_window_of_the_process_before(tmp_path) 
     without_state = t.pacer(5, 10.0)
     broker.call(without_state)  # a pacer without the file would have been refused at once
     assert broker.refused == 1
+
+
+def test_the_state_file_is_rewritten_in_place(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    t = FakeTime()
+    state = tmp_path / "pacer.json"
+    pacer = RequestPacer(5, 10.0, clock=t.clock, wall_clock=t.wall, sleep=t.sleep, state_path=state)
+    with pacer.request():
+        pass
+    inode = state.stat().st_ino
+    for _ in range(3):
+        with pacer.request():
+            pass
+    # the same file, no temporary beside it (a file renamed over the state flushes to disk on ext4: ~3 ms)
+    assert state.stat().st_ino == inode
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pacer.json", "pacer.json.lock"]
+    assert len(json.loads(state.read_text())["writers"][pacer._writer]) == 4
 
 
 def test_an_unreadable_state_file_is_ignored(tmp_path) -> None:  # type: ignore[no-untyped-def]

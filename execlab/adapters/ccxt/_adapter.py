@@ -264,13 +264,20 @@ class CcxtAdapter(BrokerAdapter):
         return {s for s, p in pairs.items() if p in markets and markets[p].get("active", True) is not False}
 
     # -- stream ----------------------------------------------------------------------------------------------
+    @ERRORS
     def _stream(self, on_order: Callable[[BrokerOrder], None], on_fill: Callable[[BrokerFill], None],
                 on_gap: Callable[[], None], timeout: float = 10.0) -> OrderStream | None:
         if not self._use_stream:
             return None
         import ccxt.pro  # noqa: F401 - loading ccxt.pro takes seconds: not inside the stream's deadline
+        try:
+            self.client.markets()  # paced, and shared with the stream (its own load would not be)
+        except CcxtCallError as exc:
+            if exc.kind is ErrorKind.RATE_LIMITED:  # the executor polls instead
+                raise BrokerUnavailableError(f"{self.name}: no stream before the markets load: {exc}") from exc
+            raise
         stream = CcxtStream(self.exchange_id, self._credentials, self.base_url, self.client_ids, on_order, on_fill,
-                            on_gap=on_gap, symbols=self.symbol_map)
+                            on_gap=on_gap, symbols=self.symbol_map, markets_from=self.client.exchange)
         stream.start_until_live(timeout)
         self._streams.append(stream)
         return stream

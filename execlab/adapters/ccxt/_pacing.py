@@ -9,28 +9,34 @@ counted as used until one window after it was seen. A 429 / 418 holds every requ
 Given a ``state_path``, the pacer writes its weight in the window there (under a writer id of its own, as the kit's
 :class:`~execlab._brokers.pacing.RequestPacer` does with request counts) and counts the weight other writers put there:
 a process restarted after a crash, or a second client on the key and machine, shares the limit instead of meeting a
-429 before the exchange's headers told it of the other's weight.
+429 before the exchange's headers told it of the other's weight. The file sums the weight per 1/200 of the window,
+stamped at the slot's end (a reader frees it at most that much late): Binance's 6000 weight a minute would otherwise
+be up to 6000 entries read and written twice per request.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from execlab._brokers.pacing import PACER_DIR_ENV
+from execlab._brokers.pacing import PACER_DIR_ENV, _locked, _rewrite
 
 __all__ = ["PacingStats", "WeightPacer", "weight_state_path"]
 
 _INFLIGHT: Final = float("inf")
+_SLOTS: Final = 200
+"""The state file sums a writer's weight per 1/200 of the window (stamped at the slot's end): its size, and the
+time to read and write it on every request, stay bounded however many requests a window holds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +103,13 @@ class WeightPacer:
             while True:
                 now = self._clock()
                 with self._file_lock():  # deciding and entering the request is one step for every writer
+                    state = self._read()
                     own, foreign = self._trim(now)
-                    fits = now >= self._hold_until and own + foreign + self._shared() + weight <= self.limit
+                    fits = now >= self._hold_until and own + foreign + self._shared(state) + weight <= self.limit
                     if fits:
                         entry.epoch = self._wall()
                         self._own.append(entry)
-                        self._write()
+                        self._write(state)
                 if fits:
                     break
                 wake = self._hold_until if now < self._hold_until else self._next_free(now)
@@ -121,14 +128,16 @@ class WeightPacer:
             with self._cond:
                 entry.at, entry.epoch = self._clock(), self._wall()
                 self._own = deque(sorted(self._own, key=lambda e: e.at))
-                if reported[0] is not None:
-                    self._observe(reported[0], entry.at)
-                self._save()
+                with self._file_lock():
+                    state = self._read()
+                    if reported[0] is not None:
+                        self._observe(reported[0], entry.at, state)
+                    self._write(state)
                 self._cond.notify_all()
 
-    def _observe(self, used: int, now: float) -> None:
+    def _observe(self, used: int, now: float, state: dict[str, list[list[float]]]) -> None:
         own, foreign = self._trim(now)
-        excess = used - own - foreign - self._shared()
+        excess = used - own - foreign - self._shared(state)
         if excess > 0:
             self._foreign.append(_Entry(now, excess))
             self._holds += 1
@@ -149,25 +158,26 @@ class WeightPacer:
 
     # -- state across processes -----------------------------------------------------------------------------
     def _read(self) -> dict[str, list[list[float]]]:
-        assert self._state_path is not None
+        """The writers' weight in the state file (call it holding the file lock; empty without a file)."""
+        if self._state_path is None:
+            return {}
         try:
             writers = json.loads(self._state_path.read_text()).get("writers", {})
             return {str(w): [[float(t), float(n)] for t, n in sent] for w, sent in writers.items()}
         except (OSError, ValueError, TypeError, AttributeError):
             return {}
 
-    def _shared(self) -> int:
-        """Weight other writers of the state file sent within the window (0 without a state file)."""
-        if self._state_path is None:
-            return 0
+    def _shared(self, state: dict[str, list[list[float]]]) -> int:
+        """Weight other writers of the state file sent within the window."""
         cutoff = self._wall() - self.window
-        return int(sum(n for w, sent in self._read().items() if w != self._writer for t, n in sent if t > cutoff))
+        return int(sum(n for w, sent in state.items() if w != self._writer for t, n in sent if t > cutoff))
 
     def _read_limit(self) -> tuple[int, float] | None:
-        if self._state_path is None:
+        if self._state_path is None or not self._state_path.exists():
             return None
         try:
-            data = json.loads(self._state_path.read_text())
+            with self._file_lock():
+                data = json.loads(self._state_path.read_text())
             return int(data["limit"]), float(data["window"])
         except (OSError, ValueError, TypeError, KeyError, AttributeError):
             return None
@@ -177,8 +187,6 @@ class WeightPacer:
         if self._state_path is None:
             yield
             return
-        from execlab._brokers.pacing import _locked
-
         try:
             self._state_path.parent.mkdir(parents=True, exist_ok=True)
         except OSError:
@@ -187,27 +195,25 @@ class WeightPacer:
         with _locked(self._state_path):
             yield
 
-    def _save(self) -> None:
-        """Write this pacer's weight in the window beside the other writers' (atomically, under a lock)."""
-        with self._file_lock():
-            self._write()
-
-    def _write(self) -> None:
+    def _write(self, state: dict[str, list[list[float]]]) -> None:
+        """Write this pacer's weight in the window beside the other writers' (``state``, read under the same
+        lock), in place."""
         path = self._state_path
         if path is None:
             return
         cutoff = self._wall() - self.window
-        mine = [[e.epoch, e.weight] for e in self._own if e.at == _INFLIGHT or e.epoch > cutoff]
-        try:
-            writers = {w: [x for x in sent if x[0] > cutoff] for w, sent in self._read().items()
-                       if w != self._writer}
-            writers[self._writer] = mine
-            tmp = path.with_name(f"{path.name}.{self._writer}.tmp")
-            tmp.write_text(json.dumps({"limit": self.limit, "window": self.window,
+        step = max(1, math.ceil(self.window * 1000 / _SLOTS))  # ms
+        slots: dict[int, int] = {}
+        for e in self._own:
+            if e.at == _INFLIGHT or e.epoch > cutoff:
+                ms = math.ceil(e.epoch * 1000 / step) * step  # later, never earlier: it leaves no sooner
+                slots[ms] = slots.get(ms, 0) + e.weight
+        mine = [[ms / 1000, w] for ms, w in sorted(slots.items())]
+        writers = {w: [x for x in sent if x[0] > cutoff] for w, sent in state.items() if w != self._writer}
+        writers[self._writer] = mine
+        with suppress(OSError):  # pacing must not fail a request because a cache file cannot be written
+            _rewrite(path, json.dumps({"limit": self.limit, "window": self.window,
                                        "writers": {w: v for w, v in writers.items() if v}}))
-            os.replace(tmp, path)
-        except OSError:  # pacing must not fail a request because a cache file cannot be written
-            pass
 
     def stats(self) -> PacingStats:
         """Counts so far."""

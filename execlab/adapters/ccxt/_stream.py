@@ -1,6 +1,9 @@
 """``CcxtStream``: order updates and fills from ccxt.pro's private websocket (Binance's websocket API user-data
 stream, OKX's ``orders`` channel), on the kit's loop thread.
 
+Markets come from the adapter's REST exchange when it has loaded them (``markets_from``): a stream's own
+``load_markets`` would be an unpaced request (Binance's ``exchangeInfo`` weighs 20), on every reconnect.
+
 Live once the exchange confirmed the subscription (Binance) or the login (OKX). A dropped connection is noticed
 when a ``watch_*`` call raises: the stream is marked down, a new ccxt.pro exchange is made (its clients start clean)
 and, once live again, ``on_gap`` lets the executor catch up by REST. Refused keys end the stream (no retry).
@@ -42,7 +45,7 @@ class CcxtStream(AsyncStream):
     def __init__(self, exchange_id: str, credentials: dict[str, Any], base_url: str | None, style: ClientIdStyle,
                  on_order: Callable[[BrokerOrder], None], on_fill: Callable[[BrokerFill], None], *,
                  on_gap: Callable[[], None] | None = None, loop: LoopThread | None = None,
-                 symbols: SymbolMap | None = None) -> None:
+                 symbols: SymbolMap | None = None, markets_from: Any = None) -> None:
         super().__init__(on_gap=on_gap, loop=loop)
         self.exchange_id = exchange_id
         self._credentials = credentials
@@ -53,6 +56,7 @@ class CcxtStream(AsyncStream):
         self._closing = False
         self._fee_sign = -1.0 if exchange_id == "okx" else 1.0
         self._symbols: SymbolMap = symbols or IdentityMap()
+        self._markets_from = markets_from
 
     def _describe(self) -> str:
         return f"{self.exchange_id} stream ({self._base_url or 'exchange'})"
@@ -61,7 +65,10 @@ class CcxtStream(AsyncStream):
         while not self._closing and not self._halt.is_set():
             self._exchange = make_exchange(self.exchange_id, base_url=self._base_url, pro=True, **self._credentials)
             try:
-                await self._exchange.load_markets()
+                if self._markets_from is not None and self._markets_from.markets:
+                    self._exchange.set_markets_from_exchange(self._markets_from)
+                else:
+                    await self._exchange.load_markets()
                 if self.exchange_id == "binance":
                     await self._exchange.authenticate()
                 else:

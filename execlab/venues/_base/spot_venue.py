@@ -1,20 +1,69 @@
 """``SpotVenue``: the broker-neutral life of a local spot exchange venue over one :class:`VenueAccount` (Binance's and
 OKX's share it): quotes, bar replay, open markets for test universes, the harness token and headers, fault knobs,
 clock skew, statistics and the stream drop. A broker's venue adds its wire protocol: the context its routes share
-(``ctx``, with ``hub``, ``clock_skew_ms`` and ``list_market``), :meth:`make_app`, :meth:`open_market` and
-:meth:`_keys_match`."""
+(``ctx``, with ``hub``, ``clock_skew_ms`` and ``list_market``), :meth:`make_app` (its API routes, then
+:func:`spot_app`), :meth:`open_market` and :meth:`_keys_match`."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from aiohttp import web
 
 from execlab.venues._base.account import VenueAccount, VenueInstrument
 from execlab.venues._base.faults import FaultInjector, FaultKnobs
-from execlab.venues._base.server import VenueServer
+from execlab.venues._base.server import ErrorRenderer, VenueServer, harness_routes
+from execlab.venues._base.ws import WebsocketHub
 from execlab.venues._harness import HARNESS_TOKEN_HEADER, HarnessGuard, new_harness_token
 
-__all__ = ["SpotVenue"]
+__all__ = ["SpotContext", "SpotVenue", "spot_app"]
+
+
+class SpotContext(Protocol):
+    """What a spot venue's routes share that :func:`spot_app` uses."""
+
+    account: VenueAccount
+    injector: FaultInjector
+    clock_skew_ms: int
+
+    @property
+    def hub(self) -> WebsocketHub | None: ...
+    @property
+    def list_market(self) -> Callable[[str], None] | None: ...
+
+
+def spot_app(routes: web.RouteTableDef, ctx: SpotContext, *, gateway: Any, error: ErrorRenderer,
+             stats: Callable[[], dict[str, Any]], stream_path: str) -> web.Application:
+    """The application of a spot venue: its API ``routes`` behind ``gateway`` (its middleware), the harness routes
+    (quotes of unlisted symbols listed on the way when ``ctx.list_market`` is set; streams dropped through
+    ``ctx.hub``), ``POST /_clock`` (``{"skew_ms": n}``: how far the venue's clock runs ahead) and the private
+    stream's websocket at ``stream_path``. ``error(status, message)`` renders a harness refusal in the venue's
+    error shape."""
+    account = ctx.account
+
+    def check_symbol(symbol: str) -> None:
+        if ctx.list_market is not None:
+            ctx.list_market(symbol)
+        if symbol not in account.instruments:
+            raise ValueError(f"unknown symbol {symbol!r} (listed: {', '.join(account.instruments)})")
+
+    async def drop_streams() -> int:
+        return await ctx.hub.drop_all() if ctx.hub is not None else 0
+
+    harness_routes(routes, account, ctx.injector, error, stats=stats, check_symbol=check_symbol,
+                   drop_streams=drop_streams)
+
+    @routes.post("/_clock")
+    async def clock(request: web.Request) -> web.StreamResponse:
+        ctx.clock_skew_ms = int((await request.json()).get("skew_ms", 0))
+        return web.json_response({"skew_ms": ctx.clock_skew_ms})
+
+    app = web.Application(middlewares=[gateway])
+    app.add_routes(routes)
+    if ctx.hub is not None:
+        app.router.add_get(stream_path, ctx.hub.handle)
+    return app
 
 
 class SpotVenue(VenueServer):

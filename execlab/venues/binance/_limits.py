@@ -32,6 +32,8 @@ ROUTE_WEIGHTS: Final = {
     ("GET", "/api/v3/ticker/bookTicker"): 2,
 }
 _OPEN_ORDERS_ALL: Final = 80
+_BOOK_TICKERS: Final = 4
+"""``bookTicker`` without one ``symbol`` (every symbol, or a ``symbols`` list, as ccxt's ``fetch_bids_asks``)."""
 _FIRST_BAN: Final = 120.0
 _LONGEST_BAN: Final = 3 * 24 * 3600.0
 
@@ -40,6 +42,8 @@ def route_weight(method: str, path: str, has_symbol: bool) -> int:
     """The weight of one request."""
     if path == "/api/v3/openOrders" and not has_symbol:
         return _OPEN_ORDERS_ALL
+    if path == "/api/v3/ticker/bookTicker" and not has_symbol:
+        return _BOOK_TICKERS
     return ROUTE_WEIGHTS.get((method, path), 1)
 
 

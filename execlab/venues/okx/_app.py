@@ -28,7 +28,7 @@ from execlab.venues._base import (
     VenueOrderRequest,
     VenueReject,
 )
-from execlab.venues._base.server import harness_routes
+from execlab.venues._base.spot_venue import spot_app
 from execlab.venues._harness import HarnessGuard
 from execlab.venues.okx._auth import AuthFailure, check_headers
 from execlab.venues.okx._mapping import balance_json, envelope, fill_json, order_json
@@ -381,25 +381,5 @@ def build_app(ctx: OkxContext) -> web.Application:
     def harness_error(status: int, message: str) -> web.Response:
         return web.json_response(envelope([], "50000", message), status=status)
 
-    def check_symbol(symbol: str) -> None:
-        if ctx.list_market is not None:
-            ctx.list_market(symbol)
-        if symbol not in account.instruments:
-            raise ValueError(f"unknown symbol {symbol!r} (listed: {', '.join(account.instruments)})")
-
-    async def drop_streams() -> int:
-        return await ctx.hub.drop_all() if ctx.hub is not None else 0
-
-    harness_routes(routes, account, ctx.injector, harness_error, stats=lambda: venue_stats(ctx),
-                   check_symbol=check_symbol, drop_streams=drop_streams)
-
-    @routes.post("/_clock")
-    async def clock(request: web.Request) -> web.StreamResponse:
-        ctx.clock_skew_ms = int((await request.json()).get("skew_ms", 0))
-        return web.json_response({"skew_ms": ctx.clock_skew_ms})
-
-    app = web.Application(middlewares=[gateway])
-    app.add_routes(routes)
-    if ctx.hub is not None:
-        app.router.add_get(PRIVATE_PATH, ctx.hub.handle)
-    return app
+    return spot_app(routes, ctx, gateway=gateway, error=harness_error, stats=lambda: venue_stats(ctx),
+                    stream_path=PRIVATE_PATH)

@@ -4,6 +4,7 @@ counts are asserted)."""
 
 from __future__ import annotations
 
+import math
 import threading
 from contextlib import closing
 from pathlib import Path
@@ -71,7 +72,7 @@ def test_a_restarted_client_continues_its_window_with_no_429(harness: BrokerHarn
 def test_two_clients_polling_on_one_key_meet_no_429(harness: BrokerHarness, start_venue: StartHarnessVenue) -> None:
     venue = start_venue(rate_limit=LIMIT, rate_window=WINDOW)
     broker = harness.config(venue, "poll", rate_limit_per_minute=LIMIT, rate_window_seconds=WINDOW).broker
-    per_client = 2 * LIMIT
+    per_client = math.ceil(2 * LIMIT / harness.poll_cost)  # two windows' worth each, however much a poll weighs
     refused: list[BaseException] = []
 
     def poll() -> None:

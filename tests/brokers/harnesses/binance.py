@@ -16,6 +16,7 @@ import execlab as xl
 from execlab._brokers.contract import BrokerAdapter
 from execlab.adapters.ccxt import BinanceAdapter
 from execlab.venues.binance import BinanceVenue
+from execlab.venues.binance._limits import ROUTE_WEIGHTS
 from execlab.venues.binance._rules import spot_market
 
 
@@ -25,16 +26,10 @@ class BinanceHarness(BrokerHarness):
     secret = "conformance-binance-secret-not-for-logs"
     symbols: ClassVar[dict[str, float]] = {"AAA": 10.0, "BBB": 20.0, "CCC": 50.0, "DDD": 5.0}
     order_match = "POST /api/v3/order"
+    requests_per_connection = 1  # GET /api/v3/exchangeInfo: ccxt's markets, loaded once per client
+    poll_cost = float(ROUTE_WEIGHTS[("GET", "/api/v3/account")])  # the venue's limit is request weight
     known_gaps: ClassVar[dict[str, str]] = {
         **ccxt_open_gaps("binance"),
-        "test_a_restarted_client_continues_its_window_with_no_429[binance]":
-            "open (issue 14): the restarted client's first requests still meet a 429 or two at a 30-weight window",
-        "test_fault_ends_with_the_right_positions_and_no_duplicate[binance-rate_limited_429]":
-            "open (issue 14): after the other client's 429 the rebalancing client does not get through within its "
-            "retries in some runs (passed in the last one; to investigate: the venue's early-request rule vs the "
-            "two pacers' holds)",
-        "test_a_rebalance_is_paced_to_the_limit_with_no_429[binance]":
-            "open (issue 14): passed twice, failed once on a loaded machine (cause not yet read)",
     }
 
     def start_venue(self, **opts: Any) -> VenueHandle:

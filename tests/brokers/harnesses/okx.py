@@ -16,7 +16,11 @@ import execlab as xl
 from execlab._brokers.contract import BrokerAdapter
 from execlab.adapters.ccxt import OkxAdapter
 from execlab.venues.okx import OkxVenue
+from execlab.venues.okx._app import ENDPOINT_LIMITS
 from execlab.venues.okx._rules import spot_market
+
+_ORDERS_PER_2S = ENDPOINT_LIMITS["/api/v5/trade/order"]
+"""OKX's limit of the order endpoint (requests per 2 s per key): what the suite's rate limit stands for."""
 
 
 class OkxHarness(BrokerHarness):
@@ -26,6 +30,8 @@ class OkxHarness(BrokerHarness):
     passphrase = "conformance-okx-passphrase"
     symbols: ClassVar[dict[str, float]] = {"AAA": 10.0, "BBB": 20.0, "CCC": 50.0, "DDD": 5.0}
     order_match = "POST /api/v5/trade"
+    requests_per_connection = 1  # GET /api/v5/public/instruments: ccxt's markets, loaded once per client
+    poll_cost = _ORDERS_PER_2S / ENDPOINT_LIMITS["/api/v5/account/balance"]  # the balance allows 10 per 2 s
     known_gaps: ClassVar[dict[str, str]] = {
         **ccxt_open_gaps("okx"),
     }
@@ -33,8 +39,9 @@ class OkxHarness(BrokerHarness):
     def start_venue(self, **opts: Any) -> VenueHandle:
         markets = [spot_market(s, lot=0.001, tick=0.01, min_qty=0.001, fee_in="quote") for s in self.symbols]
         rate_limit, rate_window = opts.pop("rate_limit", None), opts.pop("rate_window", 2.0)
-        # OKX limits each endpoint per 2 s: a suite limit of N per window scales OKX's table.
-        scale = 0.0 if rate_limit is None else (rate_limit / rate_window * 2.0) / 60.0
+        # OKX limits each endpoint per 2 s: a suite limit of N per window scales OKX's table (N per window is the
+        # order endpoint's 60 per 2 s).
+        scale = 0.0 if rate_limit is None else (rate_limit / rate_window * 2.0) / _ORDERS_PER_2S
         venue = OkxVenue(self.key, self.secret, self.passphrase, markets=markets,
                          balances={"USDT": opts.pop("cash", 100_000.0)}, limit_scale=scale, open_markets=True,
                          **opts).start()
