@@ -430,12 +430,14 @@ def _rewrite(path: Path, text: str) -> None:
     Not a temporary file renamed over ``path``: on ext4 (``auto_da_alloc``) every such rename flushes the new
     file's data to disk, about 3 ms, and a pacer writes its state twice per request. A writer killed mid-write
     leaves a file that does not parse: it reads as empty (the broker's own headers still pace the next request).
+    Shorter text is padded with spaces (JSON ignores them) to the file's length, so the content is one ``pwrite``
+    with no truncation after it: a kill between the two could not leave the old text's tail behind.
     """
     data = text.encode()
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        os.pwrite(fd, data, 0)
-        os.ftruncate(fd, len(data))  # never to 0 first: a truncation to 0 flushes as the rename does
+        size = os.fstat(fd).st_size
+        os.pwrite(fd, data.ljust(size, b" "), 0)
     finally:
         os.close(fd)
 

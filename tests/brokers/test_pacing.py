@@ -9,7 +9,7 @@ import time
 import pytest
 
 import execlab as xl
-from execlab._brokers.pacing import RequestPacer
+from execlab._brokers.pacing import RequestPacer, _rewrite
 
 
 class FakeTime:
@@ -256,6 +256,16 @@ def test_the_state_file_is_rewritten_in_place(tmp_path) -> None:  # type: ignore
     assert state.stat().st_ino == inode
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pacer.json", "pacer.json.lock"]
     assert len(json.loads(state.read_text())["writers"][pacer._writer]) == 4
+
+
+def test_a_shorter_state_is_one_write_padded_over_the_longer_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    state = tmp_path / "pacer.json"
+    _rewrite(state, json.dumps({"writers": {"a": list(range(50))}}))
+    longer = state.stat().st_size
+    _rewrite(state, json.dumps({"writers": {}}))
+    # no truncation (a kill between a write and a truncation would leave the old tail): the old length, spaces after
+    assert state.stat().st_size == longer
+    assert json.loads(state.read_text()) == {"writers": {}}
 
 
 def test_an_unreadable_state_file_is_ignored(tmp_path) -> None:  # type: ignore[no-untyped-def]
