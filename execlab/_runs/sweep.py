@@ -24,6 +24,7 @@ from execlab._data.targets import TargetMatrix, align_targets
 from execlab._execution.compiled_backtest import loop_arguments
 from execlab._execution.compiled_sweep import run_compiled_many
 from execlab._runs.backtest import BacktestResult, compiled_arguments, run_aligned
+from execlab._runs.performance import bars_per_year
 from execlab._sim import margin
 
 __all__ = ["SweepResult", "Variant", "run_sweep", "sweep_variants"]
@@ -88,6 +89,7 @@ class _Runner:
         self.keep = keep
         self._aligned: dict[tuple[Any, ...], tuple[TargetMatrix, MarketData]] = {}
         self._configs: dict[tuple[tuple[str, Any], ...], Config] = {}
+        self._bars_per_year: dict[tuple[int, int], float] = {}
 
     def config(self, params: tuple[tuple[str, Any], ...]) -> Config:
         cfg = self._configs.get(params)
@@ -113,7 +115,12 @@ class _Runner:
 
     def figures(self, result: BacktestResult) -> tuple[dict[str, float], np.ndarray, BacktestResult | None]:
         """A run's summary and equity curve (and the run itself when kept)."""
-        return result.summary(), result._equity_values(), (result if self.keep else None)
+        first = int(result.rebalance_bars[0]) if result.rebalance_bars.size else 0
+        key = (id(result.timestamps), first)
+        ppy = self._bars_per_year.get(key)
+        if ppy is None:  # what the summary would find from the measured span's bars, found once per span
+            ppy = self._bars_per_year[key] = bars_per_year(result.timestamps[first:])
+        return result.summary(periods_per_year=ppy), result._equity_values(), (result if self.keep else None)
 
     def run_chunk(self, chunk: Sequence[tuple[int, Variant]]) -> list[Row]:
         """Run a chunk of variants: those the compiled loop can run in one compiled call per market, the others
