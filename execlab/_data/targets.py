@@ -16,8 +16,9 @@ from execlab._data.bars import MarketData
 from execlab._data.errors import TargetError
 from execlab._data.frames import as_pandas
 from execlab._data.symbols import SymbolError, normalise_symbol
+from execlab._data.target_scan import scan_targets
 
-__all__ = ["TargetError", "TargetMatrix", "align_targets", "check_unit", "targets_to_wide"]
+__all__ = ["TargetError", "TargetMatrix", "align_targets", "bar_positions", "check_unit", "targets_to_wide"]
 
 Unit = Literal["shares", "weight", "notional"]
 _VALUE_COLUMNS = ("target", "value", "weight", "shares", "notional", "quantity")
@@ -132,25 +133,37 @@ def align_targets(
         unknown = [s for s in symbols if s not in known]
         if unknown:
             raise TargetError(f"targets: no bars for symbols {unknown[:10]}{' …' if len(unknown) > 10 else ''}")
-    bars = market.timestamps.get_indexer(index)
+    bars = bar_positions(market.timestamps, index)
     if (bars < 0).any():
         missing = index[bars < 0]
         raise TargetError(f"targets: no bar at rebalance time {missing[0]} ({len(missing)} times do not "
                           f"match a bar timestamp; are the dates aligned with the bars?)")
-    if not allow_short and (values < 0).any():
+    cols = np.arange(len(symbols)) if same else np.array([market.symbols.index(c) for c in symbols], dtype=np.int64)
+    scan = scan_targets(values, market.last_close(), bars, cols)
+    if scan.negative and not allow_short:
         ts, sym, n = _first(values < 0, frame)
         raise TargetError(f"targets: negative target for symbol {sym!r} at {ts} but plan.allow_short is false "
                           f"({n} such values)")
-    check_unit(frame, values, unit, max_leverage, instruments)
-    cols = None if same else [market.symbols.index(c) for c in symbols]
-    marks = market.last_close()[bars]
-    # A symbol halted or missing a bar is held; one never priced up to then cannot be traded at all.
-    no_price = (values != 0) & np.isnan(marks if cols is None else marks[:, cols])
-    if no_price.any():
+    if unit == "weight" or scan.small_row:
+        check_unit(frame, values, unit, max_leverage, instruments)
+    if scan.no_price:
+        # A symbol halted or missing a bar is held; one never priced up to then cannot be traded at all.
+        no_price = (values != 0) & np.isnan(market.last_close()[bars][:, cols])
         ts, sym, n = _first(no_price, frame)
         raise TargetError(f"targets: symbol {sym!r} has a target at {ts} but no price at or before that time "
                           f"({n} such values)")
-    return TargetMatrix(bars.astype(np.int64), np.ascontiguousarray(values), symbols, unit)
+    return TargetMatrix(bars, scan.values, symbols, unit)
+
+
+def bar_positions(timestamps: pd.DatetimeIndex, times: pd.DatetimeIndex) -> npt.NDArray[np.int64]:
+    """The bar index of each of ``times`` in ``timestamps`` (-1: no such bar), as ``get_indexer`` gives it."""
+    if (timestamps.dtype == times.dtype and timestamps.is_monotonic_increasing and timestamps.is_unique
+            and len(timestamps)):
+        stamps = timestamps.asi8
+        wanted = times.asi8
+        at = np.minimum(np.searchsorted(stamps, wanted), len(stamps) - 1)
+        return np.where(stamps[at] == wanted, at, -1).astype(np.int64)
+    return np.asarray(timestamps.get_indexer(times), dtype=np.int64)
 
 
 def check_unit(frame: pd.DataFrame, values: FloatArray, unit: Unit, max_leverage: float,

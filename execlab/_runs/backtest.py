@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any, Literal
 
 import numpy as np
@@ -217,6 +217,13 @@ def _loop(start: int, n_t: int, executor: BacktestExecutor, rebalancer: Rebalanc
         cash[i] = venue.cash
 
 
+@lru_cache(maxsize=64)
+def _converts(symbols: tuple[str, ...], home: str) -> bool:
+    """Whether some of ``symbols`` is a currency pair quoted in another currency than ``home`` (remembered for the
+    symbol sets seen last: repeated runs on one market ask it again)."""
+    return not all(fx_quote(s) in (None, home) for s in symbols)
+
+
 class BacktestResult:
     """Orders, fills, positions, cash, equity, turnover and costs of one backtest, as DataFrames.
 
@@ -246,7 +253,7 @@ class BacktestResult:
     def _home(self) -> HomeConversion | None:
         """The home-currency conversion of a run with pairs quoted in another currency (None: nothing to convert)."""
         home = self.config.currency.upper()
-        if all(fx_quote(s) in (None, home) for s in self.market.symbols):
+        if not _converts(tuple(self.market.symbols), home):
             return None
         f = self.book.fills()
         return home_conversion(self.market.symbols, self._marks, self._cash, f.bar, self.book.column("symbol")[f.oid],
