@@ -1,6 +1,6 @@
 """Benchmark: the 1,000-variant sweep of ``bench_speed_grid.py`` on a Dask ``LocalCluster`` of 1 and of 2 worker
-processes (one thread each), against the same sweep run locally; prints the speed-up, the busiest worker's CPU time per run (the speed-up a free core per worker would
-give, whatever the machine's load) and memory per worker.
+processes (one thread each), against the same sweep run locally; prints the speed-up, the busiest worker's CPU
+time per run (the speed-up a free core per worker would give, whatever the machine's load) and memory per worker.
 
 Both clusters are started and every worker warmed up (one small sweep: numba's cached kernels loaded) outside
 the timing; then ``--reps`` timed calls of ``xl.run_sweep(frames, market, cfg, grid, client=client)`` on each
