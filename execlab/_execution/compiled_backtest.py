@@ -35,7 +35,7 @@ from execlab._sim.costs import CostModel, estimate_kernel
 from execlab._sim.kernel import match_bar
 from execlab._sim.valuation import add_quote_flows, exposures, held_value, home_cash
 
-__all__ = ["CompiledInputs", "CompiledRun", "compiled_inputs", "run_compiled"]
+__all__ = ["CompiledInputs", "CompiledRun", "compiled_inputs", "compiled_run", "loop_arguments", "run_compiled"]
 
 _BOOK: Final = ("bar", "symbol", "order_type", "time_in_force", "status", "risk_reason", "venue_reason", "quantity",
                 "limit_price", "decision_price", "filled", "fill_value", "fees")
@@ -43,6 +43,8 @@ _BOOK: Final = ("bar", "symbol", "order_type", "time_in_force", "status", "risk_
 _SUBMITTED, _PARTIAL, _DENIED, _CANCELLED = 1, 2, 7, 4
 _CANCELLED_BY_CLIENT: Final = 6
 _COMPACT_FROM: Final = 4096
+_POSITIONS_ARG: Final = 35
+"""Where the loop's arguments hold the positions and cash it writes."""
 
 
 class CompiledRun(NamedTuple):
@@ -108,6 +110,17 @@ def run_compiled(inputs: CompiledInputs, config: Config, costs: CostModel, targe
     meets a data gap (a symbol without a price that has a target or a position), which the per-step path's
     data-gap policy must handle. ``rate`` (bars × symbols, :func:`execlab._runs.home_currency.bar_rates`): the
     home-currency value of one unit of each symbol's price currency, for pairs quoted in another currency."""
+    args = loop_arguments(inputs, config, costs, targets, rebalance_bars, start, rules, restricted, risk_adv,
+                          gap_rows, rate)
+    return compiled_run(args, _loop(*args))
+
+
+def loop_arguments(inputs: CompiledInputs, config: Config, costs: CostModel, targets: FloatArray,
+                   rebalance_bars: IntArray, start: int, rules: InstrumentArrays, restricted: npt.NDArray[np.bool_],
+                   risk_adv: FloatArray | None, gap_rows: npt.NDArray[np.bool_],
+                   rate: FloatArray | None = None) -> tuple[Any, ...]:
+    """The compiled loop's arguments for one run (see :func:`run_compiled`), its output arrays allocated: what a
+    driver running many runs in one compiled call passes to the loop for each."""
     m = inputs.market
     n_t, n_s = m.close.shape
     plan, venue = config.plan, config.venue
@@ -127,21 +140,26 @@ def run_compiled(inputs: CompiledInputs, config: Config, costs: CostModel, targe
     cash[:start] = config.initial_cash
     radv = risk_adv if risk_adv is not None else np.zeros((1, n_s))
     book_cap = max(1, targets.shape[0] * n_s)  # at most one order per symbol and rebalance
-    book_cols, n_orders, fills, n_fills, gap_bar = _loop(
-        start, *inputs.ohlcv, inputs.bid, inputs.ask,
-        m.has_quotes, _rw(costs.sigma), _rw(costs.adv), inputs.mark, inputs.tradable, inputs.days, _rw(radv),
-        risk_adv is not None, _rw(targets), rebalance_at, _rw(gap_rows, np.bool_), _rw(rules.lot_size),
-        _rw(rules.min_quantity), _rw(rules.min_notional), _rw(rules.tick_size), plan_i, plan_f, venue_i, venue_f,
-        _rw(costs.slip_params), _rw(costs.fee_params), risk_params(config.risk, plan.allow_short),
-        initial_state(config.risk), restricted, bool(restricted.any()), needs_exposure, float(config.initial_cash),
-        positions, cash, _book_record(book_cap), _fill_record(book_cap),
-        _rw(rate) if rate is not None else np.ones((1, n_s)),
-        inputs.mark if rate is None else _ro(inputs.mark * rate, np.float64), rate is not None)
+    return (start, *inputs.ohlcv, inputs.bid, inputs.ask,
+            m.has_quotes, _rw(costs.sigma), _rw(costs.adv), inputs.mark, inputs.tradable, inputs.days, _rw(radv),
+            risk_adv is not None, _rw(targets), rebalance_at, _rw(gap_rows, np.bool_), _rw(rules.lot_size),
+            _rw(rules.min_quantity), _rw(rules.min_notional), _rw(rules.tick_size), plan_i, plan_f, venue_i, venue_f,
+            _rw(costs.slip_params), _rw(costs.fee_params), risk_params(config.risk, plan.allow_short),
+            initial_state(config.risk), restricted, bool(restricted.any()), needs_exposure, float(config.initial_cash),
+            positions, cash, _book_record(book_cap), _fill_record(book_cap),
+            _rw(rate) if rate is not None else np.ones((1, n_s)),
+            inputs.mark if rate is None else _ro(inputs.mark * rate, np.float64), rate is not None)
+
+
+def compiled_run(args: tuple[Any, ...], out: tuple[Any, ...]) -> CompiledRun | None:
+    """The :class:`CompiledRun` of the loop called with ``args`` (from :func:`loop_arguments`) that returned
+    ``out``, or ``None`` when it stopped at a data gap."""
+    book_cols, n_orders, fills, n_fills, gap_bar = out
     if gap_bar >= 0:
         return None
     book = OrderBook.from_columns(dict(zip(_BOOK, book_cols, strict=True)), n_orders,
                                   FillBatch(*(a[:n_fills] for a in fills)))
-    return CompiledRun(book, positions, cash)
+    return CompiledRun(book, args[_POSITIONS_ARG], args[_POSITIONS_ARG + 1])
 
 
 def _book_record(n: int) -> tuple[np.ndarray, ...]:

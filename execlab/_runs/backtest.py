@@ -44,7 +44,7 @@ from execlab._sim.costs import CostModel
 from execlab._sim.estimators import ADV_RISK_WINDOW, adv_before
 from execlab._sim.valuation import add_quote_flows, held_value, home_cash
 
-__all__ = ["BacktestResult", "run_backtest"]
+__all__ = ["BacktestResult", "compiled_arguments", "run_backtest"]
 
 _WORKING = ("pending", "submitted", "partially_filled")
 _WORKING_CODES = (PENDING, SUBMITTED, PARTIALLY_FILLED)
@@ -92,37 +92,61 @@ def run_backtest(
 def run_aligned(tm: TargetMatrix, all_bars: MarketData, cfg: Config, table: InstrumentTable,
                 engine: Engine = "auto") -> BacktestResult:
     """:func:`run_backtest` on targets already aligned to the bars (a sweep aligns each target frame once)."""
-    if cfg.mode != "backtest":
-        raise ValueError(f"mode: run_backtest needs mode 'backtest', the config says {cfg.mode!r}")
-    market = all_bars if tm.symbols == all_bars.symbols else all_bars.select(tm.symbols)
-    n_t = market.close.shape[0]
-    inputs = compiled_inputs(market)  # the market's arrays, resolved once per market
-    tradable = inputs.tradable
-    adv = None
-    if cfg.risk.max_adv_pct is not None:  # volume known before each bar
-        adv = adv_before(market.volume, ADV_RISK_WINDOW)
-    start = int(tm.bars[0]) if tm.bars.size else n_t
-    policy = cfg.data.gaps
-    why = open_use(cfg)
-    if why is not None:
-        check_open_gaps(policy, market.symbols, market.timestamps, market.open_from_close, start + 1, why)
-    gap_rows: npt.NDArray[np.bool_] = np.asarray((~tradable[tm.bars]).any(axis=1), dtype=np.bool_)
-    rate = _rates(market, all_bars, cfg.currency)
-    algos = uses_algorithms(cfg.execution)
-    if algos and engine == "compiled":
-        raise ValueError("engine: the compiled loop sends each rebalance's orders at once; execution algorithms "
-                         "(execution.algo) run on the per-step path: use engine='auto' or 'steps'")
-    if engine != "steps" and not algos:
-        restricted = np.isin(np.asarray(tm.symbols, dtype=object), list(cfg.risk.restricted))
-        run = run_compiled(inputs, cfg, CostModel.from_config(cfg.venue, market), tm.values,
-                           tm.bars, start, table.arrays(tm.symbols), restricted, adv, gap_rows, rate)
+    market, rate, args = compiled_arguments(tm, all_bars, cfg, table, engine)
+    if args is not None:
+        run = run_compiled(*args)
         if run is not None:
             return BacktestResult(cfg, market, run.book, run.positions, run.cash, tm.bars, rate=rate)
         if engine == "compiled":
             raise ValueError("engine: the compiled loop cannot run this backtest: a rebalance meets a data gap (a "
                              "symbol without a price has a target or a position), which the per-step path's "
                              "data-gap policy handles; use engine='auto' or 'steps'")
+    return _run_steps(tm, market, cfg, table, rate)
 
+
+def compiled_arguments(tm: TargetMatrix, all_bars: MarketData, cfg: Config, table: InstrumentTable,
+                       engine: Engine = "auto") -> tuple[MarketData, FloatArray | None, tuple[Any, ...] | None]:
+    """The market a run of ``tm`` trades, its home-currency rates (``None``: nothing to convert) and the arguments
+    of :func:`run_compiled` for it, or ``None`` when it runs step by step (``engine='steps'``, execution
+    algorithms); raises what :func:`run_backtest` raises before its loop (a bad mode, a data gap at the open under
+    ``error``)."""
+    if cfg.mode != "backtest":
+        raise ValueError(f"mode: run_backtest needs mode 'backtest', the config says {cfg.mode!r}")
+    market = all_bars if tm.symbols == all_bars.symbols else all_bars.select(tm.symbols)
+    n_t = market.close.shape[0]
+    inputs = compiled_inputs(market)  # the market's arrays, resolved once per market
+    adv = None
+    if cfg.risk.max_adv_pct is not None:  # volume known before each bar
+        adv = adv_before(market.volume, ADV_RISK_WINDOW)
+    start = int(tm.bars[0]) if tm.bars.size else n_t
+    why = open_use(cfg)
+    if why is not None:
+        check_open_gaps(cfg.data.gaps, market.symbols, market.timestamps, market.open_from_close, start + 1, why)
+    algos = uses_algorithms(cfg.execution)
+    if algos and engine == "compiled":
+        raise ValueError("engine: the compiled loop sends each rebalance's orders at once; execution algorithms "
+                         "(execution.algo) run on the per-step path: use engine='auto' or 'steps'")
+    rate = _rates(market, all_bars, cfg.currency)
+    if engine == "steps" or algos:
+        return market, rate, None
+    gap_rows: npt.NDArray[np.bool_] = np.asarray((~inputs.tradable[tm.bars]).any(axis=1), dtype=np.bool_)
+    restricted = np.isin(np.asarray(tm.symbols, dtype=object), list(cfg.risk.restricted))
+    return market, rate, (inputs, cfg, CostModel.from_config(cfg.venue, market), tm.values, tm.bars, start,
+                          table.arrays(tm.symbols), restricted, adv, gap_rows, rate)
+
+
+def _run_steps(tm: TargetMatrix, market: MarketData, cfg: Config, table: InstrumentTable,
+               rate: FloatArray | None) -> BacktestResult:
+    """The run step by step: plan → risk → OMS → executor at each rebalance, as paper and live run."""
+    n_t = market.close.shape[0]
+    tradable = compiled_inputs(market).tradable
+    adv = None
+    if cfg.risk.max_adv_pct is not None:
+        adv = adv_before(market.volume, ADV_RISK_WINDOW)
+    start = int(tm.bars[0]) if tm.bars.size else n_t
+    policy = cfg.data.gaps
+    gap_rows: npt.NDArray[np.bool_] = np.asarray((~tradable[tm.bars]).any(axis=1), dtype=np.bool_)
+    algos = uses_algorithms(cfg.execution)
     session = build_session(cfg, tm.symbols, market=market, instruments=table,
                             capacity=min(max(1024, tm.values.size), 4_000_000))
     executor, book, rebalancer = session.executor, session.book, session.rebalancer
@@ -158,7 +182,9 @@ def _rates(market: MarketData, all_bars: MarketData, home: str) -> FloatArray | 
     """Per bar and symbol of ``market``, the home-currency value of one unit of its price currency (None unless a
     pair is quoted in another currency), converted through every pair of the bars (``GBP/USD`` converts an
     ``EUR/GBP`` target even when GBP/USD itself has none)."""
-    if market is all_bars or all(fx_quote(s) in (None, home.upper()) for s in market.symbols):
+    if not _converts(tuple(market.symbols), home.upper()):
+        return None
+    if market is all_bars:
         return bar_rates(market.symbols, market.last_close(), home)
     full = bar_rates(all_bars.symbols, all_bars.last_close(), home)
     if full is None:
@@ -280,11 +306,8 @@ class BacktestResult:
     @cached_property
     def _home(self) -> HomeConversion | None:
         """The home-currency conversion of a run with pairs quoted in another currency (None: nothing to convert)."""
-        if self._rate is not None:
-            rate = self._rate
-        elif not _converts(tuple(self.market.symbols), self.config.currency.upper()):
-            return None
-        else:
+        rate = self._rate
+        if rate is None and _converts(tuple(self.market.symbols), self.config.currency.upper()):
             rate = bar_rates(self.market.symbols, self._marks, self.config.currency)
         if rate is None:
             return None
@@ -475,10 +498,13 @@ class BacktestResult:
 
     def _equity_values(self) -> FloatArray:
         """:attr:`equity` as an array (the same sums, without building the Series unless it was built)."""
-        if "equity" in self.__dict__ or self._home is not None:
-            values: FloatArray = self.equity.to_numpy()
-        else:
-            values = np.nansum(self._positions * self._marks, axis=1) + self._cash
+        values: FloatArray | None = self.__dict__.get("_equity_array")
+        if values is None:
+            if "equity" in self.__dict__ or self._home is not None:
+                values = self.equity.to_numpy()
+            else:
+                values = np.nansum(self._positions * self._marks, axis=1) + self._cash
+            self.__dict__["_equity_array"] = values
         return values
 
     def _measured(self) -> tuple[int, FloatArray, FloatArray, FloatArray, FloatArray, float, float, float]:

@@ -18,10 +18,14 @@ import numpy as np
 import pandas as pd
 
 from execlab._config import Config, ConfigError
+from execlab._core.arrays import FloatArray
 from execlab._core.instruments import InstrumentTable
 from execlab._data.bars import MarketData
 from execlab._data.targets import TargetMatrix, align_targets
-from execlab._runs.backtest import BacktestResult, run_aligned
+from execlab._execution.compiled_backtest import loop_arguments
+from execlab._execution.compiled_sweep import run_compiled_many
+from execlab._runs.backtest import BacktestResult, compiled_arguments, run_aligned
+from execlab._runs.performance import bars_per_year
 from execlab._sim import margin
 
 __all__ = ["SweepResult", "Variant", "run_sweep", "sweep_variants"]
@@ -86,6 +90,7 @@ class _Runner:
         self.keep = keep
         self._aligned: dict[tuple[Any, ...], tuple[TargetMatrix, MarketData]] = {}
         self._configs: dict[tuple[tuple[str, Any], ...], Config] = {}
+        self._bars_per_year: dict[tuple[int, int], float] = {}
 
     def config(self, params: tuple[tuple[str, Any], ...]) -> Config:
         cfg = self._configs.get(params)
@@ -107,10 +112,58 @@ class _Runner:
     def run(self, variant: Variant) -> tuple[dict[str, float], np.ndarray, BacktestResult | None]:
         cfg = self.config(variant.params)
         tm, market = self.aligned(variant.targets, cfg)
-        result = run_aligned(tm, market, cfg, self.table)
-        summary = result.summary()
-        equity = np.nansum(result._positions * result._marks, axis=1) + result._cash
-        return summary, equity, (result if self.keep else None)
+        return self.figures(run_aligned(tm, market, cfg, self.table))
+
+    def figures(self, result: BacktestResult) -> tuple[dict[str, float], np.ndarray, BacktestResult | None]:
+        """A run's summary and equity curve (and the run itself when kept)."""
+        first = int(result.rebalance_bars[0]) if result.rebalance_bars.size else 0
+        key = (id(result.timestamps), first)
+        ppy = self._bars_per_year.get(key)
+        if ppy is None:  # what the summary would find from the measured span's bars, found once per span
+            ppy = self._bars_per_year[key] = bars_per_year(result.timestamps[first:])
+        return result.summary(periods_per_year=ppy), result._equity_values(), (result if self.keep else None)
+
+    def run_chunk(self, chunk: Sequence[tuple[int, Variant]]) -> list[Row]:
+        """Run a chunk of variants: those the compiled loop can run in one compiled call per market, the others
+        (execution algorithms, a data gap) one by one as :func:`run_backtest` runs them."""
+        rows: list[Row] = []
+        compiled: dict[int, list[tuple[int, Variant, Config, TargetMatrix, MarketData, FloatArray | None,
+                                      tuple[Any, ...]]]] = {}
+        for k, v in chunk:
+            try:
+                cfg = self.config(v.params)
+                tm, market = self.aligned(v.targets, cfg)
+                market, rate, args = compiled_arguments(tm, market, cfg, self.table)
+                if args is not None:
+                    compiled.setdefault(id(market), []).append((k, v, cfg, tm, market, rate, loop_arguments(*args)))
+                    continue
+            except Exception as exc:  # a failed variant is reported with its parameters, the sweep goes on
+                rows.append((k, None, None, None, f"{type(exc).__name__}: {exc}"))
+                continue
+            rows.append(_run_one(self, k, v))
+        for group in compiled.values():
+            try:
+                runs = run_compiled_many([g[6] for g in group])
+            except Exception:  # pragma: no cover - the loop raised: each variant alone reports its own error
+                rows.extend(_run_one(self, k, v) for k, v, *_ in group)
+                continue
+            for (k, v, cfg, tm, market, rate, _), run in zip(group, runs, strict=True):
+                if run is None:  # a data gap: the per-step path's data-gap policy decides
+                    rows.append(_run_one(self, k, v))
+                    continue
+                try:
+                    summary, equity, result = self.figures(
+                        BacktestResult(cfg, market, run.book, run.positions, run.cash, tm.bars, rate=rate))
+                    rows.append((k, summary, equity, result, None))
+                except Exception as exc:  # pragma: no cover - summaries of a finished run do not fail
+                    rows.append((k, None, None, None, f"{type(exc).__name__}: {exc}"))
+        return rows
+
+
+Row = tuple[int, Any, np.ndarray | None, Any, str | None]
+_CHUNK: int = 25
+"""Variants per compiled call: large enough that the Python around each call is small beside it, small enough
+that threads share the work evenly and the progress bar moves."""
 
 
 def _run_one(runner: _Runner, k: int, variant: Variant) -> tuple[int, Any, np.ndarray | None, Any, str | None]:
@@ -193,11 +246,13 @@ def run_sweep(
     runner = _Runner(frames, market, base, instruments, keep_results)
     threads = base.sweep.threads or os.cpu_count() or 1
     bar = _progress(len(variants), progress)
-    rows: list[tuple[int, Any, np.ndarray | None, Any, str | None]] = []
-    if threads == 1 or len(variants) == 1:
-        for k, v in enumerate(variants):
-            rows.append(_run_one(runner, k, v))
-            bar(1)
+    indexed = list(enumerate(variants))
+    chunks = variant_chunks(indexed, threads)
+    rows: list[Row] = []
+    if threads == 1 or len(chunks) == 1:
+        for chunk in chunks:
+            rows.extend(runner.run_chunk(chunk))
+            bar(len(chunk))
     else:
         for v in variants:  # resolve configs and align frames once, before the threads share the runner
             try:
@@ -205,11 +260,22 @@ def run_sweep(
             except Exception:
                 continue
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            for row in pool.map(lambda kv: _run_one(runner, *kv), enumerate(variants)):
-                rows.append(row)
-                bar(1)
+            for done in pool.map(runner.run_chunk, chunks):
+                rows.extend(done)
+                bar(len(done))
     bar(0, close=True)
     return SweepResult(variants, market.timestamps, rows)
+
+
+def variant_chunks(indexed: Sequence[tuple[int, Variant]], workers: int, size: int = _CHUNK
+                   ) -> list[list[tuple[int, Variant]]]:
+    """``indexed`` in chunks of at most ``size`` consecutive variants, at least two per worker when there are
+    enough variants (so no worker waits long for the last chunk)."""
+    n = len(indexed)
+    if n == 0:
+        return []
+    size = max(1, min(size, -(-n // (2 * max(workers, 1)))))
+    return [list(indexed[c:c + size]) for c in range(0, n, size)]
 
 
 def _progress(total: int, show: bool) -> Callable[..., None]:

@@ -6,16 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
-
 from execlab._config import Config
 from execlab._core.instruments import InstrumentTable
 from execlab._data.bars import MarketData
-from execlab._runs.sweep import Variant, _progress, _run_one, _Runner
+from execlab._runs.sweep import Row, Variant, _progress, _Runner, variant_chunks
 
 __all__ = ["run_on_dask", "sweep_client"]
 
-Row = tuple[int, Any, np.ndarray | None, Any, str | None]
 _CHUNKS_PER_WORKER = 4
 _runner_cache: list[tuple[tuple[int, ...], _Runner]] = []
 
@@ -45,7 +42,7 @@ def _chunk_on_worker(frames: Mapping[str, Any], market: MarketData, base: Config
     if runner is None:
         runner = _Runner(frames, market, base, instruments, keep=False)
         _runner_cache[:] = [(key, runner)]
-    return [_run_one(runner, k, v) for k, v in chunk]
+    return [row for part in variant_chunks(chunk, 1) for row in runner.run_chunk(part)]
 
 
 def run_on_dask(frames: Mapping[str, Any], market: MarketData, base: Config, instruments: InstrumentTable | None,
