@@ -7,8 +7,9 @@ request weight (following Binance's ``X-MBX-USED-WEIGHT-1M``), and its failures 
 table: a timeout is a :class:`BrokerTimeoutError`, so the executor looks the order up by its client id before any
 resend.
 
-ccxt needs a symbol to find an order: the adapter looks in the symbols it has been asked about (instruments,
-tradable, orders sent), then in the pairs of the currencies the account holds.
+ccxt needs a symbol to find an order: the adapter looks on the symbol the order was sent for (its own, or the
+journal's after a restart: :meth:`~CcxtAdapter._note_symbol`); an order of unknown symbol is searched for in the
+symbols it has been asked about (instruments, tradable, orders sent), then in the pairs of the currencies held.
 """
 
 from __future__ import annotations
@@ -173,13 +174,16 @@ class CcxtAdapter(BrokerAdapter):
             raise BrokerRejectedError(f"{self.name}: order {broker_order_id} is not on any known symbol")
         self.client.cancel(broker_order_id, symbol)
 
+    def _note_symbol(self, client_order_id: str, symbol: str) -> None:
+        with self._lock:
+            self._symbol_of.setdefault(client_order_id, self.symbol_map.to_broker(symbol))
+
     @ERRORS
     def _order(self, client_order_id: str) -> BrokerOrder | None:
+        """The order on the symbol it was sent for when that is known (one request), else searched for."""
         with self._lock:
-            first = self._symbol_of.get(client_order_id)
-        symbols = [first] if first else []
-        symbols += [s for s in self._search_symbols() if s != first]
-        for symbol in symbols:
+            sent_on = self._symbol_of.get(client_order_id)
+        for symbol in [sent_on] if sent_on else self._search_symbols():
             raw = self.client.order_by_client_id(client_order_id, symbol)
             if raw is not None:
                 return self._known(raw)

@@ -138,12 +138,6 @@ NOT_RUN = "not run: "
 def ccxt_open_gaps(name: str) -> dict[str, str]:
     """The cases still open for a ccxt harness (issue 14), by test id."""
     return {
-        **{f"test_sigkill_and_restart_loses_nothing_and_sends_nothing_twice[{name}-{k}]":
-           NOT_RUN + "open (issue 14): a 200-symbol rebalance through ccxt does not finish within the trial (order "
-           "lookups and trade listings go symbol by symbol: ccxt needs a symbol per call); 30 symbols take minutes"
-           for k in range(1000)},
-        **{f"test_a_restarted_client_meets_no_429_from_a_binding_rate_limit[{name}-{k}]":
-           NOT_RUN + "open (issue 14): not run to the end yet (see the crash trials' gap)" for k in range(1000)},
         f"test_two_clients_polling_on_one_key_meet_no_429[{name}]":
             "open (issue 14): no 429 now, but the case counts one request per account call and a ccxt client also "
             "loads markets (and the venue's count differs by a few)",
