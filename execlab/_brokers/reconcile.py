@@ -76,7 +76,7 @@ def reconcile(executor: BrokerExecutor, journal: Journal, run_id: str, tolerance
     refreshed_rows = []
     for row in orders[orders["status"].isin(_WORKING)].itertuples():
         coid = str(row.client_order_id)
-        if row.status == OrderStatus.PENDING.value and not journal.has_request(coid):
+        if not journal.has_request(coid):
             # Never sent (every send is journaled before it leaves): nothing to ask the broker.
             refreshed_rows.append({"client_order_id": coid, "symbol": row.symbol, "journal_status": row.status,
                                    "broker_status": "never_sent"})

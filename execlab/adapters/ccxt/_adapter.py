@@ -222,9 +222,15 @@ class CcxtAdapter(BrokerAdapter):
 
     @ERRORS
     def _fills(self, since: datetime | None) -> list[BrokerFill]:
-        """Trades on the symbols of the orders this adapter has seen (Binance lists trades per symbol only); a
-        symbol whose orders had all ended when its trades were last listed is not asked again."""
+        """Trades on every symbol where the exchange lists them so (OKX: one request a page); else on the symbols
+        of the orders this adapter has seen (Binance lists trades per symbol only), where a symbol whose orders had
+        all ended when its trades were last listed is not asked again."""
         since_ms = int(since.timestamp() * 1000) if since is not None else None
+        if self.client.lists_all_trades():
+            out = [fill(t, self.symbol_map.to_execlab(str(t["symbol"])), self._client_id_of(t, fetch=False))
+                   for t in self.client.all_trades(since_ms)]
+            out.sort(key=lambda f: (f.timestamp or datetime.min.replace(tzinfo=UTC), f.execution_id))
+            return out
         with self._lock:
             traded = [s for s in dict.fromkeys(self._symbol_of.values()) if s not in self._settled]
             order_of = {cid: oid for oid, cid in self._client_of.items()}
@@ -238,15 +244,17 @@ class CcxtAdapter(BrokerAdapter):
         out.sort(key=lambda f: (f.timestamp or datetime.min.replace(tzinfo=UTC), f.execution_id))
         return out
 
-    def _client_id_of(self, trade: dict[str, Any]) -> str:
+    def _client_id_of(self, trade: dict[str, Any], fetch: bool = True) -> str:
         """The canonical client id of a trade's order (Binance's trades do not carry it: its order is fetched
-        once)."""
+        once, unless ``fetch`` is False: then an order this adapter has not seen has no client id, "")."""
         wire = wire_client_id(trade)
         if wire:
             return self.client_ids.parse(wire) or wire
         order_id = str(trade["order"])
         with self._lock:
             known = self._client_of.get(order_id)
+        if known is None and not fetch:
+            return ""
         if known is None:
             known = self._known(self.client.order_by_id(order_id, str(trade["symbol"]))).client_order_id
         return known

@@ -214,6 +214,29 @@ class CcxtClient:
             out.extend(self.call("trades", lambda s=symbol: self.exchange.fetch_my_trades(s, since_ms)))  # type: ignore[misc]
         return out
 
+    def lists_all_trades(self) -> bool:
+        """Whether the exchange lists our trades without a symbol (OKX: ``fills-history`` without ``instId``)."""
+        return self.exchange_id == "okx"
+
+    def all_trades(self, since_ms: int | None = None) -> list[dict[str, Any]]:
+        """Our trades on every symbol since ``since_ms`` (epoch ms; None: those of the day before the latest),
+        paged back by OKX's ``billId`` (100 a page)."""
+        out: list[dict[str, Any]] = []
+        params: dict[str, Any] = {}
+        floor = since_ms
+        while True:
+            page: list[dict[str, Any]] = self.call("trades", lambda p=dict(params): self.exchange.fetch_my_trades(  # type: ignore[misc]
+                None, since_ms, None, p))
+            out.extend(page)
+            if not page:
+                return out
+            if floor is None:
+                floor = max(int(t["timestamp"]) for t in page) - 86_400_000
+            oldest = min(page, key=lambda t: int(t["info"].get("billId") or 0))
+            if len(page) < 100 or int(oldest["timestamp"]) < floor:
+                return out
+            params = {"after": oldest["info"]["billId"]}
+
     def mids(self, symbols: Sequence[str]) -> dict[str, float]:
         """Mid prices of ``symbols`` (from the book ticker)."""
         out: dict[str, float] = {}
@@ -221,8 +244,8 @@ class CcxtClient:
             return out
         if self.exchange_id == "binance":
             tickers = self.call("prices", lambda: self.exchange.fetch_bids_asks(list(symbols)))
-        else:
-            tickers = {s: self.call("prices", lambda s=s: self.exchange.fetch_ticker(s)) for s in symbols}  # type: ignore[misc]
+        else:  # OKX: every spot ticker, one request
+            tickers = self.call("prices", lambda: self.exchange.fetch_tickers(list(symbols)))
         for symbol, t in tickers.items():
             bid, ask = t.get("bid"), t.get("ask")
             if bid and ask:
