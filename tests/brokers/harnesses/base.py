@@ -111,6 +111,10 @@ class BrokerHarness(ABC):
         """One request the venue counts, as a client polling the broker sends it (default: the account)."""
         adapter._account()
 
+    def venue_client_id(self, client_order_id: str) -> str:
+        """The form the venue counts a canonical client order id in (its ``order_attempts`` keys)."""
+        return client_order_id
+
     def journal_secrets(self) -> list[str]:
         """Secrets that must never reach the journal."""
         return [self.secret]

@@ -25,6 +25,10 @@ class BinanceHarness(BrokerHarness):
     secret = "conformance-binance-secret-not-for-logs"
     symbols: ClassVar[dict[str, float]] = {"AAA": 10.0, "BBB": 20.0, "CCC": 50.0, "DDD": 5.0}
     order_match = "POST /api/v3/order"
+    crash_orders = 30
+    """Binance lists trades one symbol at a time (``myTrades``, weight 20): a client restarted after a crash lists
+    those of every order it sent whose fills the journal lacks, so the rate-limited crash trial (60 weight per 2 s)
+    spends at least 25 weight an order (order 1, lookup 4, trades 20): 200 orders would take minutes."""
     known_gaps: ClassVar[dict[str, str]] = {
         **ccxt_open_gaps("binance"),
         "test_a_restarted_client_continues_its_window_with_no_429[binance]":

@@ -64,6 +64,10 @@ class OkxHarness(BrokerHarness):
                 "  password: ${CONF_PASSPHRASE}\n",
                 {"CONF_KEY": self.key, "CONF_SECRET": self.secret, "CONF_PASSPHRASE": self.passphrase})
 
+    def venue_client_id(self, client_order_id: str) -> str:
+        """OKX's ``clOrdId``: the 32 hex digits."""
+        return OkxAdapter.client_ids.render(client_order_id)
+
     def harness_headers(self) -> dict[str, str]:
         return {"OK-ACCESS-KEY": self.key, "OK-ACCESS-PASSPHRASE": self.passphrase}
 
