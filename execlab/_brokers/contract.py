@@ -197,6 +197,10 @@ class BrokerAdapter(ABC):
     def _order(self, client_order_id: str) -> BrokerOrder | None:
         """The order with this client order id, or None if the broker has none."""
 
+    def _note_symbol(self, client_order_id: str, symbol: str) -> None:  # noqa: B027 - optional hook
+        """The symbol an order with this client order id was sent for (the journal's, before a lookup after a
+        restart): an adapter whose broker finds an order only within one symbol (ccxt's) looks there alone."""
+
     @abstractmethod
     def _open_orders(self) -> list[BrokerOrder]:
         """Every order still working at the broker."""

@@ -217,7 +217,7 @@ class BrokerExecutor(OrderExecutor):
             self.start_stream()
         try:
             if self.journal.has_request(coid):
-                existing = self._lookup(coid)
+                existing = self._lookup(coid, order.symbol)
                 if existing is not None:
                     self.journal.record(self.run_id, EventKind.RESPONSE, coid, None, {"found_existing": existing.raw})
                     self._observe(existing)
@@ -233,7 +233,7 @@ class BrokerExecutor(OrderExecutor):
             try:
                 placed = self._guarded(_bind(self._submit_once, order, attempt))
             except DuplicateClientOrderIdError:
-                placed_or_none = self._lookup(coid)
+                placed_or_none = self._lookup(coid, order.symbol)
                 if placed_or_none is None:
                     raise
                 placed = placed_or_none
@@ -247,7 +247,7 @@ class BrokerExecutor(OrderExecutor):
                 self.journal.record(self.run_id, EventKind.RESPONSE, coid, None,
                                     {"unavailable": str(exc), "try": attempt})
                 # It may have arrived: look before sending again.
-                found = self._lookup(coid)
+                found = self._lookup(coid, order.symbol)
                 if found is None:
                     self._sleep(self._backoff * (2**attempt))
                     continue
@@ -276,12 +276,16 @@ class BrokerExecutor(OrderExecutor):
         self.journal.record(self.run_id, EventKind.ALERT, letter.client_order_id, None,
                             {"dead_letter": reason, "symbol": letter.symbol})
 
-    def _lookup(self, coid: str) -> BrokerOrder | None:
+    def _lookup(self, coid: str, symbol: str | None = None) -> BrokerOrder | None:
+        if symbol is not None:
+            self.adapter._note_symbol(coid, symbol)
         return self._call("lookup", _bind(self.adapter._order, coid))
 
-    def lookup(self, client_order_id: str) -> BrokerOrder | None:
-        """The broker's view of one order (paced, retried), or None if it has none; tracked from now on."""
-        found = self._lookup(client_order_id)
+    def lookup(self, client_order_id: str, symbol: str | None = None) -> BrokerOrder | None:
+        """The broker's view of one order (paced, retried), or None if it has none; tracked from now on.
+        ``symbol``: the one it was sent for, where the journal knows it (a broker that finds orders per symbol
+        looks there alone)."""
+        found = self._lookup(client_order_id, symbol)
         if found is not None:
             self._observe(found)
         return found

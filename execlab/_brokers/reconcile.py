@@ -76,7 +76,12 @@ def reconcile(executor: BrokerExecutor, journal: Journal, run_id: str, tolerance
     refreshed_rows = []
     for row in orders[orders["status"].isin(_WORKING)].itertuples():
         coid = str(row.client_order_id)
-        found = executor.lookup(coid)
+        if not journal.has_request(coid):
+            # Never sent (every send is journaled before it leaves): nothing to ask the broker.
+            refreshed_rows.append({"client_order_id": coid, "symbol": row.symbol, "journal_status": row.status,
+                                   "broker_status": "never_sent"})
+            continue
+        found = executor.lookup(coid, str(row.symbol))
         broker_status = found.status.value if found is not None else "unknown_at_broker"
         if found is not None:
             executor.adopt(found)

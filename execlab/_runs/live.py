@@ -275,8 +275,8 @@ def _cancel_working(orders: pd.DataFrame, executor: BrokerExecutor, journal: Jou
     if working.empty:
         return False
     found: dict[str, BrokerOrder | None] = {}
-    for coid in working["client_order_id"].astype(str):
-        bo = executor.lookup(coid)
+    for coid, symbol in zip(working["client_order_id"].astype(str), working["symbol"].astype(str), strict=True):
+        bo = executor.lookup(coid, symbol)
         found[coid] = bo
         if bo is not None and bo.status in _ACTIVE:
             journal.record(run_id, EventKind.REQUEST, coid, None, {"op": "cancel", "by": by})
@@ -318,7 +318,7 @@ def _resume(existing: pd.DataFrame, executor: BrokerExecutor, journal: Journal, 
         side = Side(str(row["side"]))
         position = held.get(str(row["symbol"]), 0.0)
         grows = (side is Side.BUY and position >= 0) or (side is Side.SELL and position <= 0)
-        if report.state == "reducing_only" and grows and executor.lookup(coid) is None:
+        if report.state == "reducing_only" and grows and executor.lookup(coid, str(row["symbol"])) is None:
             journal.record(run_id, EventKind.STATE, coid, OrderStatus.DENIED.value,
                            {"by": "resume", "reason": "reducing_only"})
             continue

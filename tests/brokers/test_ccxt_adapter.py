@@ -179,3 +179,26 @@ def test_the_stream_takes_the_adapters_markets_instead_of_an_unpaced_request(ven
         assert venue.stats()["requests"] == 1  # ccxt.pro's own load_markets would be a second (Binance: weight 20)
     finally:
         adapter.close()
+
+
+def test_a_restarted_adapter_looks_an_order_up_on_the_journals_symbol_alone(venue: Any) -> None:
+    sent = client_order_id("restart", "2026-11-30", "ETH/USDT", 0)
+    never = client_order_id("restart", "2026-11-30", "BTC/USDT", 1)
+    first = _adapter(venue, stream=False)
+    try:
+        first._submit(Order(symbol="ETH/USDT", side=Side.BUY, quantity=0.1, client_order_id=sent))
+    finally:
+        first.close()
+    again = _adapter(venue, stream=False)  # a new process: it knows the symbols, not where each order went
+    try:
+        again._tradable(["BTC/USDT", "ETH/USDT"])
+        asked = []
+        for coid, symbol in ((sent, "ETH/USDT"), (never, "BTC/USDT")):
+            before = venue.stats()["requests"]
+            again._note_symbol(coid, symbol)
+            found = again._order(coid)
+            asked.append(venue.stats()["requests"] - before)
+            assert (found.client_order_id if found else None) == (sent if coid == sent else None)
+    finally:
+        again.close()
+    assert asked == [1, 1]  # one lookup each, on the symbol it was sent for: no search through the others

@@ -16,7 +16,7 @@ from execlab._core.ids import client_order_id
 from execlab._core.models import OrderStatus
 from execlab.adapters.ccxt._client import CcxtCallError, CcxtClient
 from execlab.adapters.ccxt._errors import ErrorKind, error_kind
-from execlab.adapters.ccxt._mapping import CLIENT_ID_STYLES, fill, order_status
+from execlab.adapters.ccxt._mapping import CLIENT_ID_STYLES, fill, order_status, wire_client_id
 from execlab.adapters.ccxt._pacing import WeightPacer
 from execlab.venues.binance import BinanceVenue
 from execlab.venues.okx import OkxVenue
@@ -239,3 +239,37 @@ def test_binance_429_is_rate_limited_with_retry_after() -> None:
         finally:
             client.close()
         assert limited.value.kind is ErrorKind.RATE_LIMITED and limited.value.retry_after is not None
+
+
+def test_okx_lists_the_trades_of_every_symbol_in_pages_of_100() -> None:
+    with OkxVenue(balances={"USDT": 1_000_000.0}) as venue:
+        venue.set_quote("BTC/USDT", 50_000.0, 50_001.0)
+        venue.set_quote("ETH/USDT", 3_000.0, 3_000.1)
+        client = CcxtClient("okx", base_url=venue.base_url, timeout=2.0, api_key=venue.api_key,
+                            secret=venue.secret, password=venue.passphrase)
+        try:
+            placed = {client_order_id("pages", "2026-11-30", s, k): s
+                      for k in range(105) for s in (("BTC/USDT", "ETH/USDT")[k % 2],)}
+            for coid, symbol in placed.items():
+                client.place(coid, symbol, "buy", 0.001)
+            before = venue.stats()["requests"]
+            trades = client.all_trades()
+            asked = venue.stats()["requests"] - before
+        finally:
+            client.close()
+    assert client.lists_all_trades()
+    assert sorted(client.client_ids.parse(wire_client_id(t)) or "" for t in trades) == sorted(placed)
+    assert {t["symbol"] for t in trades} == {"BTC/USDT", "ETH/USDT"}
+    assert asked == 2  # 100, then the 5 older ones
+
+
+def test_binance_paces_new_orders_to_the_orders_limit_exchange_info_states() -> None:
+    with BinanceVenue(balances={"USDT": 10_000.0}, orders_per_10s=7) as venue:
+        client = CcxtClient("binance", base_url=venue.base_url, timeout=2.0, api_key=venue.api_key,
+                            secret=venue.secret)
+        try:
+            client.markets()
+            assert client._order_pacer is not None
+            assert (client._order_pacer.limit, client._order_pacer.window) == (7, 10.0)
+        finally:
+            client.close()

@@ -89,6 +89,30 @@ def test_resume_sends_only_what_never_reached_the_broker(venue: AlpacaVenue, jou
     assert sorted(attempts.values()) == [1, 1, 1]
 
 
+def test_reconcile_asks_the_broker_only_about_orders_whose_request_was_journaled(venue: AlpacaVenue,
+                                                                                   journal: Journal) -> None:
+    cfg = _config()
+
+    class ProcessDiedError(Exception):
+        pass
+
+    sent: list[str] = []
+
+    def die_at_second_send(event: str, coid: str) -> None:  # the second request is journaled, then the crash
+        sent.append(coid)
+        if len(sent) == 2:
+            raise ProcessDiedError
+
+    first = BrokerExecutor(AlpacaAdapter(KEY, SECRET, base_url=venue.base_url), journal, cfg.run_id, (),
+                           progress=die_at_second_send)
+    with pytest.raises(ProcessDiedError):
+        run_live_rebalance({"AAA": 10, "BBB": 20, "CCC": 30}, PRICES, cfg, first, journal, "k", timeout=5)
+    report = reconcile(_executor(venue, journal), journal, cfg.run_id)
+    status = dict(zip(report.refreshed["client_order_id"], report.refreshed["broker_status"], strict=True))
+    [never] = set(journal.orders(cfg.run_id, "k")["client_order_id"]) - set(sent)
+    assert status == {sent[0]: "filled", sent[1]: "unknown_at_broker", never: "never_sent"}
+
+
 def test_reconcile_adopts_external_orders_and_flags_unexplained_positions(venue: AlpacaVenue,
                                                                           journal: Journal) -> None:
     run_live_rebalance({"AAA": 10}, PRICES, _config(), _executor(venue, journal), journal, "k", timeout=10)

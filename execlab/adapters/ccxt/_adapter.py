@@ -7,8 +7,9 @@ request weight (following Binance's ``X-MBX-USED-WEIGHT-1M``), and its failures 
 table: a timeout is a :class:`BrokerTimeoutError`, so the executor looks the order up by its client id before any
 resend.
 
-ccxt needs a symbol to find an order: the adapter looks in the symbols it has been asked about (instruments,
-tradable, orders sent), then in the pairs of the currencies the account holds.
+ccxt needs a symbol to find an order: the adapter looks on the symbol the order was sent for (its own, or the
+journal's after a restart: :meth:`~CcxtAdapter._note_symbol`); an order of unknown symbol is searched for in the
+symbols it has been asked about (instruments, tradable, orders sent), then in the pairs of the currencies held.
 """
 
 from __future__ import annotations
@@ -173,13 +174,16 @@ class CcxtAdapter(BrokerAdapter):
             raise BrokerRejectedError(f"{self.name}: order {broker_order_id} is not on any known symbol")
         self.client.cancel(broker_order_id, symbol)
 
+    def _note_symbol(self, client_order_id: str, symbol: str) -> None:
+        with self._lock:
+            self._symbol_of.setdefault(client_order_id, self.symbol_map.to_broker(symbol))
+
     @ERRORS
     def _order(self, client_order_id: str) -> BrokerOrder | None:
+        """The order on the symbol it was sent for when that is known (one request), else searched for."""
         with self._lock:
-            first = self._symbol_of.get(client_order_id)
-        symbols = [first] if first else []
-        symbols += [s for s in self._search_symbols() if s != first]
-        for symbol in symbols:
+            sent_on = self._symbol_of.get(client_order_id)
+        for symbol in [sent_on] if sent_on else self._search_symbols():
             raw = self.client.order_by_client_id(client_order_id, symbol)
             if raw is not None:
                 return self._known(raw)
@@ -218,9 +222,15 @@ class CcxtAdapter(BrokerAdapter):
 
     @ERRORS
     def _fills(self, since: datetime | None) -> list[BrokerFill]:
-        """Trades on the symbols of the orders this adapter has seen (Binance lists trades per symbol only); a
-        symbol whose orders had all ended when its trades were last listed is not asked again."""
+        """Trades on every symbol where the exchange lists them so (OKX: one request a page); else on the symbols
+        of the orders this adapter has seen (Binance lists trades per symbol only), where a symbol whose orders had
+        all ended when its trades were last listed is not asked again."""
         since_ms = int(since.timestamp() * 1000) if since is not None else None
+        if self.client.lists_all_trades():
+            out = [fill(t, self.symbol_map.to_execlab(str(t["symbol"])), self._client_id_of(t, fetch=False))
+                   for t in self.client.all_trades(since_ms)]
+            out.sort(key=lambda f: (f.timestamp or datetime.min.replace(tzinfo=UTC), f.execution_id))
+            return out
         with self._lock:
             traded = [s for s in dict.fromkeys(self._symbol_of.values()) if s not in self._settled]
             order_of = {cid: oid for oid, cid in self._client_of.items()}
@@ -234,15 +244,17 @@ class CcxtAdapter(BrokerAdapter):
         out.sort(key=lambda f: (f.timestamp or datetime.min.replace(tzinfo=UTC), f.execution_id))
         return out
 
-    def _client_id_of(self, trade: dict[str, Any]) -> str:
+    def _client_id_of(self, trade: dict[str, Any], fetch: bool = True) -> str:
         """The canonical client id of a trade's order (Binance's trades do not carry it: its order is fetched
-        once)."""
+        once, unless ``fetch`` is False: then an order this adapter has not seen has no client id, "")."""
         wire = wire_client_id(trade)
         if wire:
             return self.client_ids.parse(wire) or wire
         order_id = str(trade["order"])
         with self._lock:
             known = self._client_of.get(order_id)
+        if known is None and not fetch:
+            return ""
         if known is None:
             known = self._known(self.client.order_by_id(order_id, str(trade["symbol"]))).client_order_id
         return known

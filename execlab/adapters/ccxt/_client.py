@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import Any, Final, TypeVar
 
 import ccxt
@@ -30,6 +31,8 @@ T = TypeVar("T")
 #: Binance spot request weights of the calls the client makes (docs, 2025) and the weight allowed per minute.
 _BINANCE_WEIGHTS: Final = {"markets": 20, "create": 1, "order": 4, "cancel": 1, "open": 6, "open_all": 80,
                            "balance": 20, "trades": 20, "time": 1, "prices": 4}
+_BINANCE_ORDERS_PER_10S: Final = 100
+"""New orders Binance spot allows per 10 seconds (until ``exchangeInfo`` states its own)."""
 #: OKX: requests per 2 seconds per endpoint (each call is one request on its own endpoint's budget).
 _OKX_LIMITS: Final = {"markets": 20, "create": 60, "order": 60, "cancel": 60, "open": 60, "open_all": 60,
                       "balance": 10, "trades": 10, "time": 10, "prices": 20}
@@ -75,9 +78,12 @@ class CcxtClient:
                 return None
             return str(weight_state_path(exchange_id, base_url, api_key, budget))
 
+        self._order_pacer: WeightPacer | None = None
+        """Binance's new orders per 10 s (``ORDERS``), paced beside the request weight."""
         if exchange_id == "binance":
             shared = WeightPacer(weight_limit, weight_window, state_path=state("weight"))
             self._pacers = {op: (shared, w) for op, w in _BINANCE_WEIGHTS.items()}
+            self._order_pacer = WeightPacer(_BINANCE_ORDERS_PER_10S, 10.0, state_path=state("orders"))
         else:
             self._pacers = {op: (WeightPacer(limit, 2.0, state_path=state(op)), 1) for op, limit in _OKX_LIMITS.items()}
         self.clock_resyncs = 0
@@ -99,9 +105,11 @@ class CcxtClient:
         if op != "markets" and self._markets is None:
             self.markets()
         pacer, weight = self._pacers[op]
+        orders = self._order_pacer if op == "create" and self._order_pacer is not None else None
         resynced = False
         while True:
-            with self._lock, pacer.request(weight) as report:
+            with self._lock, orders.request(1) if orders is not None else nullcontext(), \
+                    pacer.request(weight) as report:
                 self.exchange.last_response_headers = None
                 try:
                     result = fn()
@@ -136,15 +144,21 @@ class CcxtClient:
         return self._markets
 
     def _follow_declared_limit(self, info: Any) -> None:
-        """Pace to the request-weight limit Binance states in ``exchangeInfo`` (``rateLimits``)."""
+        """Pace to the request-weight limit and the per-second new-order limit Binance states in ``exchangeInfo``
+        (``rateLimits``)."""
         if self.exchange_id != "binance" or not self.follow_stated_limit or not isinstance(info, dict):
             return
         seconds = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86_400}
+        weight_set = False
         for rule in info.get("rateLimits") or []:
-            if rule.get("rateLimitType") == "REQUEST_WEIGHT" and rule.get("interval") in seconds:
-                window = seconds[rule["interval"]] * int(rule.get("intervalNum", 1))
+            if rule.get("interval") not in seconds:
+                continue
+            window = seconds[rule["interval"]] * int(rule.get("intervalNum", 1))
+            if rule.get("rateLimitType") == "REQUEST_WEIGHT" and not weight_set:
+                weight_set = True
                 self._pacers["markets"][0].set_limit(int(rule["limit"]), float(window))
-                return
+            elif rule.get("rateLimitType") == "ORDERS" and rule["interval"] == "SECOND" and self._order_pacer:
+                self._order_pacer.set_limit(int(rule["limit"]), float(window))
 
     def instruments(self, symbols: Sequence[str]) -> dict[str, Instrument]:
         """Trading rules of those of ``symbols`` the exchange lists."""
@@ -214,6 +228,29 @@ class CcxtClient:
             out.extend(self.call("trades", lambda s=symbol: self.exchange.fetch_my_trades(s, since_ms)))  # type: ignore[misc]
         return out
 
+    def lists_all_trades(self) -> bool:
+        """Whether the exchange lists our trades without a symbol (OKX: ``fills-history`` without ``instId``)."""
+        return self.exchange_id == "okx"
+
+    def all_trades(self, since_ms: int | None = None) -> list[dict[str, Any]]:
+        """Our trades on every symbol since ``since_ms`` (epoch ms; None: those of the day before the latest),
+        paged back by OKX's ``billId`` (100 a page)."""
+        out: list[dict[str, Any]] = []
+        params: dict[str, Any] = {}
+        floor = since_ms
+        while True:
+            page: list[dict[str, Any]] = self.call("trades", lambda p=dict(params): self.exchange.fetch_my_trades(  # type: ignore[misc]
+                None, since_ms, None, p))
+            out.extend(page)
+            if not page:
+                return out
+            if floor is None:
+                floor = max(int(t["timestamp"]) for t in page) - 86_400_000
+            oldest = min(page, key=lambda t: int(t["info"].get("billId") or 0))
+            if len(page) < 100 or int(oldest["timestamp"]) < floor:
+                return out
+            params = {"after": oldest["info"]["billId"]}
+
     def mids(self, symbols: Sequence[str]) -> dict[str, float]:
         """Mid prices of ``symbols`` (from the book ticker)."""
         out: dict[str, float] = {}
@@ -221,8 +258,8 @@ class CcxtClient:
             return out
         if self.exchange_id == "binance":
             tickers = self.call("prices", lambda: self.exchange.fetch_bids_asks(list(symbols)))
-        else:
-            tickers = {s: self.call("prices", lambda s=s: self.exchange.fetch_ticker(s)) for s in symbols}  # type: ignore[misc]
+        else:  # OKX: every spot ticker, one request
+            tickers = self.call("prices", lambda: self.exchange.fetch_tickers(list(symbols)))
         for symbol, t in tickers.items():
             bid, ask = t.get("bid"), t.get("ask")
             if bid and ask:

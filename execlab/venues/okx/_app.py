@@ -38,7 +38,8 @@ from execlab.venues.okx._stream import PRIVATE_PATH, PrivateStreamHub
 __all__ = ["OkxContext", "OkxError", "build_app", "venue_stats"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_PUBLIC: Final = frozenset({"/api/v5/public/instruments", "/api/v5/public/time", "/api/v5/market/ticker"})
+_PUBLIC: Final = frozenset({"/api/v5/public/instruments", "/api/v5/public/time", "/api/v5/market/ticker",
+                            "/api/v5/market/tickers"})
 #: Requests allowed per rolling 2 seconds, per endpoint and method (OKX's documented limits).
 ENDPOINT_LIMITS: Final = {
     "/api/v5/trade/order": 60, "/api/v5/trade/batch-orders": 300, "/api/v5/trade/cancel-order": 60,
@@ -271,13 +272,21 @@ def build_app(ctx: OkxContext) -> web.Application:
         listed = [instrument_json(i, 1_600_000_000_000) for i in account.instruments.values()]
         return _ok([i for i in listed if wanted in (None, i["instId"])])
 
-    @routes.get("/api/v5/market/ticker")
-    async def ticker(request: web.Request) -> web.StreamResponse:
-        symbol = symbol_of(request.query.get("instId"))
+    def ticker_json(symbol: str) -> dict[str, str]:
         q = account.engine.quote(symbol)
         bid, ask = (q[0], q[1]) if q is not None else (0.0, 0.0)
-        return _ok([{"instType": "SPOT", "instId": inst_id(symbol), "last": str((bid + ask) / 2),
-                     "bidPx": str(bid), "askPx": str(ask), "bidSz": "1", "askSz": "1", "ts": str(ctx.now_ms())}])
+        return {"instType": "SPOT", "instId": inst_id(symbol), "last": str((bid + ask) / 2), "bidPx": str(bid),
+                "askPx": str(ask), "bidSz": "1", "askSz": "1", "ts": str(ctx.now_ms())}
+
+    @routes.get("/api/v5/market/ticker")
+    async def ticker(request: web.Request) -> web.StreamResponse:
+        return _ok([ticker_json(symbol_of(request.query.get("instId")))])
+
+    @routes.get("/api/v5/market/tickers")
+    async def tickers(request: web.Request) -> web.StreamResponse:
+        if request.query.get("instType") != "SPOT":
+            raise OkxError("51000", "Parameter instType error")
+        return _ok([ticker_json(symbol) for symbol in account.instruments])
 
     @routes.post("/api/v5/trade/order")
     async def create_order(request: web.Request) -> web.StreamResponse:

@@ -153,7 +153,7 @@ def _trial(harness: BrokerHarness, url: str, tmp_path: Path, seed: int, tag: str
     orders = journal.orders(run_id)
     assert len(orders) == n_orders, f"seed {seed}: {len(orders)} intents"
     attempts = requests.get(f"{url}/_stats", timeout=30, headers=harness.harness_headers()).json()["order_attempts"]
-    mine = {coid: attempts.get(coid, 0) for coid in orders["client_order_id"]}
+    mine = {coid: attempts.get(harness.venue_client_id(coid), 0) for coid in orders["client_order_id"]}
     wrong = [c for c, n in mine.items() if n != 1]
     assert not wrong, f"seed {seed}: sent twice or never: {wrong}"
     assert set(orders["status"]) == {"filled"}, f"seed {seed}: {orders['status'].value_counts().to_dict()}"

@@ -127,6 +127,10 @@ class BrokerHarness(ABC):
         """One request the venue counts, as a client polling the broker sends it (default: the account)."""
         adapter._account()
 
+    def venue_client_id(self, client_order_id: str) -> str:
+        """The form the venue counts a canonical client order id in (its ``order_attempts`` keys)."""
+        return client_order_id
+
     def journal_secrets(self) -> list[str]:
         """Secrets that must never reach the journal."""
         return [self.secret]
@@ -149,15 +153,3 @@ class BrokerHarness(ABC):
 
 NOT_RUN = "not run: "
 """Prefix of a known gap's reason when the case is not even run (it cannot finish within CI's time)."""
-
-
-def ccxt_open_gaps(name: str) -> dict[str, str]:
-    """The cases still open for a ccxt harness (issue 14), by test id."""
-    return {
-        **{f"test_sigkill_and_restart_loses_nothing_and_sends_nothing_twice[{name}-{k}]":
-           NOT_RUN + "open (issue 14): a 200-symbol rebalance through ccxt does not finish within the trial (order "
-           "lookups and trade listings go symbol by symbol: ccxt needs a symbol per call); 30 symbols take minutes"
-           for k in range(1000)},
-        **{f"test_a_restarted_client_meets_no_429_from_a_binding_rate_limit[{name}-{k}]":
-           NOT_RUN + "open (issue 14): not run to the end yet (see the crash trials' gap)" for k in range(1000)},
-    }

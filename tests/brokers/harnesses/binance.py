@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any, ClassVar
 
-from brokers.harnesses.base import BrokerHarness, VenueHandle, ccxt_open_gaps
+from brokers.harnesses.base import BrokerHarness, VenueHandle
 
 import execlab as xl
 from execlab._brokers.contract import BrokerAdapter
@@ -28,9 +28,10 @@ class BinanceHarness(BrokerHarness):
     order_match = "POST /api/v3/order"
     requests_per_connection = 1  # GET /api/v3/exchangeInfo: ccxt's markets, loaded once per client
     poll_cost = float(ROUTE_WEIGHTS[("GET", "/api/v3/account")])  # the venue's limit is request weight
-    known_gaps: ClassVar[dict[str, str]] = {
-        **ccxt_open_gaps("binance"),
-    }
+    crash_orders = 30
+    """Binance lists trades one symbol at a time (``myTrades``, weight 20): a client restarted after a crash lists
+    those of every order it sent whose fills the journal lacks, so the rate-limited crash trial (60 weight per 2 s)
+    spends at least 25 weight an order (order 1, lookup 4, trades 20): 200 orders would take minutes."""
 
     def start_venue(self, **opts: Any) -> VenueHandle:
         markets = [spot_market(s, lot=0.001, tick=0.01, min_qty=0.001, fee_in="quote") for s in self.symbols]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from typing import Any, ClassVar
 
-from brokers.harnesses.base import BrokerHarness, VenueHandle, ccxt_open_gaps
+from brokers.harnesses.base import BrokerHarness, VenueHandle
 
 import execlab as xl
 from execlab._brokers.contract import BrokerAdapter
@@ -32,9 +32,6 @@ class OkxHarness(BrokerHarness):
     order_match = "POST /api/v5/trade"
     requests_per_connection = 1  # GET /api/v5/public/instruments: ccxt's markets, loaded once per client
     poll_cost = _ORDERS_PER_2S / ENDPOINT_LIMITS["/api/v5/account/balance"]  # the balance allows 10 per 2 s
-    known_gaps: ClassVar[dict[str, str]] = {
-        **ccxt_open_gaps("okx"),
-    }
 
     def start_venue(self, **opts: Any) -> VenueHandle:
         markets = [spot_market(s, lot=0.001, tick=0.01, min_qty=0.001, fee_in="quote") for s in self.symbols]
@@ -70,6 +67,10 @@ class OkxHarness(BrokerHarness):
                 f"  base_url: {url}\n  symbols: base\n  api_key: ${{CONF_KEY}}\n  api_secret: ${{CONF_SECRET}}\n"
                 "  password: ${CONF_PASSPHRASE}\n",
                 {"CONF_KEY": self.key, "CONF_SECRET": self.secret, "CONF_PASSPHRASE": self.passphrase})
+
+    def venue_client_id(self, client_order_id: str) -> str:
+        """OKX's ``clOrdId``: the 32 hex digits."""
+        return OkxAdapter.client_ids.render(client_order_id)
 
     def harness_headers(self) -> dict[str, str]:
         return {"OK-ACCESS-KEY": self.key, "OK-ACCESS-PASSPHRASE": self.passphrase}
