@@ -12,7 +12,7 @@ without such a pair are left as they are.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +20,7 @@ import numpy as np
 from execlab._core.arrays import FloatArray, IntArray
 from execlab._core.fx import FxRates, fx_quote
 
-__all__ = ["HomeConversion", "bar_rates", "fx_quote", "home_conversion"]
+__all__ = ["HomeConversion", "LatestRates", "bar_rates", "fx_quote", "home_conversion"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +73,35 @@ def bar_rates(symbols: Sequence[str], marks: FloatArray, home: str) -> FloatArra
         if quote is not None and quote in by_currency:
             rate[:, i] = by_currency[quote]
     return rate
+
+
+class LatestRates:
+    """Per symbol of a paper run, the home-currency value of one unit of its price currency at the latest mids a
+    feed gave (:func:`bar_rates` for one event, with no look ahead: a currency no pair has priced yet keeps its
+    last rate, 1.0 before the first, with a warning)."""
+
+    def __init__(self, symbols: Sequence[str], home: str) -> None:
+        self.home = home.upper()
+        self._quotes = [fx_quote(s) for s in symbols]
+        self._mids: dict[str, float] = {}
+        self.rate = np.ones(len(self._quotes))
+        self._warned: set[str] = set()
+
+    def update(self, mids: Mapping[str, float]) -> FloatArray:
+        """Enter the pairs' latest mids (NaN: not priced in this event) and return the rates now."""
+        self._mids.update((s, float(v)) for s, v in mids.items() if fx_quote(s) is not None and v == v)
+        rates = FxRates(self._mids, self.home)
+        for i, quote in enumerate(self._quotes):
+            if quote is None or quote == self.home:
+                continue
+            try:
+                self.rate[i] = rates.rate(quote)
+            except ValueError:
+                if quote not in self._warned:
+                    self._warned.add(quote)
+                    warnings.warn(f"no pair priced so far converts {quote} into {self.home}: its amounts stay at "
+                                  "their last rate until one is", stacklevel=2)
+        return self.rate.copy()
 
 
 def home_conversion(rate: FloatArray, cash: FloatArray, fill_bar: IntArray, fill_symbol: IntArray,

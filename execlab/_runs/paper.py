@@ -24,8 +24,10 @@ from execlab._execution.rebalancer import RebalanceContext, Rebalancer
 from execlab._execution.session import build_session
 from execlab._oms.book import BookJournal, OrderBook
 from execlab._oms.journal import Journal
-from execlab._runs.backtest import BacktestResult
+from execlab._runs.backtest import BacktestResult, _converts, _QuoteBalance
+from execlab._runs.home_currency import LatestRates
 from execlab._sim import margin
+from execlab._sim.valuation import home_cash
 
 __all__ = ["PaperResult", "run_paper"]
 
@@ -138,6 +140,12 @@ class _Loop:
         self._checked_tz = False
         self._open_use = open_use(config)
         self.universe = np.array(targets.symbols, dtype=object)
+        # pairs quoted in another currency than the home one: money in the home currency at the feed's latest rates
+        converts = _converts(tuple(targets.symbols), config.currency.upper())
+        self.quotes = _QuoteBalance(rebalancer, len(targets.symbols)) if converts else None
+        self.latest = LatestRates(targets.symbols, config.currency) if converts else None
+        self.rate_now: FloatArray | None = None
+        self.rates: list[FloatArray] = []
 
     def step(self, event: FeedEvent) -> None:
         ex = self.executor
@@ -147,13 +155,22 @@ class _Loop:
             # the open may price a fill of the universe's orders: the data-gap policy decides, as in the backtest
             ours = gap & np.isin(np.array(event.symbols, dtype=object), self.universe)
             check_event_open(self.config.data.gaps, event.symbols, event.timestamp, ours, self._open_use)
+        if self.quotes is not None:  # the fills through the previous event
+            self.quotes.count()
         ex.on_event(event)
         i = ex.step
         ts = event.timestamp
         if last_day is not None and ex.day != last_day:  # a day starts from the previous event's closing equity
             was = self.positions[-1] != 0.0
             marks = self.last_marks
-            self.day_start_equity = self.cash[-1] + float(self.positions[-1][was] @ marks[was])
+            if self.quotes is not None:
+                rate = self.rates[-1]
+                self.day_start_equity = (home_cash(self.cash[-1], self.quotes.balance, rate)
+                                         + float(self.positions[-1][was] @ (marks[was] * rate[was])))
+            else:
+                self.day_start_equity = self.cash[-1] + float(self.positions[-1][was] @ marks[was])
+        if self.latest is not None:
+            self.rate_now = self.latest.update(dict(zip(event.symbols, event.close.tolist(), strict=True)))
         self.clock.append(ts)
         worker = self.worker
         if worker is not None:
@@ -165,6 +182,8 @@ class _Loop:
             worker.on_step(ex.bid, ex.ask, day=ex.day, day_start_equity=self.day_start_equity,
                            adv=ex.adv if self.config.risk.max_adv_pct is not None else None)
         self.times.append(ts)
+        if self.rate_now is not None:
+            self.rates.append(self.rate_now)
         self.positions.append(ex.positions().copy())
         self.cash.append(ex.cash())
         self.last_marks = ex.marks.copy()
@@ -202,9 +221,16 @@ class _Loop:
         # as the backtest writes it: in the feed's time zone
         self.keys[i] = rebalance_key(when if when.tz is None or ts.tz is None else when.tz_convert(ts.tz))
         adv = ex.adv if self.config.risk.max_adv_pct is not None else None
+        cash, equity, rate = ex.cash(), ex.equity(), self.rate_now
+        if self.quotes is not None and rate is not None:  # money in the home currency
+            self.quotes.count()
+            cash = home_cash(cash, self.quotes.balance, rate)
+            held = ex.positions()
+            was = held != 0.0
+            equity = cash + float(held[was] @ (price[was] * rate[was]))
         ctx = RebalanceContext(i, price.copy(), ex.tradable.copy(), ex.day, self.day_start_equity, adv,
-                               ts.to_pydatetime())
-        self.rebalancer.rebalance(target, ctx, ex.cash(), ex.equity())
+                               ts.to_pydatetime(), None if rate is None else rate.copy())
+        self.rebalancer.rebalance(target, ctx, cash, equity)
         self.rebalance_bars.append(i)
 
     def result(self, book: OrderBook, journal: Journal | None) -> PaperResult:
@@ -220,7 +246,7 @@ class _Loop:
         market = MarketData(index, self.targets.symbols, b["open"], b["high"], b["low"], b["close"], b["volume"])
         return PaperResult(self.config, market, book, stack(self.positions), np.array(self.cash),
                            np.array(self.rebalance_bars, dtype=np.int64), self.executor, self.keys, journal,
-                           self.skipped, self.worker)
+                           self.skipped, self.worker, np.array(self.rates) if self.rates else None)
 
 
 class PaperResult(BacktestResult):
@@ -229,8 +255,9 @@ class PaperResult(BacktestResult):
 
     def __init__(self, config: Config, market: MarketData, book: OrderBook, positions: FloatArray, cash: FloatArray,
                  rebalance_bars: IntArray, executor: PaperExecutor, keys: dict[int, str], journal: Journal | None,
-                 skipped: Sequence[pd.Timestamp] = (), algo_worker: AlgoWorker | None = None):
-        super().__init__(config, market, book, positions, cash, rebalance_bars, algo_worker)
+                 skipped: Sequence[pd.Timestamp] = (), algo_worker: AlgoWorker | None = None,
+                 rate: FloatArray | None = None):
+        super().__init__(config, market, book, positions, cash, rebalance_bars, algo_worker, rate)
         self.executor = executor
         self.journal = journal
         self.skipped_rebalances = list(skipped)

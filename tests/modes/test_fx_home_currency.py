@@ -152,3 +152,27 @@ def test_tca_of_a_cross_is_in_usd_at_each_fills_bar_rate(bars: pd.DataFrame) -> 
         assert order["decision_notional"] == pytest.approx(row.quantity * order["decision_price"] * rate, rel=1e-12)
     # the half spread paid on the cross, in USD, is what the result's slippage cost says
     assert float(orders["execution_cost"].sum()) == pytest.approx(float(result.costs["slippage"]), rel=1e-9)
+
+
+def test_a_paper_run_values_and_caps_a_cross_in_usd_as_the_backtest_does(bars: pd.DataFrame) -> None:
+    """The same targets (the four pairs, then the capped cross) on the local simulated venue, fed the same quote
+    bars: the paper run's orders, fills and USD equity are the backtest's, bar by bar."""
+    frame, days = targets(bars)
+    # fills at the next bar's open with slippage (the paper executor's replay of a table has no quote-fill model)
+    venue = xl.VenueConfig(fill_price="next_open", slippage={"model": "fixed_bps", "bps": 1.0})
+    backtest_cfg = config().model_copy(update={"venue": venue})
+    paper_cfg = backtest_cfg.model_copy(update={"mode": "paper"})
+    backtest = xl.run_backtest(frame, bars, backtest_cfg)
+    paper = xl.run_paper(frame, bars, paper_cfg)
+    assert paper.fills.equals(backtest.fills)
+    np.testing.assert_allclose(paper.equity.to_numpy(), backtest.equity.to_numpy(), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(paper.equity.to_numpy(), by_hand(bars, paper.fills, days).to_numpy(), atol=1e-6)
+    assert paper.costs["fees"] == backtest.costs["fees"]
+    # the cash check: $400,000 of EUR/GBP at its GBP price would pass as dollars; the paper run caps it as the backtest
+    capped = pd.DataFrame({"timestamp": [days[9]], "symbol": ["EUR/GBP"], "target": [440_000.0]})
+    universe = bars[bars["symbol"].isin(["EUR/GBP", "GBP/USD"])]
+    small = {"initial_cash": 400_000.0}
+    b = xl.run_backtest(capped, universe, backtest_cfg.model_copy(update=small))
+    p = xl.run_paper(capped, universe, paper_cfg.model_copy(update=small))
+    assert p.orders["quantity"].tolist() == b.orders["quantity"].tolist()
+    assert p.orders["quantity"].iloc[0] < 440_000.0
