@@ -5,13 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # `make test` runs the whole suite on 3.11 and, on each of OTHER_PYTHONS (in its own .venv-X.Y; skipped, and said
 # so, when the machine has none), OTHER_PYTHONS_TESTS (the unit tests and the CLI demo end to end, slow ones included)
-# plus one half of the other tests not marked slow: tests/brokers on 3.12, the rest (dashboard, e2e, modes, oms, sim) on
-# 3.13, so each of those runs on one newer interpreter. The slow rest (crash and pacing trials, notebooks, the
-# browser, end-to-end rebalances) runs on 3.11 only, so the whole of `make test` stays under 40 minutes.
+# plus every other test not marked slow. The slow rest (crash and pacing trials, notebooks, the browser, end-to-end
+# rebalances) runs on 3.11 only, so the whole of `make test` stays under 40 minutes.
 OTHER_PYTHONS ?= 3.12 3.13
 OTHER_PYTHONS_TESTS := tests/unit tests/e2e/test_cli_demo.py
-OTHER_PYTHONS_REST_3.12 := tests/brokers
-OTHER_PYTHONS_REST_OTHERS := tests/dashboard tests/e2e tests/modes tests/oms tests/sim --ignore=tests/e2e/test_cli_demo.py
+OTHER_PYTHONS_REST := tests/brokers tests/dashboard tests/e2e tests/modes tests/oms tests/sim \
+	--ignore=tests/e2e/test_cli_demo.py
 FAST_TIER := -m "not slow and not browser and not notebook"
 # pytest runs on PYTEST_WORKERS processes (pytest-xdist; CI's machine has 2 cores); tests sharing a module-scoped
 # fixture stay on one process (xdist_group, tests/conftest.py). PYTEST_WORKERS=0 runs in this process, serially.
@@ -52,11 +51,10 @@ test-other-pythons:
 	@for v in $(OTHER_PYTHONS); do \
 		py=$$(.ci/find-python $$v); \
 		if [ -z "$$py" ]; then echo "Python $$v: SKIPPED (no python$$v on this machine)"; continue; fi; \
-		echo "Python $$v ($$py): $(OTHER_PYTHONS_TESTS), then its half of the rest not marked slow, in .venv-$$v"; \
+		echo "Python $$v ($$py): $(OTHER_PYTHONS_TESTS), then every other test not marked slow, in .venv-$$v"; \
 		$(MAKE) --no-print-directory VENV=.venv-$$v PY=$$py setup || exit 1; \
 		.venv-$$v/bin/python -m pytest $(PYTEST_PARALLEL) $(OTHER_PYTHONS_TESTS) -q || exit 1; \
-		case $$v in 3.12) rest="$(OTHER_PYTHONS_REST_3.12)";; *) rest="$(OTHER_PYTHONS_REST_OTHERS)";; esac; \
-		.venv-$$v/bin/python -m pytest $(PYTEST_PARALLEL) $$rest -m "not slow" -q || exit 1; \
+		.venv-$$v/bin/python -m pytest $(PYTEST_PARALLEL) $(OTHER_PYTHONS_REST) -m "not slow" -q || exit 1; \
 	done
 
 # The documentation site (MkDocs + Material + mkdocstrings), warnings as errors; `make docs` serves nothing, it builds.
