@@ -62,23 +62,31 @@ def test_running_the_same_rebalance_twice_sends_nothing_twice(venue: AlpacaVenue
     assert held(venue) == targets
 
 
-def test_resume_sends_only_what_never_reached_the_broker(venue: AlpacaVenue, journal: Journal) -> None:
-    cfg = _config()
-    # A first process journals the intents and sends only the first order before it dies.
+class ProcessDiedError(Exception):
+    """The first process's end, raised from the executor's progress hook."""
+
+
+def _die_at_second_send(venue: AlpacaVenue, journal: Journal, cfg: xl.Config) -> list[str]:
+    """A first process rebalances AAA, BBB and CCC and dies once its second request is journaled, before it is
+    sent; returns the client order ids it reached."""
     sent: list[str] = []
 
-    class ProcessDiedError(Exception):
-        pass
-
-    def die_after_first(event: str, coid: str) -> None:
+    def die_at_second_send(event: str, coid: str) -> None:
         sent.append(coid)
         if len(sent) == 2:
             raise ProcessDiedError
 
     first = BrokerExecutor(AlpacaAdapter(KEY, SECRET, base_url=venue.base_url), journal, cfg.run_id, (),
-                           progress=die_after_first)
+                           progress=die_at_second_send)
     with pytest.raises(ProcessDiedError):
         run_live_rebalance({"AAA": 10, "BBB": 20, "CCC": 30}, PRICES, cfg, first, journal, "k", timeout=5)
+    return sent
+
+
+def test_resume_sends_only_what_never_reached_the_broker(venue: AlpacaVenue, journal: Journal) -> None:
+    cfg = _config()
+    # A first process journals the intents and sends only the first order before it dies.
+    _die_at_second_send(venue, journal, cfg)
     assert len(journal.orders(cfg.run_id, "k")) == 3  # every intent was journaled before anything was sent
     done = run_live_rebalance({"AAA": 10, "BBB": 20, "CCC": 30}, PRICES, cfg, _executor(venue, journal), journal,
                               "k", timeout=10)
@@ -92,21 +100,7 @@ def test_resume_sends_only_what_never_reached_the_broker(venue: AlpacaVenue, jou
 def test_reconcile_asks_the_broker_only_about_orders_whose_request_was_journaled(venue: AlpacaVenue,
                                                                                    journal: Journal) -> None:
     cfg = _config()
-
-    class ProcessDiedError(Exception):
-        pass
-
-    sent: list[str] = []
-
-    def die_at_second_send(event: str, coid: str) -> None:  # the second request is journaled, then the crash
-        sent.append(coid)
-        if len(sent) == 2:
-            raise ProcessDiedError
-
-    first = BrokerExecutor(AlpacaAdapter(KEY, SECRET, base_url=venue.base_url), journal, cfg.run_id, (),
-                           progress=die_at_second_send)
-    with pytest.raises(ProcessDiedError):
-        run_live_rebalance({"AAA": 10, "BBB": 20, "CCC": 30}, PRICES, cfg, first, journal, "k", timeout=5)
+    sent = _die_at_second_send(venue, journal, cfg)
     report = reconcile(_executor(venue, journal), journal, cfg.run_id)
     status = dict(zip(report.refreshed["client_order_id"], report.refreshed["broker_status"], strict=True))
     [never] = set(journal.orders(cfg.run_id, "k")["client_order_id"]) - set(sent)
