@@ -321,17 +321,16 @@ class Journal:
     def record_fills(self, run_id: str, fills: Sequence[JournalFill]) -> list[bool]:
         """Journal executions; returns which were new (a fill seen before is ignored, not doubled)."""
         at = _now()
-        out = []
+        return self._insert_new(
+            "INSERT OR IGNORE INTO fills (fill_id, client_order_id, run_id, symbol, side, quantity, price, fee, at, "
+            "fee_currency, liquidity, executed_at, quote_rate) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            [(f.fill_id, f.client_order_id, run_id, f.symbol, f.side, float(f.quantity), float(f.price), float(f.fee),
+              f.at or at, f.fee_currency, f.liquidity, f.executed_at, f.quote_rate) for f in fills])
+
+    def _insert_new(self, sql: str, rows: Sequence[tuple[Any, ...]]) -> list[bool]:
+        """Run ``sql`` (an ``INSERT OR IGNORE``) for each row in one transaction; returns which rows were new."""
         with self._tx() as db:
-            for f in fills:
-                cur = db.execute(
-                    "INSERT OR IGNORE INTO fills (fill_id, client_order_id, run_id, symbol, side, quantity, price, "
-                    "fee, at, fee_currency, liquidity, executed_at, quote_rate) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (f.fill_id, f.client_order_id, run_id, f.symbol, f.side, float(f.quantity), float(f.price),
-                     float(f.fee), f.at or at, f.fee_currency, f.liquidity, f.executed_at, f.quote_rate),
-                )
-                out.append(cur.rowcount == 1)
-        return out
+            return [db.execute(sql, row).rowcount == 1 for row in rows]
 
     # -- reads --------------------------------------------------------------------------------------------
     def _frame(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
@@ -377,15 +376,10 @@ class Journal:
         """Journal money the broker booked outside fills (daily financing); returns which were new (one seen
         before, by any run, is ignored)."""
         at = _now()
-        out = []
-        with self._tx() as db:
-            for c in charges:
-                cur = db.execute(
-                    "INSERT OR IGNORE INTO charges (charge_id, run_id, kind, symbol, amount, currency, at, booked_at) "
-                    "VALUES (?,?,?,?,?,?,?,?)",
-                    (c.charge_id, run_id, c.kind, c.symbol, float(c.amount), c.currency, at, c.booked_at))
-                out.append(cur.rowcount == 1)
-        return out
+        return self._insert_new(
+            "INSERT OR IGNORE INTO charges (charge_id, run_id, kind, symbol, amount, currency, at, booked_at) "
+            "VALUES (?,?,?,?,?,?,?,?)",
+            [(c.charge_id, run_id, c.kind, c.symbol, float(c.amount), c.currency, at, c.booked_at) for c in charges])
 
     def charges(self, run_id: str | None = None) -> pd.DataFrame:
         """The charges journaled (of ``run_id``, or all), oldest first: ``amount`` signed, negative paid."""
