@@ -19,22 +19,33 @@ import numba
 import numpy as np
 from numba.typed import List
 
-from execlab._execution.compiled_backtest import CompiledRun, _loop, compiled_run
+from execlab._execution.compiled_backtest import _BOOK, _POSITIONS_ARG, CompiledRun, _loop, compiled_run
 
-__all__ = ["run_compiled_many"]
+__all__ = ["BOOK_STATUS", "POSITIONS_ARG", "loop_outputs", "run_compiled_many"]
+
+POSITIONS_ARG = _POSITIONS_ARG
+"""Where the loop's arguments hold the positions per bar (the cash per bar follows)."""
+BOOK_STATUS = _BOOK.index("status")
+"""Where the loop's book record holds each order's state code."""
 
 
 def run_compiled_many(runs: Sequence[tuple[Any, ...]]) -> list[CompiledRun | None]:
     """Run the compiled loop once per argument tuple of ``runs`` (from ``loop_arguments``, all of one type: the
     same market's arrays) in one compiled call; each run's :class:`CompiledRun`, or ``None`` where a run met a data
     gap (the per-step path must run it)."""
+    return [compiled_run(args, out) for args, out in zip(runs, loop_outputs(runs), strict=True)]
+
+
+def loop_outputs(runs: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """What the compiled loop returns for each argument tuple of ``runs`` (see :func:`run_compiled_many`), run in
+    one compiled call: ``(book record, orders, fill record, fills, data-gap bar or -1)``; the positions and cash
+    are written into each tuple's own arrays."""
     if not runs:
         return []
     chunk = List()
     for args in _private(runs):
         chunk.append(args)
-    outs = _loop_many(chunk)
-    return [compiled_run(args, tuple(out)) for args, out in zip(runs, outs, strict=True)]
+    return [tuple(out) for out in _loop_many(chunk)]
 
 
 def _private(runs: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

@@ -15,7 +15,8 @@ from typing import Final
 import numpy as np
 import pandas as pd
 
-__all__ = ["Drawdown", "TearSheet", "bars_per_year", "benchmark_levels", "headline_figures", "tear_sheet"]
+__all__ = ["Drawdown", "TearSheet", "bars_per_year", "benchmark_levels", "headline_figures", "headline_rows",
+           "tear_sheet"]
 
 #: Bars in a year of daily trading sessions (the usual annualisation of daily returns).
 TRADING_DAYS: Final = 252.0
@@ -198,6 +199,79 @@ def _headline(values: np.ndarray, times: np.ndarray, turnover: np.ndarray, gross
         "bars_per_year": ppy,
     }
     return headline, (depth, peak, trough, recovery)
+
+
+def headline_rows(values: np.ndarray, timestamps: pd.DatetimeIndex, *, turnover: np.ndarray, gross: np.ndarray,
+                  net: np.ndarray, traded: np.ndarray, fees: np.ndarray, slippage: np.ndarray,
+                  periods_per_year: float, risk_free: float = 0.0) -> list[dict[str, float]]:
+    """:func:`headline_figures` of many runs on the same bars at once: row ``k`` of ``values`` (equity), ``turnover``,
+    ``gross`` and ``net`` (runs × bars of the measured span, at least three bars) and element ``k`` of ``traded``,
+    ``fees`` and ``slippage`` give run ``k``'s figures, bit for bit the ones :func:`headline_figures` gives it (the
+    same operations, each reduction row by row)."""
+    ppy = float(periods_per_year)
+    times = timestamps.to_numpy("datetime64[ns]")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = values[:, 1:] / values[:, :-1] - 1.0
+        rf = (1.0 + risk_free) ** (1.0 / ppy) - 1.0
+        excess = r - rf
+        growth = values[:, -1] / values[:, 0]
+        volatility = np.std(r, axis=1, ddof=1)
+        mean_excess = np.mean(excess, axis=1)
+        std_excess = np.std(excess, axis=1, ddof=1)
+        downside = np.mean(np.minimum(excess, 0.0) ** 2, axis=1)
+        peaks = np.maximum.accumulate(values, axis=1)
+        depth_all = values / peaks - 1.0
+    years = int((times[-1] - times[0]) // _DAY) / 365.25
+    n = values.shape[1]
+    rows = np.arange(values.shape[0])
+    trough = np.argmin(depth_all, axis=1)
+    depth = depth_all[rows, trough]
+    top = peaks[rows, trough][:, None]
+    fell = depth < 0
+    col = np.arange(n)[None, :]
+    peak = np.where(fell, np.argmax((values == top) & (col <= trough[:, None]), axis=1), trough)
+    back = (values >= top) & (col >= trough[:, None])
+    recovered = back.any(axis=1) | ~fell
+    end = np.where(fell, np.where(recovered, np.argmax(back, axis=1), trough), trough)
+    dd_days = ((times[end] - times[peak]) // _DAY).astype(np.float64)
+    moved = np.count_nonzero(r != 0.0, axis=1)
+    up = np.count_nonzero(r > 0.0, axis=1)
+    best, worst = r.max(axis=1), r.min(axis=1)
+    turnover_sum = np.nansum(turnover, axis=1)
+    gross_nan, net_nan = np.isnan(gross), np.isnan(net)
+    gross_count = gross.shape[1] - np.count_nonzero(gross_nan, axis=1)
+    net_count = net.shape[1] - np.count_nonzero(net_nan, axis=1)
+    gross_sum = np.where(gross_nan, 0.0, gross).sum(axis=1)
+    net_sum = np.where(net_nan, 0.0, net).sum(axis=1)
+    in_market = np.count_nonzero(gross > 0, axis=1)
+    root = math.sqrt(ppy)
+    out: list[dict[str, float]] = []
+    for k in range(values.shape[0]):
+        g = float(growth[k])
+        cagr = g ** (1.0 / years) - 1.0 if years > 0 and g > 0 else math.nan
+        d = float(depth[k])
+        t, f, s = float(traded[k]), float(fees[k]), float(slippage[k])
+        out.append({
+            "cagr": cagr,
+            "volatility": float(volatility[k]) * root,
+            "sharpe": _ratio(float(mean_excess[k]), float(std_excess[k])) * root,
+            "sortino": _ratio(float(mean_excess[k]), math.sqrt(float(downside[k]))) * root,
+            "max_drawdown": d,
+            "max_drawdown_days": float(dd_days[k]),
+            "calmar": cagr / -d if d < 0 else math.nan,
+            "turnover_per_year": float(turnover_sum[k]) / years if years > 0 else math.nan,
+            "cost_bps": (f + s) / t * 1e4 if t > 0 else 0.0,
+            "fee_bps": f / t * 1e4 if t > 0 else 0.0,
+            "slippage_bps": s / t * 1e4 if t > 0 else 0.0,
+            "hit_rate": float(up[k] / moved[k]) if moved[k] else math.nan,
+            "best_bar": float(best[k]),
+            "worst_bar": float(worst[k]),
+            "gross_exposure": float(gross_sum[k] / gross_count[k]) if gross_count[k] else math.nan,
+            "net_exposure": float(net_sum[k] / net_count[k]) if net_count[k] else math.nan,
+            "time_in_market": float(in_market[k] / gross.shape[1]),
+            "bars_per_year": ppy,
+        })
+    return out
 
 
 def _nanmean(x: np.ndarray) -> float:

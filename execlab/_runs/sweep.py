@@ -22,10 +22,11 @@ from execlab._core.arrays import FloatArray
 from execlab._core.instruments import InstrumentTable
 from execlab._data.bars import MarketData
 from execlab._data.targets import TargetMatrix, align_targets
-from execlab._execution.compiled_backtest import loop_arguments
-from execlab._execution.compiled_sweep import run_compiled_many
+from execlab._execution.compiled_backtest import CompiledRun, compiled_run, loop_arguments
+from execlab._execution.compiled_sweep import BOOK_STATUS, POSITIONS_ARG, loop_outputs
 from execlab._runs.backtest import BacktestResult, compiled_arguments, run_aligned
 from execlab._runs.performance import bars_per_year
+from execlab._runs.sweep_summary import RunArrays, run_summaries
 from execlab._sim import margin
 
 __all__ = ["SweepResult", "Variant", "run_sweep", "sweep_variants"]
@@ -117,11 +118,33 @@ class _Runner:
     def figures(self, result: BacktestResult) -> tuple[dict[str, float], np.ndarray, BacktestResult | None]:
         """A run's summary and equity curve (and the run itself when kept)."""
         first = int(result.rebalance_bars[0]) if result.rebalance_bars.size else 0
-        key = (id(result.timestamps), first)
-        ppy = self._bars_per_year.get(key)
-        if ppy is None:  # what the summary would find from the measured span's bars, found once per span
-            ppy = self._bars_per_year[key] = bars_per_year(result.timestamps[first:])
+        ppy = self.periods_per_year(result.timestamps, first)
         return result.summary(periods_per_year=ppy), result._equity_values(), (result if self.keep else None)
+
+    def periods_per_year(self, timestamps: pd.DatetimeIndex, first: int) -> float:
+        """What the summary would find from the measured span's bars, found once per span."""
+        key = (id(timestamps), first)
+        ppy = self._bars_per_year.get(key)
+        if ppy is None:
+            ppy = self._bars_per_year[key] = bars_per_year(timestamps[first:])
+        return ppy
+
+    def _from_result(self, k: int, cfg: Config, market: MarketData, tm: TargetMatrix, rate: FloatArray | None,
+                     run: CompiledRun) -> Row:
+        try:
+            summary, equity, result = self.figures(
+                BacktestResult(cfg, market, run.book, run.positions, run.cash, tm.bars, rate=rate))
+            return (k, summary, equity, result, None)
+        except Exception as exc:  # pragma: no cover - summaries of a finished run do not fail
+            return (k, None, None, None, f"{type(exc).__name__}: {exc}")
+
+    def _from_arrays(self, arrays: Sequence[tuple[int, Variant, RunArrays]], market: MarketData) -> list[Row]:
+        """The rows of runs summarised from their arrays at once (a run whose span is too short: through its
+        result)."""
+        done = run_summaries([a for *_, a in arrays], market,
+                             lambda first: self.periods_per_year(market.timestamps, first))
+        return [(k, fig[0], fig[1], None, None) if fig is not None else _run_one(self, k, v)
+                for (k, v, _), fig in zip(arrays, done, strict=True)]
 
     def run_chunk(self, chunk: Sequence[tuple[int, Variant]]) -> list[Row]:
         """Run a chunk of variants: those the compiled loop can run in one compiled call per market, the others
@@ -143,24 +166,36 @@ class _Runner:
             rows.append(_run_one(self, k, v))
         for group in compiled.values():
             try:
-                runs = run_compiled_many([g[6] for g in group])
+                outs = loop_outputs([g[6] for g in group])
             except Exception:  # pragma: no cover - the loop raised: each variant alone reports its own error
                 rows.extend(_run_one(self, k, v) for k, v, *_ in group)
                 continue
-            for (k, v, cfg, tm, market, rate, _), run in zip(group, runs, strict=True):
-                if run is None:  # a data gap: the per-step path's data-gap policy decides
+            arrays: list[tuple[int, Variant, RunArrays]] = []
+            for (k, v, cfg, tm, market, rate, args), out in zip(group, outs, strict=True):
+                if out[4] >= 0:  # a data gap: the per-step path's data-gap policy decides
                     rows.append(_run_one(self, k, v))
-                    continue
-                try:
-                    summary, equity, result = self.figures(
-                        BacktestResult(cfg, market, run.book, run.positions, run.cash, tm.bars, rate=rate))
-                    rows.append((k, summary, equity, result, None))
-                except Exception as exc:  # pragma: no cover - summaries of a finished run do not fail
-                    rows.append((k, None, None, None, f"{type(exc).__name__}: {exc}"))
+                elif not self.keep and rate is None:  # figures from the arrays, no result built
+                    arrays.append((k, v, _run_arrays(cfg, tm, args, out)))
+                else:
+                    run = compiled_run(args, out)
+                    rows.append(_run_one(self, k, v) if run is None else self._from_result(k, cfg, market, tm, rate,
+                                                                                          run))
+            if arrays:
+                rows.extend(self._from_arrays(arrays, group[0][4]))
         return rows
 
 
 Row = tuple[int, Any, np.ndarray | None, Any, str | None]
+
+
+def _run_arrays(cfg: Config, tm: TargetMatrix, args: tuple[Any, ...], out: tuple[Any, ...]) -> RunArrays:
+    """A compiled run's arrays (``args`` from ``loop_arguments``, ``out`` what the loop returned for them)."""
+    book, n_orders, fills, n_fills, _ = out
+    return RunArrays(cfg.initial_cash, int(tm.bars[0]) if tm.bars.size else 0, args[POSITIONS_ARG],
+                     args[POSITIONS_ARG + 1], book[BOOK_STATUS][:n_orders], fills[1][:n_fills],
+                     fills[2][:n_fills], fills[3][:n_fills], fills[4][:n_fills], fills[5][:n_fills])
+
+
 _CHUNK: int = 25
 """Variants per compiled call: large enough that the Python around each call is small beside it, small enough
 that threads share the work evenly and the progress bar moves."""
