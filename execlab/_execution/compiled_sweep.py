@@ -13,7 +13,7 @@ kernel it calls, touch this file too (or clear its ``__pycache__``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import numba
 import numpy as np
@@ -39,13 +39,37 @@ def run_compiled_many(runs: Sequence[tuple[Any, ...]]) -> list[CompiledRun | Non
 def loop_outputs(runs: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     """What the compiled loop returns for each argument tuple of ``runs`` (see :func:`run_compiled_many`), run in
     one compiled call: ``(book record, orders, fill record, fills, data-gap bar or -1)``; the positions and cash
-    are written into each tuple's own arrays."""
+    are written into each tuple's own arrays. The market's arrays, the same objects in every tuple, cross into
+    compiled code once per call, not once per run."""
     if not runs:
         return []
-    chunk = List()
-    for args in _private(runs):
-        chunk.append(args)
-    return [tuple(out) for out in _loop_many(chunk)]
+    first = runs[0]
+    if not all(r[i] is first[i] for r in runs[1:] for i in _MARKET_ARGS):
+        chunk = List()
+        for args in _private(runs):
+            chunk.append(args)
+        return [tuple(out) for out in _loop_many(chunk)]
+    market = tuple(_copy(first[i]) for i in _MARKET_ARGS)
+    own = List()
+    for args in _private([tuple(a for i, a in enumerate(r) if i not in _MARKET_SET) for r in runs]):
+        own.append(args)
+    return [tuple(out) for out in _loop_many_shared(market, own)]
+
+
+_MARKET_ARGS: Final = (1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13)
+"""Where the loop's arguments hold the market's own arrays (open, high, low, close, volume, bid, ask, whether there
+are quotes; marks, tradable, trading days): the same objects for every run on that market. The driver puts them
+back in these places (the arguments after them follow each run's own, whatever their number)."""
+_MARKET_SET: Final = frozenset(_MARKET_ARGS)
+
+
+def _copy(a: Any) -> Any:
+    """``a``'s own copy for one compiled call (see :func:`_private`), keeping its compiled type."""
+    if not isinstance(a, np.ndarray):
+        return a
+    c = a.copy()
+    c.setflags(write=a.flags.writeable)
+    return c
 
 
 def _private(runs: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
@@ -69,6 +93,16 @@ def _private(runs: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         return c
 
     return [tuple(private(a) for a in args) for args in runs]
+
+
+@numba.njit(cache=True, nogil=True)
+def _loop_many_shared(market: Any, runs: Any) -> Any:
+    outs = List()
+    for k in range(len(runs)):
+        r = runs[k]
+        # tuple concatenation (numba compiles it; starred items inside a tuple display it does not)
+        outs.append(_loop(*((r[0],) + market[0:8] + (r[1], r[2]) + market[8:11] + r[3:])))  # noqa: RUF005
+    return outs
 
 
 @numba.njit(cache=True, nogil=True)

@@ -129,10 +129,19 @@ def compiled_arguments(tm: TargetMatrix, all_bars: MarketData, cfg: Config, tabl
     rate = _rates(market, all_bars, cfg.currency)
     if engine == "steps" or algos:
         return market, rate, None
-    gap_rows: npt.NDArray[np.bool_] = np.asarray((~inputs.tradable[tm.bars]).any(axis=1), dtype=np.bool_)
-    restricted = np.isin(np.asarray(tm.symbols, dtype=object), list(cfg.risk.restricted))
+    gap_rows: npt.NDArray[np.bool_] = _gap_bars(market, inputs.tradable)[tm.bars]
+    restricted = (np.isin(np.asarray(tm.symbols, dtype=object), list(cfg.risk.restricted)) if cfg.risk.restricted
+                  else np.zeros(len(tm.symbols), dtype=np.bool_))
     return market, rate, (inputs, cfg, CostModel.from_config(cfg.venue, market), tm.values, tm.bars, start,
                           table.arrays(tm.symbols), restricted, adv, gap_rows, rate)
+
+
+def _gap_bars(market: MarketData, tradable: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """Per bar, whether some symbol has no price (found once per market, kept beside its other cached arrays)."""
+    cached: npt.NDArray[np.bool_] | None = market.__dict__.get("_gap_bars")
+    if cached is None:
+        cached = market.__dict__["_gap_bars"] = ~tradable.all(axis=1)
+    return cached
 
 
 def _run_steps(tm: TargetMatrix, market: MarketData, cfg: Config, table: InstrumentTable,
@@ -145,7 +154,7 @@ def _run_steps(tm: TargetMatrix, market: MarketData, cfg: Config, table: Instrum
         adv = adv_before(market.volume, ADV_RISK_WINDOW)
     start = int(tm.bars[0]) if tm.bars.size else n_t
     policy = cfg.data.gaps
-    gap_rows: npt.NDArray[np.bool_] = np.asarray((~tradable[tm.bars]).any(axis=1), dtype=np.bool_)
+    gap_rows = _gap_bars(market, tradable)[tm.bars]
     algos = uses_algorithms(cfg.execution)
     session = build_session(cfg, tm.symbols, market=market, instruments=table,
                             capacity=min(max(1024, tm.values.size), 4_000_000))

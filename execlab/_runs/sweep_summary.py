@@ -19,7 +19,7 @@ from execlab._core.codes import DENIED, FILLED, PARTIALLY_FILLED, PENDING, STATU
 from execlab._data.bars import MarketData
 from execlab._runs.performance import headline_rows
 
-__all__ = ["RunArrays", "bar_sums", "pairwise_sum", "run_summaries"]
+__all__ = ["RunArrays", "bar_sums", "fill_sums", "pairwise_sum", "run_summaries"]
 
 _MIN_SPAN = 3
 """Bars a measured span needs here; a shorter one goes through the result (whose figures are NaN there)."""
@@ -62,19 +62,18 @@ def run_summaries(runs: Sequence[RunArrays], market: MarketData, periods_per_yea
         cash = np.stack([runs[k].cash for k in members])
         equity, gross_value, net_value = bar_sums(stacked, marks, cash, first)
         span = equity[:, first:]
-        notional = [np.abs(runs[k].fill_quantity * runs[k].fill_price) for k in members]
         g = len(members)
-        bins = np.concatenate([j * n_t + runs[k].fill_bar for j, k in enumerate(members)])
-        traded = np.bincount(bins, weights=np.concatenate(notional), minlength=g * n_t).reshape(g, n_t)
+        traded = np.zeros((g, n_t))
+        sums = np.empty((g, 4))
+        for j, k in enumerate(members):
+            run = runs[k]
+            fill_sums(run.fill_bar, run.fill_quantity, run.fill_price, run.fill_reference, run.fill_fee, equity[j],
+                      traded[j], sums[j])
+        turnover_all, fees, slippage, traded_total = sums.T
         with np.errstate(divide="ignore", invalid="ignore"):
-            turnover_all = (traded / equity).sum(axis=1)
             gross = gross_value / span
             net = net_value / span
             turnover = traded[:, first:] / span
-        fees = np.array([runs[k].fill_fee.sum() for k in members])
-        slippage = np.array([np.sum(np.abs(runs[k].fill_price - runs[k].fill_reference)
-                                    * np.abs(runs[k].fill_quantity)) for k in members])
-        traded_total = np.array([np.sum(x) for x in notional])
         headlines = headline_rows(span, market.timestamps[first:], turnover=turnover, gross=gross, net=net,
                                   traded=traded_total, fees=fees, slippage=slippage,
                                   periods_per_year=periods_per_year(first))
@@ -100,38 +99,45 @@ def run_summaries(runs: Sequence[RunArrays], market: MarketData, periods_per_yea
     return out
 
 
-@numba.njit("float64(float64[::1], int64, int64)", cache=True, nogil=True)
-def pairwise_sum(a: FloatArray, lo: int, n: int) -> float:
-    """The sum of ``a[lo:lo + n]`` added up in numpy's order (its pairwise summation: eight running sums in blocks
-    of up to 128, halves above), so it equals ``np.sum`` of those values bit for bit."""
+@numba.njit(cache=True, nogil=True, inline="always")
+def _block_sum(a: FloatArray, lo: int, n: int) -> float:
+    """numpy's sum of ``a[lo:lo + n]`` for ``n`` up to 128: one running sum below 8 values, else eight."""
     if n < 8:
         res = 0.0
         for i in range(n):
             res += a[lo + i]
         return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    whole = n - n % 8
+    while i < whole:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    total: float = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        total += a[lo + i]
+        i += 1
+    return total
+
+
+@numba.njit("float64(float64[::1], int64, int64)", cache=True, nogil=True)
+def pairwise_sum(a: FloatArray, lo: int, n: int) -> float:
+    """The sum of ``a[lo:lo + n]`` added up in numpy's order (its pairwise summation: eight running sums in blocks
+    of up to 128, halves above), so it equals ``np.sum`` of those values bit for bit."""
     if n <= 128:
-        r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
-        r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
-        i = 8
-        whole = n - n % 8
-        while i < whole:
-            r0 += a[lo + i]
-            r1 += a[lo + i + 1]
-            r2 += a[lo + i + 2]
-            r3 += a[lo + i + 3]
-            r4 += a[lo + i + 4]
-            r5 += a[lo + i + 5]
-            r6 += a[lo + i + 6]
-            r7 += a[lo + i + 7]
-            i += 8
-        total: float = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
-        while i < n:
-            total += a[lo + i]
-            i += 1
-        return total
+        return _block_sum(a, lo, n)
     half = n // 2
     half -= half % 8
-    return pairwise_sum(a, lo, half) + pairwise_sum(a, lo + half, n - half)
+    total: float = pairwise_sum(a, lo, half) + pairwise_sum(a, lo + half, n - half)
+    return total
 
 
 _BIG = np.finfo(np.float64).max
@@ -150,12 +156,13 @@ def bar_sums(positions: FloatArray, marks: FloatArray, cash: FloatArray,
     net = np.empty((g, n_t - first))
     held = np.empty(n_s)
     absolute = np.empty(n_s)
+    small = n_s <= 128
     for v in range(g):
         for t in range(n_t):
             for j in range(n_s):
                 x = positions[v, t, j] * marks[t, j]
                 held[j] = 0.0 if np.isnan(x) else x
-            equity[v, t] = pairwise_sum(held, 0, n_s) + cash[v, t]
+            equity[v, t] = (_block_sum(held, 0, n_s) if small else pairwise_sum(held, 0, n_s)) + cash[v, t]
             if t >= first:
                 for j in range(n_s):
                     x = held[j]
@@ -163,6 +170,33 @@ def bar_sums(positions: FloatArray, marks: FloatArray, cash: FloatArray,
                         x = _BIG if x > 0 else -_BIG
                     held[j] = x
                     absolute[j] = abs(x)
-                gross[v, t - first] = pairwise_sum(absolute, 0, n_s)
-                net[v, t - first] = pairwise_sum(held, 0, n_s)
+                if small:
+                    gross[v, t - first] = _block_sum(absolute, 0, n_s)
+                    net[v, t - first] = _block_sum(held, 0, n_s)
+                else:
+                    gross[v, t - first] = pairwise_sum(absolute, 0, n_s)
+                    net[v, t - first] = pairwise_sum(held, 0, n_s)
     return equity, gross, net
+
+
+@numba.njit(cache=True, nogil=True)
+def fill_sums(bar: IntArray, quantity: FloatArray, price: FloatArray, reference: FloatArray, fee: FloatArray,
+              equity: FloatArray, traded: FloatArray, out: FloatArray) -> None:
+    """One run's fills added up as numpy does: ``traded`` (zeros in, per bar) gets the traded notional per bar
+    (``np.bincount`` of the fills' ``|quantity × price|``); ``out`` the sum over bars of traded over ``equity``, the
+    fees, the slippage (``|price − reference| × |quantity|``) and the traded notional."""
+    n = bar.shape[0]
+    n_t = equity.shape[0]
+    notional = np.empty(n)
+    slip = np.empty(n)
+    for i in range(n):
+        notional[i] = abs(quantity[i] * price[i])
+        slip[i] = abs(price[i] - reference[i]) * abs(quantity[i])
+        traded[bar[i]] += notional[i]
+    ratio = np.empty(n_t)
+    for t in range(n_t):
+        ratio[t] = traded[t] / equity[t]
+    out[0] = pairwise_sum(ratio, 0, n_t)
+    out[1] = pairwise_sum(np.ascontiguousarray(fee), 0, n)
+    out[2] = pairwise_sum(slip, 0, n)
+    out[3] = pairwise_sum(notional, 0, n)
