@@ -140,7 +140,7 @@ def _gap_bars(market: MarketData, tradable: npt.NDArray[np.bool_]) -> npt.NDArra
     """Per bar, whether some symbol has no price (found once per market, kept beside its other cached arrays)."""
     cached: npt.NDArray[np.bool_] | None = market.__dict__.get("_gap_bars")
     if cached is None:
-        cached = market.__dict__["_gap_bars"] = ~tradable.all(axis=1)
+        cached = market.__dict__["_gap_bars"] = np.asarray(~tradable.all(axis=1), dtype=np.bool_)
     return cached
 
 
