@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from execlab._config import Config
 from execlab._core.instruments import InstrumentTable
 from execlab._data.bars import MarketData
 from execlab._runs.sweep import Row, Variant, _progress, _Runner, variant_chunks
 
-__all__ = ["run_on_dask", "sweep_client"]
+__all__ = ["pack_rows", "run_on_dask", "sweep_client", "unpack_rows"]
 
 _CHUNKS_PER_WORKER = 4
 _runner_cache: list[tuple[tuple[int, ...], _Runner]] = []
@@ -34,15 +36,45 @@ def sweep_client(config: Config) -> tuple[Any, Any]:
 
 
 def _chunk_on_worker(frames: Mapping[str, Any], market: MarketData, base: Config,
-                     instruments: InstrumentTable | None, chunk: Sequence[tuple[int, Variant]]) -> list[Row]:
-    """Run one chunk of variants on a worker; the runner (aligned frames, resolved configs) is kept between chunks
-    of the same sweep."""
+                     instruments: InstrumentTable | None, chunk: Sequence[tuple[int, Variant]]) -> Packed:
+    """Run one chunk of variants on a worker, its rows packed (:func:`pack_rows`); the runner (aligned frames,
+    resolved configs) is kept between chunks of the same sweep."""
     key = (id(frames), id(market), id(base), id(instruments))
     runner = next((r for k, r in _runner_cache if k == key), None)
     if runner is None:
         runner = _Runner(frames, market, base, instruments, keep=False)
         _runner_cache[:] = [(key, runner)]
-    return [row for part in variant_chunks(chunk, 1) for row in runner.run_chunk(part)]
+    return pack_rows([row for part in variant_chunks(chunk, 1) for row in runner.run_chunk(part)])
+
+
+Packed = tuple[list[tuple[tuple[str, ...], np.ndarray, np.ndarray, np.ndarray]], list[tuple[int, str]]]
+"""Rows as a few arrays: per set of summary keys, (keys, variant numbers, figures: variants × keys, equity:
+variants × bars); and the failures as (variant number, error)."""
+
+
+def pack_rows(rows: Sequence[Row]) -> Packed:
+    """A chunk's rows as a few arrays (what a worker sends back: a handful of buffers, not one per variant)."""
+    groups: dict[tuple[str, ...], list[Row]] = {}
+    failed: list[tuple[int, str]] = []
+    for row in rows:
+        if row[4] is not None or row[1] is None or row[2] is None:
+            failed.append((row[0], str(row[4])))
+        else:
+            groups.setdefault(tuple(row[1]), []).append(row)
+    return ([(keys, np.array([r[0] for r in members], dtype=np.int64),
+              np.array([list(r[1].values()) for r in members], dtype=np.float64),
+              np.stack([r[2] for r in members if r[2] is not None])) for keys, members in groups.items()], failed)
+
+
+def unpack_rows(packed: Packed) -> list[Row]:
+    """The rows :func:`pack_rows` packed (summary values back as Python floats)."""
+    groups, failed = packed
+    rows: list[Row] = []
+    for keys, ks, figures, equity in groups:
+        for k, values, curve in zip(ks.tolist(), figures.tolist(), equity, strict=True):
+            rows.append((k, dict(zip(keys, values, strict=True)), curve, None, None))
+    rows.extend((k, None, None, None, error) for k, error in failed)
+    return rows
 
 
 def run_on_dask(frames: Mapping[str, Any], market: MarketData, base: Config, instruments: InstrumentTable | None,
@@ -67,7 +99,7 @@ def run_on_dask(frames: Mapping[str, Any], market: MarketData, base: Config, ins
         rows: list[Row] = []
         for future in as_completed(futures):  # type: ignore[no-untyped-call]
             try:
-                rows.extend(future.result())
+                rows.extend(unpack_rows(future.result()))
             except Exception as exc:  # the task itself failed (a worker died): each of its variants failed
                 rows.extend((k, None, None, None, f"{type(exc).__name__}: {exc}") for k, _ in members[future.key])
             bar(sizes[future.key])
