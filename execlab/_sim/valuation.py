@@ -9,8 +9,9 @@ from __future__ import annotations
 import numba
 
 from execlab._core.arrays import FloatArray, IntArray
+from execlab._core.compiled import no_refcount
 
-__all__ = ["add_quote_flows", "exposures", "held_value", "home_cash"]
+__all__ = ["add_order_flows", "add_quote_flows", "exposures", "held_value", "home_cash"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -43,6 +44,15 @@ def add_quote_flows(balance: FloatArray, symbol: IntArray, quantity: FloatArray,
     symbol, in fill order."""
     for k in range(symbol.shape[0]):
         balance[symbol[k]] -= quantity[k] * price[k] + fee[k]
+
+
+@no_refcount()
+def add_order_flows(balance: FloatArray, order_symbol: IntArray, oid: IntArray, quantity: FloatArray,
+                    price: FloatArray, fee: FloatArray, first: int, stop: int) -> None:
+    """:func:`add_quote_flows` of fills ``first .. stop`` given by order (``order_symbol[oid[k]]`` their symbol), in
+    fill order. Allocates nothing."""
+    for k in range(first, stop):
+        balance[order_symbol[oid[k]]] -= quantity[k] * price[k] + fee[k]
 
 
 @numba.njit(cache=True, nogil=True)
