@@ -7,6 +7,11 @@ plan's diff and cash cap, the risk checks, the order state table, the matching k
 valuation) called in the same order on the same numbers, so both paths give the same orders, fills, positions and
 cash. A rebalance that meets a data gap hands the run back to the per-step path (which applies the data-gap policy).
 
+:func:`_loop` allocates every array of a run once (the account, the working orders, the buffers a rebalance plans,
+checks and books in); :func:`_bars` runs the bars on them compiled without reference counting
+(:func:`execlab._core.compiled.no_refcount`), so a bar costs no allocation and no atomic operation, and hands back
+to :func:`_loop` for room when the working-order or fill record may overflow.
+
 Numba caches the compiled loop keyed by this file alone: after changing a kernel it calls in another module (the
 plan, risk, matching, cost or valuation kernels), touch this file or clear its ``__pycache__`` so the loop is
 compiled again with the new kernel (an installed release replaces every file, so users are not affected).
@@ -34,7 +39,7 @@ from execlab._plan.diff import _UNIT_CODES, _cap_to_cash, _diff_into, plan_buffe
 from execlab._risk.kernel import check_orders, initial_state, risk_params
 from execlab._sim.costs import CostModel, estimate_into
 from execlab._sim.kernel import match_bar
-from execlab._sim.valuation import add_order_flows, exposures, held_value, home_cash
+from execlab._sim.valuation import add_quote_flows, exposures, held_value, home_cash
 
 __all__ = ["CompiledInputs", "CompiledRun", "compiled_inputs", "compiled_run", "loop_arguments", "run_compiled"]
 
@@ -377,7 +382,7 @@ def _bars(state: np.ndarray, day_start: FloatArray, o: FloatArray, h: FloatArray
         mark_i = mark[i]
         market = (o[i], h[i], lo[i], c[i], vol[i], bid_row, ask_row, sig_row, cadv_row, mark_i)
         if has_rate and n_counted < n_fills:  # the fills through bar i - 1
-            add_order_flows(quote_balance, b_sym, fl[0], fl[2], fl[3], fl[5], n_counted, n_fills)
+            add_quote_flows(quote_balance, b_sym, fl[0], fl[2], fl[3], fl[5], n_counted, n_fills)
             n_counted = n_fills
         if wn > 0:
             eq_m = cash_box[0] + held_value(position, mark_i) if margin_on else 0.0
@@ -408,7 +413,7 @@ def _bars(state: np.ndarray, day_start: FloatArray, o: FloatArray, h: FloatArray
             equity = c0 + held_value(position, mark_i)
             price = home_mark[i]  # one unit's worth in the home currency (``mark`` itself without a foreign quote)
             if has_rate:  # money in the home currency
-                add_order_flows(quote_balance, b_sym, fl[0], fl[2], fl[3], fl[5], n_counted, n_fills)
+                add_quote_flows(quote_balance, b_sym, fl[0], fl[2], fl[3], fl[5], n_counted, n_fills)
                 n_counted = n_fills
                 c0 = home_cash(cash_box[0], quote_balance, rate[i])
                 equity = c0 + held_value(position, price)

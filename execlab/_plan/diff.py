@@ -136,16 +136,6 @@ _BYTE: Final = np.uint64(0xFF)
 
 
 @numba.njit(cache=True, nogil=True)
-def stable_argsort(values: FloatArray) -> IntArray:
-    """Indices that sort ``values`` (no NaN) ascending, equal values in index order: ``np.argsort(values,
-    kind="stable")`` (:func:`argsort_into` on buffers of its own)."""
-    n = values.shape[0]
-    idx = np.empty(n, np.int64)
-    argsort_into(values, n, idx, sort_scratch(n))
-    return idx
-
-
-@numba.njit(cache=True, nogil=True)
 def sort_scratch(n: int) -> tuple[FloatArray, npt.NDArray[np.uint64], npt.NDArray[np.uint64], IntArray, IntArray]:
     """The buffers :func:`argsort_into` sorts up to ``n`` values in."""
     return np.empty(n), np.empty(n, np.uint64), np.empty(n, np.uint64), np.empty(n, np.int64), np.empty(256, np.int64)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-import numba
 import numpy as np
 
 from execlab._config import FeeConfig, SlippageConfig, VenueConfig
@@ -114,26 +113,13 @@ class CostModel:
         return CostEstimate(slippage)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def estimate_kernel(slip_model: int, slip_params: FloatArray, fee_model: int, fee_params: FloatArray,
-                    qty: FloatArray, price: FloatArray, sigma: FloatArray, adv: FloatArray, bid: FloatArray,
-                    ask: FloatArray, has_quotes: bool) -> tuple[FloatArray, float, float, float, float]:
-    """:meth:`CostModel.estimate` for the compiled loop: (slippage per symbol or one for all, fee rate, per-share
-    fee, minimum fee, largest fee as a fraction of notional), from the rows of one bar (:func:`estimate_into` on a
-    buffer of its own)."""
-    slip = np.empty(max(price.shape[0], 1))
-    n, fee_rate, per_share, min_fee, max_fee_pct = estimate_into(slip, slip_model, slip_params, fee_model,
-                                                                 fee_params, qty, price, sigma, adv, bid, ask,
-                                                                 has_quotes)
-    return slip[:n].copy(), fee_rate, per_share, min_fee, max_fee_pct
-
-
 @no_refcount(error_model="numpy")
 def estimate_into(slip: FloatArray, slip_model: int, slip_params: FloatArray, fee_model: int, fee_params: FloatArray,
                   qty: FloatArray, price: FloatArray, sigma: FloatArray, adv: FloatArray, bid: FloatArray,
                   ask: FloatArray, has_quotes: bool) -> tuple[int, float, float, float, float]:
-    """:func:`estimate_kernel` into ``slip`` (one per symbol): (how many slippage values it wrote, 1 for one for
-    all, fee rate, per-share fee, minimum fee, largest fee as a fraction of notional). Allocates nothing."""
+    """:meth:`CostModel.estimate` for the compiled loop, from the rows of one bar, the slippage into ``slip`` (one
+    per symbol, or its first for all): (how many slippage values it wrote, fee rate, per-share fee, minimum fee,
+    largest fee as a fraction of notional). Allocates nothing."""
     n = 1
     if slip_model == kernel.SLIP_BPS:
         slip[0] = slip_params[0] * 1e-4

@@ -11,7 +11,7 @@ import numba
 from execlab._core.arrays import FloatArray, IntArray
 from execlab._core.compiled import no_refcount
 
-__all__ = ["add_order_flows", "add_quote_flows", "exposures", "held_value", "home_cash"]
+__all__ = ["add_quote_flows", "exposures", "held_value", "home_cash"]
 
 
 @numba.njit(cache=True, nogil=True)
@@ -37,20 +37,12 @@ def exposures(position: FloatArray, price: FloatArray) -> tuple[float, float]:
     return gross, net
 
 
-@numba.njit(cache=True, nogil=True)
-def add_quote_flows(balance: FloatArray, symbol: IntArray, quantity: FloatArray, price: FloatArray,
-                    fee: FloatArray) -> None:
-    """Add fills' cash flows (``-(quantity × price + fee)``, in each symbol's price currency) to ``balance`` per
-    symbol, in fill order."""
-    for k in range(symbol.shape[0]):
-        balance[symbol[k]] -= quantity[k] * price[k] + fee[k]
-
-
 @no_refcount()
-def add_order_flows(balance: FloatArray, order_symbol: IntArray, oid: IntArray, quantity: FloatArray,
+def add_quote_flows(balance: FloatArray, order_symbol: IntArray, oid: IntArray, quantity: FloatArray,
                     price: FloatArray, fee: FloatArray, first: int, stop: int) -> None:
-    """:func:`add_quote_flows` of fills ``first .. stop`` given by order (``order_symbol[oid[k]]`` their symbol), in
-    fill order. Allocates nothing."""
+    """Add the cash flows of fills ``first .. stop`` (``-(quantity × price + fee)``, in each symbol's price currency;
+    fill ``k`` is of order ``oid[k]``, whose symbol is ``order_symbol[oid[k]]``) to ``balance`` per symbol, in fill
+    order. Allocates nothing."""
     for k in range(first, stop):
         balance[order_symbol[oid[k]]] -= quantity[k] * price[k] + fee[k]
 
