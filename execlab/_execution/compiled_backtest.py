@@ -7,6 +7,11 @@ plan's diff and cash cap, the risk checks, the order state table, the matching k
 valuation) called in the same order on the same numbers, so both paths give the same orders, fills, positions and
 cash. A rebalance that meets a data gap hands the run back to the per-step path (which applies the data-gap policy).
 
+:func:`_loop` allocates every array of a run once (the account, the working orders, the buffers a rebalance plans,
+checks and books in); :func:`_bars` runs the bars on them compiled without reference counting
+(:func:`execlab._core.compiled.no_refcount`), so a bar costs no allocation and no atomic operation, and hands back
+to :func:`_loop` for room when the working-order or fill record may overflow.
+
 Numba caches the compiled loop keyed by this file alone: after changing a kernel it calls in another module (the
 plan, risk, matching, cost or valuation kernels), touch this file or clear its ``__pycache__`` so the loop is
 compiled again with the new kernel (an installed release replaces every file, so users are not affected).
@@ -25,13 +30,14 @@ from execlab._config import Config
 from execlab._core.arrays import FloatArray, IntArray
 from execlab._core.batches import FillBatch
 from execlab._core.codes import TIF, TYPE
+from execlab._core.compiled import no_refcount
 from execlab._core.instruments import InstrumentArrays
 from execlab._core.models import OrderType
 from execlab._data.bars import MarketData
 from execlab._oms.book import TRANSITIONS, OrderBook
-from execlab._plan.diff import _UNIT_CODES, _cap_to_cash, _diff
+from execlab._plan.diff import _UNIT_CODES, _cap_to_cash, _diff_into, plan_buffers, sort_scratch
 from execlab._risk.kernel import check_orders, initial_state, risk_params
-from execlab._sim.costs import CostModel, estimate_kernel
+from execlab._sim.costs import CostModel, estimate_into
 from execlab._sim.kernel import match_bar
 from execlab._sim.valuation import add_quote_flows, exposures, held_value, home_cash
 
@@ -228,17 +234,11 @@ def _compact(w: tuple, n: int) -> int:  # type: ignore[type-arg]
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _apply(out: tuple, nf: int, ne: int, i: int, bk: tuple, fl: tuple, n_fills: int,  # type: ignore[type-arg]
-           table: np.ndarray) -> tuple:  # type: ignore[type-arg]
-    """Book the matching kernel's fills and events (``OrderBook.apply``); returns the fill record (grown when
-    full). Inlined into the loop by numba: called, it took and released a reference to each of the ~30 arrays of
-    its three records at every rebalance (atomic operations that cost more than the booking itself on a small
-    universe)."""
+           table: np.ndarray) -> None:
+    """Book the matching kernel's fills and events (``OrderBook.apply``) into the order and fill records (the fill
+    record has room: :func:`_bars` checks at each bar)."""
     f_oid, f_qty, f_price, f_ref, f_fee, f_maker, e_oid, e_status, e_reason = out
     status, venue_reason, filled, value, fees = bk[4], bk[6], bk[10], bk[11], bk[12]
-    if n_fills + nf > fl[0].shape[0]:
-        size = max(n_fills + nf, 2 * fl[0].shape[0])
-        fl = (_grow1(fl[0], size), _grow1(fl[1], size), _grow1(fl[2], size), _grow1(fl[3], size),
-              _grow1(fl[4], size), _grow1(fl[5], size), _grow1(fl[6], size))
     x_oid, x_bar, x_qty, x_price, x_ref, x_fee, x_maker = fl
     for k in range(nf):
         o = f_oid[k]
@@ -259,7 +259,12 @@ def _apply(out: tuple, nf: int, ne: int, i: int, bk: tuple, fl: tuple, n_fills: 
             status[o] = e_status[k]
             if e_reason[k] > venue_reason[o]:
                 venue_reason[o] = e_reason[k]
-    return fl
+
+
+# The loop's state between calls of :func:`_bars` (an int64 record; the day-start equity is a float box)
+(_S_BAR, _S_WORKING, _S_ORDERS, _S_FILLS, _S_COUNTED, _S_OPEN_FROM, _S_DAY, _S_HAS_DAY, _S_ORDERS_TODAY,
+ _S_VOL_BAR, _S_START) = range(11)
+_DONE, _GAP, _GROW = 0, 1, 2
 
 
 @numba.njit(cache=True, nogil=True, error_model="numpy")
@@ -272,6 +277,61 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
           restricted: np.ndarray, any_restricted: bool, needs_exposure: bool, initial_cash: float,
           positions: FloatArray, cash_out: FloatArray, bk: tuple, fl: tuple,  # type: ignore[type-arg]
           rate: FloatArray, home_mark: FloatArray, has_rate: bool) -> tuple:  # type: ignore[type-arg]
+    """The run: allocates the account, the working orders and every buffer of a rebalance once, then runs
+    :func:`_bars`, growing the working-order and fill records when it asks for room."""
+    n_s = c.shape[1]
+    account = (np.zeros(n_s), np.zeros(n_s), np.array([initial_cash]), np.zeros(n_s), lot)
+    cap_w = 64
+    work = (np.zeros(cap_w, np.int64), np.zeros(cap_w, np.int64), np.zeros(cap_w), np.zeros(cap_w, np.int8),
+            np.zeros(cap_w, np.int8), np.zeros(cap_w), np.zeros(cap_w), np.zeros(cap_w), np.zeros(cap_w),
+            np.zeros(cap_w), np.zeros(cap_w, np.bool_), np.zeros(cap_w, np.int64), np.zeros(cap_w, np.int64),
+            np.zeros(cap_w, np.int64), np.zeros(cap_w), np.zeros(cap_w, np.bool_))
+    out = _new_out(cap_w)
+    n = max(n_s, 1)
+    scratch = (np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n), np.empty(n),
+               np.empty(n), np.empty(n, np.int64), np.zeros(n, np.int8), np.zeros(n_s))
+    buffers = (plan_buffers(n_s), sort_scratch(n_s), scratch)
+    state = np.zeros(11, np.int64)
+    state[_S_BAR] = start
+    state[_S_START] = start
+    state[_S_VOL_BAR] = -1
+    day_start = np.array([initial_cash])
+    while True:
+        code = _bars(state, day_start, o, h, lo, c, vol, bid, ask, has_quotes, sigma, cadv, mark, tradable, days,
+                     radv, has_radv, targets, rebalance_at, gap_rows, min_qty, min_notional, tick, plan_i, plan_f,
+                     venue_i, venue_f, slip_p, fee_p, risk_p, risk_state, restricted, any_restricted, needs_exposure,
+                     positions, cash_out, bk, fl, rate, home_mark, has_rate, account, work, out, buffers)
+        if code == _DONE:
+            return bk, state[_S_ORDERS], fl, state[_S_FILLS], -1
+        if code == _GAP:
+            return bk, state[_S_ORDERS], fl, state[_S_FILLS], state[_S_BAR]
+        wn, n_fills = state[_S_WORKING], state[_S_FILLS]
+        if wn + n_s > work[0].shape[0]:
+            size = max(wn + n_s, 2 * work[0].shape[0])
+            work = _grow_work(work, size)
+            out = _new_out(size)
+        need = n_fills + 2 * wn + n_s
+        if need > fl[0].shape[0]:
+            size = max(need, 2 * fl[0].shape[0])
+            fl = (_grow1(fl[0], size), _grow1(fl[1], size), _grow1(fl[2], size), _grow1(fl[3], size),
+                  _grow1(fl[4], size), _grow1(fl[5], size), _grow1(fl[6], size))
+
+
+@no_refcount(error_model="numpy")
+def _bars(state: np.ndarray, day_start: FloatArray, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArray,
+          vol: FloatArray, bid: FloatArray, ask: FloatArray, has_quotes: bool, sigma: FloatArray, cadv: FloatArray,
+          mark: FloatArray, tradable: np.ndarray, days: np.ndarray, radv: FloatArray, has_radv: bool,
+          targets: FloatArray, rebalance_at: np.ndarray, gap_rows: np.ndarray, min_qty: FloatArray,
+          min_notional: FloatArray, tick: FloatArray, plan_i: np.ndarray, plan_f: FloatArray, venue_i: np.ndarray,
+          venue_f: FloatArray, slip_p: FloatArray, fee_p: FloatArray, risk_p: FloatArray, risk_state: np.ndarray,
+          restricted: np.ndarray, any_restricted: bool, needs_exposure: bool, positions: FloatArray,
+          cash_out: FloatArray, bk: tuple, fl: tuple, rate: FloatArray, home_mark: FloatArray,  # type: ignore[type-arg]
+          has_rate: bool, account: tuple, work: tuple, out: tuple,  # type: ignore[type-arg]
+          buffers: tuple) -> int:  # type: ignore[type-arg]
+    """The bars from ``state[_S_BAR]`` on, on the arrays :func:`_loop` allocated: ``_DONE``, ``_GAP`` (a rebalance
+    met a data gap at ``state[_S_BAR]``) or ``_GROW`` (bar ``state[_S_BAR]`` may need more working-order or fill
+    rows than there are; nothing of it has run). Allocates nothing, and counts no references to its arrays (each
+    count is an atomic operation; they took about half the loop's time when it allocated as it went)."""
     n_t, n_s = c.shape
     unit, o_type, o_tif, is_limit, cancel_open = plan_i[0], plan_i[1], plan_i[2], plan_i[3] != 0, plan_i[4] != 0
     band, cash_buffer, limit_off = plan_f[0], plan_f[1], plan_f[2] * 1e-4
@@ -284,35 +344,33 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
     one_cadv = cadv.shape[0] == 1
     one_q = bid.shape[0] == 1
     one_radv = radv.shape[0] == 1
-
-    position = np.zeros(n_s)
-    avg_price = np.zeros(n_s)
-    cash_box = np.array([initial_cash])
-    vol_used = np.zeros(n_s)
-    account = (position, avg_price, cash_box, vol_used, lot)
-    vol_bar = -1
-
-    cap_w = 64
-    work = (np.zeros(cap_w, np.int64), np.zeros(cap_w, np.int64), np.zeros(cap_w), np.zeros(cap_w, np.int8),
-            np.zeros(cap_w, np.int8), np.zeros(cap_w), np.zeros(cap_w), np.zeros(cap_w), np.zeros(cap_w),
-            np.zeros(cap_w), np.zeros(cap_w, np.bool_), np.zeros(cap_w, np.int64), np.zeros(cap_w, np.int64),
-            np.zeros(cap_w, np.int64), np.zeros(cap_w), np.zeros(cap_w, np.bool_))
-    out = _new_out(cap_w)
-    wn = 0
-
+    position, _, cash_box, vol_used, lot = account
+    plan_buf, sort_buf, scratch = buffers
+    qty, plan_reason, seq_all = plan_buf[1], plan_buf[2], plan_buf[6]
+    slip_all, q_all, px_all, limit_all, pos_all, adv_all, pxr_all, limr_all, seq_buf, reason_all, quote_balance = \
+        scratch
     b_bar, b_sym, b_type, b_tif, b_status, b_risk, b_venue, b_qty, b_limit, b_decision, b_filled, b_value, b_fees = bk
-    n_orders = 0
-    n_fills = 0
-    # -- home currency (pairs quoted in another): each symbol's cash flows in its price currency, fills counted so far
-    quote_balance = np.zeros(n_s)
-    n_counted = 0
+    w_cap = work[0].shape[0]
+    out_cap = out[0].shape[0]
+    f_cap = fl[0].shape[0]
 
-    open_from = 0
-    day_start_equity = initial_cash
-    cur_day = -1
-    has_day = False
-    orders_today = 0
-    for i in range(start, n_t):
+    wn = state[_S_WORKING]
+    n_orders = state[_S_ORDERS]
+    n_fills = state[_S_FILLS]
+    n_counted = state[_S_COUNTED]  # home currency: the fills whose flows ``quote_balance`` holds
+    open_from = state[_S_OPEN_FROM]
+    cur_day = state[_S_DAY]
+    has_day = state[_S_HAS_DAY] != 0
+    orders_today = state[_S_ORDERS_TODAY]
+    vol_bar = state[_S_VOL_BAR]
+    day_start_equity = day_start[0]
+    start = state[_S_START]
+    code = _DONE
+    i = state[_S_BAR]
+    while i < n_t:
+        if wn + n_s > w_cap or wn + n_s > out_cap or n_fills + 2 * wn + n_s > f_cap:
+            code = _GROW  # a bar fills each working order at most twice and adds one order per symbol
+            break
         # -- executor.on_bar(i): the venue matches its working orders against bar i
         if vol_bar != i:
             vol_used[:] = 0.0
@@ -324,7 +382,8 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
         mark_i = mark[i]
         market = (o[i], h[i], lo[i], c[i], vol[i], bid_row, ask_row, sig_row, cadv_row, mark_i)
         if has_rate and n_counted < n_fills:  # the fills through bar i - 1
-            n_counted = _count_flows(quote_balance, fl, n_counted, n_fills, b_sym)
+            add_quote_flows(quote_balance, b_sym, fl[0], fl[2], fl[3], fl[5], n_counted, n_fills)
+            n_counted = n_fills
         if wn > 0:
             eq_m = cash_box[0] + held_value(position, mark_i) if margin_on else 0.0
             floor_m = -(lev - 1.0) * max(eq_m, 0.0) if margin_on else 0.0
@@ -332,7 +391,7 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
             nf, ne, left = match_bar((i, days[i], wn, floor_m, gross_m), work, market, account, rules, out)
             if left == 0:
                 wn = 0
-            fl = _apply(out, nf, ne, i, bk, fl, n_fills, table)
+            _apply(out, nf, ne, i, bk, fl, n_fills, table)
             n_fills += nf
         if i > start and days[i] != days[i - 1]:
             if has_rate:
@@ -343,14 +402,19 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
         r = rebalance_at[i]
         if r >= 0:
             if gap_rows[r]:
+                gap = False
                 for j in range(n_s):
                     if not tradable[i, j] and (targets[r, j] != 0.0 or position[j] != 0.0):
-                        return bk, n_orders, fl, n_fills, i  # the data-gap policy decides: the per-step path
+                        gap = True
+                if gap:
+                    code = _GAP  # the data-gap policy decides: the per-step path
+                    break
             c0 = cash_box[0]
             equity = c0 + held_value(position, mark_i)
             price = home_mark[i]  # one unit's worth in the home currency (``mark`` itself without a foreign quote)
             if has_rate:  # money in the home currency
-                n_counted = _count_flows(quote_balance, fl, n_counted, n_fills, b_sym)
+                add_quote_flows(quote_balance, b_sym, fl[0], fl[2], fl[3], fl[5], n_counted, n_fills)
+                n_counted = n_fills
                 c0 = home_cash(cash_box[0], quote_balance, rate[i])
                 equity = c0 + held_value(position, price)
             # -- Rebalancer.rebalance
@@ -376,26 +440,42 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
                         c0 = cash_box[0]
                         equity = c0 + held_value(position, mark_i)
             floor = -(lev - 1.0) * max(cash_box[0] + held_value(position, mark_i), 0.0) if margin_on else 0.0
-            _, qty, plan_reason, seq = _diff(targets[r], position, price, equity, unit, cash_buffer, band, lot,
-                                             min_qty, min_notional, tradable[i])
-            if seq.shape[0] == 0:
-                positions[i] = position
-                cash_out[i] = cash_box[0]
+            n_seq = _diff_into(targets[r], position, price, equity, unit, cash_buffer, band, lot, min_qty,
+                               min_notional, tradable[i], plan_buf, sort_buf)
+            if n_seq == 0:
+                _record(positions, cash_out, i, position, cash_box[0])
+                i += 1
                 continue
-            slip, fee_rate, per_share, min_fee, max_fee_pct = estimate_kernel(
-                slip_model, slip_p, fee_model, fee_p, qty, mark_i, sig_row, cadv_row, bid_row, ask_row, has_quotes)
+            n_slip, fee_rate, per_share, min_fee, max_fee_pct = estimate_into(
+                slip_all, slip_model, slip_p, fee_model, fee_p, qty, mark_i, sig_row, cadv_row, bid_row, ask_row,
+                has_quotes)
+            slip = slip_all[:n_slip]
             available = c0 - floor - cash_buffer * max(equity, 0.0)
-            _cap_to_cash(qty, price, slip, lot, min_qty, min_notional, seq, plan_reason, available, fee_rate,
-                         per_share, min_fee, max_fee_pct)
-            seq = seq[qty[seq] != 0.0]
-            m = seq.shape[0]
+            _cap_to_cash(qty, price, slip, lot, min_qty, min_notional, seq_all[:n_seq], plan_reason, available,
+                         fee_rate, per_share, min_fee, max_fee_pct)
+            m = 0
+            for k in range(n_seq):
+                j = seq_all[k]
+                if qty[j] != 0.0:
+                    seq_buf[m] = j
+                    m += 1
             if m == 0:
-                positions[i] = position
-                cash_out[i] = cash_box[0]
+                _record(positions, cash_out, i, position, cash_box[0])
+                i += 1
                 continue
-            q = qty[seq]
-            px = mark_i[seq]
-            limit = np.full(m, np.nan)
+            seq = seq_buf[:m]
+            q = q_all[:m]
+            px = px_all[:m]
+            limit = limit_all[:m]
+            pos_seq = pos_all[:m]
+            reason = reason_all[:m]
+            for k in range(m):
+                s = seq[k]
+                q[k] = qty[s]
+                px[k] = mark_i[s]
+                limit[k] = np.nan
+                pos_seq[k] = position[s]
+                reason[k] = 0
             if is_limit:
                 for k in range(m):
                     t = tick[seq[k]]
@@ -411,12 +491,19 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
             net = np.nan
             if needs_exposure:
                 gross, net = exposures(position, price)
-            pos_seq = position[seq]
-            adv_seq = (radv[0] if one_radv else radv[i])[seq] if has_radv else px[:0]
-            reason = np.zeros(m, np.int8)
+            adv_seq = px[:0]
+            if has_radv:
+                radv_row = radv[0] if one_radv else radv[i]
+                adv_seq = adv_all[:m]
+                for k in range(m):
+                    adv_seq[k] = radv_row[seq[k]]
             px_r, limit_r = px, limit
             if has_rate:
-                px_r, limit_r = price[seq], limit * rate[i][seq]
+                px_r, limit_r = pxr_all[:m], limr_all[:m]
+                rate_i = rate[i]
+                for k in range(m):
+                    px_r[k] = price[seq[k]]
+                    limit_r[k] = limit[k] * rate_i[seq[k]]
             check_orders(risk_state, risk_p, restricted, any_restricted, reason, seq, q, px_r, pos_seq, equity, limit_r,
                          is_limit, adv_seq, has_radv, c0 - floor, slip, fee_rate, per_share, min_fee, max_fee_pct,
                          gross, net, orders_today, day_start_equity, day)
@@ -455,10 +542,6 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
                         wn = 0
                     elif wn > _COMPACT_FROM and 2 * active < wn:
                         wn = _compact(work, wn)
-                if wn + n_ok > work[0].shape[0]:
-                    size = max(wn + n_ok, 2 * work[0].shape[0])
-                    work = _grow_work(work, size)
-                    out = _new_out(size)
                 for k in range(m):
                     if reason[k] != 0:
                         continue
@@ -488,20 +571,31 @@ def _loop(start: int, o: FloatArray, h: FloatArray, lo: FloatArray, c: FloatArra
                     nf, ne, left = match_bar((i, days[i], wn, floor_m, gross_m), work, market, account, rules, out)
                     if left == 0:
                         wn = 0
-                    fl = _apply(out, nf, ne, i, bk, fl, n_fills, table)
+                    _apply(out, nf, ne, i, bk, fl, n_fills, table)
                     n_fills += nf
-        positions[i] = position
-        cash_out[i] = cash_box[0]
-    return bk, n_orders, fl, n_fills, -1
+        _record(positions, cash_out, i, position, cash_box[0])
+        i += 1
+    state[_S_BAR] = i
+    state[_S_WORKING] = wn
+    state[_S_ORDERS] = n_orders
+    state[_S_FILLS] = n_fills
+    state[_S_COUNTED] = n_counted
+    state[_S_OPEN_FROM] = open_from
+    state[_S_DAY] = cur_day
+    state[_S_HAS_DAY] = 1 if has_day else 0
+    state[_S_ORDERS_TODAY] = orders_today
+    state[_S_VOL_BAR] = vol_bar
+    day_start[0] = day_start_equity
+    return code
 
 
-@numba.njit(cache=True, nogil=True)
-def _count_flows(balance: FloatArray, fl: tuple, n_counted: int, n_fills: int,  # type: ignore[type-arg]
-                 b_sym: np.ndarray) -> int:
-    """Add the cash flows of fills ``n_counted .. n_fills`` to ``balance`` per symbol; returns ``n_fills``."""
-    add_quote_flows(balance, b_sym[fl[0][n_counted:n_fills]], fl[2][n_counted:n_fills], fl[3][n_counted:n_fills],
-                    fl[5][n_counted:n_fills])
-    return n_fills
+@numba.njit(cache=True, nogil=True, inline="always")
+def _record(positions: FloatArray, cash_out: FloatArray, i: int, position: FloatArray, cash: float) -> None:
+    """Shares held and cash at the end of bar ``i``."""
+    row = positions[i]
+    for j in range(position.shape[0]):
+        row[j] = position[j]
+    cash_out[i] = cash
 
 
 TRANSITIONS_TABLE: Final = np.ascontiguousarray(TRANSITIONS)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Final, Literal
+from typing import Final, Literal, TypeAlias
 
 import numba
 import numpy as np
@@ -18,6 +18,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from execlab._core.arrays import FloatArray, IntArray
+from execlab._core.compiled import no_refcount
 from execlab._core.instruments import InstrumentArrays
 
 __all__ = ["CostEstimate", "Plan", "PlanReason", "PlanSettings", "plan_orders"]
@@ -135,12 +136,21 @@ _BYTE: Final = np.uint64(0xFF)
 
 
 @numba.njit(cache=True, nogil=True)
-def stable_argsort(values: FloatArray) -> IntArray:
-    """Indices that sort ``values`` (no NaN) ascending, equal values in index order: ``np.argsort(values,
-    kind="stable")``, by insertion for up to 96 values and by an LSD radix sort of the floats' ordered bit patterns
-    for more (several times faster than a merge sort at a few hundred)."""
-    n = values.shape[0]
-    idx = np.arange(n)
+def sort_scratch(n: int) -> tuple[FloatArray, npt.NDArray[np.uint64], npt.NDArray[np.uint64], IntArray, IntArray]:
+    """The buffers :func:`argsort_into` sorts up to ``n`` values in."""
+    return np.empty(n), np.empty(n, np.uint64), np.empty(n, np.uint64), np.empty(n, np.int64), np.empty(256, np.int64)
+
+
+@no_refcount()
+def argsort_into(values: FloatArray, n: int, idx: IntArray,
+                 scratch: tuple[FloatArray, npt.NDArray[np.uint64], npt.NDArray[np.uint64], IntArray, IntArray]
+                 ) -> None:
+    """Write into ``idx[:n]`` the indices that sort ``values[:n]`` (no NaN) ascending, equal values in index order
+    (``np.argsort(values[:n], kind="stable")``): by insertion for up to 96 values and by an LSD radix sort of the
+    floats' ordered bit patterns for more (several times faster than a merge sort at a few hundred). Allocates
+    nothing: ``scratch`` is :func:`sort_scratch` of at least ``n``."""
+    for j in range(n):
+        idx[j] = j
     if n <= 96:  # below about a hundred, insertion beats the radix sort's eight passes over 256 buckets
         for a in range(1, n):
             k = idx[a]
@@ -150,24 +160,22 @@ def stable_argsort(values: FloatArray) -> IntArray:
                 idx[b + 1] = idx[b]
                 b -= 1
             idx[b + 1] = k
-        return idx
-    w = np.empty(n)
+        return
+    w, keys, keys2, idx2, count = scratch
     for j in range(n):
         w[j] = values[j] if values[j] != 0.0 else 0.0  # -0.0 sorts with 0.0
     bits = w.view(np.uint64)
-    keys = np.empty(n, np.uint64)
     for j in range(n):
         b = bits[j]
         keys[j] = b ^ _ALL if b & _SIGN else b | _SIGN
-    keys2 = np.empty(n, np.uint64)
-    idx2 = np.empty(n, np.int64)
-    count = np.empty(256, np.int64)
+    src_k, dst_k, src_i, dst_i = keys, keys2, idx, idx2
+    moved = False
     for shift in range(0, 64, 8):
         sh = np.uint64(shift)
         count[:] = 0
         for j in range(n):
-            count[(keys[j] >> sh) & _BYTE] += 1
-        if count[(keys[0] >> sh) & _BYTE] == n:
+            count[(src_k[j] >> sh) & _BYTE] += 1
+        if count[(src_k[0] >> sh) & _BYTE] == n:
             continue  # every key has this byte: the pass would not move anything
         total = 0
         for d in range(256):
@@ -175,14 +183,29 @@ def stable_argsort(values: FloatArray) -> IntArray:
             count[d] = total
             total += c
         for j in range(n):
-            d = (keys[j] >> sh) & _BYTE
+            d = (src_k[j] >> sh) & _BYTE
             pos = count[d]
             count[d] = pos + 1
-            keys2[pos] = keys[j]
-            idx2[pos] = idx[j]
-        keys, keys2 = keys2, keys
-        idx, idx2 = idx2, idx
-    return idx
+            dst_k[pos] = src_k[j]
+            dst_i[pos] = src_i[j]
+        src_k, dst_k = dst_k, src_k
+        src_i, dst_i = dst_i, src_i
+        moved = not moved
+    if moved:  # the sorted indices are in the other buffer
+        for j in range(n):
+            idx[j] = src_i[j]
+
+
+PlanBuffers: TypeAlias = tuple[FloatArray, FloatArray, IntArray, FloatArray, IntArray, IntArray, IntArray]
+"""Buffers of one symbol each for :func:`_diff_into` (:func:`plan_buffers`): target shares, order quantity, reason,
+order value, symbols with an order, their sort order, the sending sequence."""
+
+
+@numba.njit(cache=True, nogil=True)
+def plan_buffers(n: int) -> PlanBuffers:
+    """The buffers :func:`_diff_into` plans ``n`` symbols in."""
+    return (np.empty(n), np.empty(n), np.empty(n, np.int64), np.empty(n), np.empty(n, np.int64),
+            np.empty(n, np.int64), np.empty(n, np.int64))
 
 
 @numba.njit(cache=True)
@@ -199,15 +222,41 @@ def _diff(
     min_notional: FloatArray,
     tradable: npt.NDArray[np.bool_],
 ) -> tuple[FloatArray, FloatArray, IntArray, IntArray]:
-    """Targets → shares → signed orders in whole lots, with the reason per symbol and the sending sequence."""
+    """Targets → shares → signed orders in whole lots, with the reason per symbol and the sending sequence
+    (:func:`_diff_into` on buffers of its own)."""
     n = target.shape[0]
-    shares = np.empty(n)
-    qty = np.zeros(n)
-    reason = np.zeros(n, dtype=np.int64)
-    value = np.zeros(n)
+    buf = plan_buffers(n)
+    n_orders = _diff_into(target, position, price, equity, unit, cash_buffer, band, lot, min_qty, min_notional,
+                          tradable, buf, sort_scratch(n))
+    return buf[0], buf[1], buf[2], buf[6][:n_orders].copy()
+
+
+@no_refcount()
+def _diff_into(
+    target: FloatArray,
+    position: FloatArray,
+    price: FloatArray,
+    equity: float,
+    unit: int,
+    cash_buffer: float,
+    band: float,
+    lot: FloatArray,
+    min_qty: FloatArray,
+    min_notional: FloatArray,
+    tradable: npt.NDArray[np.bool_],
+    buf: PlanBuffers,
+    scratch: tuple[FloatArray, npt.NDArray[np.uint64], npt.NDArray[np.uint64], IntArray, IntArray],
+) -> int:
+    """Targets → shares → signed orders in whole lots, with the reason per symbol and the sending sequence, into
+    ``buf`` (:func:`plan_buffers`; the sequence in its last array's first rows); returns how many orders. Allocates
+    nothing (``scratch``: :func:`sort_scratch`)."""
+    shares, qty, reason, value, active, order, sequence = buf
+    n = target.shape[0]
     n_orders = 0
     sizing = equity * (1.0 - cash_buffer)
     for j in range(n):
+        qty[j] = 0.0
+        reason[j] = 0
         t = target[j]
         if unit == 0:
             sh = t
@@ -253,15 +302,12 @@ def _diff(
         if q != 0.0:
             qty[j] = q
             value[n_orders] = q * price[j]
+            active[n_orders] = j
             n_orders += 1
-    active = np.empty(n_orders, dtype=np.int64)
-    k = 0
-    for j in range(n):
-        if qty[j] != 0.0:
-            active[k] = j
-            k += 1
-    order = stable_argsort(value[:n_orders])
-    return shares, qty, reason, active[order]
+    argsort_into(value, n_orders, order, scratch)
+    for k in range(n_orders):
+        sequence[k] = active[order[k]]
+    return n_orders
 
 
 def plan_orders(

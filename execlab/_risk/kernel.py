@@ -14,6 +14,7 @@ import numpy as np
 
 from execlab._config import RiskConfig
 from execlab._core.arrays import FloatArray
+from execlab._core.compiled import no_refcount
 from execlab._risk.engine import RiskReason, _running_limits
 
 __all__ = ["ACTIVE", "HALTED", "REDUCING_ONLY", "check_orders", "initial_state", "risk_params"]
@@ -26,6 +27,7 @@ _STATES: Final = {"active": ACTIVE, "reducing_only": REDUCING_ONLY, "halted": HA
 # State slots: trading state, halt code, halt day known (0/1), halt day, state before the halt
 S_STATE, S_HALT_CODE, S_HAS_HALT_DAY, S_HALT_DAY, S_BEFORE = range(5)
 _TOL: Final = 1e-9
+_NO_SLIPPAGE: Final = np.zeros(1)
 
 
 def risk_params(config: RiskConfig, allow_short: bool) -> FloatArray:
@@ -51,7 +53,7 @@ def _positive(x: float) -> bool:
     return x > 0.0 and x < np.inf
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
+@no_refcount(error_model="numpy")
 def check_orders(state: np.ndarray, p: np.ndarray, restricted: np.ndarray, any_restricted: bool,
                  reason: np.ndarray, symbol: np.ndarray, q: np.ndarray, price: np.ndarray, position: np.ndarray,
                  equity: float, limit: np.ndarray, is_limit: bool, adv: np.ndarray, has_adv: bool,
@@ -59,7 +61,7 @@ def check_orders(state: np.ndarray, p: np.ndarray, restricted: np.ndarray, any_r
                  max_fee_pct: float, gross: float, net: float, orders_today: int, day_start_equity: float,
                  trading_day: int) -> None:
     """Write a :class:`RiskReason` code per order into ``reason`` (zeros on entry), as ``RiskEngine.check`` does;
-    may change ``state`` (a daily-loss halt, lifted on a new trading day)."""
+    may change ``state`` (a daily-loss halt, lifted on a new trading day). Allocates nothing."""
     n = q.shape[0]
     if (state[S_STATE] == HALTED and state[S_HALT_CODE] == 2 and not (state[S_HAS_HALT_DAY] == 1
                                                                        and state[S_HALT_DAY] == trading_day)):
@@ -146,5 +148,5 @@ def check_orders(state: np.ndarray, p: np.ndarray, restricted: np.ndarray, any_r
                             per_share, min_fee, max_fee_pct, buying_power, gross, gross_limit, net, net_limit,
                             orders_left)
         else:
-            _running_limits(reason, symbol, q, position, price, limit if is_limit else limit[:0], np.zeros(1),
+            _running_limits(reason, symbol, q, position, price, limit if is_limit else limit[:0], _NO_SLIPPAGE,
                             0.0, 0.0, 0.0, np.inf, np.nan, gross, gross_limit, net, net_limit, orders_left)

@@ -272,9 +272,8 @@ class _QuoteBalance:
         book = self._rebalancer.book
         f = book.fills()
         if len(f.oid) > self._counted:
-            new = slice(self._counted, len(f.oid))
-            add_quote_flows(self.balance, book.column("symbol")[f.oid[new]], f.quantity[new], f.price[new],
-                            f.fee[new])
+            add_quote_flows(self.balance, book.column("symbol"), f.oid, f.quantity, f.price, f.fee, self._counted,
+                            len(f.oid))
             self._counted = len(f.oid)
 
 

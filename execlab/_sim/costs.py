@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-import numba
 import numpy as np
 
 from execlab._config import FeeConfig, SlippageConfig, VenueConfig
 from execlab._core.arrays import FloatArray
+from execlab._core.compiled import no_refcount
 from execlab._data.bars import MarketData
 from execlab._plan.diff import CostEstimate
 from execlab._sim import kernel
@@ -113,32 +113,34 @@ class CostModel:
         return CostEstimate(slippage)
 
 
-@numba.njit(cache=True, nogil=True, error_model="numpy")
-def estimate_kernel(slip_model: int, slip_params: FloatArray, fee_model: int, fee_params: FloatArray,
-                    qty: FloatArray, price: FloatArray, sigma: FloatArray, adv: FloatArray, bid: FloatArray,
-                    ask: FloatArray, has_quotes: bool) -> tuple[FloatArray, float, float, float, float]:
-    """:meth:`CostModel.estimate` for the compiled loop: (slippage per symbol or one for all, fee rate, per-share
-    fee, minimum fee, largest fee as a fraction of notional), from the rows of one bar."""
+@no_refcount(error_model="numpy")
+def estimate_into(slip: FloatArray, slip_model: int, slip_params: FloatArray, fee_model: int, fee_params: FloatArray,
+                  qty: FloatArray, price: FloatArray, sigma: FloatArray, adv: FloatArray, bid: FloatArray,
+                  ask: FloatArray, has_quotes: bool) -> tuple[int, float, float, float, float]:
+    """:meth:`CostModel.estimate` for the compiled loop, from the rows of one bar, the slippage into ``slip`` (one
+    per symbol, or its first for all): (how many slippage values it wrote, fee rate, per-share fee, minimum fee,
+    largest fee as a fraction of notional). Allocates nothing."""
+    n = 1
     if slip_model == kernel.SLIP_BPS:
-        slip = np.full(1, slip_params[0] * 1e-4)
+        slip[0] = slip_params[0] * 1e-4
     elif slip_model == kernel.SLIP_HALF_SPREAD and has_quotes:
-        slip = np.empty(price.shape[0])
-        for j in range(price.shape[0]):
+        n = price.shape[0]
+        for j in range(n):
             v = 0.5 * (ask[j] - bid[j]) / price[j]
             slip[j] = 0.0 if np.isnan(v) else (1.7976931348623157e308 if v == np.inf else
                                                (-1.7976931348623157e308 if v == -np.inf else v))
     elif slip_model == kernel.SLIP_SQRT:
-        slip = np.empty(price.shape[0])
-        for j in range(price.shape[0]):
+        n = price.shape[0]
+        for j in range(n):
             v = slip_params[1] * sigma[j] * np.sqrt(np.abs(qty[j]) / adv[j])
             slip[j] = 0.0 if np.isnan(v) or v == np.inf else (-1.7976931348623157e308 if v == -np.inf else v)
     else:
-        slip = np.zeros(1)
+        slip[0] = 0.0
     p = fee_params
     if fee_model == kernel.FEE_BPS:
-        return slip, p[0] * 1e-4, 0.0, 0.0, np.inf
+        return n, p[0] * 1e-4, 0.0, 0.0, np.inf
     if fee_model == kernel.FEE_PER_SHARE:
-        return slip, 0.0, p[1], p[2], p[3]
+        return n, 0.0, p[1], p[2], p[3]
     if fee_model == kernel.FEE_MAKER_TAKER:
-        return slip, max(p[4], p[5]) * 1e-4, 0.0, 0.0, np.inf
-    return slip, 0.0, 0.0, 0.0, np.inf
+        return n, max(p[4], p[5]) * 1e-4, 0.0, 0.0, np.inf
+    return n, 0.0, 0.0, 0.0, np.inf

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numba
 
 from execlab._core.arrays import FloatArray, IntArray
+from execlab._core.compiled import no_refcount
 
 __all__ = ["add_quote_flows", "exposures", "held_value", "home_cash"]
 
@@ -36,13 +37,14 @@ def exposures(position: FloatArray, price: FloatArray) -> tuple[float, float]:
     return gross, net
 
 
-@numba.njit(cache=True, nogil=True)
-def add_quote_flows(balance: FloatArray, symbol: IntArray, quantity: FloatArray, price: FloatArray,
-                    fee: FloatArray) -> None:
-    """Add fills' cash flows (``-(quantity × price + fee)``, in each symbol's price currency) to ``balance`` per
-    symbol, in fill order."""
-    for k in range(symbol.shape[0]):
-        balance[symbol[k]] -= quantity[k] * price[k] + fee[k]
+@no_refcount()
+def add_quote_flows(balance: FloatArray, order_symbol: IntArray, oid: IntArray, quantity: FloatArray,
+                    price: FloatArray, fee: FloatArray, first: int, stop: int) -> None:
+    """Add the cash flows of fills ``first .. stop`` (``-(quantity × price + fee)``, in each symbol's price currency;
+    fill ``k`` is of order ``oid[k]``, whose symbol is ``order_symbol[oid[k]]``) to ``balance`` per symbol, in fill
+    order. Allocates nothing."""
+    for k in range(first, stop):
+        balance[order_symbol[oid[k]]] -= quantity[k] * price[k] + fee[k]
 
 
 @numba.njit(cache=True, nogil=True)
