@@ -186,7 +186,8 @@ def _fill_record(n: int) -> tuple[np.ndarray, ...]:
 @numba.njit(cache=True, nogil=True)
 def _grow1(a: np.ndarray, size: int) -> np.ndarray:
     out = np.zeros(size, a.dtype)
-    out[: a.shape[0]] = a
+    for k in range(a.shape[0]):  # a loop, not a slice assignment: far less code to compile for each dtype
+        out[k] = a[k]
     return out
 
 
@@ -232,7 +233,7 @@ def _compact(w: tuple, n: int) -> int:  # type: ignore[type-arg]
     return k
 
 
-@numba.njit(cache=True, nogil=True, inline="always")
+@no_refcount()
 def _apply(out: tuple, nf: int, ne: int, i: int, bk: tuple, fl: tuple, n_fills: int,  # type: ignore[type-arg]
            table: np.ndarray) -> None:
     """Book the matching kernel's fills and events (``OrderBook.apply``) into the order and fill records (the fill
