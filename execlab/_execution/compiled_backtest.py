@@ -233,7 +233,7 @@ def _compact(w: tuple, n: int) -> int:  # type: ignore[type-arg]
     return k
 
 
-@no_refcount()
+@numba.njit(cache=True, nogil=True, inline="always")
 def _apply(out: tuple, nf: int, ne: int, i: int, bk: tuple, fl: tuple, n_fills: int,  # type: ignore[type-arg]
            table: np.ndarray) -> None:
     """Book the matching kernel's fills and events (``OrderBook.apply``) into the order and fill records (the fill
