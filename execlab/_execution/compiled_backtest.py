@@ -186,7 +186,8 @@ def _fill_record(n: int) -> tuple[np.ndarray, ...]:
 @numba.njit(cache=True, nogil=True)
 def _grow1(a: np.ndarray, size: int) -> np.ndarray:
     out = np.zeros(size, a.dtype)
-    out[: a.shape[0]] = a
+    for k in range(a.shape[0]):  # a loop, not a slice assignment: far less code to compile for each dtype
+        out[k] = a[k]
     return out
 
 
