@@ -1,5 +1,6 @@
 """Benchmark: the 1,000-variant sweep of ``bench_speed_grid.py`` on a Dask ``LocalCluster`` of 1 and of 2 worker
-processes (one thread each), against the same sweep run locally; prints the speed-up, the busiest worker's CPU
+processes (one thread each, started as ``run_sweep`` starts one: ``sweep.dask_workers``), against the same sweep
+run locally; prints the speed-up, the busiest worker's CPU
 time per run (the speed-up a free core per worker would give, whatever the machine's load) and memory per worker.
 
 Both clusters are started and every worker warmed up (one small sweep: numba's cached kernels loaded) outside
@@ -50,9 +51,8 @@ def main() -> int:
     if not args.data.is_file():
         print(f"SKIPPED: shared data not found at {args.data}")
         return 0
-    from distributed import Client, LocalCluster
-
     import execlab as xl
+    from execlab._runs.sweep_dask import sweep_client
 
     bars, close = grid.load(args.data)
     s = grid.sweep_inputs(bars, close)
@@ -64,9 +64,11 @@ def main() -> int:
     with contextlib.ExitStack() as stack:
         clients = {}
         for n in (1, 2):
-            cluster = stack.enter_context(LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                                       dashboard_address=None, host="127.0.0.1"))
-            clients[n] = client = stack.enter_context(Client(cluster))
+            client, cluster = sweep_client(cfg.model_copy(update={"sweep": cfg.sweep.model_copy(
+                update={"dask_workers": n, "dask_threads_per_worker": 1})}))
+            stack.callback(cluster.close)
+            stack.callback(client.close)
+            clients[n] = client
             first = list(s["frames"])[:1]
             xl.run_sweep({k: s["frames"][k] for k in first}, s["market"], cfg, {"venue.fees.bps": [1.0] * (2 * n)},
                          client=client)  # warm every worker

@@ -13,9 +13,19 @@ from execlab._core.instruments import InstrumentTable
 from execlab._data.bars import MarketData
 from execlab._runs.sweep import Row, Variant, _progress, _Runner, variant_chunks
 
-__all__ = ["pack_rows", "run_on_dask", "sweep_client", "unpack_rows"]
+__all__ = ["LOCAL_CLUSTER_CONFIG", "pack_rows", "run_on_dask", "sweep_client", "unpack_rows"]
 
 _CHUNKS_PER_WORKER = 4
+
+LOCAL_CLUSTER_CONFIG: dict[str, Any] = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.admin.tick.interval": "1s",
+}
+"""Dask settings the ``LocalCluster`` of :func:`sweep_client` starts with: no statistical profiler (it samples the
+computing thread every 10 ms for a dashboard this cluster does not serve), and the system monitor and event-loop tick
+at a slower pace; on a 2-core machine these cost the sweep's workers about a tenth of their time."""
+
 _runner_cache: list[tuple[tuple[int, ...], _Runner]] = []
 
 
@@ -27,12 +37,15 @@ def sweep_client(config: Config) -> tuple[Any, Any]:
     except ImportError as exc:  # pragma: no cover - dask is a dependency; a trimmed install may lack it
         raise ImportError("sweep.executor 'dask' needs the 'distributed' package (pip install 'dask[distributed]')"
                           ) from exc
+    import dask
+
     s = config.sweep
     if s.dask_scheduler:
         return Client(s.dask_scheduler), None  # type: ignore[no-untyped-call]
-    cluster = LocalCluster(n_workers=s.dask_workers, threads_per_worker=s.dask_threads_per_worker,  # type: ignore[no-untyped-call]
-                           processes=True, dashboard_address=None, host="127.0.0.1")
-    return Client(cluster), cluster  # type: ignore[no-untyped-call]
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):  # read when the scheduler, nannies and client start
+        cluster = LocalCluster(n_workers=s.dask_workers, threads_per_worker=s.dask_threads_per_worker,  # type: ignore[no-untyped-call]
+                               processes=True, dashboard_address=None, host="127.0.0.1")
+        return Client(cluster), cluster  # type: ignore[no-untyped-call]
 
 
 def _chunk_on_worker(frames: Mapping[str, Any], market: MarketData, base: Config,

@@ -114,13 +114,23 @@ def test_variants_that_meet_a_data_gap_run_step_by_step_beside_compiled_ones() -
 
 @pytest.mark.slow
 def test_a_dask_cluster_gives_the_same_table() -> None:
-    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("distributed")
+    import dask
+
+    from execlab._runs.sweep_dask import LOCAL_CLUSTER_CONFIG, sweep_client
+
     market = _market()
     frames = _frames(market)
     local = xl.run_sweep(frames, market, CONFIG, {**GRID, "venue.fees.bps": [2.0, -1.0]})
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
-                                  host="127.0.0.1") as cluster, distributed.Client(cluster) as client:
+    client, cluster = sweep_client(CONFIG.model_copy(update={"sweep": CONFIG.sweep.model_copy(
+        update={"dask_workers": 1, "dask_threads_per_worker": 1})}))
+    try:
         remote = xl.run_sweep(frames, market, CONFIG, {**GRID, "venue.fees.bps": [2.0, -1.0]}, client=client)
+        settings = client.run(lambda: {k: dask.config.get(k) for k in LOCAL_CLUSTER_CONFIG})
+    finally:
+        client.close()
+        cluster.close()
+    assert list(settings.values()) == [LOCAL_CLUSTER_CONFIG]  # one worker, started with the sweep's settings
     pd.testing.assert_frame_equal(local.summary, remote.summary.sort_index())
     pd.testing.assert_frame_equal(local.failures, remote.failures.sort_index())
     pd.testing.assert_frame_equal(local.equity, remote.equity[local.equity.columns])
