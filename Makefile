@@ -3,18 +3,20 @@ PY ?= $(shell .ci/find-python 3.11 | grep . || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# `make test` runs the whole suite on 3.11 and, on each of OTHER_PYTHONS (in its own .venv-X.Y; skipped, and said
-# so, when the machine has none), OTHER_PYTHONS_TESTS (the unit tests and the CLI demo end to end, slow ones included)
-# plus every other test not marked slow. The slow rest (crash and pacing trials, notebooks, the browser, end-to-end
-# rebalances) runs on 3.11 only, so the whole of `make test` stays under 40 minutes.
+# `make test` (.ci/test-suite) runs ruff, mypy and the docs, then the whole suite on 3.11 and on each of
+# OTHER_PYTHONS the machine has (each in its own .venv-X.Y, set up in the background while 3.11's suite runs; an
+# interpreter the machine lacks is SKIPPED, and said so). The crash trials run the tests' default counts on 3.11 and
+# OTHER_CRASH_TRIALS (1) on the others, each with its own seed; `make soak` runs many.
 OTHER_PYTHONS ?= 3.12 3.13
-OTHER_PYTHONS_TESTS := tests/unit tests/e2e/test_cli_demo.py
-OTHER_PYTHONS_REST := tests/brokers tests/dashboard tests/e2e tests/modes tests/oms tests/sim \
-	--ignore=tests/e2e/test_cli_demo.py
+OTHER_CRASH_TRIALS ?= 1
+export OTHER_PYTHONS OTHER_CRASH_TRIALS
 FAST_TIER := -m "not slow and not browser and not notebook"
-# pytest runs on PYTEST_WORKERS processes (pytest-xdist; CI's machine has 2 cores); tests sharing a module-scoped
-# fixture stay on one process (xdist_group, tests/conftest.py). PYTEST_WORKERS=0 runs in this process, serially.
+# pytest runs the fast tier on PYTEST_WORKERS processes (pytest-xdist; CI's machine has 2 cores) and the slow tier,
+# which mostly waits on venues and rate limits, on PYTEST_SLOW_WORKERS; tests sharing a module-scoped fixture stay
+# on one process (xdist_group, tests/conftest.py). 0 runs in this process, serially.
 PYTEST_WORKERS ?= 2
+PYTEST_SLOW_WORKERS ?= 4
+export PYTEST_WORKERS PYTEST_SLOW_WORKERS
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadgroup
 
 .PHONY: setup browser demo test test-fast test-other-pythons docs soak lint bench lock clean
@@ -39,23 +41,11 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test: setup browser
-	$(BIN)/ruff check execlab tests benchmarks
-	$(BIN)/mypy
-	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir .site
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=30
-	$(MAKE) --no-print-directory test-other-pythons
+	.ci/test-suite
 
-# OTHER_PYTHONS_TESTS and OTHER_PYTHONS_REST on each other interpreter, in its own venv synced from the same
-# universal lock.
-test-other-pythons:
-	@for v in $(OTHER_PYTHONS); do \
-		py=$$(.ci/find-python $$v); \
-		if [ -z "$$py" ]; then echo "Python $$v: SKIPPED (no python$$v on this machine)"; continue; fi; \
-		echo "Python $$v ($$py): $(OTHER_PYTHONS_TESTS), then every other test not marked slow, in .venv-$$v"; \
-		$(MAKE) --no-print-directory VENV=.venv-$$v PY=$$py setup || exit 1; \
-		.venv-$$v/bin/python -m pytest $(PYTEST_PARALLEL) $(OTHER_PYTHONS_TESTS) -q || exit 1; \
-		.venv-$$v/bin/python -m pytest $(PYTEST_PARALLEL) $(OTHER_PYTHONS_REST) -m "not slow" -q || exit 1; \
-	done
+# The whole suite on the other interpreters only (after `make test`'s checks on 3.11).
+test-other-pythons: setup
+	SKIP_PRIMARY=1 .ci/test-suite
 
 # The documentation site (MkDocs + Material + mkdocstrings), warnings as errors; `make docs` serves nothing, it builds.
 docs: setup
