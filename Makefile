@@ -3,13 +3,16 @@ PY ?= $(shell .ci/find-python 3.11 | grep . || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# `make test` (.ci/test-suite) runs ruff, mypy and the docs, then the whole suite on 3.11 and on each of
-# OTHER_PYTHONS the machine has (each in its own .venv-X.Y, set up in the background while 3.11's suite runs; an
-# interpreter the machine lacks is SKIPPED, and said so). The crash trials run the tests' default counts on 3.11 and
-# OTHER_CRASH_TRIALS (1) on the others, each with its own seed; `make soak` runs many.
+# `make test` (.ci/test-suite) runs ruff, mypy and the docs, then the suite on 3.11 and on each of OTHER_PYTHONS the
+# machine has (each in its own .venv-X.Y, set up in the background while 3.11's suite runs; an interpreter the
+# machine lacks is SKIPPED, and said so): the fast tier on every interpreter, the slow tier whole on 3.11 and split
+# between the others (each slow test runs on 3.11 and on one newer interpreter). The crash trials run
+# PRIMARY_CRASH_TRIALS per kind and broker on 3.11 and OTHER_CRASH_TRIALS on the others, each interpreter with its
+# own seed; `make soak` runs hundreds.
 OTHER_PYTHONS ?= 3.12 3.13
+PRIMARY_CRASH_TRIALS ?= 2
 OTHER_CRASH_TRIALS ?= 1
-export OTHER_PYTHONS OTHER_CRASH_TRIALS
+export OTHER_PYTHONS PRIMARY_CRASH_TRIALS OTHER_CRASH_TRIALS
 FAST_TIER := -m "not slow and not browser and not notebook"
 # pytest runs the fast tier on PYTEST_WORKERS processes (pytest-xdist; CI's machine has 2 cores) and the slow tier,
 # which mostly waits on venues and rate limits, on PYTEST_SLOW_WORKERS; tests sharing a module-scoped fixture stay

@@ -11,10 +11,16 @@ one; files go under ``tmp_path``/``tmp_path_factory`` (never the repository tree
 changed at module level is undone by the test (``monkeypatch``). Tests that use a module- or class-scoped fixture
 (a venue or a journal built once for the module) are kept on one process with it (``xdist_group``, set below);
 add ``@pytest.mark.xdist_group("name")`` yourself only when tests share something else.
+
+``EXECLAB_SLOW_SHARD=K/N`` keeps, of the slow tier (tests marked ``slow``, ``browser`` or ``notebook``), only the
+K-th of N shards (by a stable hash of the test's xdist group, or of its id), and deselects the rest: ``make test``
+runs every slow test on 3.11 and each on one of 3.12 and 3.13 (shards 1/2 and 2/2), every fast test on all three.
 """
 
 from __future__ import annotations
 
+import os
+import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -86,6 +92,38 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         group = _shared_fixture_group(item)
         if group is not None and item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(group))
+    shard = os.environ.get(SLOW_SHARD_ENV)
+    if shard:
+        kept, dropped = slow_shard(items, shard)
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
+
+
+SLOW_SHARD_ENV = "EXECLAB_SLOW_SHARD"
+SLOW_TIER = ("slow", "browser", "notebook")
+
+
+def slow_shard(items: list[pytest.Item], shard: str) -> tuple[list[pytest.Item], list[pytest.Item]]:
+    """``items`` split into those kept and those dropped by the slow-tier shard ``K/N``: a fast test is always
+    kept; a slow one is kept when the CRC-32 of its xdist group (tests sharing a module fixture stay together), or
+    of its id, is K-1 modulo N."""
+    try:
+        k, n = (int(part) for part in shard.split("/"))
+        if not 1 <= k <= n:
+            raise ValueError
+    except ValueError:
+        raise pytest.UsageError(f"{SLOW_SHARD_ENV}={shard!r}: expected K/N with 1 <= K <= N, e.g. 1/2") from None
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        if not any(item.get_closest_marker(m) for m in SLOW_TIER):
+            kept.append(item)
+            continue
+        group = item.get_closest_marker("xdist_group")
+        key = str(group.args[0] if group and group.args else group.kwargs.get("name") if group else item.nodeid)
+        (kept if zlib.crc32(key.encode()) % n == k - 1 else dropped).append(item)
+    return kept, dropped
 
 
 @pytest.fixture(scope="session")
