@@ -20,7 +20,6 @@ runs every slow test on 3.11 and each on one of 3.12 and 3.13 (shards 1/2 and 2/
 from __future__ import annotations
 
 import os
-import zlib
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -35,6 +34,7 @@ from execlab.venues import AlpacaVenue
 
 from helpers import readme
 from helpers.alpaca import StartVenue
+from helpers.shards import SLOW_SHARD_ENV, slow_shard
 
 FIXTURE_MARKERS = {"local_venue": ("local_venue",), "local_venue_module": ("local_venue",),
                    "start_venue": ("local_venue",), "kernel": ("notebook", "slow")}
@@ -100,30 +100,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             items[:] = kept
 
 
-SLOW_SHARD_ENV = "EXECLAB_SLOW_SHARD"
-SLOW_TIER = ("slow", "browser", "notebook")
-
-
-def slow_shard(items: list[pytest.Item], shard: str) -> tuple[list[pytest.Item], list[pytest.Item]]:
-    """``items`` split into those kept and those dropped by the slow-tier shard ``K/N``: a fast test is always
-    kept; a slow one is kept when the CRC-32 of its xdist group (tests sharing a module fixture stay together), or
-    of its id, is K-1 modulo N."""
-    try:
-        k, n = (int(part) for part in shard.split("/"))
-        if not 1 <= k <= n:
-            raise ValueError
-    except ValueError:
-        raise pytest.UsageError(f"{SLOW_SHARD_ENV}={shard!r}: expected K/N with 1 <= K <= N, e.g. 1/2") from None
-    kept: list[pytest.Item] = []
-    dropped: list[pytest.Item] = []
-    for item in items:
-        if not any(item.get_closest_marker(m) for m in SLOW_TIER):
-            kept.append(item)
-            continue
-        group = item.get_closest_marker("xdist_group")
-        key = str(group.args[0] if group and group.args else group.kwargs.get("name") if group else item.nodeid)
-        (kept if zlib.crc32(key.encode()) % n == k - 1 else dropped).append(item)
-    return kept, dropped
 
 
 @pytest.fixture(scope="session")

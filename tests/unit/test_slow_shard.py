@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from conftest import slow_shard
+
+from helpers.shards import slow_shard
 
 
 @dataclass
