@@ -46,7 +46,7 @@ browser:
 test: setup browser
 	.ci/test-suite
 
-# The whole suite on the other interpreters only (after `make test`'s checks on 3.11).
+# What `make test` runs on the other interpreters only (the fast tier each, the slow tier split between them).
 test-other-pythons: setup
 	SKIP_PRIMARY=1 .ci/test-suite
 
